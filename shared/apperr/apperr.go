@@ -1,0 +1,89 @@
+// Package apperr holds the error type every action returns: an HTTP status and
+// a message written for the user, with the cause kept for the logs.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is an error a user can act on. Msg is shown to the caller; Err, the
+// cause, is only for errors.Is/As and never shown unless Msg includes it.
+type Error struct {
+	Status int
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error with the given status and formatted message.
+func New(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an error with the given status whose message is the formatted
+// text followed by the cause's message.
+func Wrap(status int, err error, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	return &Error{Status: status, Msg: msg, Err: err}
+}
+
+// BadRequest is 400: the input is wrong and the message says how.
+func BadRequest(format string, args ...any) *Error {
+	return New(http.StatusBadRequest, format, args...)
+}
+
+// Unauthorized is 401: no identity.
+func Unauthorized(format string, args ...any) *Error {
+	return New(http.StatusUnauthorized, format, args...)
+}
+
+// Forbidden is 403: not the caller's, or admin only.
+func Forbidden(format string, args ...any) *Error {
+	return New(http.StatusForbidden, format, args...)
+}
+
+// NotFound is 404.
+func NotFound(format string, args ...any) *Error {
+	return New(http.StatusNotFound, format, args...)
+}
+
+// MethodNotAllowed is 405.
+func MethodNotAllowed(format string, args ...any) *Error {
+	return New(http.StatusMethodNotAllowed, format, args...)
+}
+
+// TooLarge is 413.
+func TooLarge(format string, args ...any) *Error {
+	return New(http.StatusRequestEntityTooLarge, format, args...)
+}
+
+// Upstream is 502: the registry or Kubernetes is unreachable or failing.
+func Upstream(err error, format string, args ...any) *Error {
+	return Wrap(http.StatusBadGateway, err, format, args...)
+}
+
+// Status is the HTTP status for err: its own for an *Error, 500 otherwise.
+func Status(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}
+
+// Message is what the caller sees for err. Errors that are not *Error are
+// internal: the caller gets a generic text, the details go to the log only.
+func Message(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Msg
+	}
+	return "internal error; the action log has the details"
+}

@@ -1,0 +1,163 @@
+// Package config reads the builder's configuration from the package
+// parameters bound at deploy time (SPEC §4).
+package config
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/params"
+)
+
+// Defaults of the package parameters.
+const (
+	DefaultKubeNamespace  = "nuvolaris"
+	DefaultRegistryHost   = "nuvolaris-registry-svc:5000"
+	DefaultRegistrySecret = "registry-pull-secret"
+	DefaultAdmins         = "nuvolaris"
+	// DefaultBuildkitImage is the rootless BuildKit release the build Jobs
+	// run; a release tag, never a moving one like latest or rootless.
+	DefaultBuildkitImage = "moby/buildkit:v0.34.2-rootless"
+	DefaultBuildTimeout  = 1800 * time.Second
+	// ClusterConfigMap holds the cluster's settings; its annotation
+	// registry_host names the internal registry.
+	ClusterConfigMap = "config"
+	registryHostKey  = "registry_host"
+)
+
+// Config is the builder's configuration for one activation.
+type Config struct {
+	KubeNamespace    string
+	Kubeconfig       string // kubeconfig YAML: a secret, never logged or returned
+	RegistryHost     string // as given; "" means look it up (RegistryHost)
+	RegistrySecret   string
+	RegistryUser     string
+	RegistryPassword string // a secret, never logged or returned
+	RegistryInsecure bool
+	AdminNamespaces  []string
+	BuildkitImage    string
+	BuildTimeout     time.Duration
+	// AllowPrivileged lets build Jobs run BuildKit privileged, for clusters
+	// where rootless BuildKit cannot create user namespaces.
+	AllowPrivileged bool
+}
+
+// FromParams reads and checks the configuration parameters.
+func FromParams(p params.Params) (Config, error) {
+	var c Config
+	var err error
+	str := func(key, def string) string {
+		if err != nil {
+			return ""
+		}
+		var v string
+		v, err = p.String(key, def)
+		return strings.TrimSpace(v)
+	}
+	c.KubeNamespace = str("kube_namespace", DefaultKubeNamespace)
+	c.Kubeconfig = str("kubeconfig", "")
+	c.RegistryHost = str("registry_host", "")
+	c.RegistrySecret = str("registry_secret", DefaultRegistrySecret)
+	c.RegistryUser = str("registry_user", "")
+	c.RegistryPassword = str("registry_password", "")
+	c.BuildkitImage = str("buildkit_image", DefaultBuildkitImage)
+	admins := str("admin_namespaces", DefaultAdmins)
+	if err != nil {
+		return Config{}, err
+	}
+	if c.RegistryInsecure, err = p.Bool("registry_insecure", true); err != nil {
+		return Config{}, err
+	}
+	if c.AllowPrivileged, err = p.Bool("buildkit_privileged", false); err != nil {
+		return Config{}, err
+	}
+	secs, err := p.Int("build_timeout_seconds", int(DefaultBuildTimeout/time.Second))
+	if err != nil {
+		return Config{}, err
+	}
+	if secs < 60 || secs > 24*3600 {
+		return Config{}, apperr.BadRequest("build_timeout_seconds must be between 60 and 86400, got %d", secs)
+	}
+	c.BuildTimeout = time.Duration(secs) * time.Second
+	for _, a := range strings.Split(admins, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.AdminNamespaces = append(c.AdminNamespaces, a)
+		}
+	}
+	if errs := validation.IsDNS1123Label(c.KubeNamespace); len(errs) > 0 {
+		return Config{}, apperr.BadRequest("kube_namespace %q is not a namespace name: %s", c.KubeNamespace, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(c.RegistrySecret); len(errs) > 0 {
+		return Config{}, apperr.BadRequest("registry_secret %q is not a Secret name", c.RegistrySecret)
+	}
+	if c.RegistryHost != "" {
+		if err := CheckRegistryHost(c.RegistryHost); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := checkPinned(c.BuildkitImage); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// CheckRegistryHost checks that host is a registry host[:port].
+func CheckRegistryHost(host string) error {
+	if _, err := name.NewRegistry(host, name.StrictValidation); err != nil || strings.ContainsAny(host, "/ ") {
+		return apperr.BadRequest("registry_host %q is not a registry host[:port]", host)
+	}
+	return nil
+}
+
+func checkPinned(image string) error {
+	if _, err := name.NewDigest(image); err == nil {
+		return nil
+	}
+	tag, err := name.NewTag(image)
+	// NewTag defaults a missing tag to latest: insist on an explicit one.
+	if err != nil || !strings.HasSuffix(image, ":"+tag.TagStr()) {
+		return apperr.BadRequest("buildkit_image %q is not an image reference with a tag or digest", image)
+	}
+	switch tag.TagStr() {
+	case "latest", "rootless", "master", "nightly", "buildx-stable-1":
+		return apperr.BadRequest("buildkit_image %q uses a moving tag: pin a release such as %s", image, DefaultBuildkitImage)
+	}
+	return nil
+}
+
+// configMapGetter is the part of the ConfigMap client RegistryHost needs.
+type configMapGetter interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
+}
+
+// RegistryHost is the registry to use: the registry_host parameter, else the
+// registry_host annotation of ConfigMap config, else the in-cluster default.
+// cms may be nil when the parameter is set.
+func (c Config) ResolveRegistryHost(ctx context.Context, cms configMapGetter) (string, error) {
+	if c.RegistryHost != "" {
+		return c.RegistryHost, nil
+	}
+	cm, err := cms.Get(ctx, ClusterConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return DefaultRegistryHost, nil
+	case err != nil:
+		return "", apperr.Upstream(err, "reading ConfigMap %s/%s for the registry host", c.KubeNamespace, ClusterConfigMap)
+	}
+	host := strings.TrimSpace(cm.Annotations[registryHostKey])
+	if host == "" {
+		return DefaultRegistryHost, nil
+	}
+	if err := CheckRegistryHost(host); err != nil {
+		return "", apperr.New(500, "annotation %s of ConfigMap %s/%s is not a registry host[:port]: %q", registryHostKey, c.KubeNamespace, ClusterConfigMap, host)
+	}
+	return host, nil
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"errors"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/params"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := FromParams(params.Params{})
+	require.NoError(t, err)
+	assert.Equal(t, Config{
+		KubeNamespace:    "nuvolaris",
+		RegistrySecret:   "registry-pull-secret",
+		RegistryInsecure: true,
+		AdminNamespaces:  []string{"nuvolaris"},
+		BuildkitImage:    DefaultBuildkitImage,
+		BuildTimeout:     1800 * time.Second,
+	}, c)
+}
+
+func TestFromParams(t *testing.T) {
+	c, err := FromParams(params.Params{
+		"kube_namespace":        "builds",
+		"registry_host":         "registry.local:5000",
+		"registry_insecure":     "false",
+		"admin_namespaces":      " nuvolaris, ops ,",
+		"build_timeout_seconds": "600",
+		"buildkit_privileged":   true,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "builds", c.KubeNamespace)
+	assert.Equal(t, "registry.local:5000", c.RegistryHost)
+	assert.False(t, c.RegistryInsecure)
+	assert.Equal(t, []string{"nuvolaris", "ops"}, c.AdminNamespaces)
+	assert.Equal(t, 10*time.Minute, c.BuildTimeout)
+	assert.True(t, c.AllowPrivileged)
+}
+
+func TestFromParamsRejects(t *testing.T) {
+	tests := map[string]params.Params{
+		"namespace not a label":   {"kube_namespace": "Not_A_Namespace"},
+		"timeout too short":       {"build_timeout_seconds": 5},
+		"timeout not a number":    {"build_timeout_seconds": "soon"},
+		"insecure not a bool":     {"registry_insecure": "perhaps"},
+		"registry host with path": {"registry_host": "host:5000/path"},
+		"moving buildkit tag":     {"buildkit_image": "moby/buildkit:latest"},
+		"buildkit not a ref":      {"buildkit_image": "Moby/BuildKit::x"},
+		"buildkit without tag":    {"buildkit_image": "moby/buildkit"},
+		"secret name invalid":     {"registry_secret": "Bad Secret"},
+	}
+	for name, p := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := FromParams(p)
+			require.Error(t, err)
+			assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
+		})
+	}
+}
+
+func TestResolveRegistryHost(t *testing.T) {
+	ctx := context.Background()
+	withAnnotation := func(v string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+			Name: "config", Namespace: "nuvolaris", Annotations: map[string]string{"registry_host": v},
+		}}
+	}
+	tests := []struct {
+		name    string
+		param   string
+		objects []runtime.Object
+		want    string
+		status  int
+	}{
+		{"parameter wins", "param.host:5000", []runtime.Object{withAnnotation("annot:5000")}, "param.host:5000", 0},
+		{"annotation", "", []runtime.Object{withAnnotation("annot:5000")}, "annot:5000", 0},
+		{"no configmap", "", nil, DefaultRegistryHost, 0},
+		{"empty annotation", "", []runtime.Object{withAnnotation("")}, DefaultRegistryHost, 0},
+		{"bad annotation", "", []runtime.Object{withAnnotation("not a host")}, "", 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := fake.NewClientset(tt.objects...)
+			c := Config{KubeNamespace: "nuvolaris", RegistryHost: tt.param}
+			got, err := c.ResolveRegistryHost(ctx, cs.CoreV1().ConfigMaps("nuvolaris"))
+			if tt.status != 0 {
+				require.Error(t, err)
+				assert.Equal(t, tt.status, apperr.Status(err))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestResolveRegistryHostAPIFailureIs502(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("connection refused")
+	})
+	_, err := Config{KubeNamespace: "nuvolaris"}.ResolveRegistryHost(context.Background(), cs.CoreV1().ConfigMaps("nuvolaris"))
+	require.Error(t, err)
+	assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
+}
