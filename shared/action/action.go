@@ -7,6 +7,7 @@ package action
 import (
 	"context"
 	"log"
+	"net/http"
 	"path"
 	"strings"
 	"sync"
@@ -57,9 +58,22 @@ type Env struct {
 	// NewKube builds clients; nil uses kube.DefaultLoader and kube.NewClients.
 	NewKube func(cfg config.Config) (*kube.Clients, error)
 
-	mu      sync.Mutex
-	kubeKey string
-	kubeCli *kube.Clients
+	mu        sync.Mutex
+	kubeKey   string
+	kubeCli   *kube.Clients
+	transport *http.Transport
+}
+
+// Transport is the HTTP transport for outbound calls (the registry), shared
+// by the activations of a warm container so connections are reused.
+func (inv *Invocation) Transport() http.RoundTripper {
+	e := inv.env
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.transport == nil {
+		e.transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return e.transport
 }
 
 func (e *Env) kube(cfg config.Config) (*kube.Clients, error) {

@@ -1,0 +1,227 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/actionloop"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/web"
+)
+
+// basicAuth guards a registry handler with one user, as htpasswd does.
+func basicAuth(user, pass string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != user || p != pass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type env struct {
+	host    string
+	handler actionloop.Handler
+}
+
+// newEnv starts an in-memory registry behind basic auth holding devel:v1,
+// devel/python:v1 and other:v1, and a handler whose kube clients are fake
+// and hold the registry Secret.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv := httptest.NewServer(basicAuth("pusher", "p4ss", ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(256, 1)
+	require.NoError(t, err)
+	for _, r := range []string{"devel:v1", "devel/python:v1", "other:v1", "other:v2"} {
+		ref, err := name.ParseReference(host+"/"+r, name.Insecure)
+		require.NoError(t, err)
+		require.NoError(t, remote.Write(ref, img, remote.WithAuth(basic("pusher", "p4ss"))))
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte("pusher:p4ss"))
+	cs := fake.NewClientset(
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "registry-pull-secret", Namespace: "nuvolaris"},
+			Type:       corev1.SecretTypeDockerConfigJson,
+			Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, auth))},
+		},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config", Namespace: "nuvolaris", Annotations: map[string]string{"registry_host": host}}},
+	)
+	e := &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
+		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
+	}}
+	return &env{host: host, handler: e.Handler(Actions()...)}
+}
+
+// call invokes op as user: over the web when webUser is set, else as a
+// plain invocation from namespace ns. It returns the status and the body.
+func (e *env) call(op, webUser, ns, method string, p map[string]any) (int, map[string]any) {
+	value := map[string]any{}
+	for k, v := range p {
+		value[k] = v
+	}
+	if webUser != "" {
+		value["__ow_method"] = method
+		value["__ow_user"] = webUser
+	}
+	res := e.handler(context.Background(), actionloop.Activation{
+		Value:  value,
+		Fields: map[string]string{"namespace": ns, "action_name": "/nuvolaris/builder/" + op},
+		Log:    log.New(&bytes.Buffer{}, "", 0),
+	})
+	if r, ok := res.(web.Response); ok {
+		return r.StatusCode, toMap(r.Body)
+	}
+	m := toMap(res)
+	if _, failed := m["error"]; failed {
+		return 0, m
+	}
+	return 200, m
+}
+
+// toMap is v as the caller sees it: its JSON object.
+func toMap(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func TestListCatalogsIsFilteredForUsers(t *testing.T) {
+	e := newEnv(t)
+	status, body := e.call("list-catalogs", "devel", "nuvolaris", "GET", nil)
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, []any{"devel", "devel/python"}, body["repositories"])
+
+	status, body = e.call("list-catalogs", "", "nuvolaris", "", nil)
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, []any{"devel", "devel/python", "other"}, body["repositories"])
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	type caller struct {
+		name, webUser, ns string
+	}
+	callers := []caller{
+		{"user over web", "devel", "nuvolaris"},
+		{"admin over web", "nuvolaris", "nuvolaris"},
+		{"admin plain", "", "nuvolaris"},
+		{"user plain", "", "devel"},
+	}
+	ops := []struct {
+		op, method string
+		own, other map[string]any
+	}{
+		{"list-images", "GET", map[string]any{"catalog": "devel"}, map[string]any{"catalog": "other"}},
+		{"get-image", "GET", map[string]any{"image": "devel:v1"}, map[string]any{"image": "other:v1"}},
+		{"delete-image", "DELETE", map[string]any{"image": "devel/python:v1"}, map[string]any{"image": "other:v2"}},
+	}
+	for _, c := range callers {
+		for _, o := range ops {
+			for _, target := range []string{"own", "other"} {
+				t.Run(c.name+"/"+o.op+"/"+target, func(t *testing.T) {
+					e := newEnv(t)
+					p := o.own
+					if target == "other" {
+						p = o.other
+					}
+					want := 200
+					switch {
+					case c.webUser == "" && c.ns == "devel":
+						want = 0 // plain error result; checked below
+					case c.webUser == "devel" && target == "other":
+						want = http.StatusForbidden
+					}
+					status, body := e.call(o.op, c.webUser, c.ns, o.method, p)
+					if want == 0 {
+						assert.Contains(t, body["error"], "plain invocations are for admin namespaces")
+						return
+					}
+					assert.Equal(t, want, status, "%v", body)
+					if want == http.StatusForbidden {
+						assert.Contains(t, body["error"], "is not yours")
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestGetAndDelete(t *testing.T) {
+	e := newEnv(t)
+	status, got := e.call("get-image", "devel", "nuvolaris", "GET", map[string]any{"image": "devel:v1"})
+	require.Equal(t, 200, status, got)
+
+	status, body := e.call("delete-image", "devel", "nuvolaris", "GET", map[string]any{"image": "devel:v1"})
+	assert.Equal(t, http.StatusMethodNotAllowed, status, body)
+
+	status, body = e.call("delete-image", "devel", "nuvolaris", "POST", map[string]any{"image": "devel:v1"})
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, true, body["deleted"])
+	assert.Contains(t, body["message"], "garbage")
+	assert.Equal(t, got["digest"], body["digest"], "delete resolved the digest get-image showed")
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		op     string
+		p      map[string]any
+		status int
+	}{
+		{"list-images", nil, 400},
+		{"list-images", map[string]any{"catalog": "Devel"}, 400},
+		{"list-images", map[string]any{"catalog": "other/../devel"}, 403},
+		{"list-images", map[string]any{"catalog": "devel/nope"}, 404},
+		{"get-image", map[string]any{"image": "devel"}, 400},
+		{"get-image", map[string]any{"image": "devel:nope"}, 404},
+		{"delete-image", map[string]any{}, 400},
+	}
+	for _, tt := range tests {
+		status, body := e.call(tt.op, "devel", "nuvolaris", "POST", tt.p)
+		assert.Equal(t, tt.status, status, "%s %v: %v", tt.op, tt.p, body)
+	}
+}
+
+func TestWrongCredentialsAre502WithoutThem(t *testing.T) {
+	e := newEnv(t)
+	status, body := e.call("list-catalogs", "", "nuvolaris", "", map[string]any{
+		"registry_host": e.host, "registry_user": "pusher", "registry_password": "wrong-s3cret",
+	})
+	assert.Equal(t, 0, status)
+	assert.Contains(t, body["error"], "rejected the builder's credentials")
+	assert.NotContains(t, fmt.Sprint(body), "wrong-s3cret")
+}
+
+func basic(u, p string) *authn.Basic { return &authn.Basic{Username: u, Password: p} }

@@ -1,0 +1,186 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+)
+
+// fixture is an in-memory registry with devel/python:v1 (an image),
+// devel/multi:v1 (an index) and other:v1.
+type fixture struct {
+	host   string
+	image  v1.Image
+	index  v1.ImageIndex
+	client *Client
+}
+
+func newFixture(t *testing.T, wrap func(http.Handler) http.Handler) *fixture {
+	t.Helper()
+	var h http.Handler = ggcrregistry.New(ggcrregistry.Logger(nopLogger()))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(512, 3)
+	require.NoError(t, err)
+	idx, err := random.Index(256, 1, 2)
+	require.NoError(t, err)
+	push := func(ref string, w func(name.Reference) error) {
+		r, err := name.ParseReference(host+"/"+ref, name.Insecure)
+		require.NoError(t, err)
+		require.NoError(t, w(r))
+	}
+	push("devel/python:v1", func(r name.Reference) error { return remote.Write(r, img) })
+	push("devel/python:v2", func(r name.Reference) error { return remote.Write(r, img) })
+	push("devel/multi:v1", func(r name.Reference) error { return remote.WriteIndex(r, idx) })
+	push("other:v1", func(r name.Reference) error { return remote.Write(r, img) })
+	c, err := New(host, Options{Insecure: true})
+	require.NoError(t, err)
+	return &fixture{host: host, image: img, index: idx, client: c}
+}
+
+func TestCatalogAndTags(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	repos, err := f.client.Catalog(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"devel/multi", "devel/python", "other"}, repos)
+
+	tags, err := f.client.Tags(ctx, "devel/python")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"v1", "v2"}, tags)
+
+	_, err = f.client.Tags(ctx, "devel/missing")
+	require.Error(t, err)
+	assert.Equal(t, http.StatusNotFound, apperr.Status(err))
+	assert.Contains(t, err.Error(), "devel/missing does not exist")
+}
+
+func TestGetImage(t *testing.T) {
+	f := newFixture(t, nil)
+	m, err := f.client.Get(context.Background(), "devel/python:v1")
+	require.NoError(t, err)
+	d, _ := f.image.Digest()
+	mf, _ := f.image.Manifest()
+	cf, _ := f.image.ConfigFile()
+	assert.Equal(t, "devel/python", m.Name)
+	assert.Equal(t, "devel/python:v1", m.Reference)
+	assert.Equal(t, d.String(), m.Digest)
+	assert.Equal(t, string(mf.MediaType), m.MediaType)
+	require.NotNil(t, m.Config)
+	assert.Equal(t, 3, m.Config.Layers)
+	want := mf.Config.Size
+	for _, l := range mf.Layers {
+		want += l.Size
+	}
+	assert.Equal(t, want, m.Config.TotalSize)
+	assert.Equal(t, cf.Architecture, m.Config.Architecture)
+	assert.Len(t, m.Manifest["layers"], 3)
+
+	// The same image by digest.
+	byDigest, err := f.client.Get(context.Background(), "devel/python@"+d.String())
+	require.NoError(t, err)
+	assert.Equal(t, m.Digest, byDigest.Digest)
+}
+
+func TestGetIndex(t *testing.T) {
+	f := newFixture(t, nil)
+	m, err := f.client.Get(context.Background(), "devel/multi:v1")
+	require.NoError(t, err)
+	d, _ := f.index.Digest()
+	assert.Equal(t, d.String(), m.Digest)
+	assert.Nil(t, m.Config, "an index has no image config")
+	assert.Len(t, m.Manifest["manifests"], 2)
+}
+
+func TestReferenceErrors(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	tests := map[string]int{
+		"devel/python":          http.StatusBadRequest, // no tag
+		"devel/python:":         http.StatusBadRequest,
+		"Devel/python:v1":       http.StatusBadRequest,
+		"devel/python@sha256:1": http.StatusBadRequest,
+		"devel/python:v9":       http.StatusNotFound,
+		"devel/none:v1":         http.StatusNotFound,
+		"devel python:v1":       http.StatusBadRequest,
+	}
+	for image, status := range tests {
+		_, err := f.client.Get(ctx, image)
+		require.Error(t, err, image)
+		assert.Equal(t, status, apperr.Status(err), "%s: %v", image, err)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	d, _ := f.image.Digest()
+	got, err := f.client.Delete(ctx, "other:v1")
+	require.NoError(t, err)
+	assert.Equal(t, d.String(), got)
+	// The in-memory registry keeps tags of a deleted digest (distribution
+	// drops them): check the digest only; the integration suite checks tags.
+	_, err = f.client.Get(ctx, "other@"+d.String())
+	assert.Equal(t, http.StatusNotFound, apperr.Status(err))
+
+	_, err = f.client.Delete(ctx, "other@"+d.String())
+	assert.Equal(t, http.StatusNotFound, apperr.Status(err), "deleting twice is 404")
+}
+
+func TestRegistryFailures(t *testing.T) {
+	ctx := context.Background()
+	refuse := func(status int, method string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == method && r.Header.Get("X-Fixture") == "" && r.URL.Path != "/v2/" {
+					w.WriteHeader(status)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	t.Run("deletion disabled", func(t *testing.T) {
+		f := newFixture(t, refuse(http.StatusMethodNotAllowed, http.MethodDelete))
+		_, err := f.client.Delete(ctx, "other:v1")
+		require.Error(t, err)
+		assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
+		assert.Contains(t, err.Error(), "deletion is disabled on the registry")
+	})
+	t.Run("server error", func(t *testing.T) {
+		f := newFixture(t, refuse(http.StatusInternalServerError, http.MethodGet))
+		_, err := f.client.Tags(ctx, "other")
+		assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
+	})
+	t.Run("credentials refused", func(t *testing.T) {
+		f := newFixture(t, refuse(http.StatusUnauthorized, http.MethodGet))
+		_, err := f.client.Catalog(ctx)
+		require.Error(t, err)
+		assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
+		assert.Contains(t, err.Error(), "rejected the builder's credentials")
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		c, err := New("127.0.0.1:1", Options{Insecure: true})
+		require.NoError(t, err)
+		_, err = c.Catalog(ctx)
+		require.Error(t, err)
+		assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
+		assert.Contains(t, err.Error(), "unreachable")
+	})
+}
