@@ -176,3 +176,9 @@ func pick(act actionloop.Activation, p params.Params, actions []Action) (Action,
 	}
 	return Action{}, apperr.BadRequest("unknown operation %q: expected one of %s", op, strings.Join(names, ", "))
 }
+
+// NewInvocation builds an invocation directly, for running an action's Func
+// in tests and benchmarks without the ActionLoop around it.
+func NewInvocation(env *Env, p params.Params, caller identity.Caller, cfg config.Config, logger *log.Logger) *Invocation {
+	return &Invocation{Params: p, Fields: map[string]string{}, Caller: caller, Config: cfg, Log: logger, env: env}
+}

@@ -3,10 +3,10 @@
 package identity
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/reference"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -16,10 +16,6 @@ type Caller struct {
 	Admin bool
 	Web   bool
 }
-
-// component is one path component of a repository name (OCI distribution
-// spec). A user name must be one, since it is the user's repository.
-var component = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
 
 // Resolve finds the caller of an activation. req is nil for a plain
 // invocation; namespace is the activation namespace (__OW_NAMESPACE).
@@ -35,7 +31,7 @@ func Resolve(req *web.Request, namespace string, admins []string) (Caller, error
 			return Caller{}, apperr.Unauthorized("no authenticated user: call the web action with your OpenWhisk credentials (basic auth of your namespace key)")
 		}
 		name := strings.ToLower(req.User)
-		if !component.MatchString(name) {
+		if !reference.ValidComponent(name) {
 			return Caller{}, apperr.BadRequest("user name %q cannot name a repository: it must be lower-case letters and digits, separated by '.', '_', '__' or '-'", req.User)
 		}
 		return Caller{Name: name, Admin: isAdmin(name, admins), Web: true}, nil
