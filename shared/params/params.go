@@ -38,7 +38,7 @@ func (p Params) String(key, def string) (string, error) {
 	switch v := p[key].(type) {
 	case string:
 		return v, nil
-	case bool, float64, json.Number:
+	case bool, float64, int, int64, json.Number:
 		return fmt.Sprint(v), nil
 	default:
 		return "", apperr.BadRequest("parameter %q must be a string", key)
@@ -72,6 +72,10 @@ func (p Params) number(key string) (float64, error) {
 	switch v := p[key].(type) {
 	case float64:
 		return v, nil
+	case int:
+		return float64(v), nil
+	case int64:
+		return float64(v), nil
 	case json.Number:
 		f, err := v.Float64()
 		if err == nil {

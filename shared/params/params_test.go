@@ -18,6 +18,8 @@ func TestInt(t *testing.T) {
 		wantErr bool
 	}{
 		{"json number", float64(12), 12, false},
+		{"go int", 5, 5, false},
+		{"zero", 0, 0, false},
 		{"numeric string from ops -p", "48", 48, false},
 		{"string with spaces", " 7 ", 7, false},
 		{"absent gives default", nil, 24, false},

@@ -1,0 +1,242 @@
+// Package cleanup deletes finished build Jobs (cleanjobs, SPEC §6).
+package cleanup
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/web"
+)
+
+// DefaultMaxAge is how long a finished build is kept by default.
+const DefaultMaxAge = 24 * time.Hour
+
+// pageSize is the page asked of the API server when listing.
+const pageSize = 500
+
+// Action is cleanjobs.
+var Action = action.Action{Name: "cleanjobs", Methods: web.Write, Run: clean}
+
+// Failure is an object that could not be deleted.
+type Failure struct {
+	Name  string `json:"name"`
+	Error string `json:"error"`
+}
+
+// Result is cleanjobs' result.
+type Result struct {
+	Deleted    int       `json:"deleted"`
+	Jobs       []string  `json:"jobs"`
+	ConfigMaps []string  `json:"configmaps"`
+	Failed     []Failure `json:"failed,omitempty"`
+	DryRun     bool      `json:"dry_run"`
+	Cutoff     time.Time `json:"cutoff"`
+	Message    string    `json:"message"`
+}
+
+func clean(ctx context.Context, inv *action.Invocation) (any, error) {
+	hours, err := inv.Params.Float("max_age_hours", DefaultMaxAge.Hours())
+	if err != nil {
+		return nil, err
+	}
+	if hours < 0 || hours > 24*365*10 {
+		return nil, apperr.BadRequest("max_age_hours must be a number of hours from 0 to 87600, got %v", hours)
+	}
+	dry, err := inv.Params.Bool("dry_run", false)
+	if err != nil {
+		return nil, err
+	}
+	k, err := inv.Kube()
+	if err != nil {
+		return nil, err
+	}
+	user := ""
+	if !inv.Caller.Admin {
+		user = inv.Caller.Name
+	}
+	c := Cleaner{
+		Jobs:       k.Batch.Jobs(inv.Config.KubeNamespace),
+		ConfigMaps: k.Core.ConfigMaps(inv.Config.KubeNamespace),
+	}
+	res, err := c.Clean(ctx, Options{User: user, Cutoff: time.Now().Add(-time.Duration(hours * float64(time.Hour))), DryRun: dry})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range res.Failed {
+		inv.Log.Printf("cleanjobs: could not delete %s: %s", f.Name, f.Error)
+	}
+	return res, nil
+}
+
+// Options choose what Clean removes.
+type Options struct {
+	User   string // only this user's builds; "" for everyone's
+	Cutoff time.Time
+	DryRun bool
+}
+
+type jobsAPI interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+type configMapsAPI interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+// Cleaner removes finished builds from one namespace.
+type Cleaner struct {
+	Jobs       jobsAPI
+	ConfigMaps configMapsAPI
+}
+
+// Clean deletes the builder's Jobs that finished before the cutoff, and the
+// builder's ConfigMaps older than the cutoff whose Job is gone. Running Jobs
+// and objects without the builder's labels are never touched. A deletion
+// that fails is reported and the others still happen.
+func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
+	selector := build.UserSelector(o.User)
+	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
+	live := map[string]bool{} // build ids whose Job stays
+	gone := map[string]bool{} // Jobs deleted now: the garbage collector takes their ConfigMaps
+	bg := metav1.DeletePropagationBackground
+	err := listAll(ctx, func(opts metav1.ListOptions) (string, error) {
+		list, err := c.Jobs.List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for i := range list.Items {
+			j := &list.Items[i]
+			if !owned(j.ObjectMeta, o.User) {
+				continue
+			}
+			done, ok := finishedAt(j)
+			if !ok || !done.Before(o.Cutoff) {
+				live[j.Labels[build.LabelBuildID]] = true
+				continue
+			}
+			if !o.DryRun {
+				err := c.Jobs.Delete(ctx, j.Name, metav1.DeleteOptions{
+					PropagationPolicy: &bg,
+					Preconditions:     &metav1.Preconditions{UID: &j.UID},
+				})
+				if err != nil {
+					res.Failed = append(res.Failed, Failure{Name: "job/" + j.Name, Error: err.Error()})
+					live[j.Labels[build.LabelBuildID]] = true
+					continue
+				}
+			}
+			res.Jobs = append(res.Jobs, j.Name)
+			gone[j.Name] = true
+		}
+		return list.Continue, nil
+	}, selector)
+	if err != nil {
+		return nil, apperr.Upstream(err, "listing build Jobs")
+	}
+	// ConfigMaps of the Jobs just deleted go with them (owner references);
+	// these are the ones whose Job is gone or never came (an interrupted
+	// send).
+	err = listAll(ctx, func(opts metav1.ListOptions) (string, error) {
+		list, err := c.ConfigMaps.List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for i := range list.Items {
+			cm := &list.Items[i]
+			if !owned(cm.ObjectMeta, o.User) || cm.Name == build.BuildkitdConfigMap || cm.Labels[build.LabelBuildID] == "" {
+				continue
+			}
+			if live[cm.Labels[build.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || ownedByAny(cm, gone) {
+				continue
+			}
+			if !o.DryRun {
+				if err := c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}}); err != nil {
+					res.Failed = append(res.Failed, Failure{Name: "configmap/" + cm.Name, Error: err.Error()})
+					continue
+				}
+			}
+			res.ConfigMaps = append(res.ConfigMaps, cm.Name)
+		}
+		return list.Continue, nil
+	}, selector)
+	if err != nil {
+		return nil, apperr.Upstream(err, "listing build ConfigMaps")
+	}
+	sort.Strings(res.Jobs)
+	sort.Strings(res.ConfigMaps)
+	res.Deleted = len(res.Jobs)
+	verb := "deleted"
+	if o.DryRun {
+		verb = "would delete"
+	}
+	res.Message = fmt.Sprintf("%s %d finished build jobs and %d orphaned build contexts older than %s", verb, len(res.Jobs), len(res.ConfigMaps), res.Cutoff.Format(time.RFC3339))
+	if len(res.Failed) > 0 {
+		res.Message += fmt.Sprintf("; %d could not be deleted", len(res.Failed))
+	}
+	return res, nil
+}
+
+// listAll pages through a list with limit and continue.
+func listAll(ctx context.Context, page func(metav1.ListOptions) (string, error), selector string) error {
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: pageSize}
+	for {
+		next, err := page(opts)
+		if err != nil {
+			return err
+		}
+		if next == "" {
+			return ctx.Err()
+		}
+		opts.Continue = next
+	}
+}
+
+// owned double-checks the labels the selector asked for (and, for a user,
+// the full name, since long names share a hashed label prefix).
+func owned(m metav1.ObjectMeta, user string) bool {
+	if m.Labels[build.LabelManagedBy] != build.ManagedBy {
+		return false
+	}
+	return user == "" || m.Annotations[build.AnnotationUser] == user
+}
+
+// ownedByAny reports whether cm is owned by one of jobs.
+func ownedByAny(cm *corev1.ConfigMap, jobs map[string]bool) bool {
+	for _, ref := range cm.OwnerReferences {
+		if ref.Kind == "Job" && jobs[ref.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// finishedAt is when a Job finished: its completion time, or the time of its
+// Failed condition. ok is false while it runs.
+func finishedAt(j *batchv1.Job) (time.Time, bool) {
+	for _, c := range j.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			if j.Status.CompletionTime != nil {
+				return j.Status.CompletionTime.Time, true
+			}
+			return c.LastTransitionTime.Time, true
+		case batchv1.JobFailed:
+			return c.LastTransitionTime.Time, true
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,227 @@
+package cleanup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/params"
+)
+
+var now = time.Now()
+
+func job(name, user string, finished time.Duration, typ batchv1.JobConditionType) *batchv1.Job {
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{
+		Name: name, Namespace: "nuvolaris", UID: types.UID("uid-" + name),
+		CreationTimestamp: metav1.NewTime(now.Add(-finished - time.Hour)),
+		Labels:            map[string]string{build.LabelManagedBy: build.ManagedBy, build.LabelUser: user, build.LabelBuildID: name},
+		Annotations:       map[string]string{build.AnnotationUser: user},
+	}}
+	if typ != "" {
+		at := metav1.NewTime(now.Add(-finished))
+		j.Status.Conditions = []batchv1.JobCondition{{Type: typ, Status: corev1.ConditionTrue, LastTransitionTime: at}}
+		if typ == batchv1.JobComplete {
+			j.Status.CompletionTime = &at
+		}
+	}
+	return j
+}
+
+func configMap(name, user string, age time.Duration, owner string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name: name, Namespace: "nuvolaris", UID: types.UID("uid-cm-" + name),
+		CreationTimestamp: metav1.NewTime(now.Add(-age)),
+		Labels:            map[string]string{build.LabelManagedBy: build.ManagedBy, build.LabelUser: user, build.LabelBuildID: name},
+		Annotations:       map[string]string{build.AnnotationUser: user},
+	}}
+	if owner != "" {
+		cm.OwnerReferences = []metav1.OwnerReference{{Kind: "Job", Name: owner}}
+	}
+	return cm
+}
+
+func fixture() []runtime.Object {
+	foreign := job("not-ours", "devel", 48*time.Hour, batchv1.JobComplete)
+	foreign.Labels = map[string]string{"app": "something-else"}
+	return []runtime.Object{
+		job("devel-old-ok", "devel", 48*time.Hour, batchv1.JobComplete),
+		job("devel-old-failed", "devel", 30*time.Hour, batchv1.JobFailed),
+		job("devel-recent", "devel", time.Hour, batchv1.JobComplete),
+		job("devel-running", "devel", 100*time.Hour, ""),
+		job("other-old", "other", 48*time.Hour, batchv1.JobFailed),
+		foreign,
+		configMap("devel-old-ok", "devel", 49*time.Hour, "devel-old-ok"),
+		configMap("devel-running", "devel", 101*time.Hour, "devel-running"),
+		configMap("devel-orphan", "devel", 50*time.Hour, ""),
+		configMap("devel-orphan-young", "devel", time.Hour, ""),
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: build.BuildkitdConfigMap, Namespace: "nuvolaris",
+			CreationTimestamp: metav1.NewTime(now.Add(-1000 * time.Hour)), Labels: map[string]string{build.LabelManagedBy: build.ManagedBy}}},
+	}
+}
+
+func run(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*Result, error) {
+	t.Helper()
+	cfg, err := config.FromParams(p)
+	require.NoError(t, err)
+	env := &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
+		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
+	}}
+	res, err := clean(context.Background(), action.NewInvocation(env, p, caller, cfg, log.New(&bytes.Buffer{}, "", 0)))
+	if err != nil {
+		return nil, err
+	}
+	return res.(*Result), nil
+}
+
+// deletes lists the deletions cs saw, checking each one's options.
+func deletes(t *testing.T, cs *fake.Clientset) []string {
+	var got []string
+	for _, a := range cs.Actions() {
+		d, ok := a.(k8stesting.DeleteAction)
+		if !ok {
+			continue
+		}
+		opts := d.GetDeleteOptions()
+		require.NotNil(t, opts.Preconditions, "deletes are pinned to the UID listed")
+		if d.GetResource().Resource == "jobs" {
+			require.NotNil(t, opts.PropagationPolicy)
+			assert.Equal(t, metav1.DeletePropagationBackground, *opts.PropagationPolicy, "pods and contexts go with the Job")
+		}
+		got = append(got, d.GetResource().Resource+"/"+d.GetName())
+	}
+	return got
+}
+
+func selectors(cs *fake.Clientset) []string {
+	var got []string
+	for _, a := range cs.Actions() {
+		if l, ok := a.(k8stesting.ListAction); ok {
+			got = append(got, l.GetListRestrictions().Labels.String())
+		}
+	}
+	return got
+}
+
+func TestAdminCleansEveryonesFinishedJobs(t *testing.T) {
+	cs := fake.NewClientset(fixture()...)
+	res, err := run(t, cs, identity.Caller{Name: "nuvolaris", Admin: true}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"devel-old-failed", "devel-old-ok", "other-old"}, res.Jobs)
+	assert.Equal(t, 3, res.Deleted)
+	assert.Equal(t, []string{"devel-orphan"}, res.ConfigMaps)
+	assert.ElementsMatch(t, []string{"jobs/devel-old-ok", "jobs/devel-old-failed", "jobs/other-old", "configmaps/devel-orphan"}, deletes(t, cs))
+	for _, s := range selectors(cs) {
+		assert.Equal(t, "app.kubernetes.io/managed-by=openserverless-builder", s)
+	}
+}
+
+func TestUserCleansOnlyOwnJobs(t *testing.T) {
+	cs := fake.NewClientset(fixture()...)
+	res, err := run(t, cs, identity.Caller{Name: "devel", Web: true}, params.Params{"max_age_hours": "40"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"devel-old-ok"}, res.Jobs, "30h-old failure is younger than 40h")
+	for _, s := range selectors(cs) {
+		assert.Contains(t, s, build.LabelUser+"=devel")
+	}
+}
+
+func TestDryRunDeletesNothing(t *testing.T) {
+	cs := fake.NewClientset(fixture()...)
+	res, err := run(t, cs, identity.Caller{Name: "nuvolaris", Admin: true}, params.Params{"dry_run": "true", "max_age_hours": 0})
+	require.NoError(t, err)
+	assert.True(t, res.DryRun)
+	assert.Equal(t, []string{"devel-old-failed", "devel-old-ok", "devel-recent", "other-old"}, res.Jobs)
+	assert.Empty(t, deletes(t, cs))
+	assert.Contains(t, res.Message, "would delete")
+}
+
+func TestFailedDeletionIsReportedAndOthersGo(t *testing.T) {
+	cs := fake.NewClientset(fixture()...)
+	cs.PrependReactor("delete", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.DeleteAction).GetName() == "devel-old-ok" {
+			return true, nil, errors.New("conflict")
+		}
+		return false, nil, nil
+	})
+	res, err := run(t, cs, identity.Caller{Name: "nuvolaris", Admin: true}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"devel-old-failed", "other-old"}, res.Jobs)
+	require.Len(t, res.Failed, 1)
+	assert.Equal(t, "job/devel-old-ok", res.Failed[0].Name)
+	assert.Contains(t, res.Message, "1 could not be deleted")
+	_, err = cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), "not-ours", metav1.GetOptions{})
+	assert.NoError(t, err, "objects without the builder's labels stay")
+}
+
+func TestMaxAgeValidation(t *testing.T) {
+	for _, v := range []any{"-1", "soon", -3.0, map[string]any{}} {
+		_, err := run(t, fake.NewClientset(), identity.Caller{Name: "nuvolaris", Admin: true}, params.Params{"max_age_hours": v})
+		require.Error(t, err, "%v", v)
+		assert.Equal(t, http.StatusBadRequest, apperr.Status(err), "%v", v)
+	}
+}
+
+// pagedJobs serves a job list in pages of two, as a real API server does
+// with limit and continue.
+type pagedJobs struct {
+	jobs  []batchv1.Job
+	calls []metav1.ListOptions
+}
+
+func (p *pagedJobs) List(_ context.Context, o metav1.ListOptions) (*batchv1.JobList, error) {
+	p.calls = append(p.calls, o)
+	start := 0
+	if o.Continue != "" {
+		start = int(o.Continue[0] - '0')
+	}
+	end := min(start+2, len(p.jobs))
+	l := &batchv1.JobList{Items: p.jobs[start:end]}
+	if end < len(p.jobs) {
+		l.Continue = string(rune('0' + end))
+	}
+	return l, nil
+}
+
+func (p *pagedJobs) Delete(context.Context, string, metav1.DeleteOptions) error { return nil }
+
+type noConfigMaps struct{}
+
+func (noConfigMaps) List(context.Context, metav1.ListOptions) (*corev1.ConfigMapList, error) {
+	return &corev1.ConfigMapList{}, nil
+}
+func (noConfigMaps) Delete(context.Context, string, metav1.DeleteOptions) error { return nil }
+
+func TestCleanFollowsPages(t *testing.T) {
+	p := &pagedJobs{}
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		p.jobs = append(p.jobs, *job(n, "devel", 48*time.Hour, batchv1.JobComplete))
+	}
+	res, err := Cleaner{Jobs: p, ConfigMaps: noConfigMaps{}}.Clean(context.Background(), Options{Cutoff: now.Add(-24 * time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, res.Jobs)
+	require.Len(t, p.calls, 3)
+	for _, c := range p.calls {
+		assert.Equal(t, int64(pageSize), c.Limit)
+	}
+	assert.Equal(t, "4", p.calls[2].Continue)
+}
