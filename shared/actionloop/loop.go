@@ -105,12 +105,15 @@ func (l *Loop) serve(ctx context.Context, line []byte, logger *log.Logger) (resu
 }
 
 func writeLine(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b, _ = json.Marshal(map[string]string{"error": "internal error: the result cannot be encoded"})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // messages hold <repo>:<tag>; keep them readable
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"error":"internal error: the result cannot be encoded"}` + "\n")
 	}
-	// json.Marshal escapes newlines in strings: b is one line.
-	_, err = w.Write(append(b, '\n'))
+	// Encode escapes newlines inside strings: buf is one line, newline-ended.
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 
@@ -132,9 +135,14 @@ func Main(h Handler) {
 	}
 }
 
+// resultFile is fd 3 when it is open for writing (the runtime's pipe),
+// else stdout.
 func resultFile() *os.File {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(3, &st); err != nil {
+	flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, 3, syscall.F_GETFL, 0)
+	if errno != 0 {
+		return os.Stdout
+	}
+	if mode := flags & syscall.O_ACCMODE; mode != syscall.O_WRONLY && mode != syscall.O_RDWR {
 		return os.Stdout
 	}
 	return os.NewFile(3, "result")

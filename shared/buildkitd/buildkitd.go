@@ -62,6 +62,11 @@ func update(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if text != "" {
+		if err := Check(text); err != nil {
+			return nil, err
+		}
+	}
 	k, err := inv.Kube()
 	if err != nil {
 		return nil, err
@@ -73,8 +78,6 @@ func update(ctx context.Context, inv *action.Invocation) (any, error) {
 			return nil, err
 		}
 		text = Default(host, cfg.RegistryInsecure)
-	} else if err := Check(text); err != nil {
-		return nil, err
 	}
 	cms := k.Core.ConfigMaps(cfg.KubeNamespace)
 	changed, err := apply(ctx, cms, cfg.KubeNamespace, text)

@@ -1,0 +1,48 @@
+# OpenServerless Builder. `make help` lists the targets.
+
+# The Go runtime's OW_EXECUTION_ENV: the runtime refuses a zip whose exec.env
+# differs. OpenServerless go:1.22 is this one.
+OW_EXECUTION_ENV ?= apacheopenserverless/runtime-golang-v1.22
+
+ACTIONS := send logs registry cleanjobs updatetoml
+ZIPS    := $(ACTIONS:%=build/%.zip)
+GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false -ldflags "-s -w -buildid="
+
+.PHONY: help build test e2e lint clean tools demo bench
+help:
+	@echo "make build   build/<action>.zip for $(ACTIONS)"
+	@echo "make test    unit tests, and every zip through the invoker harness"
+	@echo "make e2e     integration suite on a local Kubernetes control plane and registry"
+	@echo "make lint    gofmt and go vet"
+	@echo "make tools   build the local servers the integration suite runs (cached)"
+	@echo "make clean   remove build/"
+
+build: $(ZIPS)
+
+# Always rebuilt (go build is incremental); pack makes the bytes reproducible.
+build/%.zip: FORCE
+	@mkdir -p build/$*
+	$(GOBUILD) -o build/$*/exec ./actions/$*
+	@printf '%s\n' '$(OW_EXECUTION_ENV)' > build/$*/exec.env
+	@go run ./hack/pack -o $@ build/$*/exec build/$*/exec.env
+	@echo "$@: $$(stat -c %s $@) bytes"
+
+FORCE:
+
+test: build
+	go test ./...
+	cd test/dockerfile && go test ./...
+
+e2e: build tools
+	go test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+
+tools:
+	./hack/tools.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	cd test/dockerfile && go vet ./...
+
+clean:
+	rm -rf build

@@ -1,0 +1,9 @@
+// Command cleanjobs is the cleanjobs action: it deletes finished builds.
+package main
+
+import (
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/cleanup"
+)
+
+func main() { action.Main(cleanup.Action) }
