@@ -73,35 +73,11 @@ func registry(t *testing.T) map[string]any {
 
 var regHandler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 
-func merge(ms ...map[string]any) map[string]any {
-	out := map[string]any{}
-	for _, m := range ms {
-		for k, v := range m {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func web(user, method string, p map[string]any) invoker.Activation {
-	v := merge(p, map[string]any{"__ow_method": method, "__ow_headers": map[string]any{"accept": "application/json"}, "__ow_path": ""})
-	if user != "" {
-		v["__ow_user"] = user
-	}
-	return invoker.Activation{Value: v, Namespace: "nuvolaris", ActivationID: "a1", APIKey: "uuid:s3cr3t-key"}
-}
-
-func plain(ns string, p map[string]any) invoker.Activation {
-	return invoker.Activation{Value: p, Namespace: ns, ActivationID: "a2", APIKey: "uuid:s3cr3t-key"}
-}
-
 func status(t *testing.T, res map[string]any) (int, map[string]any) {
 	t.Helper()
-	code, ok := res["statusCode"].(float64)
-	require.True(t, ok, "a web result is an HTTP response: %v", res)
-	body, ok := res["body"].(map[string]any)
-	require.True(t, ok, "the body is a JSON object: %v", res)
-	return int(code), body
+	code, body, err := invoker.Response(res)
+	require.NoError(t, err)
+	return code, body
 }
 
 // TestEveryAction runs, on one process per action: a web call without
@@ -114,37 +90,30 @@ func TestEveryAction(t *testing.T) {
 		bad         invoker.Activation
 		badStatus   int
 	}{
-		{"send", "send", web("devel", "POST", map[string]any{"source": "busybox\nRUN id", "target": "devel:v1", "kind": "python"}), 400},
-		{"logs", "logs", web("devel", "GET", map[string]any{"tail": "-5"}), 400},
-		{"cleanjobs", "cleanjobs", web("devel", "POST", map[string]any{"max_age_hours": "yesterday"}), 400},
-		{"updatetoml", "updatetoml", web("devel", "POST", map[string]any{"toml": "x = 1"}), 403},
-		{"list-catalogs", "registry", web("devel", "GET", map[string]any{"registry_insecure": "perhaps"}), 400},
-		{"list-images", "registry", web("devel", "GET", nil), 400},
-		{"get-image", "registry", web("devel", "GET", map[string]any{"image": "devel"}), 400},
-		{"delete-image", "registry", web("devel", "GET", map[string]any{"image": "devel:v1"}), 405},
+		{"send", "send", invoker.Web("send", "devel", "POST", map[string]any{"source": "busybox\nRUN id", "target": "devel:v1", "kind": "python"}), 400},
+		{"logs", "logs", invoker.Web("logs", "devel", "GET", map[string]any{"tail": "-5"}), 400},
+		{"cleanjobs", "cleanjobs", invoker.Web("cleanjobs", "devel", "POST", map[string]any{"max_age_hours": "yesterday"}), 400},
+		{"updatetoml", "updatetoml", invoker.Web("updatetoml", "devel", "POST", map[string]any{"toml": "x = 1"}), 403},
+		{"list-catalogs", "registry", invoker.Web("list-catalogs", "devel", "GET", map[string]any{"registry_insecure": "perhaps"}), 400},
+		{"list-images", "registry", invoker.Web("list-images", "devel", "GET", nil), 400},
+		{"get-image", "registry", invoker.Web("get-image", "devel", "GET", map[string]any{"image": "devel"}), 400},
+		{"delete-image", "registry", invoker.Web("delete-image", "devel", "GET", map[string]any{"image": "devel:v1"}), 405},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
 			p := start(t, tt.zip)
-			name := "/nuvolaris/builder/" + tt.action
-
-			a := web("", "GET", bound)
-			a.ActionName = name
-			res, err := p.RunValue(a)
+			res, err := p.RunValue(invoker.Web(tt.action, "", "GET", bound))
 			require.NoError(t, err)
 			code, body := status(t, res)
 			assert.Equal(t, 401, code, "%v", body)
 
-			a = plain("devel", bound)
-			a.ActionName = name
-			res, err = p.RunValue(a)
+			res, err = p.RunValue(invoker.Plain(tt.action, "devel", bound))
 			require.NoError(t, err)
 			assert.Contains(t, res["error"], "plain invocations are for admin namespaces")
 			assert.NotContains(t, res, "statusCode")
 
-			a = tt.bad
-			a.Value = merge(bound, a.Value)
-			a.ActionName = name
+			a := tt.bad
+			a.Value = invoker.Merge(bound, a.Value)
 			res, err = p.RunValue(a)
 			require.NoError(t, err)
 			code, body = status(t, res)
@@ -166,9 +135,7 @@ func TestRegistryZipAgainstARegistry(t *testing.T) {
 	bound := registry(t)
 	p := start(t, "registry")
 	call := func(action, user, method string, params map[string]any) (int, map[string]any) {
-		a := web(user, method, merge(bound, params))
-		a.ActionName = "/nuvolaris/builder/" + action
-		res, err := p.RunValue(a)
+		res, err := p.RunValue(invoker.Web(action, user, method, invoker.Merge(bound, params)))
 		require.NoError(t, err)
 		return status(t, res)
 	}
@@ -193,9 +160,7 @@ func TestRegistryZipAgainstARegistry(t *testing.T) {
 
 	// The operation parameter (bound in the manifest) picks the operation
 	// whatever the action is called.
-	a := plain("nuvolaris", merge(bound, map[string]any{"operation": "list-catalogs"}))
-	a.ActionName = "/nuvolaris/builder/registry"
-	res, err := p.RunValue(a)
+	res, err := p.RunValue(invoker.Plain("registry", "nuvolaris", invoker.Merge(bound, map[string]any{"operation": "list-catalogs"})))
 	require.NoError(t, err)
 	assert.Equal(t, []any{"devel", "other"}, res["repositories"])
 
@@ -210,11 +175,10 @@ func TestRegistryZipAgainstARegistry(t *testing.T) {
 func TestConfigurationComesFromParameters(t *testing.T) {
 	p := start(t, "send")
 	file := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
-	a := plain("nuvolaris", map[string]any{
+	a := invoker.Plain("send", "nuvolaris", map[string]any{
 		"source": "apache/openserverless-runtime-python:v3.13-2506091954",
 		"target": "devel:python3.13-custom", "kind": "python", "file": file,
 	})
-	a.ActionName = "/nuvolaris/builder/send"
 	res, err := p.RunValue(a)
 	require.NoError(t, err)
 	assert.Contains(t, res["error"], "no Kubernetes credentials")
