@@ -8,11 +8,12 @@ ACTIONS := send logs registry cleanjobs updatetoml
 ZIPS    := $(ACTIONS:%=build/%.zip)
 GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false -ldflags "-s -w -buildid="
 
-.PHONY: help build test e2e lint clean tools demo bench
+.PHONY: help build test e2e check lint clean tools demo bench
 help:
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
 	@echo "make test    unit tests, and every zip through the invoker harness"
 	@echo "make e2e     integration suite on a local Kubernetes control plane and registry"
+	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt and go vet"
 	@echo "make tools   build the local servers the integration suite runs (cached)"
 	@echo "make clean   remove build/"
@@ -35,6 +36,8 @@ test: build
 
 e2e: build tools
 	go test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+
+check: lint test e2e
 
 tools:
 	./hack/tools.sh
