@@ -16,6 +16,7 @@ help:
 	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt and go vet"
 	@echo "make tools   build the local servers the integration suite runs (cached)"
+	@echo "make bench   benchmarks (in-process and on the local stack)"
 	@echo "make clean   remove build/"
 
 build: $(ZIPS)
@@ -46,6 +47,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	cd test/dockerfile && go vet ./...
+
+# Benchmarks: the builder's own cost in-process, then against the local
+# stack (send latency over many sends; cleanup, catalog and tags once each).
+bench: build tools
+	go test -run '^$$' -bench . -benchtime 20000x ./shared/build/
+	go test -tags e2e -run '^$$' -bench SendRealAPI -benchtime 200x ./test/e2e/
+	go test -tags e2e -run '^$$' -bench 'CleanJobs|ListCatalogs|ListImages' -benchtime 1x ./test/e2e/
 
 clean:
 	rm -rf build

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -115,29 +116,31 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return "", err
 		}
+		var doomed []*batchv1.Job
 		for i := range list.Items {
 			j := &list.Items[i]
 			if !owned(j.ObjectMeta, o.User) {
 				continue
 			}
-			done, ok := finishedAt(j)
-			if !ok || !done.Before(o.Cutoff) {
+			if done, ok := finishedAt(j); ok && done.Before(o.Cutoff) {
+				doomed = append(doomed, j)
+			} else {
 				live[j.Labels[build.LabelBuildID]] = true
-				continue
 			}
-			if !o.DryRun {
-				err := c.Jobs.Delete(ctx, j.Name, metav1.DeleteOptions{
-					PropagationPolicy: &bg,
-					Preconditions:     &metav1.Preconditions{UID: &j.UID},
-				})
-				if err != nil {
-					res.Failed = append(res.Failed, Failure{Name: "job/" + j.Name, Error: err.Error()})
-					live[j.Labels[build.LabelBuildID]] = true
-					continue
-				}
-			}
+		}
+		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
+			return c.Jobs.Delete(ctx, j.Name, metav1.DeleteOptions{
+				PropagationPolicy: &bg,
+				Preconditions:     &metav1.Preconditions{UID: &j.UID},
+			})
+		})
+		for _, j := range deleted {
 			res.Jobs = append(res.Jobs, j.Name)
 			gone[j.Name] = true
+		}
+		for _, f := range failed {
+			res.Failed = append(res.Failed, Failure{Name: "job/" + f.obj.Name, Error: f.err.Error()})
+			live[f.obj.Labels[build.LabelBuildID]] = true
 		}
 		return list.Continue, nil
 	}, selector)
@@ -152,6 +155,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return "", err
 		}
+		var orphans []*corev1.ConfigMap
 		for i := range list.Items {
 			cm := &list.Items[i]
 			if !owned(cm.ObjectMeta, o.User) || cm.Name == build.BuildkitdConfigMap || cm.Labels[build.LabelBuildID] == "" {
@@ -160,13 +164,16 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			if live[cm.Labels[build.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || ownedByAny(cm, gone) {
 				continue
 			}
-			if !o.DryRun {
-				if err := c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}}); err != nil {
-					res.Failed = append(res.Failed, Failure{Name: "configmap/" + cm.Name, Error: err.Error()})
-					continue
-				}
-			}
+			orphans = append(orphans, cm)
+		}
+		deleted, failed := deleteAll(ctx, orphans, o.DryRun, func(cm *corev1.ConfigMap) error {
+			return c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
+		})
+		for _, cm := range deleted {
 			res.ConfigMaps = append(res.ConfigMaps, cm.Name)
+		}
+		for _, f := range failed {
+			res.Failed = append(res.Failed, Failure{Name: "configmap/" + f.obj.Name, Error: f.err.Error()})
 		}
 		return list.Continue, nil
 	}, selector)
@@ -185,6 +192,48 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		res.Message += fmt.Sprintf("; %d could not be deleted", len(res.Failed))
 	}
 	return res, nil
+}
+
+// workers is how many deletions run at once.
+const workers = 8
+
+type failure[T any] struct {
+	obj T
+	err error
+}
+
+// deleteAll runs del over objs, workers at a time, and splits them into the
+// deleted and the failed, each in the order of objs. A dry run deletes
+// nothing and reports all as deleted.
+func deleteAll[T any](ctx context.Context, objs []T, dry bool, del func(T) error) ([]T, []failure[T]) {
+	errs := make([]error, len(objs))
+	if !dry {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, workers)
+		for i, o := range objs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					return
+				}
+				errs[i] = del(o)
+			}()
+		}
+		wg.Wait()
+	}
+	var ok []T
+	var failed []failure[T]
+	for i, o := range objs {
+		if errs[i] != nil {
+			failed = append(failed, failure[T]{o, errs[i]})
+		} else {
+			ok = append(ok, o)
+		}
+	}
+	return ok, failed
 }
 
 // listAll pages through a list with limit and continue.

@@ -88,7 +88,16 @@ func (l Loader) RESTConfig(kubeconfig string) (*rest.Config, error) {
 	return nil, apperr.New(500, "no Kubernetes credentials: bind the kubeconfig parameter, or run where %s has a token", l.ServiceAccountDir)
 }
 
+// Client-side rate limit. client-go's default (5 per second) would make a
+// cleanup of thousands of Jobs take many minutes; the API server's own
+// priority and fairness protects it.
+const (
+	qps   = 500
+	burst = 1000
+)
+
 func withUserAgent(cfg *rest.Config) *rest.Config {
 	cfg.UserAgent = "openserverless-builder"
+	cfg.QPS, cfg.Burst = qps, burst
 	return cfg
 }

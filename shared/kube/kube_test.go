@@ -40,6 +40,7 @@ func TestRESTConfigOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "https://127.0.0.1:6443", cfg.Host)
 	assert.Equal(t, "s3cr3t-token", cfg.BearerToken)
+	assert.Equal(t, float32(qps), cfg.QPS, "not client-go's 5 per second")
 
 	// 3. Without parameter nor token file: KUBECONFIG.
 	cfg, err = l.RESTConfig("")

@@ -1,0 +1,247 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/cleanup"
+	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/registry"
+	"github.com/apache/openserverless-builder/test/invoker"
+)
+
+// BenchmarkSendRealAPI is send from activation to result through its zip, as
+// a warm container serves it, against the real API server: validation, the
+// Job and its ConfigMap. ms-p50 is the median.
+func BenchmarkSendRealAPI(b *testing.B) {
+	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	require.NoError(b, err)
+	defer p.Stop()
+	a := invoker.Web("send", "bench", "POST", seed("bench:v1"))
+	// The first activation builds the clients; a warm container has them.
+	_, err = p.RunValue(a)
+	require.NoError(b, err)
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		res, err := p.RunValue(a)
+		lat = append(lat, time.Since(start))
+		require.NoError(b, err)
+		if code, body, _ := invoker.Response(res); code != 200 {
+			b.Fatalf("%d %v", code, body)
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
+	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "ms-p95")
+}
+
+// countingTransport counts the requests a client makes.
+type countingTransport struct {
+	next  http.RoundTripper
+	calls atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// BenchmarkCleanJobs5kOf10k: 5,000 finished builder Jobs among 10,000 Jobs
+// (2,500 running builds, 2,500 Jobs that are not the builder's), cleaned as
+// the alarm does, with the builder's ServiceAccount. Reports wall time and
+// API calls.
+func BenchmarkCleanJobs5kOf10k(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		makeJobs(b, ctx, 5000, 2500, 2500)
+		cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
+		require.NoError(b, err)
+		cfg.QPS, cfg.Burst = 500, 1000 // as kube.Loader sets them
+		counter := &countingTransport{}
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
+		k, err := kube.NewClients(cfg)
+		require.NoError(b, err)
+		c := cleanup.Cleaner{Jobs: k.Batch.Jobs(ns), ConfigMaps: k.Core.ConfigMaps(ns)}
+		b.StartTimer()
+
+		res, err := c.Clean(ctx, cleanup.Options{Cutoff: time.Now().Add(-time.Hour)})
+
+		b.StopTimer()
+		require.NoError(b, err)
+		require.Empty(b, res.Failed)
+		require.Len(b, res.Jobs, 5000)
+		b.ReportMetric(float64(counter.calls.Load()), "api-calls")
+		b.ReportMetric(float64(len(res.Jobs)), "deleted")
+		clearJobs(b, ctx)
+		b.StartTimer()
+	}
+}
+
+// makeJobs creates finished and running builder Jobs and foreign Jobs, 16 at
+// a time, without owned ConfigMaps.
+func makeJobs(b *testing.B, ctx context.Context, finished, running, foreign int) {
+	c := stack.kube.Client.BatchV1().Jobs(ns)
+	managedBy := externalController
+	type spec struct {
+		i    int
+		kind string
+	}
+	work := make(chan spec)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range work {
+				labels := map[string]string{build.LabelManagedBy: build.ManagedBy, build.LabelUser: "bench", build.LabelBuildID: fmt.Sprintf("%s%05d", s.kind, s.i)}
+				if s.kind == "foreign" {
+					labels = map[string]string{"app": "other"}
+				}
+				job := &batchv1.Job{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%s-%05d", s.kind, s.i), Labels: labels, Annotations: map[string]string{build.AnnotationUser: "bench"}},
+					Spec: batchv1.JobSpec{ManagedBy: &managedBy, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+						RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+					}}},
+				}
+				j, err := c.Create(ctx, job, metav1.CreateOptions{})
+				if err == nil && s.kind != "running" {
+					at := metav1.NewTime(time.Now().Add(-2 * time.Hour).Truncate(time.Second))
+					start := metav1.NewTime(at.Add(-time.Minute))
+					j.Status = batchv1.JobStatus{StartTime: &start, CompletionTime: &at, Succeeded: 1, Conditions: []batchv1.JobCondition{
+						{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: at},
+						{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at},
+					}}
+					_, err = c.UpdateStatus(ctx, j, metav1.UpdateOptions{})
+				}
+				if err != nil {
+					failed.Store(err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < finished; i++ {
+		work <- spec{i, "finished"}
+	}
+	for i := 0; i < running; i++ {
+		work <- spec{i, "running"}
+	}
+	for i := 0; i < foreign; i++ {
+		work <- spec{i, "foreign"}
+	}
+	close(work)
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func clearJobs(b *testing.B, ctx context.Context) {
+	bg := metav1.DeletePropagationBackground
+	err := stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: "app=other"})
+	require.NoError(b, err)
+	err = stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: build.UserSelector("bench")})
+	require.NoError(b, err)
+}
+
+// copyTree copies the registry's storage directory src to dst: seeding a
+// repository or a tag as the registry itself would have written it.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+func repoDir(repo string) string {
+	return filepath.Join(stack.registry.Dir, "storage", "docker", "registry", "v2", "repositories", repo)
+}
+
+var seedOnce sync.Once
+
+// seedRegistry makes 10,000 repositories bench10k/rNNNNN and 5,000 tags of
+// bench5k: one real push each, then copies of what the registry stored.
+func seedRegistry(b *testing.B) {
+	seedOnce.Do(func() {
+		push(b, stack.registry, image(b), "bench10k/r00000:v1", "bench5k:t00000")
+		for i := 1; i < 10000; i++ {
+			require.NoError(b, copyTree(repoDir("bench10k/r00000"), repoDir(fmt.Sprintf("bench10k/r%05d", i))))
+		}
+		tags := filepath.Join(repoDir("bench5k"), "_manifests", "tags")
+		for i := 1; i < 5000; i++ {
+			require.NoError(b, copyTree(filepath.Join(tags, "t00000"), filepath.Join(tags, fmt.Sprintf("t%05d", i))))
+		}
+	})
+}
+
+func registryClient(b *testing.B) *registry.Client {
+	c, err := registry.New(stack.registry.Host, registry.Options{
+		Insecure: true, Auth: &authn.Basic{Username: stack.registry.User, Password: stack.registry.Password},
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+	})
+	require.NoError(b, err)
+	return c
+}
+
+// BenchmarkListCatalogs10k lists a registry of over 10,000 repositories:
+// what list-catalogs does, in-process so allocations are counted.
+func BenchmarkListCatalogs10k(b *testing.B) {
+	seedRegistry(b)
+	c := registryClient(b)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		repos, err := c.Catalog(context.Background())
+		require.NoError(b, err)
+		n = len(repos)
+	}
+	require.GreaterOrEqual(b, n, 10000)
+	b.ReportMetric(float64(n), "repos")
+}
+
+// BenchmarkListImages5k lists the 5,000 tags of one repository.
+func BenchmarkListImages5k(b *testing.B) {
+	seedRegistry(b)
+	c := registryClient(b)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		tags, err := c.Tags(context.Background(), "bench5k")
+		require.NoError(b, err)
+		n = len(tags)
+	}
+	require.Equal(b, 5000, n)
+	b.ReportMetric(float64(n), "tags")
+}
