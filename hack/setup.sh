@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Setup of a fresh Debian machine for building and testing the builder:
-# the system packages the local stack runs (etcd from Debian), and every Go
+# the system packages the local stack runs (etcd, runc for BuildKit and a
+# static busybox for the test base images, from Debian), and every Go
 # module the build, the tests and the tools need. Run as root (or with sudo).
 # Then `make tools` builds the local servers once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v etcd >/dev/null; then
+if ! command -v etcd >/dev/null || ! command -v runc >/dev/null || [ ! -x /bin/busybox ]; then
   apt-get update
-  apt-get install -y --no-install-recommends etcd-server make git ca-certificates
+  apt-get install -y --no-install-recommends etcd-server runc busybox-static make git ca-certificates
 fi
 
-for mod in . test/dockerfile hack/kube hack/registry; do
+for mod in . test/dockerfile hack/kube hack/registry hack/buildkit hack/node; do
   (cd "$mod" && go mod download)
 done
 echo "setup done; next: make tools"

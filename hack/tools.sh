@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 cache="${OSB_TOOLS:-$HOME/.cache/osb-tools}"
 kube_version=v1.37.2
 registry_version=v3.1.2
+buildkit_version=v0.34.2
 
 build() { # build <module dir> <out dir> <packages...>
   local dir=$1 out=$2; shift 2
@@ -25,7 +26,14 @@ build hack/kube "$cache/kube-$kube_version" \
 build hack/registry "$cache/registry-$registry_version" \
   github.com/distribution/distribution/v3/cmd/registry
 
-for bin in etcd; do
-  command -v "$bin" >/dev/null || { echo "$bin is missing: run ./hack/setup.sh (apt-get install etcd-server)"; exit 1; }
+build hack/buildkit "$cache/buildkit-$buildkit_version" \
+  github.com/moby/buildkit/cmd/buildkitd \
+  github.com/moby/buildkit/cmd/buildctl
+# The local node is this project's code: rebuilt every time (incremental).
+mkdir -p "$cache/bin"
+(cd hack/node && CGO_ENABLED=0 go build -trimpath -o "$cache/bin/osb-node" .)
+
+for bin in etcd runc busybox; do
+  command -v "$bin" >/dev/null || { echo "$bin is missing: run ./hack/setup.sh"; exit 1; }
 done
 echo "tools ready in $cache"

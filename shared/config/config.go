@@ -83,8 +83,8 @@ func FromParams(p params.Params) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if secs < 60 || secs > 24*3600 {
-		return Config{}, apperr.BadRequest("build_timeout_seconds must be between 60 and 86400, got %d", secs)
+	if secs < 10 || secs > 24*3600 {
+		return Config{}, apperr.BadRequest("build_timeout_seconds must be between 10 and 86400, got %d", secs)
 	}
 	c.BuildTimeout = time.Duration(secs) * time.Second
 	for _, a := range strings.Split(admins, ",") {

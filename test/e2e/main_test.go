@@ -89,6 +89,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "setting up the cluster:", err)
 		return 1
 	}
+	if err := stack.kube.StartNode(ctx, tools); err != nil {
+		fmt.Fprintln(os.Stderr, "starting the node:", err)
+		return 1
+	}
 	fmt.Fprintf(os.Stderr, "local stack up in %s: API server %s, registry %s\n", time.Since(start).Round(time.Millisecond), stack.kube.Server, stack.registry.Host)
 	return m.Run()
 }

@@ -103,6 +103,8 @@ func (k *Kube) start(ctx context.Context, tools Tools, ns string) error {
 		// reconciler; this control plane needs no kubernetes Endpoints.
 		"--endpoint-reconciler-type", "none",
 		"--allow-privileged",
+		// The local node (StartNode) serves pod logs on 127.0.0.1.
+		"--kubelet-preferred-address-types", "InternalIP",
 		"--enable-priority-and-fairness=false",
 		"--profiling=false")
 	if err != nil {

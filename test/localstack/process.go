@@ -25,6 +25,7 @@ type Tools struct{ Dir string }
 const (
 	KubeVersion     = "v1.37.2"
 	RegistryVersion = "v3.1.2"
+	BuildkitVersion = "v0.34.2"
 )
 
 // DefaultTools is $OSB_TOOLS, else $HOME/.cache/osb-tools.
@@ -44,16 +45,26 @@ func (t Tools) registry() string {
 	return filepath.Join(t.Dir, "registry-"+RegistryVersion, "registry")
 }
 
+func (t Tools) buildkit(name string) string {
+	return filepath.Join(t.Dir, "buildkit-"+BuildkitVersion, name)
+}
+
+// node is the local node (hack/node), rebuilt by every `make tools`.
+func (t Tools) node() string { return filepath.Join(t.Dir, "bin", "osb-node") }
+
 // Check reports what is missing, with the command that provides it.
 func (t Tools) Check() error {
 	var missing []string
-	for _, p := range []string{t.kube("kube-apiserver"), t.kube("kube-controller-manager"), t.kube("kube-scheduler"), t.registry()} {
+	for _, p := range []string{t.kube("kube-apiserver"), t.kube("kube-controller-manager"), t.kube("kube-scheduler"), t.registry(),
+		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.node()} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}
 	}
-	if _, err := exec.LookPath("etcd"); err != nil {
-		missing = append(missing, "etcd (apt-get install etcd-server)")
+	for bin, pkg := range map[string]string{"etcd": "etcd-server", "runc": "runc", "busybox": "busybox-static"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			missing = append(missing, bin+" (apt-get install "+pkg+")")
+		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing %s: run `make tools` (or ./hack/setup.sh)", strings.Join(missing, ", "))

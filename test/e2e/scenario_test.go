@@ -1,0 +1,207 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
+)
+
+var baseOnce sync.Once
+
+// bases pushes the base runtime images made here, and writes the default
+// buildkitd.toml (the registry is plain HTTP), once.
+func bases(t *testing.T) (python, golang string) {
+	python = stack.registry.Host + "/runtimes/python:v3.13"
+	golang = stack.registry.Host + "/runtimes/go:v1.22"
+	baseOnce.Do(func() {
+		auth := remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})
+		py, err := localstack.PythonRuntime()
+		require.NoError(t, err)
+		gi, err := localstack.GoRuntime(runtime.GOROOT())
+		require.NoError(t, err)
+		for ref, img := range map[string]v1.Image{python: py, golang: gi} {
+			r, err := name.ParseReference(ref, name.Insecure)
+			require.NoError(t, err)
+			require.NoError(t, remote.Write(r, img, auth))
+		}
+		p := action(t, "updatetoml")
+		code, body := call(t, p, invoker.Plain("updatetoml", "nuvolaris", bound()))
+		require.Equal(t, 200, code, "%v", body)
+	})
+	return python, golang
+}
+
+// waitBuild polls the logs action as user until the build ends.
+func waitBuild(t *testing.T, user, job string) map[string]any {
+	t.Helper()
+	p := action(t, "logs")
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		code, st := call(t, p, invoker.Web("logs", user, "GET", invoker.Merge(bound(), map[string]any{"job_name": job})))
+		require.Equal(t, 200, code, "%v", st)
+		if s := st["status"]; s == "succeeded" || s == "failed" {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("build %s still %v after 5 minutes: %v", job, st["status"], st["logs"])
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// files lists the paths in an image's flattened filesystem.
+func files(t *testing.T, ref string) map[string]bool {
+	r, err := name.ParseReference(ref, name.Insecure)
+	require.NoError(t, err)
+	img, err := remote.Image(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
+	require.NoError(t, err)
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	out := map[string]bool{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		out[strings.TrimPrefix(h.Name, "/")] = true
+	}
+}
+
+// TestSeedScenario is the seed's story for real: send → Job → Pod → BuildKit
+// build → push with the Secret's credentials → logs shows it succeeded with
+// the digest → list-images shows the tag → get-image agrees → delete-image.
+func TestSeedScenario(t *testing.T) {
+	python, _ := bases(t)
+	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
+	sp := action(t, "send")
+	code, sent := call(t, sp, invoker.Web("send", "devel", "POST", invoker.Merge(bound(), map[string]any{
+		"source": python, "target": "devel:python3.13-custom", "kind": "python", "file": req,
+	})))
+	require.Equal(t, 200, code, "%v", sent)
+	image := sent["image"].(string)
+	assert.Equal(t, stack.registry.Host+"/devel:python3.13-custom", image)
+
+	st := waitBuild(t, "devel", sent["job_name"].(string))
+	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+	logs := st["logs"].(string)
+	assert.Contains(t, logs, "Successfully installed beautifulsoup4")
+	assert.Contains(t, logs, "Successfully installed setuptools")
+	digest, _ := st["digest"].(string)
+	require.True(t, strings.HasPrefix(digest, "sha256:"), "the log names the pushed digest: %v", st)
+
+	fs := files(t, image)
+	assert.True(t, fs["usr/lib/python3/site-packages/bs4/__init__.py"], "the package is in the image")
+	assert.False(t, fs["tmp/requirements.txt"], "the requirements file is not left behind")
+
+	rp := action(t, "registry")
+	web := func(op, method string, params map[string]any) (int, map[string]any) {
+		return call(t, rp, invoker.Web(op, "devel", method, invoker.Merge(bound(), params)))
+	}
+	code, body := web("list-images", "GET", map[string]any{"catalog": "devel"})
+	require.Equal(t, 200, code, "%v", body)
+	assert.Contains(t, body["tags"], "python3.13-custom")
+
+	code, got := web("get-image", "GET", map[string]any{"image": "devel:python3.13-custom"})
+	require.Equal(t, 200, code, "%v", got)
+	assert.Equal(t, digest, got["digest"], "get-image's digest is the one the build pushed")
+	assert.Equal(t, "nobody", got["config"].(map[string]any)["user"], "back to the runtime's unprivileged user")
+
+	code, body = web("delete-image", "DELETE", map[string]any{"image": "devel:python3.13-custom"})
+	require.Equal(t, 200, code, "%v", body)
+	code, body = web("get-image", "GET", map[string]any{"image": "devel:python3.13-custom"})
+	assert.Equal(t, 404, code, "%v", body)
+}
+
+func TestFailingBuild(t *testing.T) {
+	python, _ := bases(t)
+	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nno-such-package\n"))
+	sp := action(t, "send")
+	code, sent := call(t, sp, invoker.Web("send", "devel", "POST", invoker.Merge(bound(), map[string]any{
+		"source": python, "target": "devel:broken", "kind": "python", "file": req,
+	})))
+	require.Equal(t, 200, code, "%v", sent)
+	st := waitBuild(t, "devel", sent["job_name"].(string))
+	assert.Equal(t, "failed", st["status"])
+	assert.Contains(t, st["logs"], "No matching distribution found for no-such-package")
+	assert.Empty(t, st["digest"])
+}
+
+func TestBuildPastItsDeadline(t *testing.T) {
+	python, _ := bases(t)
+	req := base64.StdEncoding.EncodeToString([]byte("slow\n"))
+	sp := action(t, "send")
+	// An admin may set a build's deadline; users get the bound one.
+	code, sent := call(t, sp, invoker.Plain("send", "nuvolaris", invoker.Merge(bound(), map[string]any{
+		"source": python, "target": "devel:slow", "kind": "python", "file": req, "build_timeout_seconds": 15,
+	})))
+	require.Equal(t, 200, code, "%v", sent)
+	st := waitBuild(t, "nuvolaris", sent["job_name"].(string))
+	assert.Equal(t, "failed", st["status"])
+	assert.Contains(t, st["reason"], "DeadlineExceeded")
+}
+
+// TestKindInstallWithoutExtend: an image without /bin/extend gets the kind's
+// own package manager, here `go mod download` from the Go module proxy.
+func TestKindInstallWithoutExtend(t *testing.T) {
+	_, golang := bases(t)
+	gomod := base64.StdEncoding.EncodeToString([]byte("module action\n\ngo 1.22\n\nrequire github.com/google/uuid v1.6.0\n"))
+	sp := action(t, "send")
+	code, sent := call(t, sp, invoker.Web("send", "devel", "POST", invoker.Merge(bound(), map[string]any{
+		"source": golang, "target": "devel/go:custom", "kind": "go", "file": gomod,
+	})))
+	require.Equal(t, 200, code, "%v", sent)
+	st := waitBuild(t, "devel", sent["job_name"].(string))
+	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+	fs := files(t, sent["image"].(string))
+	assert.True(t, fs["go/pkg/mod/github.com/google/uuid@v1.6.0/uuid.go"], "the module is in the image's module cache")
+}
+
+// TestCleanJobsAfterBuilds: finished build Jobs go, with their pods and
+// ConfigMaps (garbage collector).
+func TestCleanJobsAfterBuilds(t *testing.T) {
+	python, _ := bases(t)
+	ctx := context.Background()
+	sp := action(t, "send")
+	code, sent := call(t, sp, invoker.Web("send", "finisher", "POST", invoker.Merge(bound(), map[string]any{
+		"source": python, "target": "finisher:v1", "kind": "python",
+	})))
+	require.Equal(t, 200, code, "%v", sent)
+	job := sent["job_name"].(string)
+	st := waitBuild(t, "finisher", job)
+	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+
+	cp := action(t, "cleanjobs")
+	code, body := call(t, cp, invoker.Web("cleanjobs", "finisher", "POST", invoker.Merge(bound(), map[string]any{"max_age_hours": 0})))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, []any{job}, body["jobs"])
+	require.Eventually(t, func() bool {
+		_, errJob := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, job, metav1.GetOptions{})
+		_, errCM := stack.kube.Client.CoreV1().ConfigMaps(ns).Get(ctx, job, metav1.GetOptions{})
+		pods, err := stack.kube.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
+		return apierrors.IsNotFound(errJob) && apierrors.IsNotFound(errCM) && err == nil && len(pods.Items) == 0
+	}, 60*time.Second, 250*time.Millisecond, "the Job, its pod and its ConfigMap are gone")
+}

@@ -1,0 +1,183 @@
+package localstack
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Base runtime images for real builds, made here since none can be pulled:
+// Debian's static busybox as the userland, like a runtime image's.
+
+// extendScript is the /bin/extend of PythonRuntime: it installs each line of
+// /tmp/requirements.txt from the image's own package index, /opt/index, as
+// the real runtimes install from PyPI; an unknown package fails the build.
+const extendScript = `#!/bin/sh
+set -eu
+req=/tmp/requirements.txt
+[ -f "$req" ] || exit 0
+echo "Extending the runtime with $req"
+mkdir -p /usr/lib/python3/site-packages
+while read -r line || [ -n "$line" ]; do
+  pkg=$(echo "${line%%#*}" | tr -d ' \t\r')
+  [ -n "$pkg" ] || continue
+  if [ ! -d "/opt/index/$pkg" ]; then
+    echo "ERROR: No matching distribution found for $pkg" >&2
+    exit 1
+  fi
+  if [ -x "/opt/index/$pkg/install.sh" ]; then "/opt/index/$pkg/install.sh"; fi
+  cp -r "/opt/index/$pkg/." /usr/lib/python3/site-packages/
+  echo "Successfully installed $pkg"
+done < "$req"
+`
+
+// PythonRuntime is a python runtime image with /bin/extend and an index of
+// beautifulsoup4, setuptools and slow (whose install never ends).
+func PythonRuntime() (v1.Image, error) {
+	files := baseFiles()
+	files["/bin/extend"] = file{mode: 0o755, data: []byte(extendScript)}
+	files["/opt/index/beautifulsoup4/bs4/__init__.py"] = file{mode: 0o644, data: []byte("__version__ = '4.12.3'\n")}
+	files["/opt/index/setuptools/setuptools/__init__.py"] = file{mode: 0o644, data: []byte("__version__ = '75.0.0'\n")}
+	files["/opt/index/slow/install.sh"] = file{mode: 0o755, data: []byte("#!/bin/sh\necho installing slowly\nsleep 3600\n")}
+	files["/usr/lib/python3/site-packages/"] = file{mode: 0o755, dir: true}
+	return image(files, []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
+}
+
+// GoRuntime is a go runtime image without /bin/extend: its go.mod is
+// installed by the kind's own step, `go mod download`, against the Go module
+// proxy. It carries this machine's (static) go command.
+func GoRuntime(goroot string) (v1.Image, error) {
+	files := baseFiles()
+	for _, f := range []string{"bin/go", "VERSION", "go.env"} {
+		data, err := os.ReadFile(path.Join(goroot, f))
+		if err != nil {
+			return nil, fmt.Errorf("reading the Go toolchain: %w", err)
+		}
+		files["/usr/local/go/"+f] = file{mode: 0o755, data: data}
+	}
+	files["/go/"] = file{mode: 0o777, dir: true}
+	return image(files, []string{
+		"PATH=/usr/local/go/bin:/usr/bin:/bin",
+		"GOROOT=/usr/local/go", "GOPATH=/go", "GOTOOLCHAIN=local", "GOFLAGS=-modcacherw", "HOME=/tmp",
+	})
+}
+
+type file struct {
+	mode int64
+	data []byte
+	dir  bool
+	link string
+}
+
+// baseFiles are busybox with its applets, users root and nobody, CA
+// certificates and /tmp.
+func baseFiles() map[string]file {
+	files := map[string]file{
+		"/etc/passwd":     {mode: 0o644, data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
+		"/etc/group":      {mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n")},
+		"/tmp/":           {mode: 0o1777, dir: true},
+		"/root/":          {mode: 0o700, dir: true},
+		"/usr/bin/":       {mode: 0o755, dir: true},
+		"/usr/local/bin/": {mode: 0o755, dir: true},
+	}
+	if ca, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+		files["/etc/ssl/certs/ca-certificates.crt"] = file{mode: 0o644, data: ca}
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err == nil {
+		if data, err := os.ReadFile(busybox); err == nil {
+			files["/bin/busybox"] = file{mode: 0o755, data: data}
+			if out, err := exec.Command(busybox, "--list").Output(); err == nil {
+				for _, applet := range strings.Fields(string(out)) {
+					if applet != "busybox" {
+						files["/bin/"+applet] = file{link: "busybox"}
+					}
+				}
+			}
+		}
+	}
+	return files
+}
+
+// image is one layer of files with a linux/amd64 config.
+func image(files map[string]file, env []string) (v1.Image, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	epoch := time.Unix(0, 0)
+	dirs := map[string]bool{}
+	for _, n := range names {
+		f := files[n]
+		// Parent directories first.
+		parts := strings.Split(strings.Trim(n, "/"), "/")
+		for i := 1; i < len(parts); i++ {
+			d := strings.Join(parts[:i], "/") + "/"
+			if !dirs[d] {
+				dirs[d] = true
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: epoch}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		name := strings.TrimPrefix(n, "/")
+		var h *tar.Header
+		switch {
+		case f.dir:
+			if dirs[name] {
+				continue
+			}
+			dirs[name] = true
+			h = &tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: f.mode, ModTime: epoch}
+		case f.link != "":
+			h = &tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: f.link, Mode: 0o777, ModTime: epoch}
+		default:
+			h = &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: f.mode, Size: int64(len(f.data)), ModTime: epoch}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(f.data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.Env = env
+	cf.Config.User = "nobody"
+	cf.Config.WorkingDir = "/"
+	return mutate.ConfigFile(img, cf)
+}
