@@ -10,6 +10,7 @@ GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=fa
 
 .PHONY: help build test e2e check lint clean tools demo bench
 help:
+	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
 	@echo "make test    unit tests, and every zip through the invoker harness"
 	@echo "make e2e     integration suite on a local Kubernetes control plane and registry"
@@ -42,6 +43,10 @@ check: lint test e2e
 
 tools:
 	./hack/tools.sh
+
+# The builder's whole story on the local stack, from the zips.
+demo: build tools
+	go run ./hack/demo
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

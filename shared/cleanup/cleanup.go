@@ -187,11 +187,18 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	if o.DryRun {
 		verb = "would delete"
 	}
-	res.Message = fmt.Sprintf("%s %d finished build jobs and %d orphaned build contexts older than %s", verb, len(res.Jobs), len(res.ConfigMaps), res.Cutoff.Format(time.RFC3339))
+	res.Message = fmt.Sprintf("%s %s and %s older than %s", verb, count(len(res.Jobs), "finished build job"), count(len(res.ConfigMaps), "orphaned build context"), res.Cutoff.Format(time.RFC3339))
 	if len(res.Failed) > 0 {
 		res.Message += fmt.Sprintf("; %d could not be deleted", len(res.Failed))
 	}
 	return res, nil
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // workers is how many deletions run at once.

@@ -1,0 +1,280 @@
+// Command demo runs the builder's whole story on a local stack (make demo):
+// it starts the control plane, a node that runs builds, and the registry;
+// builds a custom python runtime with the send action; follows the build
+// with logs; lists, inspects and deletes the image; and stops everything it
+// started. Every action runs from its zip, as the Go runtime runs it.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "\ndemo failed: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type demo struct {
+	root  string
+	stack *localstack.Stack
+	procs map[string]*invoker.Process
+	tty   bool
+	step  int
+}
+
+const steps = 8
+
+func (d *demo) say(format string, args ...any) {
+	d.step++
+	fmt.Printf("\n[%d/%d] %s\n", d.step, steps, fmt.Sprintf(format, args...))
+}
+
+func detail(format string, args ...any) { fmt.Printf("      %s\n", fmt.Sprintf(format, args...)) }
+
+func run(ctx context.Context) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	info, _ := os.Stdout.Stat()
+	d := &demo{root: root, procs: map[string]*invoker.Process{}, tty: info != nil && info.Mode()&os.ModeCharDevice != 0}
+	dir, err := os.MkdirTemp("", "osb-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Println("OpenServerless Builder: the seed scenario on a local stack")
+	d.say("starting the local stack: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a node running BuildKit, the registry")
+	start := time.Now()
+	d.stack, err = localstack.Up(ctx, localstack.DefaultTools(), dir, filepath.Join(root, "deploy", "rbac.yaml"))
+	defer func() {
+		fmt.Println("\nstopping everything the demo started")
+		for _, p := range d.procs {
+			p.Stop()
+		}
+		d.stack.Down()
+	}()
+	if err != nil {
+		return err
+	}
+	detail("up in %s: API server %s, registry %s (htpasswd), node %s", time.Since(start).Round(time.Millisecond), d.stack.Kube.Server, d.stack.Registry.Host, localstack.NodeName)
+	detail("the actions use the builder's ServiceAccount from deploy/rbac.yaml")
+
+	d.say("pushing a python runtime image (made here: busybox with a /bin/extend) and writing buildkitd.toml")
+	source := d.stack.Registry.Host + "/runtimes/python:v3.13"
+	if err := d.pushBase(source); err != nil {
+		return err
+	}
+	detail("source image: %s", source)
+	res, err := d.admin("updatetoml", "updatetoml", nil)
+	if err != nil {
+		return err
+	}
+	detail("%s", res["message"])
+
+	requirements := "beautifulsoup4\nsetuptools\n"
+	d.say("send, as user devel: build devel:python3.13-custom from the runtime and requirements.txt (%s)", strings.Join(strings.Fields(requirements), ", "))
+	sent, err := d.user("send", "send", "POST", map[string]any{
+		"source": source, "target": "devel:python3.13-custom", "kind": "python",
+		"file": base64.StdEncoding.EncodeToString([]byte(requirements)),
+	})
+	if err != nil {
+		return err
+	}
+	job := sent["job_name"].(string)
+	detail("Job %s started; it will push %s", job, sent["image"])
+
+	d.say("logs: following the build")
+	st, err := d.follow(ctx, job)
+	if err != nil {
+		return err
+	}
+	for _, line := range lastLines(st["logs"].(string), 12) {
+		detail("│ %s", line)
+	}
+	if st["status"] != "succeeded" {
+		return fmt.Errorf("the build %s: %v", st["status"], st["reason"])
+	}
+	digest := st["digest"].(string)
+	detail("succeeded; pushed %s", digest)
+
+	d.say("list-images catalog=devel")
+	res, err = d.user("registry", "list-images", "GET", map[string]any{"catalog": "devel"})
+	if err != nil {
+		return err
+	}
+	detail("tags of devel: %v", res["tags"])
+
+	d.say("get-image devel:python3.13-custom")
+	res, err = d.user("registry", "get-image", "GET", map[string]any{"image": "devel:python3.13-custom"})
+	if err != nil {
+		return err
+	}
+	cfg := res["config"].(map[string]any)
+	match := "matches the build's"
+	if res["digest"] != digest {
+		match = "DIFFERS from the build's " + digest
+	}
+	detail("digest %s (%s)", res["digest"], match)
+	detail("%s, %s/%s, %v layers, %.1f MB, runs as %v", res["media_type"], cfg["os"], cfg["architecture"], cfg["layers"], cfg["total_size"].(float64)/1e6, cfg["user"])
+	detail("the image is at %s/devel:python3.13-custom", d.stack.Registry.Host)
+
+	d.say("delete-image devel:python3.13-custom")
+	res, err = d.user("registry", "delete-image", "DELETE", map[string]any{"image": "devel:python3.13-custom"})
+	if err != nil {
+		return err
+	}
+	detail("%s", res["message"])
+	if _, err := d.user("registry", "get-image", "GET", map[string]any{"image": "devel:python3.13-custom"}); err != nil {
+		detail("get-image now answers: %v", err)
+	}
+
+	d.say("cleanjobs max_age_hours=0, as user devel")
+	res, err = d.user("cleanjobs", "cleanjobs", "POST", map[string]any{"max_age_hours": 0})
+	if err != nil {
+		return err
+	}
+	detail("%s", res["message"])
+	return nil
+}
+
+func (d *demo) pushBase(ref string) error {
+	img, err := localstack.PythonRuntime()
+	if err != nil {
+		return err
+	}
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return err
+	}
+	return remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: d.stack.Registry.User, Password: d.stack.Registry.Password}))
+}
+
+// process starts an action's zip once and keeps it warm.
+func (d *demo) process(zip string) (*invoker.Process, error) {
+	if p, ok := d.procs[zip]; ok {
+		return p, nil
+	}
+	dir, err := os.MkdirTemp("", "osb-demo-"+zip+"-")
+	if err != nil {
+		return nil, err
+	}
+	p, err := invoker.Start(filepath.Join(d.root, "build", zip+".zip"), invoker.Options{Dir: dir, ExecutionEnv: invoker.DefaultExecutionEnv})
+	if err != nil {
+		return nil, fmt.Errorf("%w (run `make build`)", err)
+	}
+	d.procs[zip] = p
+	return p, nil
+}
+
+func (d *demo) bound() map[string]any { return map[string]any{"kubeconfig": d.stack.SAKubeconfig} }
+
+// user calls a web action as user devel.
+func (d *demo) user(zip, action, method string, params map[string]any) (map[string]any, error) {
+	p, err := d.process(zip)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.RunValue(invoker.Web(action, "devel", method, invoker.Merge(d.bound(), params)))
+	if err != nil {
+		return nil, err
+	}
+	code, body, err := invoker.Response(res)
+	if err != nil {
+		return nil, err
+	}
+	if code != 200 {
+		return nil, fmt.Errorf("%s: %d %v", action, code, body["error"])
+	}
+	return body, nil
+}
+
+// admin invokes an action as the admin namespace does (ops action invoke).
+func (d *demo) admin(zip, action string, params map[string]any) (map[string]any, error) {
+	p, err := d.process(zip)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.RunValue(invoker.Plain(action, localstack.Namespace, invoker.Merge(d.bound(), params)))
+	if err != nil {
+		return nil, err
+	}
+	if msg, failed := res["error"]; failed {
+		return nil, fmt.Errorf("%s: %v", action, msg)
+	}
+	return res, nil
+}
+
+// follow polls logs until the build ends, showing its progress.
+func (d *demo) follow(ctx context.Context, job string) (map[string]any, error) {
+	start := time.Now()
+	spin := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+	last := ""
+	for i := 0; ; i++ {
+		st, err := d.user("logs", "logs", "GET", map[string]any{"job_name": job, "tail": 1})
+		if err != nil {
+			return nil, err
+		}
+		status := st["status"].(string)
+		line := ""
+		if l := lastLines(st["logs"].(string), 1); len(l) > 0 {
+			line = l[0]
+		}
+		progress := fmt.Sprintf("%s %-9s %5.1fs  %s", spin[i%len(spin)], status, time.Since(start).Seconds(), clip(line, 70))
+		if d.tty {
+			fmt.Printf("\r      %-100s", progress)
+		} else if status+line != last {
+			detail("%s", progress)
+			last = status + line
+		}
+		if status == "succeeded" || status == "failed" {
+			if d.tty {
+				fmt.Println()
+			}
+			return d.user("logs", "logs", "GET", map[string]any{"job_name": job})
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func lastLines(s string, n int) []string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return nil
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}

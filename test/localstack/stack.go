@@ -1,0 +1,132 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// Namespace is where the builder runs, as on OpenServerless.
+const Namespace = "nuvolaris"
+
+// Stack is a whole local OpenServerless cluster as the builder sees it: the
+// control plane with a node that runs builds, the registry, the builder's
+// RBAC, the registry Secret, and ConfigMap config naming the registry.
+type Stack struct {
+	Kube     *Kube
+	Registry *Registry
+	// SAKubeconfig is the builder ServiceAccount's (deploy/rbac.yaml): what
+	// a deployment binds as the kubeconfig parameter.
+	SAKubeconfig string
+}
+
+// Up starts a Stack with its files under dir; rbac is deploy/rbac.yaml.
+// Stop it with Down, also when Up fails.
+func Up(ctx context.Context, tools Tools, dir, rbac string) (*Stack, error) {
+	s := &Stack{}
+	for _, d := range []string{"kube", "registry"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return s, err
+		}
+	}
+	var err error
+	if s.Kube, err = StartKube(ctx, tools, filepath.Join(dir, "kube"), Namespace); err != nil {
+		return s, fmt.Errorf("starting the control plane: %w", err)
+	}
+	if s.Registry, err = StartRegistry(ctx, tools, filepath.Join(dir, "registry"), RegistryOptions{}); err != nil {
+		return s, fmt.Errorf("starting the registry: %w", err)
+	}
+	if err := s.setup(ctx, rbac); err != nil {
+		return s, fmt.Errorf("setting up the cluster: %w", err)
+	}
+	if err := s.Kube.StartNode(ctx, tools); err != nil {
+		return s, fmt.Errorf("starting the node: %w", err)
+	}
+	return s, nil
+}
+
+// Down stops everything Up started, by PID.
+func (s *Stack) Down() {
+	if s.Kube != nil {
+		s.Kube.Stop()
+	}
+	if s.Registry != nil {
+		s.Registry.Stop()
+	}
+}
+
+func (s *Stack) setup(ctx context.Context, rbac string) error {
+	if err := s.Kube.Apply(ctx, rbac); err != nil {
+		return err
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(s.Registry.User + ":" + s.Registry.Password))
+	doc := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, s.Registry.Host, auth)
+	core := s.Kube.Client.CoreV1()
+	if _, err := core.Secrets(Namespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "registry-pull-secret"},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(doc)},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := core.ConfigMaps(Namespace).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "config", Annotations: map[string]string{"registry_host": s.Registry.Host}},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	var err error
+	s.SAKubeconfig, err = s.Kube.ServiceAccountKubeconfig(ctx, Namespace, "openserverless-builder")
+	return err
+}
+
+// Apply creates the objects of a multi-document YAML file (the kinds
+// deploy/rbac.yaml holds).
+func (k *Kube) Apply(ctx context.Context, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	c := k.Client
+	for {
+		var raw runtime.RawExtension
+		if err := dec.Decode(&raw); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(raw.Raw)) == 0 {
+			continue
+		}
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(raw.Raw, nil, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		switch o := obj.(type) {
+		case *corev1.ServiceAccount:
+			_, err = c.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *corev1.Secret:
+			_, err = c.CoreV1().Secrets(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.Role:
+			_, err = c.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.RoleBinding:
+			_, err = c.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		default:
+			err = fmt.Errorf("%s: unexpected %T", path, obj)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
