@@ -1,0 +1,52 @@
+package build
+
+// Kind is a runtime kind the builder can extend.
+type Kind struct {
+	Name string
+	// File is the kind's requirements file; the build copies it to
+	// /tmp/<File>, where the runtime images' /bin/extend reads it.
+	File string
+	// Install runs, from /tmp, when the image has no /bin/extend: the kind's
+	// own package manager, installing where that runtime's launcher looks.
+	Install string
+}
+
+// Kinds are the kinds send accepts. Why each fallback installs where it does
+// is in docs/kinds.md.
+var kinds = []Kind{
+	// The python launcher imports from the interpreter's site-packages.
+	{"python", "requirements.txt", "python3 -m pip install --no-cache-dir -r /tmp/requirements.txt"},
+	// Node resolves modules from every parent of the action: /node_modules
+	// is found by every action under /action.
+	{"nodejs", "package.json", "npm install --omit=dev --no-audit --no-fund --prefix /tmp && mkdir -p /node_modules && cp -a /tmp/node_modules/. /node_modules/ && rm -rf /tmp/node_modules /tmp/package-lock.json"},
+	// The PHP runtime's runner loads /phpAction/composer/vendor/autoload.php.
+	{"php", "composer.json", "mkdir -p /phpAction/composer && cp /tmp/composer.json /phpAction/composer/ && composer install --no-dev --no-interaction --working-dir=/phpAction/composer"},
+	// The Java launcher puts every jar of /usr/java/lib on the classpath.
+	{"java", "pom.xml", "mvn -q -f /tmp/pom.xml dependency:copy-dependencies -DoutputDirectory=/usr/java/lib"},
+	// The Go runtime compiles actions at init with the image's module cache.
+	// Go ignores a go.mod in the temp root itself: download from a subdir.
+	{"go", "go.mod", "mkdir -p /tmp/gomod && cp /tmp/go.mod /tmp/gomod/ && cd /tmp/gomod && go mod download && rm -rf /tmp/gomod"},
+	// Bundler installs into the system gems the Ruby launcher requires from.
+	{"ruby", "Gemfile", "bundle install --gemfile=/tmp/Gemfile --system"},
+	// The .NET runtime restores into the shared NuGet packages folder.
+	{"dotnet", "project.json", "cd /tmp && dotnet restore"},
+}
+
+// LookupKind returns the kind named name.
+func LookupKind(name string) (Kind, bool) {
+	for _, k := range kinds {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// KindNames lists the known kinds, for messages.
+func KindNames() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.Name
+	}
+	return names
+}

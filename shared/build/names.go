@@ -1,0 +1,74 @@
+package build
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Labels and annotations that mark the builder's objects. Selection is
+// always by these labels, never by name.
+const (
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	ManagedBy        = "openserverless-builder"
+	LabelUser        = "builder.openserverless.apache.org/user"
+	LabelBuildID     = "builder.openserverless.apache.org/build-id"
+	AnnotationUser   = "builder.openserverless.apache.org/user"
+	AnnotationTarget = "builder.openserverless.apache.org/target"
+	AnnotationSource = "builder.openserverless.apache.org/source"
+	AnnotationKind   = "builder.openserverless.apache.org/kind"
+	AnnotationImage  = "builder.openserverless.apache.org/image"
+	// ContainerName is the build container, whose log the logs action reads.
+	ContainerName = "buildkit"
+)
+
+// NewID returns a fresh build id: 10 lower-case hex digits.
+func NewID() (string, error) {
+	b := make([]byte, 5)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// UserLabel is the value of LabelUser for user: the name itself when it fits
+// a label value (63 characters), else a prefix and a hash, so that every
+// user maps to one value and no two users share it.
+func UserLabel(user string) string {
+	if len(user) <= 63 {
+		return user
+	}
+	sum := sha256.Sum256([]byte(user))
+	return strings.TrimRight(user[:46], "._-") + "-" + hex.EncodeToString(sum[:])[:16]
+}
+
+// JobName names the Job and the ConfigMap of a build: a DNS label of at most
+// 63 characters for any user name.
+func JobName(user, id string) string {
+	part := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(user))
+	// "build-" + part + "-" + id must fit 63.
+	if max := 63 - len("build-") - 1 - len(id); len(part) > max {
+		part = part[:max]
+	}
+	part = strings.Trim(part, "-")
+	if part == "" {
+		part = "user"
+	}
+	return "build-" + part + "-" + id
+}
+
+// UserSelector selects the builder's objects of one user; "" selects every
+// user's.
+func UserSelector(user string) string {
+	s := LabelManagedBy + "=" + ManagedBy
+	if user != "" {
+		s += "," + LabelUser + "=" + UserLabel(user)
+	}
+	return s
+}

@@ -1,0 +1,179 @@
+package build
+
+import (
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BuildkitdConfigMap holds buildkitd.toml (written by updatetoml).
+const BuildkitdConfigMap = "nuvolaris-buildkitd-conf"
+
+// TTLAfterFinished is how long Kubernetes keeps a finished build before its
+// TTL controller removes it; cleanjobs usually removes it sooner.
+const TTLAfterFinished = 7 * 24 * time.Hour
+
+// Where rootless BuildKit (user 1000, HOME /home/user) reads its files.
+const (
+	workspaceDir = "/workspace"
+	dockerDir    = "/home/user/.docker"
+	buildkitDir  = "/home/user/.config/buildkit"
+	stateDir     = "/home/user/.local/share/buildkit"
+)
+
+// Plan is everything a build's objects are made from.
+type Plan struct {
+	Request
+	ID        string
+	User      string // full user name
+	Namespace string
+	Image     string // full reference pushed: host/repo:tag
+	Insecure  bool   // plain-HTTP registry
+	Secret    string // dockerconfigjson Secret for the push
+	Buildkit  string // BuildKit image
+	Timeout   time.Duration
+	// Privileged runs BuildKit privileged, for clusters where rootless
+	// BuildKit cannot create user namespaces (an operator's opt-in).
+	Privileged bool
+}
+
+// Name of the Job and ConfigMap.
+func (p Plan) Name() string { return JobName(p.User, p.ID) }
+
+func (p Plan) meta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:      p.Name(),
+		Namespace: p.Namespace,
+		Labels: map[string]string{
+			LabelManagedBy: ManagedBy,
+			LabelUser:      UserLabel(p.User),
+			LabelBuildID:   p.ID,
+		},
+		Annotations: map[string]string{
+			AnnotationUser:   p.User,
+			AnnotationTarget: p.Target(),
+			AnnotationSource: p.Source,
+			AnnotationKind:   p.Kind.Name,
+			AnnotationImage:  p.Image,
+		},
+	}
+}
+
+// ConfigMap is the build context: the Dockerfile and the requirements file.
+// owner is the build's Job, whose deletion takes the ConfigMap with it.
+func (p Plan) ConfigMap(owner *batchv1.Job) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{ObjectMeta: p.meta(), Data: map[string]string{"Dockerfile": Dockerfile(p.Request)}}
+	if p.File != nil {
+		cm.Data[p.Kind.File] = string(p.File)
+	}
+	if owner != nil {
+		cm.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(owner, batchv1.SchemeGroupVersion.WithKind("Job"))}
+	}
+	return cm
+}
+
+// ContextSize is what the ConfigMap counts against its limit.
+func (p Plan) ContextSize() int {
+	n := len("Dockerfile") + len(Dockerfile(p.Request))
+	if p.File != nil {
+		n += len(p.Kind.File) + len(p.File)
+	}
+	return n
+}
+
+// Job runs BuildKit once over the build context and pushes the image.
+func (p Plan) Job() *batchv1.Job {
+	output := "type=image,name=" + p.Image + ",push=true"
+	if p.Insecure {
+		output += ",registry.insecure=true"
+	}
+	deadline := int64(p.Timeout / time.Second)
+	ttl := int32(TTLAfterFinished / time.Second)
+	sc := &corev1.SecurityContext{
+		RunAsUser:                ptr(int64(1000)),
+		RunAsGroup:               ptr(int64(1000)),
+		AllowPrivilegeEscalation: ptr(true), // newuidmap is setuid
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined},
+		AppArmorProfile:          &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined},
+	}
+	env := []corev1.EnvVar{
+		{Name: "DOCKER_CONFIG", Value: dockerDir},
+		// Rootless BuildKit in a pod cannot mount a fresh /proc.
+		{Name: "BUILDKITD_FLAGS", Value: "--oci-worker-no-process-sandbox"},
+	}
+	if p.Privileged {
+		sc = &corev1.SecurityContext{Privileged: ptr(true)}
+		env = env[:1]
+	}
+	job := &batchv1.Job{
+		ObjectMeta: p.meta(),
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            ptr(int32(0)),
+			ActiveDeadlineSeconds:   &deadline,
+			TTLSecondsAfterFinished: &ttl,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: p.meta().Labels, Annotations: p.meta().Annotations},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptr(false),
+					Containers: []corev1.Container{{
+						Name:  ContainerName,
+						Image: p.Buildkit,
+						// buildctl-daemonless.sh starts buildkitd and waits
+						// until it answers before building: no sleep race.
+						Command: []string{"buildctl-daemonless.sh"},
+						Args: []string{
+							"build", "--progress=plain",
+							"--frontend", "dockerfile.v0",
+							"--local", "context=" + workspaceDir,
+							"--local", "dockerfile=" + workspaceDir,
+							"--output", output,
+						},
+						Env:             env,
+						SecurityContext: sc,
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{
+								corev1.ResourceCPU:    resource.MustParse("250m"),
+								corev1.ResourceMemory: resource.MustParse("512Mi"),
+							},
+							Limits: corev1.ResourceList{
+								corev1.ResourceCPU:    resource.MustParse("2"),
+								corev1.ResourceMemory: resource.MustParse("4Gi"),
+							},
+						},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "workspace", MountPath: workspaceDir, ReadOnly: true},
+							{Name: "docker-config", MountPath: dockerDir, ReadOnly: true},
+							{Name: "buildkitd-config", MountPath: buildkitDir, ReadOnly: true},
+							{Name: "buildkit-state", MountPath: stateDir},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "workspace", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: p.Name()},
+						}}},
+						{Name: "docker-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+							SecretName: p.Secret,
+							Items:      []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}},
+							// No Secret: push anonymously, as the registry
+							// actions do.
+							Optional: ptr(true),
+						}}},
+						{Name: "buildkitd-config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: BuildkitdConfigMap},
+							Items:                []corev1.KeyToPath{{Key: "buildkitd.toml", Path: "buildkitd.toml"}},
+							Optional:             ptr(true),
+						}}},
+						{Name: "buildkit-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
+				},
+			},
+		},
+	}
+	return job
+}
+
+func ptr[T any](v T) *T { return &v }

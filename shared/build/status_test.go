@@ -1,0 +1,126 @@
+package build
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/params"
+)
+
+var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+
+func builderJob(name, user string, created time.Time, conds ...batchv1.JobCondition) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: "nuvolaris", CreationTimestamp: metav1.NewTime(created),
+			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelUser: UserLabel(user), LabelBuildID: name[len(name)-3:]},
+			Annotations: map[string]string{AnnotationUser: user, AnnotationImage: "reg/" + user + ":v1"},
+		},
+		Status: batchv1.JobStatus{Conditions: conds},
+	}
+}
+
+func buildPod(job string, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: job + "-x", Namespace: "nuvolaris", Labels: map[string]string{"batch.kubernetes.io/job-name": job}},
+		Status:     corev1.PodStatus{Phase: phase},
+	}
+}
+
+func cond(typ batchv1.JobConditionType, reason string, at time.Time) batchv1.JobCondition {
+	return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, LastTransitionTime: metav1.NewTime(at)}
+}
+
+func TestLogsStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		objects []runtime.Object
+		p       params.Params
+		want    string
+		reason  string
+		logs    bool
+		message string
+	}{
+		{"pending without pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0)}, nil, Pending, "", false, ""},
+		{"pending pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), buildPod("build-devel-aaa", corev1.PodPending)}, nil, Pending, "", false, ""},
+		{"running", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), buildPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
+		{"pod done, job not yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), buildPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Running, "", true, ""},
+		{"succeeded", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobComplete, "", t0.Add(time.Minute))), buildPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Succeeded, "", true, ""},
+		{"deadline", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(time.Hour))), buildPod("build-devel-aaa", corev1.PodFailed)}, nil, Failed, "DeadlineExceeded", true, ""},
+		{"failed, pod gone", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0))}, nil, Failed, "BackoffLimitExceeded", false, "pod is gone"},
+		{"latest of several", []runtime.Object{
+			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
+			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
+			builderJob("build-other-zzz", "other", t0.Add(2*time.Hour)),
+		}, nil, Pending, "", false, ""},
+		{"by name", []runtime.Object{
+			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
+			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
+		}, params.Params{"job_name": "build-devel-old"}, Failed, "BackoffLimitExceeded", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := fake.NewClientset(tt.objects...)
+			res, err := logs(context.Background(), invocation(t, cs, devel, tt.p))
+			require.NoError(t, err)
+			s := res.(*Status)
+			assert.Equal(t, tt.want, s.Status)
+			assert.True(t, strings.HasPrefix(s.Reason, tt.reason), s.Reason)
+			assert.Equal(t, tt.logs, s.Logs != "", "logs %q", s.Logs)
+			assert.Contains(t, s.Message, tt.message)
+			assert.Equal(t, "reg/devel:v1", s.Image)
+			if tt.name == "latest of several" {
+				assert.Equal(t, "build-devel-new", s.JobName)
+			}
+		})
+	}
+}
+
+func TestLogsAccess(t *testing.T) {
+	other := builderJob("build-other-zzz", "other", t0)
+	foreign := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "not-a-build", Namespace: "nuvolaris"}}
+	cs := fake.NewClientset(other, foreign)
+	tests := []struct {
+		caller identity.Caller
+		p      params.Params
+		status int
+	}{
+		{devel, params.Params{"job_name": "build-other-zzz"}, http.StatusForbidden},
+		{devel, params.Params{"job_name": "not-a-build"}, http.StatusNotFound},
+		{devel, params.Params{"job_name": "missing"}, http.StatusNotFound},
+		{devel, nil, http.StatusNotFound},
+		{devel, params.Params{"tail": "-3"}, http.StatusBadRequest},
+		{identity.Caller{Name: "nuvolaris", Admin: true}, params.Params{"job_name": "build-other-zzz"}, 0},
+	}
+	for _, tt := range tests {
+		_, err := logs(context.Background(), invocation(t, cs, tt.caller, tt.p))
+		if tt.status == 0 {
+			assert.NoError(t, err)
+			continue
+		}
+		require.Error(t, err, "%v", tt.p)
+		assert.Equal(t, tt.status, apperr.Status(err), "%v: %v", tt.p, err)
+	}
+}
+
+func TestPushedDigest(t *testing.T) {
+	d1 := "sha256:" + strings.Repeat("1", 64)
+	d2 := "sha256:" + strings.Repeat("2", 64)
+	log := "#8 exporting manifest " + d1 + " done\n#8 naming to reg:5000/devel:v1 done\n#8 pushing manifest for reg:5000/devel:v1@" + d2 + " 0.1s done\n"
+	assert.Equal(t, d2, PushedDigest(log))
+	assert.Equal(t, d1, PushedDigest("#8 exporting manifest "+d1+" done\n"))
+	assert.Equal(t, "", PushedDigest("ERROR: failed to solve"))
+}
