@@ -4,12 +4,14 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -244,4 +246,70 @@ func BenchmarkListImages5k(b *testing.B) {
 	}
 	require.Equal(b, 5000, n)
 	b.ReportMetric(float64(n), "tags")
+}
+
+// stepSeconds is how long BuildKit's plain progress says the step titled
+// title took ("#9 exporting to image" ... "#9 DONE 0.3s").
+func stepSeconds(log, title string) float64 {
+	id := ""
+	for _, line := range strings.Split(log, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if id == "" && strings.Contains(line, " "+title) {
+			id = f[0]
+		}
+		if id != "" && f[0] == id && f[1] == "DONE" && len(f) > 2 {
+			d, err := time.ParseDuration(f[2])
+			if err == nil {
+				return d.Seconds()
+			}
+		}
+	}
+	return 0
+}
+
+// BenchmarkSeedScenario is the seed's build on the local stack, split into
+// send (activation to result), build (Job start to image exported, as the
+// logs action follows it) and push (BuildKit's export-and-push step).
+func BenchmarkSeedScenario(b *testing.B) {
+	t := &testing.T{}
+	python, _ := bases(t)
+	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
+	sp, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	require.NoError(b, err)
+	defer sp.Stop()
+	lp, err := invoker.Start(filepath.Join(stack.root, "build", "logs.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	require.NoError(b, err)
+	defer lp.Stop()
+	var send, total, push float64
+	for b.Loop() {
+		start := time.Now()
+		res, err := sp.RunValue(invoker.Web("send", "bench", "POST", invoker.Merge(bound(), map[string]any{
+			"source": python, "target": "bench:scenario", "kind": "python", "file": req,
+		})))
+		require.NoError(b, err)
+		send += time.Since(start).Seconds()
+		_, sent, err := invoker.Response(res)
+		require.NoError(b, err)
+		for {
+			res, err := lp.RunValue(invoker.Web("logs", "bench", "GET", invoker.Merge(bound(), map[string]any{"job_name": sent["job_name"]})))
+			require.NoError(b, err)
+			_, st, err := invoker.Response(res)
+			require.NoError(b, err)
+			if st["status"] == "succeeded" {
+				total += time.Since(start).Seconds()
+				push += stepSeconds(st["logs"].(string), "exporting to image")
+				break
+			}
+			require.NotEqual(b, "failed", st["status"], "%v", st["logs"])
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(send/n*1000, "send-ms")
+	b.ReportMetric((total-send-push)/n, "build-s")
+	b.ReportMetric(push/n, "push-s")
+	b.ReportMetric(total/n, "total-s")
 }

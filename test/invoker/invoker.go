@@ -47,6 +47,7 @@ type Process struct {
 	timeout time.Duration
 	done    chan struct{}
 	waitErr error
+	ackTime time.Duration
 }
 
 // Start unzips zipPath into o.Dir and starts its exec as the runtime does.
@@ -98,6 +99,7 @@ func Start(zipPath string, o Options) (*Process, error) {
 		resultW.Close()
 		return nil, fmt.Errorf("starting exec: %w", err)
 	}
+	started := time.Now()
 	resultW.Close() // the child holds its end
 	p := &Process{cmd: cmd, stdin: stdin, results: bufio.NewReader(resultR), resultR: resultR, logs: logs, timeout: o.Timeout, done: make(chan struct{})}
 	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
@@ -114,6 +116,7 @@ func Start(zipPath string, o Options) (*Process, error) {
 		p.Stop()
 		return nil, fmt.Errorf("bad ack %q", line)
 	}
+	p.ackTime = time.Since(started)
 	return p, nil
 }
 
@@ -181,6 +184,9 @@ func (p *Process) readLine() ([]byte, error) {
 		return nil, errors.New("timed out")
 	}
 }
+
+// AckTime is how long exec took from its start to its ack.
+func (p *Process) AckTime() time.Duration { return p.ackTime }
 
 // Logs is what exec wrote to stdout and stderr so far.
 func (p *Process) Logs() string { return p.logs.String() }

@@ -27,7 +27,7 @@ import (
 )
 
 // zipDir is where make build writes the zips.
-func zipDir(t *testing.T) string {
+func zipDir(t testing.TB) string {
 	if d := os.Getenv("BUILDER_ZIPS"); d != "" {
 		return d
 	}
