@@ -53,12 +53,19 @@ lint:
 	go vet ./...
 	cd test/dockerfile && go vet ./...
 
-# Benchmarks: the builder's own cost in-process, then against the local
-# stack (send latency over many sends; cleanup, catalog and tags once each).
+# Benchmarks: the builder's own cost in-process, each zip under the harness,
+# then against the local stack; one table at the end (BENCHMARKS.md).
+bench: SHELL := /bin/bash
 bench: build tools
-	go test -run '^$$' -bench . -benchtime 20000x ./shared/build/
-	go test -tags e2e -run '^$$' -bench SendRealAPI -benchtime 200x ./test/e2e/
-	go test -tags e2e -run '^$$' -bench 'CleanJobs|ListCatalogs|ListImages' -benchtime 1x ./test/e2e/
+	set -o pipefail; { \
+	go test -run '^$$' -bench . -benchtime 20000x ./shared/build/ && \
+	go test -run '^$$' -bench . -benchtime 20x ./test/zips/ && \
+	go test -tags e2e -run '^$$' -bench 'SendRealAPI' -benchtime 200x ./test/e2e/ && \
+	go test -tags e2e -run '^$$' -bench 'CleanJobs|ListCatalogs|ListImages' -benchtime 1x ./test/e2e/ && \
+	go test -tags e2e -run '^$$' -bench 'SeedScenario' -benchtime 5x ./test/e2e/ ; \
+	} | tee build/bench.txt
+	@echo
+	@go run ./hack/benchtable < build/bench.txt
 
 clean:
 	rm -rf build

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -47,9 +48,9 @@ func ParseRequest(inv *action.Invocation) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	kind, ok := LookupKind(strings.ToLower(kindName))
+	kind, ok := kinds.Lookup(strings.ToLower(kindName))
 	if !ok {
-		return Request{}, apperr.BadRequest("kind %s is not known: use one of %s", quoteShort(kindName), strings.Join(KindNames(), ", "))
+		return Request{}, apperr.BadRequest("kind %s is not known: use one of %s", quoteShort(kindName), strings.Join(kinds.Names(), ", "))
 	}
 	b64, err := get("file")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/reference"
 )
 
@@ -26,7 +27,7 @@ type Request struct {
 	Source string // the base image, as given
 	Repo   string // target repository, such as devel
 	Tag    string // target tag
-	Kind   Kind
+	Kind   kinds.Kind
 	File   []byte // the requirements file; nil for none
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/kinds"
 )
 
 var devel = identity.Caller{Name: "devel", Web: true}
@@ -113,24 +114,8 @@ func TestDecodeFile(t *testing.T) {
 	assert.Contains(t, err.Error(), "1048576")
 }
 
-func TestKinds(t *testing.T) {
-	files := map[string]string{
-		"python": "requirements.txt", "nodejs": "package.json", "php": "composer.json",
-		"java": "pom.xml", "go": "go.mod", "ruby": "Gemfile", "dotnet": "project.json",
-	}
-	assert.Len(t, KindNames(), len(files))
-	for name, file := range files {
-		k, ok := LookupKind(name)
-		require.True(t, ok, name)
-		assert.Equal(t, file, k.File)
-		assert.NotEmpty(t, k.Install)
-	}
-	_, ok := LookupKind("cobol")
-	assert.False(t, ok)
-}
-
 func TestDockerfile(t *testing.T) {
-	k, _ := LookupKind("python")
+	k, _ := kinds.Lookup("python")
 	df := Dockerfile(Request{Source: "apache/openserverless-runtime-python:v3.13-2506091954", Kind: k, File: []byte("x")})
 	lines := strings.Split(strings.TrimSpace(df), "\n")
 	require.Len(t, lines, 6)

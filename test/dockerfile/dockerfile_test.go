@@ -15,6 +15,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/kinds"
 )
 
 type instruction struct {
@@ -50,7 +51,7 @@ func check(t testing.TB, source, target, kind, file string) {
 		requireClear(t, err)
 		return
 	}
-	k, ok := build.LookupKind(kind)
+	k, ok := kinds.Lookup(kind)
 	if !ok {
 		return
 	}
@@ -91,7 +92,7 @@ func TestSeedExample(t *testing.T) {
 }
 
 func TestEveryKind(t *testing.T) {
-	for _, k := range build.KindNames() {
+	for _, k := range kinds.Names() {
 		check(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, requirements)
 		check(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, "")
 	}

@@ -1,4 +1,8 @@
-package build
+// Package kinds is the one table of runtime kinds: each kind's requirements
+// file and its install step for images without /bin/extend (docs/kinds.md).
+package kinds
+
+import "strings"
 
 // Kind is a runtime kind the builder can extend.
 type Kind struct {
@@ -11,9 +15,9 @@ type Kind struct {
 	Install string
 }
 
-// Kinds are the kinds send accepts. Why each fallback installs where it does
+// table holds the kinds send accepts. Why each fallback installs where it does
 // is in docs/kinds.md.
-var kinds = []Kind{
+var table = []Kind{
 	// The python launcher imports from the interpreter's site-packages.
 	{"python", "requirements.txt", "python3 -m pip install --no-cache-dir -r /tmp/requirements.txt"},
 	// Node resolves modules from every parent of the action: /node_modules
@@ -32,9 +36,9 @@ var kinds = []Kind{
 	{"dotnet", "project.json", "cd /tmp && dotnet restore"},
 }
 
-// LookupKind returns the kind named name.
-func LookupKind(name string) (Kind, bool) {
-	for _, k := range kinds {
+// Lookup returns the kind named name.
+func Lookup(name string) (Kind, bool) {
+	for _, k := range table {
 		if k.Name == name {
 			return k, true
 		}
@@ -42,11 +46,26 @@ func LookupKind(name string) (Kind, bool) {
 	return Kind{}, false
 }
 
-// KindNames lists the known kinds, for messages.
-func KindNames() []string {
-	names := make([]string, len(kinds))
-	for i, k := range kinds {
+// Names lists the known kinds, for messages.
+func Names() []string {
+	names := make([]string, len(table))
+	for i, k := range table {
 		names[i] = k.Name
 	}
 	return names
+}
+
+// ByFile returns the kind whose requirements file is named file (its base
+// name), as the builder CLI infers --kind from --requirements.
+func ByFile(file string) (Kind, bool) {
+	base := file
+	if i := strings.LastIndexAny(base, "/\\"); i >= 0 {
+		base = base[i+1:]
+	}
+	for _, k := range table {
+		if k.File == base {
+			return k, true
+		}
+	}
+	return Kind{}, false
 }
