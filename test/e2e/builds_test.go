@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
 )
 
 const seedSource = "apache/openserverless-runtime-python:v3.13-2506091954"
@@ -138,9 +139,26 @@ func TestSendRefusesBadInputAndCreatesNothing(t *testing.T) {
 	assert.Equal(t, 405, code, "%v", body)
 }
 
-// TestLogsPendingWithoutNode: this control plane has no node, so the build's
-// pod is never scheduled.
-func TestLogsPendingWithoutNode(t *testing.T) {
+// cordon keeps new pods off the node until the test ends.
+func cordon(t *testing.T) {
+	ctx := context.Background()
+	set := func(v bool) error {
+		n, err := stack.kube.Client.CoreV1().Nodes().Get(ctx, localstack.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Spec.Unschedulable = v
+		_, err = stack.kube.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	}
+	require.NoError(t, set(true))
+	t.Cleanup(func() { require.NoError(t, set(false)) })
+}
+
+// TestLogsPendingWhileUnscheduled: with the node cordoned, the build's pod
+// is not scheduled, and the build is pending.
+func TestLogsPendingWhileUnscheduled(t *testing.T) {
+	cordon(t)
 	sp := action(t, "send")
 	code, sent := call(t, sp, invoker.Web("send", "pending", "POST", seed("pending:v1")))
 	require.Equal(t, 200, code, "%v", sent)
