@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/test/whiskfake"
+)
+
+const (
+	develAuth = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:devel-key"
+	adminAuth = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:admin-key"
+)
+
+// api is a fake OpenWhisk whose builder package points at an in-process
+// registry holding devel:v1, devel:v2 and other:v1.
+func api(t *testing.T) *whiskfake.Server {
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	img, err := random.Image(128, 1)
+	require.NoError(t, err)
+	for _, r := range []string{"devel:v1", "devel:v2", "other:v1"} {
+		ref, err := name.ParseReference(host+"/"+r, name.Insecure)
+		require.NoError(t, err)
+		require.NoError(t, remote.Write(ref, img, remote.WithAuth(authn.Anonymous)))
+	}
+	zips, err := filepath.Abs("../../build")
+	require.NoError(t, err)
+	if _, err := os.Stat(filepath.Join(zips, "registry.zip")); err != nil {
+		t.Fatal("build/*.zip are missing: run `make build` (make test does)")
+	}
+	s := whiskfake.New(zips, map[string]any{"registry_host": host, "registry_user": "u", "registry_password": "p"},
+		map[string]string{develAuth: "devel", adminAuth: "nuvolaris"})
+	t.Cleanup(s.Close)
+	return s
+}
+
+// builder runs the CLI with a ~/.wskprops for auth and returns its exit
+// code, stdout and stderr.
+func builder(t *testing.T, s *whiskfake.Server, auth, namespace string, args ...string) (int, string, string) {
+	home := t.TempDir()
+	props := "APIHOST=" + s.URL + "\nAUTH=" + auth + "\nNAMESPACE=" + namespace + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(home, ".wskprops"), []byte(props), 0o600))
+	env := map[string]string{"HOME": home}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut, func(k string) string { return env[k] }, false)
+	return code, out.String(), errOut.String()
+}
+
+func TestUserCommandsOverTheWeb(t *testing.T) {
+	s := api(t)
+	code, out, errOut := builder(t, s, develAuth, "devel", "list-catalogs")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "REPOSITORY\ndevel\n", out, "a user sees only their repositories")
+
+	code, out, errOut = builder(t, s, develAuth, "devel", "list-images", "--catalog", "devel")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "TAG\nv1\nv2\n", out)
+
+	code, out, errOut = builder(t, s, develAuth, "devel", "list-images", "--catalog", "devel", "--json")
+	require.Equal(t, 0, code, errOut)
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, []any{"v1", "v2"}, res["tags"])
+
+	code, out, errOut = builder(t, s, develAuth, "devel", "get-image", "--image", "devel:v1")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "DIGEST")
+	assert.Contains(t, out, "sha256:")
+
+	code, out, errOut = builder(t, s, develAuth, "devel", "delete-image", "--image", "devel:v2")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "deleted devel:v2")
+
+	code, _, errOut = builder(t, s, develAuth, "devel", "list-images", "--catalog", "other")
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errOut, `repository "other" is not yours`, "the action's message, as is")
+}
+
+func TestAdminInvokesPlainly(t *testing.T) {
+	s := api(t)
+	code, out, errOut := builder(t, s, adminAuth, "nuvolaris", "list-catalogs")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "REPOSITORY\ndevel\nother\n", out)
+
+	// No cluster here: the action's error comes back through the API.
+	req := filepath.Join(t.TempDir(), "requirements.txt")
+	require.NoError(t, os.WriteFile(req, []byte("beautifulsoup4\nsetuptools\n"), 0o600))
+	code, _, errOut = builder(t, s, adminAuth, "nuvolaris", "send", "--source", "busybox:1", "--target", "devel:v9", "--requirements", req)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errOut, "no Kubernetes credentials")
+
+	// A user forcing a plain invocation is told to use the web action.
+	code, _, errOut = builder(t, s, develAuth, "devel", "list-catalogs", "--plain")
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errOut, "plain invocations are for admin namespaces")
+}
+
+func TestArguments(t *testing.T) {
+	s := api(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"help", []string{"--help"}, exitOK, "Commands:"},
+		{"unknown command", []string{"build"}, exitUsage, `unknown command "build"`},
+		{"send without source", []string{"send", "--target", "devel:v1", "--kind", "python"}, exitUsage, "--source and --target are required"},
+		{"send kind not inferred", []string{"send", "--source", "busybox", "--target", "devel:v1", "--requirements", "go.sum"}, exitUsage, "go.sum"},
+		{"list-images without catalog", []string{"list-images"}, exitUsage, "--catalog is required"},
+		{"get-image without image", []string{"get-image"}, exitUsage, "--image is required"},
+		{"stray argument", []string{"list-catalogs", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"web and plain", []string{"list-catalogs", "--web", "--plain"}, exitUsage, "exclude each other"},
+		{"subcommand help has an example", []string{"delete-image", "--help"}, exitOK, "builder delete-image --image devel:alpine"},
+		{"bad flag", []string{"logs", "--tail", "many"}, exitUsage, "invalid value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := builder(t, s, develAuth, "devel", tt.args...)
+			assert.Equal(t, tt.code, code, "%s%s", out, errOut)
+			assert.Contains(t, out+errOut, tt.want)
+		})
+	}
+}
+
+func TestSendInfersTheKind(t *testing.T) {
+	s := api(t)
+	// The fake has no cluster: send fails after the kind is accepted, with
+	// the action's message about Kubernetes, not about the kind.
+	dir := t.TempDir()
+	gomod := filepath.Join(dir, "go.mod")
+	require.NoError(t, os.WriteFile(gomod, []byte("module x\n"), 0o600))
+	code, _, errOut := builder(t, s, adminAuth, "nuvolaris", "send", "--source", "busybox:1", "--target", "devel:v9", "--requirements", gomod)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errOut, "no Kubernetes credentials")
+}
+
+func TestCredentials(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"list-catalogs"}, &out, &errOut, func(string) string { return "" }, false)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errOut.String(), "no OpenWhisk credentials")
+
+	s := api(t)
+	code, _, errOut2 := builder(t, s, "nobody:wrong", "devel", "list-catalogs")
+	assert.Equal(t, exitError, code)
+	assert.NotContains(t, errOut2, "wrong", "credentials never printed")
+	assert.NotContains(t, errOut2, develAuth)
+
+	// Flags override ~/.wskprops.
+	code, out3, _ := builder(t, s, "nobody:wrong", "devel", "list-catalogs", "--auth", develAuth)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out3, "devel")
+	_ = http.StatusOK
+}

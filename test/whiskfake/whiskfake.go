@@ -1,0 +1,184 @@
+// Package whiskfake is a small OpenWhisk API server for tests: the paths the
+// builder CLI uses — blocking action invocation with result, and web
+// actions — backed by the real zips run through the invoker harness, with
+// the package's parameters bound as the manifest binds them.
+package whiskfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/apache/openserverless-builder/test/invoker"
+)
+
+// zipOf is the zip that serves each action, as manifest.yaml deploys them.
+var zipOf = map[string]string{
+	"send": "send", "logs": "logs", "cleanjobs": "cleanjobs", "updatetoml": "updatetoml",
+	"list-catalogs": "registry", "list-images": "registry", "get-image": "registry", "delete-image": "registry",
+}
+
+// Server is the fake API.
+type Server struct {
+	URL   string
+	zips  string
+	bound map[string]any
+	users map[string]string // "uuid:key" → namespace
+
+	mu    sync.Mutex
+	procs map[string]*invoker.Process
+	dirs  []string
+	srv   *httptest.Server
+}
+
+// New serves package builder of namespace nuvolaris from the zips in
+// zipDir, with bound parameters, for users ("uuid:key" → namespace).
+func New(zipDir string, bound map[string]any, users map[string]string) *Server {
+	s := &Server{zips: zipDir, bound: bound, users: users, procs: map[string]*invoker.Process{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the server and every action process it started.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		p.Stop()
+	}
+	for _, d := range s.dirs {
+		_ = os.RemoveAll(d)
+	}
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	u, p, ok := r.BasicAuth()
+	ns, known := s.users[u+":"+p]
+	if !ok || !known {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "The supplied authentication is invalid"})
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch {
+	// /api/v1/namespaces/<ns>/actions/builder/<action>
+	case len(parts) == 7 && parts[2] == "namespaces" && parts[4] == "actions" && parts[5] == "builder" && r.Method == http.MethodPost:
+		s.invoke(w, r, ns, parts[6])
+	// /api/v1/web/nuvolaris/builder/<action>
+	case len(parts) == 6 && parts[2] == "web" && parts[3] == "nuvolaris" && parts[4] == "builder":
+		s.web(w, r, ns, strings.TrimSuffix(parts[5], ".json"))
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
+	}
+}
+
+func (s *Server) params(r *http.Request, action string) (map[string]any, error) {
+	p := invoker.Merge(s.bound)
+	if zipOf[action] == "registry" {
+		p["operation"] = action
+	}
+	for k, v := range r.URL.Query() {
+		if k != "blocking" && k != "result" {
+			p[k] = v[0]
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, fmt.Errorf("the body is not a JSON object")
+		}
+		p = invoker.Merge(p, m)
+	}
+	return p, nil
+}
+
+// invoke is a blocking invocation with result: the activation runs in the
+// caller's namespace; an action error is a 502 with the result.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request, ns, action string) {
+	proc, err := s.process(action)
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
+		return
+	}
+	p, err := s.params(r, action)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		return
+	}
+	res, err := proc.RunValue(invoker.Plain(action, ns, p))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	if _, failed := res["error"]; failed {
+		writeJSON(w, http.StatusBadGateway, res)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// web is a web action with require-whisk-auth: the caller is __ow_user.
+func (s *Server) web(w http.ResponseWriter, r *http.Request, ns, action string) {
+	proc, err := s.process(action)
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
+		return
+	}
+	p, err := s.params(r, action)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		return
+	}
+	res, err := proc.RunValue(invoker.Web(action, ns, r.Method, p))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	code, body, err := invoker.Response(res)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]any{"error": err.Error()})
+		return
+	}
+	writeJSON(w, code, body)
+}
+
+// process starts an action's zip once and keeps it warm.
+func (s *Server) process(action string) (*invoker.Process, error) {
+	zip, ok := zipOf[action]
+	if !ok {
+		return nil, fmt.Errorf("no action builder/%s", action)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.procs[zip]; ok && !p.Exited() {
+		return p, nil
+	}
+	dir, err := os.MkdirTemp("", "whiskfake-"+zip+"-")
+	if err != nil {
+		return nil, err
+	}
+	s.dirs = append(s.dirs, dir)
+	p, err := invoker.Start(filepath.Join(s.zips, zip+".zip"), invoker.Options{Dir: dir, ExecutionEnv: invoker.DefaultExecutionEnv})
+	if err != nil {
+		return nil, err
+	}
+	s.procs[zip] = p
+	return p, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
