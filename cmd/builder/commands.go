@@ -136,42 +136,35 @@ var commands = map[string]command{
 			}
 		},
 	},
-	"get-image": {
-		summary: "manifest, digest and config of an image (task builder:get-image)",
-		usage:   "get-image --image REPO:TAG|REPO@DIGEST",
-		example: "builder get-image --image devel:python3.13-custom",
+	"get-image": imageCommand("get-image", http.MethodPost,
+		"manifest, digest and config of an image (task builder:get-image)",
+		"builder get-image --image devel:python3.13-custom", printImage),
+	"delete-image": imageCommand("delete-image", http.MethodDelete,
+		"delete an image by its digest (task builder:delete-image)",
+		"builder delete-image --image devel:alpine",
+		func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) }),
+}
+
+// imageCommand is a command that takes one --image and calls action.
+func imageCommand(action, method, summary, example string, human func(io.Writer, map[string]any)) command {
+	return command{
+		summary: summary,
+		usage:   action + " --image REPO:TAG|REPO@DIGEST",
+		example: example,
 		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
 			image := fs.String("image", "", "the image, <repo>:<tag> or <repo>@<digest>")
 			return func(ctx context.Context, c *cli) error {
 				if *image == "" {
 					return usageError{"--image is required"}
 				}
-				res, err := c.caller.call(ctx, "get-image", http.MethodPost, map[string]any{"image": *image})
+				res, err := c.caller.call(ctx, action, method, map[string]any{"image": *image})
 				if err != nil {
 					return err
 				}
-				return c.emit(res, func(w io.Writer) { printImage(w, res) })
+				return c.emit(res, func(w io.Writer) { human(w, res) })
 			}
 		},
-	},
-	"delete-image": {
-		summary: "delete an image by its digest (task builder:delete-image)",
-		usage:   "delete-image --image REPO:TAG|REPO@DIGEST",
-		example: "builder delete-image --image devel:alpine",
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			image := fs.String("image", "", "the image, <repo>:<tag> or <repo>@<digest>")
-			return func(ctx context.Context, c *cli) error {
-				if *image == "" {
-					return usageError{"--image is required"}
-				}
-				res, err := c.caller.call(ctx, "delete-image", http.MethodDelete, map[string]any{"image": *image})
-				if err != nil {
-					return err
-				}
-				return c.emit(res, func(w io.Writer) { fmt.Fprintln(w, str(res["message"])) })
-			}
-		},
-	},
+	}
 }
 
 func (c *cli) send(ctx context.Context, source, target, kind, file string, follow bool) error {

@@ -12,10 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/actionloop"
-	"github.com/apache/openserverless-builder/shared/config"
-	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -31,10 +29,7 @@ func BenchmarkSendFake(b *testing.B) {
 		obj.(metav1.Object).SetUID(types.UID("uid"))
 		return true, obj, nil
 	})
-	env := &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
-		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
-	}}
-	h := env.Handler(SendAction)
+	h := actiontest.Env(cs).Handler(SendAction)
 	value := map[string]any(seedParams())
 	value["__ow_method"], value["__ow_user"], value["registry_host"] = "post", "devel", "registry.local:5000"
 	act := actionloop.Activation{

@@ -1,11 +1,9 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
-	"log"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,11 +17,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
-	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/params"
 )
 
@@ -35,16 +32,7 @@ func seedParams() params.Params {
 	return params.Params{"source": seedSource, "target": "devel:python3.13-custom", "kind": "python", "file": requirements}
 }
 
-// invocation returns an invocation for caller over the fake clientset cs.
-func invocation(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) *action.Invocation {
-	t.Helper()
-	cfg, err := config.FromParams(p)
-	require.NoError(t, err)
-	env := &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
-		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
-	}}
-	return action.NewInvocation(env, p, caller, cfg, log.New(&bytes.Buffer{}, "", 0))
-}
+var invocation = actiontest.Invocation
 
 func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	cs := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{

@@ -1,9 +1,7 @@
 package buildkitd
 
 import (
-	"bytes"
 	"context"
-	"log"
 	"net/http"
 	"testing"
 
@@ -13,12 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/build"
-	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
-	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/params"
 )
 
@@ -26,12 +22,7 @@ var admin = identity.Caller{Name: "nuvolaris", Admin: true}
 
 func run(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (map[string]any, error) {
 	t.Helper()
-	cfg, err := config.FromParams(p)
-	require.NoError(t, err)
-	env := &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
-		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
-	}}
-	res, err := update(context.Background(), action.NewInvocation(env, p, caller, cfg, log.New(&bytes.Buffer{}, "", 0)))
+	res, err := update(context.Background(), actiontest.Invocation(t, cs, caller, p))
 	if err != nil {
 		return nil, err
 	}

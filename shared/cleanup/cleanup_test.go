@@ -1,10 +1,8 @@
 package cleanup
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log"
 	"net/http"
 	"testing"
 	"time"
@@ -19,12 +17,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/build"
-	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
-	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/params"
 )
 
@@ -81,12 +77,7 @@ func fixture() []runtime.Object {
 
 func run(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*Result, error) {
 	t.Helper()
-	cfg, err := config.FromParams(p)
-	require.NoError(t, err)
-	env := &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
-		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
-	}}
-	res, err := clean(context.Background(), action.NewInvocation(env, p, caller, cfg, log.New(&bytes.Buffer{}, "", 0)))
+	res, err := clean(context.Background(), actiontest.Invocation(t, cs, caller, p))
 	if err != nil {
 		return nil, err
 	}

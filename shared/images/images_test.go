@@ -24,10 +24,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/actionloop"
-	"github.com/apache/openserverless-builder/shared/config"
-	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -73,10 +71,7 @@ func newEnv(t *testing.T) *env {
 		},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config", Namespace: "nuvolaris", Annotations: map[string]string{"registry_host": host}}},
 	)
-	e := &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
-		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
-	}}
-	return &env{host: host, handler: e.Handler(Actions()...)}
+	return &env{host: host, handler: actiontest.Env(cs).Handler(Actions()...)}
 }
 
 // call invokes op as user: over the web when webUser is set, else as a

@@ -106,19 +106,8 @@ func (s *Server) params(r *http.Request, action string) (map[string]any, error) 
 // invoke is a blocking invocation with result: the activation runs in the
 // caller's namespace; an action error is a 502 with the result.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request, ns, action string) {
-	proc, err := s.process(action)
-	if err != nil {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
-		return
-	}
-	p, err := s.params(r, action)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
-		return
-	}
-	res, err := proc.RunValue(invoker.Plain(action, ns, p))
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+	res, ok := s.run(w, r, action, func(p map[string]any) invoker.Activation { return invoker.Plain(action, ns, p) })
+	if !ok {
 		return
 	}
 	if _, failed := res["error"]; failed {
@@ -130,19 +119,8 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, ns, action strin
 
 // web is a web action with require-whisk-auth: the caller is __ow_user.
 func (s *Server) web(w http.ResponseWriter, r *http.Request, ns, action string) {
-	proc, err := s.process(action)
-	if err != nil {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
-		return
-	}
-	p, err := s.params(r, action)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
-		return
-	}
-	res, err := proc.RunValue(invoker.Web(action, ns, r.Method, p))
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+	res, ok := s.run(w, r, action, func(p map[string]any) invoker.Activation { return invoker.Web(action, ns, r.Method, p) })
+	if !ok {
 		return
 	}
 	code, body, err := invoker.Response(res)
@@ -151,6 +129,27 @@ func (s *Server) web(w http.ResponseWriter, r *http.Request, ns, action string) 
 		return
 	}
 	writeJSON(w, code, body)
+}
+
+// run runs the activation made from the request's parameters; on failure it
+// has answered already.
+func (s *Server) run(w http.ResponseWriter, r *http.Request, action string, activation func(map[string]any) invoker.Activation) (map[string]any, bool) {
+	proc, err := s.process(action)
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
+		return nil, false
+	}
+	p, err := s.params(r, action)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		return nil, false
+	}
+	res, err := proc.RunValue(activation(p))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return nil, false
+	}
+	return res, true
 }
 
 // process starts an action's zip once and keeps it warm.
