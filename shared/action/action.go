@@ -36,9 +36,6 @@ type Invocation struct {
 // Kube returns the cluster clients, built once per warm container.
 func (inv *Invocation) Kube() (*kube.Clients, error) { return inv.env.kube(inv.Config) }
 
-// Name is the action's own name: the last part of __OW_ACTION_NAME.
-func (inv *Invocation) Name() string { return path.Base(inv.Fields["action_name"]) }
-
 // Func is an action's logic. It returns the result object or an error made
 // with package apperr.
 type Func func(ctx context.Context, inv *Invocation) (any, error)

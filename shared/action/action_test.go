@@ -28,7 +28,7 @@ func echo(name string, methods []string) Action {
 }
 
 func TestHandler(t *testing.T) {
-	actions := []Action{echo("list-images", web.Read), echo("delete-image", web.Delete)}
+	actions := []Action{echo("list-images", web.Read()), echo("delete-image", web.Delete())}
 	tests := []struct {
 		name   string
 		value  map[string]any
@@ -108,7 +108,7 @@ func TestHandler(t *testing.T) {
 }
 
 func TestSingleActionIgnoresName(t *testing.T) {
-	h := (&Env{}).Handler(echo("send", web.Write))
+	h := (&Env{}).Handler(echo("send", web.Write()))
 	got := h(context.Background(), actionloop.Activation{
 		Value:  map[string]any{},
 		Fields: map[string]string{"namespace": "nuvolaris", "action_name": "/nuvolaris/builder/renamed"},

@@ -15,7 +15,7 @@ import (
 )
 
 // SendAction starts a build.
-var SendAction = action.Action{Name: "send", Methods: web.Write, Run: send}
+var SendAction = action.Action{Name: "send", Methods: web.Write(), Run: send}
 
 // Sent is send's result.
 type Sent struct {

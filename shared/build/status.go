@@ -19,7 +19,7 @@ import (
 )
 
 // LogsAction reports a build's status and log.
-var LogsAction = action.Action{Name: "logs", Methods: web.Read, Run: logs}
+var LogsAction = action.Action{Name: "logs", Methods: web.Read(), Run: logs}
 
 // Build statuses.
 const (

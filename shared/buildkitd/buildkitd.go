@@ -25,7 +25,7 @@ const Key = "buildkitd.toml"
 const MaxBytes = 256 << 10
 
 // UpdateAction creates or replaces the buildkitd.toml ConfigMap.
-var UpdateAction = action.Action{Name: "updatetoml", Methods: web.Write, Run: update}
+var UpdateAction = action.Action{Name: "updatetoml", Methods: web.Write(), Run: update}
 
 // Default is the buildkitd.toml for a registry at host: plain HTTP when
 // insecure, so BuildKit pushes without TLS.

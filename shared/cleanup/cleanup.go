@@ -25,7 +25,7 @@ const DefaultMaxAge = 24 * time.Hour
 const pageSize = 500
 
 // Action is cleanjobs.
-var Action = action.Action{Name: "cleanjobs", Methods: web.Write, Run: clean}
+var Action = action.Action{Name: "cleanjobs", Methods: web.Write(), Run: clean}
 
 // Failure is an object that could not be deleted.
 type Failure struct {

@@ -138,7 +138,7 @@ type configMapGetter interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
 }
 
-// RegistryHost is the registry to use: the registry_host parameter, else the
+// ResolveRegistryHost is the registry to use: the registry_host parameter, else the
 // registry_host annotation of ConfigMap config, else the in-cluster default.
 // cms may be nil when the parameter is set.
 func (c Config) ResolveRegistryHost(ctx context.Context, cms configMapGetter) (string, error) {

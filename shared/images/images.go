@@ -17,10 +17,10 @@ import (
 // Actions are the registry actions, for action.Main.
 func Actions() []action.Action {
 	return []action.Action{
-		{Name: "list-catalogs", Methods: web.Read, Run: listCatalogs},
-		{Name: "list-images", Methods: web.Read, Run: listImages},
-		{Name: "get-image", Methods: web.Read, Run: getImage},
-		{Name: "delete-image", Methods: web.Delete, Run: deleteImage},
+		{Name: "list-catalogs", Methods: web.Read(), Run: listCatalogs},
+		{Name: "list-images", Methods: web.Read(), Run: listImages},
+		{Name: "get-image", Methods: web.Read(), Run: getImage},
+		{Name: "delete-image", Methods: web.Delete(), Run: deleteImage},
 	}
 }
 

@@ -75,9 +75,11 @@ func MethodAllowed(method string, allowed []string) bool {
 	return false
 }
 
-// Standard method sets.
-var (
-	Read   = []string{http.MethodGet, http.MethodPost}
-	Write  = []string{http.MethodPost}
-	Delete = []string{http.MethodDelete, http.MethodPost}
-)
+// Read are the methods of actions that only read: GET and POST.
+func Read() []string { return []string{http.MethodGet, http.MethodPost} }
+
+// Write are the methods of actions that change something: POST.
+func Write() []string { return []string{http.MethodPost} }
+
+// Delete are the methods of actions that delete: DELETE and POST.
+func Delete() []string { return []string{http.MethodDelete, http.MethodPost} }

@@ -32,11 +32,11 @@ func TestMethodAllowed(t *testing.T) {
 		allowed []string
 		want    bool
 	}{
-		{"DELETE", Delete, true},
-		{"POST", Delete, true},
-		{"GET", Delete, false},
-		{"GET", Read, true},
-		{"PUT", Write, false},
+		{"DELETE", Delete(), true},
+		{"POST", Delete(), true},
+		{"GET", Delete(), false},
+		{"GET", Read(), true},
+		{"PUT", Write(), false},
 		{"PATCH", nil, true},
 	}
 	for _, tt := range tests {

@@ -34,7 +34,16 @@ import (
 // BenchmarkSendRealAPI is send from activation to result through its zip, as
 // a warm container serves it, against the real API server: validation, the
 // Job and its ConfigMap. ms-p50 is the median.
+//
+// The node is cordoned meanwhile: otherwise every send starts a real build,
+// and hundreds of builds on two cores measure the builds, not send.
 func BenchmarkSendRealAPI(b *testing.B) {
+	cordon(b)
+	b.Cleanup(func() {
+		bg := metav1.DeletePropagationBackground
+		require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(context.Background(),
+			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: build.UserSelector("bench")}))
+	})
 	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
 	require.NoError(b, err)
 	defer p.Stop()

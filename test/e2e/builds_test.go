@@ -140,7 +140,7 @@ func TestSendRefusesBadInputAndCreatesNothing(t *testing.T) {
 }
 
 // cordon keeps new pods off the node until the test ends.
-func cordon(t *testing.T) {
+func cordon(t testing.TB) {
 	ctx := context.Background()
 	set := func(v bool) error {
 		n, err := stack.kube.Client.CoreV1().Nodes().Get(ctx, localstack.NodeName, metav1.GetOptions{})
