@@ -26,10 +26,10 @@ func TestCLI(t *testing.T) {
 	built, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", built)
 
-	api := whiskfake.New(filepath.Join(stack.root, "build"), bound(), map[string]string{"uuid-devel:key": "devel"})
+	api := whiskfake.New(filepath.Join(stack.root, "build"), bound(), map[string]string{"uuid-cli:key": "cliuser"})
 	defer api.Close()
 	home := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(home, ".wskprops"), []byte("APIHOST="+api.URL+"\nAUTH=uuid-devel:key\nNAMESPACE=devel\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(home, ".wskprops"), []byte("APIHOST="+api.URL+"\nAUTH=uuid-cli:key\nNAMESPACE=cliuser\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(home, "requirements.txt"), []byte("beautifulsoup4\nsetuptools\n"), 0o600))
 	require.NoError(t, os.MkdirAll(filepath.Join(home, "broken"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(home, "broken", "requirements.txt"), []byte("no-such-package\n"), 0o600))
@@ -48,16 +48,16 @@ func TestCLI(t *testing.T) {
 		return 0, buf.String()
 	}
 
-	code, out := cli("send", "--source", python, "--target", "devel:cli", "--requirements", "requirements.txt", "--follow")
+	code, out := cli("send", "--source", python, "--target", "cliuser:cli", "--requirements", "requirements.txt", "--follow")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "succeeded")
 	assert.Contains(t, out, "DIGEST")
 
-	code, out = cli("list-images", "--catalog", "devel")
+	code, out = cli("list-images", "--catalog", "cliuser")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "cli")
 
-	code, out = cli("send", "--source", python, "--target", "devel:cli-broken", "--requirements", "broken/requirements.txt", "--follow")
+	code, out = cli("send", "--source", python, "--target", "cliuser:cli-broken", "--requirements", "broken/requirements.txt", "--follow")
 	assert.Equal(t, 1, code, out)
 	assert.Contains(t, out, "No matching distribution found for no-such-package")
 	assert.Contains(t, out, "the build failed")

@@ -89,63 +89,63 @@ func TestImagesLifecycle(t *testing.T) {
 	img := image(t)
 	digest, err := img.Digest()
 	require.NoError(t, err)
-	push(t, stack.registry, img, "devel:alpine", "devel:keep", "devel/python:v1", "other:v1")
+	push(t, stack.registry, img, "imgs:alpine", "imgs:keep", "imgs/python:v1", "other:v1")
 	idx, err := random.Index(128, 1, 2)
 	require.NoError(t, err)
-	ref, err := name.ParseReference(stack.registry.Host+"/devel/multi:v1", name.Insecure)
+	ref, err := name.ParseReference(stack.registry.Host+"/imgs/multi:v1", name.Insecure)
 	require.NoError(t, err)
 	require.NoError(t, remote.WriteIndex(ref, idx, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})))
 
 	p := action(t, "registry")
 	web := func(op, method string, params map[string]any) (int, map[string]any) {
-		return call(t, p, invoker.Web(op, "devel", method, invoker.Merge(bound(), params)))
+		return call(t, p, invoker.Web(op, "imgs", method, invoker.Merge(bound(), params)))
 	}
 
-	code, body := web("list-images", "GET", map[string]any{"catalog": "devel"})
+	code, body := web("list-images", "GET", map[string]any{"catalog": "imgs"})
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, []any{"alpine", "keep"}, body["tags"])
 
 	code, body = web("list-images", "GET", map[string]any{"catalog": "other"})
 	assert.Equal(t, 403, code, "%v", body)
-	code, body = web("list-images", "GET", map[string]any{"catalog": "devel/none"})
+	code, body = web("list-images", "GET", map[string]any{"catalog": "imgs/none"})
 	assert.Equal(t, 404, code, "%v", body)
 
-	code, got := web("get-image", "GET", map[string]any{"image": "devel:alpine"})
+	code, got := web("get-image", "GET", map[string]any{"image": "imgs:alpine"})
 	require.Equal(t, 200, code, "%v", got)
 	assert.Equal(t, digest.String(), got["digest"])
 	assert.Equal(t, "application/vnd.docker.distribution.manifest.v2+json", got["media_type"])
 	cfg := got["config"].(map[string]any)
 	assert.Equal(t, float64(2), cfg["layers"])
 
-	code, byDigest := web("get-image", "GET", map[string]any{"image": "devel@" + digest.String()})
+	code, byDigest := web("get-image", "GET", map[string]any{"image": "imgs@" + digest.String()})
 	require.Equal(t, 200, code, "%v", byDigest)
 	assert.Equal(t, got["manifest"], byDigest["manifest"])
 
-	code, index := web("get-image", "GET", map[string]any{"image": "devel/multi:v1"})
+	code, index := web("get-image", "GET", map[string]any{"image": "imgs/multi:v1"})
 	require.Equal(t, 200, code, "%v", index)
 	assert.Equal(t, "application/vnd.oci.image.index.v1+json", index["media_type"])
 	assert.Nil(t, index["config"])
 
-	code, body = web("get-image", "GET", map[string]any{"image": "devel:nope"})
+	code, body = web("get-image", "GET", map[string]any{"image": "imgs:nope"})
 	assert.Equal(t, 404, code, "%v", body)
 
-	code, body = web("delete-image", "GET", map[string]any{"image": "devel:alpine"})
+	code, body = web("delete-image", "GET", map[string]any{"image": "imgs:alpine"})
 	assert.Equal(t, 405, code, "%v", body)
 	code, body = web("delete-image", "DELETE", map[string]any{"image": "other:v1"})
 	assert.Equal(t, 403, code, "%v", body)
 
-	code, body = web("delete-image", "DELETE", map[string]any{"image": "devel:alpine"})
+	code, body = web("delete-image", "DELETE", map[string]any{"image": "imgs:alpine"})
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, digest.String(), body["digest"])
 	assert.Contains(t, body["message"], "garbage-collect")
 
 	// Distribution deletes the manifest, and every tag that named it.
-	code, body = web("get-image", "GET", map[string]any{"image": "devel:alpine"})
+	code, body = web("get-image", "GET", map[string]any{"image": "imgs:alpine"})
 	assert.Equal(t, 404, code, "%v", body)
-	code, body = web("list-images", "GET", map[string]any{"catalog": "devel"})
+	code, body = web("list-images", "GET", map[string]any{"catalog": "imgs"})
 	require.Equal(t, 200, code, "%v", body)
 	assert.NotContains(t, body["tags"], "alpine")
-	code, body = web("delete-image", "POST", map[string]any{"image": "devel:alpine"})
+	code, body = web("delete-image", "POST", map[string]any{"image": "imgs:alpine"})
 	assert.Equal(t, 404, code, "%v", body)
 }
 
