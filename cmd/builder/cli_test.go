@@ -4,23 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apache/openserverless-builder/test/regtest"
 	"github.com/apache/openserverless-builder/test/whiskfake"
 )
 
@@ -32,16 +24,7 @@ const (
 // api is a fake OpenWhisk whose builder package points at an in-process
 // registry holding devel:v1, devel:v2 and other:v1.
 func api(t *testing.T) *whiskfake.Server {
-	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	host := strings.TrimPrefix(reg.URL, "http://")
-	img, err := random.Image(128, 1)
-	require.NoError(t, err)
-	for _, r := range []string{"devel:v1", "devel:v2", "other:v1"} {
-		ref, err := name.ParseReference(host+"/"+r, name.Insecure)
-		require.NoError(t, err)
-		require.NoError(t, remote.Write(ref, img, remote.WithAuth(authn.Anonymous)))
-	}
+	host := regtest.Start(t, "u", "p", "devel:v1", "devel:v2", "other:v1")
 	zips, err := filepath.Abs("../../build")
 	require.NoError(t, err)
 	if _, err := os.Stat(filepath.Join(zips, "registry.zip")); err != nil {

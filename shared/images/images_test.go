@@ -6,18 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -27,20 +19,8 @@ import (
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/actionloop"
 	"github.com/apache/openserverless-builder/shared/web"
+	"github.com/apache/openserverless-builder/test/regtest"
 )
-
-// basicAuth guards a registry handler with one user, as htpasswd does.
-func basicAuth(user, pass string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		if !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 type env struct {
 	host    string
@@ -52,16 +32,7 @@ type env struct {
 // and hold the registry Secret.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv := httptest.NewServer(basicAuth("pusher", "p4ss", ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	img, err := random.Image(256, 1)
-	require.NoError(t, err)
-	for _, r := range []string{"devel:v1", "devel/python:v1", "other:v1", "other:v2"} {
-		ref, err := name.ParseReference(host+"/"+r, name.Insecure)
-		require.NoError(t, err)
-		require.NoError(t, remote.Write(ref, img, remote.WithAuth(basic("pusher", "p4ss"))))
-	}
+	host := regtest.Start(t, "pusher", "p4ss", "devel:v1", "devel/python:v1", "other:v1", "other:v2")
 	auth := base64.StdEncoding.EncodeToString([]byte("pusher:p4ss"))
 	cs := fake.NewClientset(
 		&corev1.Secret{
@@ -218,5 +189,3 @@ func TestWrongCredentialsAre502WithoutThem(t *testing.T) {
 	assert.Contains(t, body["error"], "rejected the builder's credentials")
 	assert.NotContains(t, fmt.Sprint(body), "wrong-s3cret")
 }
-
-func basic(u, p string) *authn.Basic { return &authn.Basic{Username: u, Password: p} }

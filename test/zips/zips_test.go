@@ -5,25 +5,17 @@ package zips
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/regtest"
 )
 
 // zipDir is where make build writes the zips.
@@ -48,30 +40,12 @@ func start(t *testing.T, zipName string) *invoker.Process {
 	return p
 }
 
-// registry is an in-process registry behind basic auth, with devel:v1 and
-// other:v1; bound holds the package parameters that point at it.
+// registry is an in-process registry behind basic auth, with devel:v1,
+// devel:v2 and other:v1; it returns the package parameters that point at it.
 func registry(t *testing.T) map[string]any {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "pusher" || p != "p4ss" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="t"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		regHandler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	img, err := random.Image(128, 1)
-	require.NoError(t, err)
-	for _, r := range []string{"devel:v1", "devel:v2", "other:v1"} {
-		ref, err := name.ParseReference(host+"/"+r, name.Insecure)
-		require.NoError(t, err)
-		require.NoError(t, remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "pusher", Password: "p4ss"})))
-	}
+	host := regtest.Start(t, "pusher", "p4ss", "devel:v1", "devel:v2", "other:v1")
 	return map[string]any{"registry_host": host, "registry_user": "pusher", "registry_password": "p4ss", "registry_insecure": true}
 }
-
-var regHandler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 
 func status(t *testing.T, res map[string]any) (int, map[string]any) {
 	t.Helper()
