@@ -62,24 +62,30 @@ func (p Plan) meta() metav1.ObjectMeta {
 	}
 }
 
-// ConfigMap is the build context: the Dockerfile and the requirements file.
-// owner is the build's Job, whose deletion takes the ConfigMap with it.
-func (p Plan) ConfigMap(owner *batchv1.Job) *corev1.ConfigMap {
-	cm := &corev1.ConfigMap{ObjectMeta: p.meta(), Data: map[string]string{"Dockerfile": Dockerfile(p.Request)}}
+// Context is the build context: the Dockerfile and the requirements file,
+// keyed by file name as the ConfigMap holds them.
+func (p Plan) Context() map[string]string {
+	files := map[string]string{"Dockerfile": Dockerfile(p.Request)}
 	if p.File != nil {
-		cm.Data[p.Kind.File] = string(p.File)
+		files[p.Kind.File] = string(p.File)
 	}
-	if owner != nil {
-		cm.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(owner, batchv1.SchemeGroupVersion.WithKind("Job"))}
-	}
+	return files
+}
+
+// ConfigMap holds the build context files, owned by the build's Job, so
+// that it goes when the Job goes.
+func (p Plan) ConfigMap(files map[string]string, job *batchv1.Job) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{ObjectMeta: p.meta(), Data: files}
+	cm.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}
 	return cm
 }
 
-// ContextSize is what the ConfigMap counts against its limit.
-func (p Plan) ContextSize() int {
-	n := len("Dockerfile") + len(Dockerfile(p.Request))
-	if p.File != nil {
-		n += len(p.Kind.File) + len(p.File)
+// contextSize is what the API server counts against a ConfigMap's limit:
+// its keys and values.
+func contextSize(files map[string]string) int {
+	n := 0
+	for k, v := range files {
+		n += len(k) + len(v)
 	}
 	return n
 }

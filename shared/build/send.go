@@ -84,7 +84,8 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		Timeout:    cfg.BuildTimeout,
 		Privileged: cfg.AllowPrivileged,
 	}
-	if plan.ContextSize() > MaxContextBytes {
+	files := plan.Context()
+	if contextSize(files) > MaxContextBytes {
 		return nil, tooLarge()
 	}
 	k, err := inv.Kube()
@@ -102,7 +103,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, apperr.Upstream(err, "creating the build Job")
 	}
-	if _, err := k.Core.ConfigMaps(cfg.KubeNamespace).Create(ctx, plan.ConfigMap(job), metav1.CreateOptions{}); err != nil {
+	if _, err := k.Core.ConfigMaps(cfg.KubeNamespace).Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{}); err != nil {
 		// Leave nothing half-created: the Job would wait for its context
 		// forever.
 		if derr := deleteJob(ctx, jobs, job); derr != nil {

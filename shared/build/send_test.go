@@ -84,6 +84,8 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Equal(t, sent.JobName, cm.OwnerReferences[0].Name)
 	assert.Equal(t, job.UID, cm.OwnerReferences[0].UID)
 	assert.Equal(t, job.Labels, cm.Labels)
+	assert.Equal(t, job.Annotations, cm.Annotations, "the ConfigMap names the same build, image included")
+	assert.Equal(t, sent.Image, cm.Annotations[AnnotationImage])
 }
 
 func TestSendOptions(t *testing.T) {
