@@ -71,6 +71,22 @@ func waitBuild(t *testing.T, user, job string) map[string]any {
 	}
 }
 
+// buildAndWait sends a build with params through the send zip — over the web as
+// user, or as the admin namespace when user is "" — checks that send
+// accepted it, and waits for it to end. It returns send's result and the
+// build's last status.
+func buildAndWait(t *testing.T, user string, params map[string]any) (sent, status map[string]any) {
+	t.Helper()
+	a := invoker.Plain("send", ns, invoker.Merge(bound(), params))
+	caller := ns
+	if user != "" {
+		a, caller = invoker.Web("send", user, "POST", invoker.Merge(bound(), params)), user
+	}
+	code, sent := call(t, action(t, "send"), a)
+	require.Equal(t, 200, code, "%v", sent)
+	return sent, waitBuild(t, caller, sent["job_name"].(string))
+}
+
 // files lists the paths in an image's flattened filesystem.
 func files(t *testing.T, ref string) map[string]bool {
 	r, err := name.ParseReference(ref, name.Insecure)
@@ -97,15 +113,12 @@ func files(t *testing.T, ref string) map[string]bool {
 func TestSeedScenario(t *testing.T) {
 	python, _ := bases(t)
 	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
-	sp := action(t, "send")
-	code, sent := call(t, sp, invoker.Web("send", "devel", "POST", invoker.Merge(bound(), map[string]any{
+	sent, st := buildAndWait(t, "devel", map[string]any{
 		"source": python, "target": "devel:python3.13-custom", "kind": "python", "file": req,
-	})))
-	require.Equal(t, 200, code, "%v", sent)
+	})
 	image := sent["image"].(string)
 	assert.Equal(t, stack.registry.Host+"/devel:python3.13-custom", image)
 
-	st := waitBuild(t, "devel", sent["job_name"].(string))
 	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 	logs := st["logs"].(string)
 	assert.Contains(t, logs, "Successfully installed beautifulsoup4")
@@ -139,12 +152,9 @@ func TestSeedScenario(t *testing.T) {
 func TestFailingBuild(t *testing.T) {
 	python, _ := bases(t)
 	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nno-such-package\n"))
-	sp := action(t, "send")
-	code, sent := call(t, sp, invoker.Web("send", "devel", "POST", invoker.Merge(bound(), map[string]any{
+	_, st := buildAndWait(t, "devel", map[string]any{
 		"source": python, "target": "devel:broken", "kind": "python", "file": req,
-	})))
-	require.Equal(t, 200, code, "%v", sent)
-	st := waitBuild(t, "devel", sent["job_name"].(string))
+	})
 	assert.Equal(t, "failed", st["status"])
 	assert.Contains(t, st["logs"], "No matching distribution found for no-such-package")
 	assert.Empty(t, st["digest"])
@@ -153,13 +163,10 @@ func TestFailingBuild(t *testing.T) {
 func TestBuildPastItsDeadline(t *testing.T) {
 	python, _ := bases(t)
 	req := base64.StdEncoding.EncodeToString([]byte("slow\n"))
-	sp := action(t, "send")
 	// An admin may set a build's deadline; users get the bound one.
-	code, sent := call(t, sp, invoker.Plain("send", "nuvolaris", invoker.Merge(bound(), map[string]any{
+	_, st := buildAndWait(t, "", map[string]any{
 		"source": python, "target": "devel:slow", "kind": "python", "file": req, "build_timeout_seconds": 15,
-	})))
-	require.Equal(t, 200, code, "%v", sent)
-	st := waitBuild(t, "nuvolaris", sent["job_name"].(string))
+	})
 	assert.Equal(t, "failed", st["status"])
 	assert.Contains(t, st["reason"], "DeadlineExceeded")
 }
@@ -169,12 +176,9 @@ func TestBuildPastItsDeadline(t *testing.T) {
 func TestKindInstallWithoutExtend(t *testing.T) {
 	_, golang := bases(t)
 	gomod := base64.StdEncoding.EncodeToString([]byte("module action\n\ngo 1.22\n\nrequire github.com/google/uuid v1.6.0\n"))
-	sp := action(t, "send")
-	code, sent := call(t, sp, invoker.Web("send", "devel", "POST", invoker.Merge(bound(), map[string]any{
+	sent, st := buildAndWait(t, "devel", map[string]any{
 		"source": golang, "target": "devel/go:custom", "kind": "go", "file": gomod,
-	})))
-	require.Equal(t, 200, code, "%v", sent)
-	st := waitBuild(t, "devel", sent["job_name"].(string))
+	})
 	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 	fs := files(t, sent["image"].(string))
 	assert.True(t, fs["go/pkg/mod/github.com/google/uuid@v1.6.0/uuid.go"], "the module is in the image's module cache")
@@ -185,13 +189,10 @@ func TestKindInstallWithoutExtend(t *testing.T) {
 func TestCleanJobsAfterBuilds(t *testing.T) {
 	python, _ := bases(t)
 	ctx := context.Background()
-	sp := action(t, "send")
-	code, sent := call(t, sp, invoker.Web("send", "finisher", "POST", invoker.Merge(bound(), map[string]any{
+	sent, st := buildAndWait(t, "finisher", map[string]any{
 		"source": python, "target": "finisher:v1", "kind": "python",
-	})))
-	require.Equal(t, 200, code, "%v", sent)
+	})
 	job := sent["job_name"].(string)
-	st := waitBuild(t, "finisher", job)
 	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 
 	cp := action(t, "cleanjobs")
