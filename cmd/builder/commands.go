@@ -52,11 +52,7 @@ var commands = map[string]command{
 				if *tail > 0 {
 					p["tail"] = *tail
 				}
-				res, err := c.caller.call(ctx, "logs", http.MethodPost, p)
-				if err != nil {
-					return err
-				}
-				return c.emit(res, func(w io.Writer) { printStatus(w, res, true) })
+				return c.show(ctx, "logs", http.MethodPost, p, func(w io.Writer, res map[string]any) { printStatus(w, res, true) })
 			}
 		},
 	},
@@ -68,11 +64,7 @@ var commands = map[string]command{
 			age := fs.Float64("max-age-hours", 24, "age of the builds to delete, since they finished")
 			dry := fs.Bool("dry-run", false, "list what would be deleted, delete nothing")
 			return func(ctx context.Context, c *cli) error {
-				res, err := c.caller.call(ctx, "cleanjobs", http.MethodPost, map[string]any{"max_age_hours": *age, "dry_run": *dry})
-				if err != nil {
-					return err
-				}
-				return c.emit(res, func(w io.Writer) {
+				return c.show(ctx, "cleanjobs", http.MethodPost, map[string]any{"max_age_hours": *age, "dry_run": *dry}, func(w io.Writer, res map[string]any) {
 					fmt.Fprintln(w, str(res["message"]))
 					for _, j := range strs(res["jobs"]) {
 						fmt.Fprintln(w, "  "+j)
@@ -96,11 +88,7 @@ var commands = map[string]command{
 					}
 					p["toml"] = string(data)
 				}
-				res, err := c.caller.call(ctx, "updatetoml", http.MethodPost, p)
-				if err != nil {
-					return err
-				}
-				return c.emit(res, func(w io.Writer) { fmt.Fprintln(w, str(res["message"])) })
+				return c.show(ctx, "updatetoml", http.MethodPost, p, func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) })
 			}
 		},
 	},
@@ -110,11 +98,7 @@ var commands = map[string]command{
 		example: "builder list-catalogs",
 		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
 			return func(ctx context.Context, c *cli) error {
-				res, err := c.caller.call(ctx, "list-catalogs", http.MethodPost, map[string]any{})
-				if err != nil {
-					return err
-				}
-				return c.emit(res, func(w io.Writer) { column(w, "REPOSITORY", strs(res["repositories"])) })
+				return c.show(ctx, "list-catalogs", http.MethodPost, map[string]any{}, func(w io.Writer, res map[string]any) { column(w, "REPOSITORY", strs(res["repositories"])) })
 			}
 		},
 	},
@@ -128,11 +112,7 @@ var commands = map[string]command{
 				if *catalog == "" {
 					return usageError{"--catalog is required"}
 				}
-				res, err := c.caller.call(ctx, "list-images", http.MethodPost, map[string]any{"catalog": *catalog})
-				if err != nil {
-					return err
-				}
-				return c.emit(res, func(w io.Writer) { column(w, "TAG", strs(res["tags"])) })
+				return c.show(ctx, "list-images", http.MethodPost, map[string]any{"catalog": *catalog}, func(w io.Writer, res map[string]any) { column(w, "TAG", strs(res["tags"])) })
 			}
 		},
 	},
@@ -143,6 +123,15 @@ var commands = map[string]command{
 		"delete an image by its digest (task builder:delete-image)",
 		"builder delete-image --image devel:alpine",
 		func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) }),
+}
+
+// show calls action and prints its result: JSON with --json, else human.
+func (c *cli) show(ctx context.Context, action, method string, p map[string]any, human func(io.Writer, map[string]any)) error {
+	res, err := c.caller.call(ctx, action, method, p)
+	if err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) { human(w, res) })
 }
 
 // imageCommand is a command that takes one --image and calls action.
@@ -157,11 +146,7 @@ func imageCommand(action, method, summary, example string, human func(io.Writer,
 				if *image == "" {
 					return usageError{"--image is required"}
 				}
-				res, err := c.caller.call(ctx, action, method, map[string]any{"image": *image})
-				if err != nil {
-					return err
-				}
-				return c.emit(res, func(w io.Writer) { human(w, res) })
+				return c.show(ctx, action, method, map[string]any{"image": *image}, human)
 			}
 		},
 	}
