@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -153,5 +152,4 @@ func TestCredentials(t *testing.T) {
 	code, out3, _ := builder(t, s, "nobody:wrong", "devel", "list-catalogs", "--auth", develAuth)
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out3, "devel")
-	_ = http.StatusOK
 }
