@@ -179,7 +179,7 @@ func (d *demo) process(zip string) (*invoker.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := invoker.Start(filepath.Join(d.root, "build", zip+".zip"), invoker.Options{Dir: dir, ExecutionEnv: invoker.DefaultExecutionEnv})
+	p, err := invoker.Start(filepath.Join(d.root, "build", zip+".zip"), invoker.Options{Dir: dir, ExecutionEnv: invoker.DefaultExecutionEnv, Bound: d.bound()})
 	if err != nil {
 		return nil, fmt.Errorf("%w (run `make build`)", err)
 	}
@@ -187,7 +187,12 @@ func (d *demo) process(zip string) (*invoker.Process, error) {
 	return p, nil
 }
 
-func (d *demo) bound() map[string]any { return map[string]any{"kubeconfig": d.stack.SAKubeconfig} }
+// bound are the package parameters, as an operator binds them: the
+// builder's ServiceAccount, and the stock runtimes under runtimes/ shared
+// with every user.
+func (d *demo) bound() map[string]any {
+	return invoker.Deployment(map[string]any{"kubeconfig": d.stack.SAKubeconfig, "shared_repositories": "runtimes"})
+}
 
 // user calls a web action as user devel.
 func (d *demo) user(zip, action, method string, params map[string]any) (map[string]any, error) {
@@ -195,7 +200,7 @@ func (d *demo) user(zip, action, method string, params map[string]any) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.RunValue(invoker.Web(action, "devel", method, invoker.Merge(d.bound(), params)))
+	res, err := p.RunValue(invoker.Web(action, "devel", method, params))
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +220,7 @@ func (d *demo) admin(zip, action string, params map[string]any) (map[string]any,
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.RunValue(invoker.Plain(action, localstack.Namespace, invoker.Merge(d.bound(), params)))
+	res, err := p.RunValue(invoker.Plain(action, localstack.Namespace, params))
 	if err != nil {
 		return nil, err
 	}

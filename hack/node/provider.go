@@ -194,14 +194,19 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 	return pods, nil
 }
 
-// GetContainerLogs serves the build container's log, for `kubectl logs` and
+// GetContainerLogs serves a container's log (the build's, or the
+// buildkitd sidecar's), for `kubectl logs` and
 // the API server's pods/log.
 func (p *Provider) GetContainerLogs(_ context.Context, ns, name, container string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
 	r, err := p.lookup(ns, name)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(r.log)
+	path := r.log
+	if container == "buildkitd" {
+		path = filepath.Join(r.dir, "buildkitd.log")
+	}
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		data, err = nil, nil
 	}
@@ -315,17 +320,23 @@ func setCondition(pod *corev1.Pod, typ corev1.PodConditionType, status corev1.Co
 	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: typ, Status: status, LastTransitionTime: at})
 }
 
-// execute runs the pod's one BuildKit container and returns its exit code.
+// execute runs the pod's build and returns the exit code of its build
+// container. A build pod is two containers, as the builder makes it: a
+// buildkitd native sidecar (an init container with restartPolicy Always)
+// and a buildctl container, sharing the daemon's socket on an emptyDir.
+// Each runs with its own mounts and environment only, as a kubelet would
+// run them: the daemon never sees what the build container mounts.
 func (p *Provider) execute(ctx context.Context, r *podRun, log io.Writer) (int32, string, string) {
 	pod := r.get()
-	if len(pod.Spec.Containers) != 1 {
-		return 1, "Unsupported", "this node runs pods of one container"
+	daemon, client, err := buildShape(pod)
+	if err != nil {
+		return 1, "Unsupported", err.Error()
 	}
-	c := pod.Spec.Containers[0]
-	if !isBuildkit(c.Image) || len(c.Command) != 1 || c.Command[0] != "buildctl-daemonless.sh" {
-		return 1, "ErrImagePull", fmt.Sprintf("image %s cannot be pulled on this node: it runs only BuildKit build containers (buildctl-daemonless.sh)", c.Image)
+	daemonMounts, err := p.materialize(ctx, pod, daemon, r.dir)
+	if err != nil {
+		return 1, "CreateContainerConfigError", err.Error()
 	}
-	mounts, err := p.materialize(ctx, pod, c, r.dir)
+	clientMounts, err := p.materialize(ctx, pod, client, r.dir)
 	if err != nil {
 		return 1, "CreateContainerConfigError", err.Error()
 	}
@@ -341,8 +352,39 @@ func (p *Provider) execute(ctx context.Context, r *podRun, log io.Writer) (int32
 		setCondition(pod, corev1.PodReady, corev1.ConditionTrue, now)
 		setCondition(pod, corev1.ContainersReady, corev1.ConditionTrue, now)
 	})
-	env := p.env(c, mounts, r.dir)
-	return p.buildctlDaemonless(ctx, r.dir, env, rewrite(c.Args, mounts), mounts, log)
+	return p.build(ctx, r.dir, container{daemon, daemonMounts}, container{client, clientMounts}, log)
+}
+
+// container is a pod's container with its volumes on this machine.
+type container struct {
+	spec   corev1.Container
+	mounts map[string]string // mount path → host path
+}
+
+// buildShape finds the daemon sidecar and the build container, refusing
+// any other pod: this node runs nothing else.
+func buildShape(pod *corev1.Pod) (daemon, client corev1.Container, err error) {
+	if len(pod.Spec.InitContainers) != 1 || len(pod.Spec.Containers) != 1 {
+		return daemon, client, errors.New("this node runs build pods: one buildkitd sidecar and one buildctl container")
+	}
+	daemon, client = pod.Spec.InitContainers[0], pod.Spec.Containers[0]
+	if daemon.RestartPolicy == nil || *daemon.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+		return daemon, client, errors.New("the buildkitd init container is not a native sidecar (restartPolicy: Always)")
+	}
+	cmd := daemon.Command
+	if len(cmd) > 0 && cmd[0] == "rootlesskit" {
+		cmd = cmd[1:]
+	}
+	if !isBuildkit(daemon.Image) || len(cmd) != 1 || cmd[0] != "buildkitd" {
+		return daemon, client, fmt.Errorf("image %s cannot be pulled on this node: its sidecar must run buildkitd", daemon.Image)
+	}
+	if !isBuildkit(client.Image) || len(client.Command) != 1 || client.Command[0] != "buildctl" {
+		return daemon, client, fmt.Errorf("image %s cannot be pulled on this node: its build container must run buildctl", client.Image)
+	}
+	if daemon.StartupProbe == nil || daemon.StartupProbe.Exec == nil {
+		return daemon, client, errors.New("the buildkitd sidecar has no exec startup probe: the build container would race it")
+	}
+	return daemon, client, nil
 }
 
 func isBuildkit(image string) bool {
@@ -475,6 +517,8 @@ func rewrite(args []string, mounts map[string]string) []string {
 				out[i] = mounts[m] + strings.TrimPrefix(a, m)
 			case strings.Contains(a, "="+m+"/") || strings.HasSuffix(a, "="+m):
 				out[i] = strings.Replace(a, "="+m, "="+mounts[m], 1)
+			case strings.HasPrefix(a, "unix://"+m+"/"):
+				out[i] = "unix://" + mounts[m] + strings.TrimPrefix(a, "unix://"+m)
 			default:
 				continue
 			}
@@ -485,33 +529,54 @@ func rewrite(args []string, mounts map[string]string) []string {
 }
 
 // env is the container's environment with its paths mapped, and a PATH and
-// HOME of this machine.
-func (p *Provider) env(c corev1.Container, mounts map[string]string, dir string) map[string]string {
-	env := map[string]string{"PATH": os.Getenv("PATH"), "HOME": filepath.Join(dir, "home")}
-	for _, e := range c.Env {
-		env[e.Name] = rewrite([]string{e.Value}, mounts)[0]
+// a HOME of its own on this machine.
+func (p *Provider) env(c container, dir string) map[string]string {
+	env := map[string]string{"PATH": os.Getenv("PATH"), "HOME": filepath.Join(dir, "home-"+c.spec.Name)}
+	for _, e := range c.spec.Env {
+		env[e.Name] = rewrite([]string{e.Value}, c.mounts)[0]
 	}
 	return env
 }
 
-// buildctlDaemonless does what the BuildKit image's buildctl-daemonless.sh
-// does: start a buildkitd for this build alone (with the mounted
-// buildkitd.toml, as rootless BuildKit reads it), wait until it answers,
-// run buildctl with the container's arguments, stop the daemon.
-func (p *Provider) buildctlDaemonless(ctx context.Context, dir string, env map[string]string, args []string, mounts map[string]string, log io.Writer) (int32, string, string) {
-	sock := "unix://" + filepath.Join(dir, "buildkitd.sock")
-	daemonArgs := []string{"--root", filepath.Join(dir, "state"), "--addr", sock,
-		"--oci-worker-snapshotter", "native", "--oci-worker-net", "host"}
-	if host, ok := mounts["/home/user/.config/buildkit"]; ok {
-		if _, err := os.Stat(filepath.Join(host, "buildkitd.toml")); err == nil {
-			daemonArgs = append(daemonArgs, "--config", filepath.Join(host, "buildkitd.toml"))
+// flagValue returns the value after name in args.
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+		if strings.HasPrefix(a, name+"=") {
+			return strings.TrimPrefix(a, name+"=")
 		}
 	}
-	for _, f := range strings.Fields(env["BUILDKITD_FLAGS"]) {
-		// This buildkitd runs as root, which refuses the rootless-only
-		// relaxation of the process sandbox.
-		if f != "--oci-worker-no-process-sandbox" {
-			daemonArgs = append(daemonArgs, f)
+	return ""
+}
+
+// build runs the pod as a kubelet runs it: the daemon sidecar with its own
+// mounts (buildkitd.toml, state, the socket's emptyDir) and environment,
+// its startup probe until it passes, then the build container's buildctl
+// with its own. The daemon is the local buildkitd, which runs as root here
+// and so keeps BuildKit's process sandbox: it drops the rootless-only
+// --oci-worker-no-process-sandbox.
+func (p *Provider) build(ctx context.Context, dir string, daemon, client container, log io.Writer) (int32, string, string) {
+	daemonArgs := rewrite(daemon.spec.Args, daemon.mounts)
+	addr := flagValue(daemonArgs, "--addr")
+	if !strings.HasPrefix(addr, "unix://") {
+		return 1, "Unsupported", "the buildkitd sidecar must listen on a unix socket in a shared emptyDir (--addr unix://...)"
+	}
+	args := []string{"--root", filepath.Join(dir, "state"), "--addr", addr,
+		"--oci-worker-snapshotter", "native", "--oci-worker-net", "host"}
+	if host, ok := daemon.mounts["/home/user/.config/buildkit"]; ok {
+		if _, err := os.Stat(filepath.Join(host, "buildkitd.toml")); err == nil {
+			args = append(args, "--config", filepath.Join(host, "buildkitd.toml"))
+		}
+	}
+	for i := 0; i < len(daemonArgs); i++ {
+		switch a := daemonArgs[i]; {
+		case a == "--addr":
+			i++
+		case a == "--oci-worker-no-process-sandbox", strings.HasPrefix(a, "--addr="):
+		default:
+			args = append(args, a)
 		}
 	}
 	daemonLog, err := os.Create(filepath.Join(dir, "buildkitd.log"))
@@ -519,27 +584,28 @@ func (p *Provider) buildctlDaemonless(ctx context.Context, dir string, env map[s
 		return 1, "Error", err.Error()
 	}
 	defer daemonLog.Close()
-	daemon := command(p.cfg.Buildkitd, daemonArgs, env, daemonLog, daemonLog)
-	if err := daemon.Start(); err != nil {
+	d := command(p.cfg.Buildkitd, args, p.env(daemon, dir), daemonLog, daemonLog)
+	if err := d.Start(); err != nil {
 		return 1, "Error", "starting buildkitd: " + err.Error()
 	}
 	exited := make(chan struct{})
-	go func() { _ = daemon.Wait(); close(exited) }()
+	go func() { _ = d.Wait(); close(exited) }()
 	defer func() {
-		stop(daemon, exited)
+		stop(d, exited)
 		_ = os.RemoveAll(filepath.Join(dir, "state"))
 	}()
 
-	if err := p.waitDaemon(ctx, sock, env, exited); err != nil {
+	if err := p.probe(ctx, daemon, dir, exited); err != nil {
 		fmt.Fprintf(log, "buildkitd did not start: %v\n%s", err, tail(filepath.Join(dir, "buildkitd.log")))
 		return 1, "Error", "buildkitd did not start"
 	}
-	build := command(p.cfg.Buildctl, append([]string{"--addr", sock}, args...), env, log, log)
-	if err := build.Start(); err != nil {
+	cargs := rewrite(client.spec.Args, client.mounts)
+	b := command(p.cfg.Buildctl, cargs, p.env(client, dir), log, log)
+	if err := b.Start(); err != nil {
 		return 1, "Error", "starting buildctl: " + err.Error()
 	}
 	done := make(chan error, 1)
-	go func() { done <- build.Wait() }()
+	go func() { done <- b.Wait() }()
 	select {
 	case err := <-done:
 		var exit *exec.ExitError
@@ -551,18 +617,25 @@ func (p *Provider) buildctlDaemonless(ctx context.Context, dir string, env map[s
 		}
 		return 0, "Completed", ""
 	case <-ctx.Done():
-		_ = syscall.Kill(-build.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-b.Process.Pid, syscall.SIGKILL)
 		<-done
 		return 137, "Killed", "the pod was deleted"
 	}
 }
 
-// waitDaemon polls buildkitd until it lists its workers.
-func (p *Provider) waitDaemon(ctx context.Context, sock string, env map[string]string, exited chan struct{}) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		probe := command(p.cfg.Buildctl, []string{"--addr", sock, "debug", "workers"}, env, io.Discard, io.Discard)
-		if probe.Run() == nil {
+// probe runs the sidecar's exec startup probe (its buildctl, mapped to this
+// machine's) every periodSeconds until it passes or fails failureThreshold
+// times, as a kubelet does before it starts the pod's containers.
+func (p *Provider) probe(ctx context.Context, daemon container, dir string, exited chan struct{}) error {
+	pr := daemon.spec.StartupProbe
+	cmd := rewrite(pr.Exec.Command, daemon.mounts)
+	if len(cmd) == 0 || cmd[0] != "buildctl" {
+		return fmt.Errorf("startup probe %q: this node runs buildctl probes only", cmd)
+	}
+	period := time.Duration(max(pr.PeriodSeconds, 1)) * time.Second
+	failures := max(pr.FailureThreshold, 1)
+	for i := int32(0); i < failures; i++ {
+		if command(p.cfg.Buildctl, cmd[1:], p.env(daemon, dir), io.Discard, io.Discard).Run() == nil {
 			return nil
 		}
 		select {
@@ -570,12 +643,10 @@ func (p *Provider) waitDaemon(ctx context.Context, sock string, env map[string]s
 			return errors.New("buildkitd exited")
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return errors.New("no answer in 60 s")
+		case <-time.After(period):
 		}
 	}
+	return fmt.Errorf("startup probe failed %d times", failures)
 }
 
 func command(bin string, args []string, env map[string]string, stdout, stderr io.Writer) *exec.Cmd {

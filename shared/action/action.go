@@ -115,7 +115,9 @@ func (e *Env) Handler(actions ...Action) actionloop.Handler {
 		req, isWeb := web.FromParams(p)
 		a, result, err := e.dispatch(ctx, act, p, req, actions)
 		status := 200
+		var headers map[string]string
 		if err != nil {
+			headers = apperr.HeadersOf(err)
 			status = apperr.Status(err)
 			if status >= 500 {
 				// The cause stays in the log; the caller gets the message.
@@ -125,7 +127,11 @@ func (e *Env) Handler(actions ...Action) actionloop.Handler {
 		}
 		act.Log.Printf("%s: %d in %s", a, status, time.Since(start).Round(time.Microsecond))
 		if isWeb {
-			return web.JSON(status, result)
+			resp := web.JSON(status, result)
+			for k, v := range headers {
+				resp.Headers[k] = v
+			}
+			return resp
 		}
 		return result
 	}

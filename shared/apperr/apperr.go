@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Error is an error a user can act on. Msg is shown to the caller; Err, the
@@ -14,6 +16,8 @@ type Error struct {
 	Status int
 	Msg    string
 	Err    error
+	// Headers go on a web response, such as Retry-After on a 429.
+	Headers map[string]string
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -62,6 +66,22 @@ func MethodNotAllowed(format string, args ...any) *Error {
 // TooLarge is 413.
 func TooLarge(format string, args ...any) *Error {
 	return New(http.StatusRequestEntityTooLarge, format, args...)
+}
+
+// TooMany is 429: a limit holds; the caller may try again after retry.
+func TooMany(retry time.Duration, format string, args ...any) *Error {
+	e := New(http.StatusTooManyRequests, format, args...)
+	e.Headers = map[string]string{"Retry-After": strconv.Itoa(int(retry / time.Second))}
+	return e
+}
+
+// HeadersOf are the response headers err asks for, if any.
+func HeadersOf(err error) map[string]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Headers
+	}
+	return nil
 }
 
 // Upstream is 502: the registry or Kubernetes is unreachable or failing.

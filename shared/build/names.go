@@ -19,8 +19,11 @@ const (
 	AnnotationSource = "builder.openserverless.apache.org/source"
 	AnnotationKind   = "builder.openserverless.apache.org/kind"
 	AnnotationImage  = "builder.openserverless.apache.org/image"
-	// ContainerName is the build container, whose log the logs action reads.
-	ContainerName = "buildkit"
+	// ContainerName is the build container (buildctl), whose log the logs
+	// action reads.
+	ContainerName = "build"
+	// DaemonContainer is the buildkitd sidecar.
+	DaemonContainer = "buildkitd"
 )
 
 // NewID returns a fresh build id: 10 lower-case hex digits.

@@ -22,7 +22,12 @@ const (
 	dockerDir    = "/home/user/.docker"
 	buildkitDir  = "/home/user/.config/buildkit"
 	stateDir     = "/home/user/.local/share/buildkit"
+	socketDir    = "/run/buildkit"
 )
+
+// DaemonAddress is where buildkitd listens, on the emptyDir the two
+// containers share.
+const DaemonAddress = "unix://" + socketDir + "/buildkitd.sock"
 
 // Plan is everything a build's objects are made from.
 type Plan struct {
@@ -90,7 +95,17 @@ func contextSize(files map[string]string) int {
 	return n
 }
 
-// Job runs BuildKit once over the build context and pushes the image.
+// Job runs one build in a pod of two containers, so that the push
+// credential stays out of reach of the build steps (SPEC §2):
+//   - buildkitd, a native sidecar (an init container that keeps running),
+//     runs the user's build steps and holds no credential;
+//   - build runs buildctl with the registry Secret mounted as its docker
+//     config; BuildKit asks buildctl for a registry's credential over its
+//     session when it pushes, so the daemon never reads the file.
+//
+// They share only the daemon's socket, on an emptyDir, and no process
+// namespace. The sidecar's startup probe holds the build container back
+// until the daemon answers: no sleep, no race.
 func (p Plan) Job() *batchv1.Job {
 	output := "type=image,name=" + p.Image + ",push=true"
 	if p.Insecure {
@@ -98,22 +113,6 @@ func (p Plan) Job() *batchv1.Job {
 	}
 	deadline := int64(p.Timeout / time.Second)
 	ttl := int32(TTLAfterFinished / time.Second)
-	sc := &corev1.SecurityContext{
-		RunAsUser:                ptr(int64(1000)),
-		RunAsGroup:               ptr(int64(1000)),
-		AllowPrivilegeEscalation: ptr(true), // newuidmap is setuid
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined},
-		AppArmorProfile:          &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined},
-	}
-	env := []corev1.EnvVar{
-		{Name: "DOCKER_CONFIG", Value: dockerDir},
-		// Rootless BuildKit in a pod cannot mount a fresh /proc.
-		{Name: "BUILDKITD_FLAGS", Value: "--oci-worker-no-process-sandbox"},
-	}
-	if p.Privileged {
-		sc = &corev1.SecurityContext{Privileged: ptr(true)}
-		env = env[:1]
-	}
 	job := &batchv1.Job{
 		ObjectMeta: p.meta(),
 		Spec: batchv1.JobSpec{
@@ -125,36 +124,36 @@ func (p Plan) Job() *batchv1.Job {
 				Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyNever,
 					AutomountServiceAccountToken: ptr(false),
+					ShareProcessNamespace:        ptr(false),
+					EnableServiceLinks:           ptr(false),
+					InitContainers:               []corev1.Container{p.daemon()},
 					Containers: []corev1.Container{{
-						Name:  ContainerName,
-						Image: p.Buildkit,
-						// buildctl-daemonless.sh starts buildkitd and waits
-						// until it answers before building: no sleep race.
-						Command: []string{"buildctl-daemonless.sh"},
+						Name:    ContainerName,
+						Image:   p.Buildkit,
+						Command: []string{"buildctl"},
 						Args: []string{
+							"--addr", DaemonAddress,
 							"build", "--progress=plain",
 							"--frontend", "dockerfile.v0",
 							"--local", "context=" + workspaceDir,
 							"--local", "dockerfile=" + workspaceDir,
 							"--output", output,
 						},
-						Env:             env,
-						SecurityContext: sc,
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{
-								corev1.ResourceCPU:    resource.MustParse("250m"),
-								corev1.ResourceMemory: resource.MustParse("512Mi"),
-							},
-							Limits: corev1.ResourceList{
-								corev1.ResourceCPU:    resource.MustParse("2"),
-								corev1.ResourceMemory: resource.MustParse("4Gi"),
-							},
+						Env: []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: dockerDir}},
+						// buildctl only talks to the daemon: no privilege.
+						SecurityContext: &corev1.SecurityContext{
+							RunAsUser:                ptr(int64(1000)),
+							RunAsGroup:               ptr(int64(1000)),
+							RunAsNonRoot:             ptr(true),
+							AllowPrivilegeEscalation: ptr(false),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 						},
+						Resources: resources("50m", "64Mi", "500m", "256Mi"),
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "workspace", MountPath: workspaceDir, ReadOnly: true},
 							{Name: "docker-config", MountPath: dockerDir, ReadOnly: true},
-							{Name: "buildkitd-config", MountPath: buildkitDir, ReadOnly: true},
-							{Name: "buildkit-state", MountPath: stateDir},
+							{Name: "run", MountPath: socketDir},
 						},
 					}},
 					Volumes: []corev1.Volume{
@@ -174,12 +173,67 @@ func (p Plan) Job() *batchv1.Job {
 							Optional:             ptr(true),
 						}}},
 						{Name: "buildkit-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 					},
 				},
 			},
 		},
 	}
 	return job
+}
+
+// daemon is the buildkitd sidecar: rootless unless the operator opted into
+// privileged BuildKit. It mounts no credential.
+func (p Plan) daemon() corev1.Container {
+	c := corev1.Container{
+		Name:          DaemonContainer,
+		Image:         p.Buildkit,
+		RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
+		Command:       []string{"rootlesskit", "buildkitd"},
+		// Rootless BuildKit in a pod cannot mount a fresh /proc; the build
+		// steps share this container's process namespace, which holds
+		// nothing but the daemon.
+		Args: []string{"--addr", DaemonAddress, "--oci-worker-no-process-sandbox"},
+		SecurityContext: &corev1.SecurityContext{
+			RunAsUser:                ptr(int64(1000)),
+			RunAsGroup:               ptr(int64(1000)),
+			AllowPrivilegeEscalation: ptr(true), // newuidmap is setuid
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined},
+			AppArmorProfile:          &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined},
+		},
+		StartupProbe: &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{"buildctl", "--addr", DaemonAddress, "debug", "workers"},
+			}},
+			PeriodSeconds:    1,
+			TimeoutSeconds:   5,
+			FailureThreshold: 120,
+		},
+		Resources: resources("250m", "512Mi", "2", "4Gi"),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: "buildkitd-config", MountPath: buildkitDir, ReadOnly: true},
+			{Name: "buildkit-state", MountPath: stateDir},
+			{Name: "run", MountPath: socketDir},
+		},
+	}
+	if p.Privileged {
+		c.Command, c.Args = []string{"buildkitd"}, []string{"--addr", DaemonAddress}
+		c.SecurityContext = &corev1.SecurityContext{Privileged: ptr(true)}
+	}
+	return c
+}
+
+func resources(cpuReq, memReq, cpuLim, memLim string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse(cpuReq),
+			corev1.ResourceMemory: resource.MustParse(memReq),
+		},
+		Limits: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse(cpuLim),
+			corev1.ResourceMemory: resource.MustParse(memLim),
+		},
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

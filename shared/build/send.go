@@ -6,11 +6,14 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kinds"
+	"github.com/apache/openserverless-builder/shared/registry"
+	"github.com/apache/openserverless-builder/shared/source"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -56,7 +59,7 @@ func ParseRequest(inv *action.Invocation) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	file, err := DecodeFile(b64)
+	file, err := DecodeFile(b64, inv.Config.MaxContextBytes)
 	if err != nil {
 		return Request{}, err
 	}
@@ -85,8 +88,8 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		Privileged: cfg.AllowPrivileged,
 	}
 	files := plan.Context()
-	if contextSize(files) > MaxContextBytes {
-		return nil, tooLarge()
+	if contextSize(files) > cfg.MaxContextBytes {
+		return nil, tooLarge(cfg.MaxContextBytes)
 	}
 	k, err := inv.Kube()
 	if err != nil {
@@ -96,9 +99,19 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := authorizeSource(ctx, inv, req.Source, host, k.Core.Secrets(cfg.KubeNamespace)); err != nil {
+		return nil, err
+	}
 	plan.Image = host + "/" + req.Target()
 
 	jobs := k.Batch.Jobs(cfg.KubeNamespace)
+	limit := cfg.MaxActiveBuilds
+	if inv.Caller.Admin {
+		limit = 0
+	}
+	if err := beforeCreate(ctx, inv, jobs, limit); err != nil {
+		return nil, err
+	}
 	job, err := jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
 	if err != nil {
 		return nil, apperr.Upstream(err, "creating the build Job")
@@ -106,10 +119,20 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if _, err := k.Core.ConfigMaps(cfg.KubeNamespace).Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{}); err != nil {
 		// Leave nothing half-created: the Job would wait for its context
 		// forever.
-		if derr := deleteJob(ctx, jobs, job); derr != nil {
-			inv.Log.Printf("send: removing Job %s after a failed ConfigMap: %v", job.Name, derr)
-		}
+		undo(ctx, inv, jobs, job)
 		return nil, apperr.Upstream(err, "creating the build context ConfigMap")
+	}
+	if limit > 0 {
+		ok, active, err := admitted(ctx, jobs, k.Core.ConfigMaps(cfg.KubeNamespace), inv.Caller.Name, id, limit)
+		if err != nil || !ok {
+			undo(ctx, inv, jobs, job)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, tooMany(limit, others(active, job.Name))
+		}
 	}
 	inv.Log.Printf("send: %s started build %s of %s from %s", inv.Caller.Name, job.Name, plan.Image, req.Source)
 	return Sent{
@@ -118,6 +141,72 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		Image:   plan.Image,
 		Message: fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, job.Name),
 	}, nil
+}
+
+// authorizeSource refuses a source in the cluster registry that the caller
+// may not read, before anything is created: the build would pull it with
+// the builder's credential.
+func authorizeSource(ctx context.Context, inv *action.Invocation, src, host string, secrets secretGetter) error {
+	cfg := inv.Config
+	hosts, err := registry.Credentials{Secret: cfg.RegistrySecret}.SecretHosts(ctx, secrets)
+	if err != nil {
+		return err
+	}
+	policy := source.NewPolicy(source.Cluster{
+		RegistryHost:    host,
+		KubeNamespace:   cfg.KubeNamespace,
+		Aliases:         cfg.RegistryAliases,
+		CredentialHosts: hosts,
+		Shared:          cfg.SharedRepositories,
+	})
+	_, err = policy.Authorize(inv.Caller, src)
+	return err
+}
+
+// beforeCreate applies the fair-use limits that need no new object: it
+// prunes the caller's finished builds beyond max_retained_builds, and
+// refuses a caller already at limit unfinished builds (0: no limit).
+func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, limit int) error {
+	mine, err := UserJobs(ctx, jobs, inv.Caller.Name)
+	if err != nil {
+		return err
+	}
+	deleted, errs := pruneFinished(ctx, jobs, mine, inv.Config.MaxRetainedBuilds)
+	for _, e := range errs {
+		inv.Log.Printf("send: %v", e)
+	}
+	if len(deleted) > 0 {
+		inv.Log.Printf("send: removed %d finished builds of %s beyond max_retained_builds=%d", len(deleted), inv.Caller.Name, inv.Config.MaxRetainedBuilds)
+	}
+	if limit <= 0 {
+		return nil
+	}
+	if active := unfinished(mine); len(active) >= limit {
+		return tooMany(limit, active)
+	}
+	return nil
+}
+
+// undo deletes a Job send created and will not answer for.
+func undo(ctx context.Context, inv *action.Invocation, jobs jobDeleter, job *batchv1.Job) {
+	if err := deleteJob(ctx, jobs, job); err != nil {
+		inv.Log.Printf("send: removing Job %s: %v", job.Name, err)
+	}
+}
+
+// others are the jobs other than name.
+func others(jobs []batchv1.Job, name string) []batchv1.Job {
+	var out []batchv1.Job
+	for _, j := range jobs {
+		if j.Name != name {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+type secretGetter interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error)
 }
 
 type jobDeleter interface {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,17 +58,18 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 
 	pod := job.Spec.Template.Spec
 	require.Len(t, pod.Containers, 1)
-	c := pod.Containers[0]
+	require.Len(t, pod.InitContainers, 1)
+	c, d := pod.Containers[0], pod.InitContainers[0]
 	assert.Equal(t, config.DefaultBuildkitImage, c.Image)
-	assert.Equal(t, []string{"buildctl-daemonless.sh"}, c.Command)
+	assert.Equal(t, config.DefaultBuildkitImage, d.Image)
+	assert.Equal(t, []string{"buildctl"}, c.Command)
+	assert.Equal(t, []string{"--addr", DaemonAddress, "build"}, c.Args[:3])
 	assert.Contains(t, c.Args, "type=image,name=registry.local:5000/devel:python3.13-custom,push=true,registry.insecure=true")
-	assert.Nil(t, c.SecurityContext.Privileged, "rootless by default")
-	assert.Equal(t, int64(1000), *c.SecurityContext.RunAsUser)
-	assert.False(t, c.Resources.Limits.Memory().IsZero())
+	assert.Equal(t, []string{"rootlesskit", "buildkitd"}, d.Command)
+	assert.Nil(t, d.SecurityContext.Privileged, "rootless by default")
+	assert.Equal(t, int64(1000), *d.SecurityContext.RunAsUser)
+	assert.False(t, d.Resources.Limits.Memory().IsZero())
 	assert.False(t, c.Resources.Requests.Cpu().IsZero())
-	for _, a := range append(c.Command, c.Args...) {
-		assert.NotContains(t, a, "sleep")
-	}
 	volumes := map[string]corev1.Volume{}
 	for _, v := range pod.Volumes {
 		volumes[v.Name] = v
@@ -101,7 +104,10 @@ func TestSendOptions(t *testing.T) {
 	require.NoError(t, err)
 	c := job.Spec.Template.Spec.Containers[0]
 	assert.Contains(t, c.Args, "type=image,name=ext.registry:443/devel:python3.13-custom,push=true")
-	assert.True(t, *c.SecurityContext.Privileged)
+	d := job.Spec.Template.Spec.InitContainers[0]
+	assert.True(t, *d.SecurityContext.Privileged)
+	assert.Equal(t, []string{"buildkitd"}, d.Command)
+	assert.Nil(t, c.SecurityContext.Privileged, "only the daemon is privileged")
 	assert.Equal(t, int64(600), *job.Spec.ActiveDeadlineSeconds)
 }
 
@@ -130,7 +136,8 @@ func TestSendRejectsBadInputBeforeTouchingTheCluster(t *testing.T) {
 		{"unknown kind", with("kind", "cobol"), 400},
 		{"file not base64", with("file", "%%%"), 400},
 		{"file binary", with("file", base64.StdEncoding.EncodeToString([]byte{0xff, 0})), 400},
-		{"file too large", with("file", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", MaxContextBytes-10)))), 413},
+		{"file too large", with("file", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", config.DefaultMaxContextBytes-10)))), 413},
+		{"file invalid UTF-8", with("file", base64.StdEncoding.EncodeToString([]byte("a\xc3\x28"))), 400},
 		{"source an object", with("source", map[string]any{}), 400},
 	}
 	for _, tt := range tests {
@@ -174,4 +181,131 @@ func TestSendJobFailureCreatesNothing(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
 	cms, _ := cs.CoreV1().ConfigMaps("nuvolaris").List(context.Background(), metav1.ListOptions{})
 	assert.Empty(t, cms.Items)
+}
+
+// userJob is a build Job of user, finished at done (zero: unfinished).
+func userJob(user, id string, done time.Time) *batchv1.Job {
+	p := Plan{Request: Request{Source: "busybox:1", Repo: user, Tag: "v1"}, ID: id, User: user, Namespace: "nuvolaris", Timeout: time.Hour}
+	j := p.Job()
+	if !done.IsZero() {
+		j.Status.CompletionTime = &metav1.Time{Time: done}
+		j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Time{Time: done}}}
+	}
+	return j
+}
+
+func created(cs *fake.Clientset) (jobs []string) {
+	for _, a := range cs.Actions() {
+		if c, ok := a.(k8stesting.CreateAction); ok {
+			jobs = append(jobs, c.GetResource().Resource)
+		}
+	}
+	return jobs
+}
+
+func TestSendRefusesAnotherUsersSourceAndCreatesNothing(t *testing.T) {
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "registry-pull-secret", Namespace: "nuvolaris"},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"https://mirror.corp:8443/v2/":{"auth":"dTpw"}}}`)},
+	}
+	tests := []struct {
+		source string
+		caller identity.Caller
+		status int
+	}{
+		{"registry.local:5000/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc:5000/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc.nuvolaris.svc.cluster.local:5000/alice/secret:1", devel, 403},
+		{"mirror.corp:8443/alice/secret:1", devel, 403},
+		{"registry.local:5000/devel/../alice/secret:1", devel, 400},
+		{"registry.local:5000/devel:base", devel, 200},
+		{"registry.local:5000/runtimes/python:1", devel, 200},
+		{"registry.local:5000/alice/secret:1", identity.Caller{Name: "nuvolaris", Admin: true}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.source, func(t *testing.T) {
+			cs := fake.NewClientset(secret.DeepCopy())
+			p := seedParams()
+			p["source"] = tt.source
+			p["registry_host"] = "registry.local:5000"
+			p["shared_repositories"] = "runtimes"
+			_, err := send(context.Background(), invocation(t, cs, tt.caller, p))
+			if tt.status == 200 {
+				require.NoError(t, err)
+				assert.Equal(t, []string{"jobs", "configmaps"}, created(cs))
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tt.status, apperr.Status(err), "%v", err)
+			assert.Empty(t, created(cs), "a refused source creates nothing")
+		})
+	}
+}
+
+func TestSendLimitsActiveBuilds(t *testing.T) {
+	now := time.Now()
+	cs := fake.NewClientset(
+		userJob("devel", "a1", time.Time{}), userJob("devel", "a2", time.Time{}),
+		userJob("devel", "f1", now.Add(-time.Hour)),
+		userJob("other", "o1", time.Time{}), userJob("other", "o2", time.Time{}),
+	)
+	p := seedParams()
+	p["max_active_builds"] = 2
+	_, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.Error(t, err)
+	assert.Equal(t, http.StatusTooManyRequests, apperr.Status(err))
+	assert.Equal(t, map[string]string{"Retry-After": "30"}, apperr.HeadersOf(err))
+	assert.Contains(t, err.Error(), JobName("devel", "a1"))
+	assert.Contains(t, err.Error(), JobName("devel", "a2"))
+	assert.NotContains(t, err.Error(), JobName("devel", "f1"), "a finished build does not count")
+	assert.Empty(t, created(cs))
+
+	p["max_active_builds"] = 3
+	_, err = send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err, "other users' builds do not count")
+
+	p["max_active_builds"] = 1
+	_, err = send(context.Background(), invocation(t, cs, identity.Caller{Name: "other", Admin: true}, p))
+	require.NoError(t, err, "admins are exempt")
+
+	p["max_active_builds"] = 0
+	_, err = send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err, "0 is no limit")
+}
+
+func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
+	now := time.Now()
+	var objs []runtime.Object
+	for i := 0; i < 6; i++ {
+		objs = append(objs, userJob("devel", fmt.Sprintf("f%d", i), now.Add(-time.Duration(i)*time.Hour)))
+	}
+	objs = append(objs, userJob("devel", "run", time.Time{}), userJob("other", "old", now.Add(-100*time.Hour)))
+	cs := fake.NewClientset(objs...)
+	p := seedParams()
+	p["max_retained_builds"] = 4
+	res, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err)
+	left, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, j := range left.Items {
+		names = append(names, j.Labels[LabelBuildID])
+	}
+	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "f3", "run", "old", res.(Sent).ID}, names,
+		"the two oldest finished builds went; the running one, the new one and other users' stay")
+	assert.NotContains(t, names, "f4")
+	assert.NotContains(t, names, "f5")
+}
+
+func TestSendContextLimitIsAParameter(t *testing.T) {
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["max_context_bytes"] = 2048
+	p["file"] = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a\n", 1000)))
+	_, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.Error(t, err)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, apperr.Status(err))
+	assert.Contains(t, err.Error(), "2048 bytes")
+	assert.Empty(t, cs.Actions(), "nothing reaches the cluster")
 }

@@ -17,11 +17,6 @@ import (
 	"github.com/apache/openserverless-builder/shared/reference"
 )
 
-// MaxContextBytes is what a ConfigMap may hold: its keys and values
-// together (the API server's limit). The Dockerfile and the requirements
-// file must fit.
-const MaxContextBytes = 1 << 20
-
 // Request is a validated build request.
 type Request struct {
 	Source string // the base image, as given
@@ -77,8 +72,9 @@ func ParseTarget(target string, caller identity.Caller) (repo, tag string, err e
 }
 
 // DecodeFile decodes the base64 file parameter, checking it is UTF-8 text
-// that fits a ConfigMap beside the Dockerfile.
-func DecodeFile(b64 string) ([]byte, error) {
+// of at most limit bytes (the build context's limit: the file alone must
+// fit it).
+func DecodeFile(b64 string, limit int) ([]byte, error) {
 	if b64 == "" {
 		return nil, nil
 	}
@@ -89,8 +85,9 @@ func DecodeFile(b64 string) ([]byte, error) {
 		}
 		return r
 	}, b64)
-	if base64.StdEncoding.DecodedLen(len(clean)) > MaxContextBytes {
-		return nil, tooLarge()
+	// Refuse before decoding what could not fit anyway.
+	if base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(clean, "="))) > limit {
+		return nil, tooLarge(limit)
 	}
 	data, err := base64.StdEncoding.DecodeString(clean)
 	if err != nil {
@@ -105,8 +102,8 @@ func DecodeFile(b64 string) ([]byte, error) {
 	return data, nil
 }
 
-func tooLarge() error {
-	return apperr.TooLarge("the build context (Dockerfile and requirements file) exceeds the ConfigMap limit of %d bytes (1 MiB)", MaxContextBytes)
+func tooLarge(limit int) error {
+	return apperr.TooLarge("the build context (Dockerfile and requirements file) exceeds the limit of %d bytes (max_context_bytes): make the requirements file smaller", limit)
 }
 
 // quoteShort quotes user input for a message, cut to a readable length.

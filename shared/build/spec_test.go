@@ -82,17 +82,18 @@ func TestParseTarget(t *testing.T) {
 }
 
 func TestDecodeFile(t *testing.T) {
+	const limit = 4096
 	enc := base64.StdEncoding.EncodeToString
-	got, err := DecodeFile(enc([]byte("beautifulsoup4\nsetuptools\n")))
+	got, err := DecodeFile(enc([]byte("beautifulsoup4\nsetuptools\n")), limit)
 	require.NoError(t, err)
 	assert.Equal(t, "beautifulsoup4\nsetuptools\n", string(got))
 
 	wrapped := enc([]byte(strings.Repeat("requests\n", 20)))
-	got, err = DecodeFile(wrapped[:40] + "\n" + wrapped[40:])
+	got, err = DecodeFile(wrapped[:40]+"\n"+wrapped[40:], limit)
 	require.NoError(t, err, "line-wrapped base64 (base64 -i) is accepted")
 	assert.Equal(t, strings.Repeat("requests\n", 20), string(got))
 
-	got, err = DecodeFile("")
+	got, err = DecodeFile("", limit)
 	require.NoError(t, err)
 	assert.Nil(t, got)
 
@@ -102,16 +103,20 @@ func TestDecodeFile(t *testing.T) {
 	}{
 		"not base64":     {"!!!not base64", 400},
 		"binary":         {enc([]byte{0xff, 0xfe, 0x00, 0x01}), 400},
+		"invalid UTF-8":  {enc([]byte("beautifulsoup4\n\xc3\x28\n")), 400},
 		"nul byte":       {enc([]byte("a\x00b")), 400},
-		"over the limit": {enc(make([]byte, MaxContextBytes+1)), 413},
+		"over the limit": {enc(make([]byte, limit+1)), 413},
 	}
 	for name, tt := range tests {
-		_, err := DecodeFile(tt.in)
+		_, err := DecodeFile(tt.in, limit)
 		require.Error(t, err, name)
 		assert.Equal(t, tt.status, apperr.Status(err), name)
 	}
-	_, err = DecodeFile(enc(make([]byte, MaxContextBytes+1)))
-	assert.Contains(t, err.Error(), "1048576")
+	_, err = DecodeFile(enc(make([]byte, limit+1)), limit)
+	assert.Contains(t, err.Error(), "4096 bytes (max_context_bytes)")
+	got, err = DecodeFile(enc([]byte(strings.Repeat("a", limit))), limit)
+	require.NoError(t, err, "a file of exactly the limit decodes")
+	assert.Len(t, got, limit)
 }
 
 func TestDockerfile(t *testing.T) {

@@ -221,3 +221,23 @@ func PushedDigest(log string) string {
 	}
 	return ""
 }
+
+// FinishedAt is when a Job finished: its completion time, or the time of its
+// Failed condition. ok is false while it runs.
+func FinishedAt(j *batchv1.Job) (t time.Time, ok bool) {
+	for _, c := range j.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			if j.Status.CompletionTime != nil {
+				return j.Status.CompletionTime.Time, true
+			}
+			return c.LastTransitionTime.Time, true
+		case batchv1.JobFailed:
+			return c.LastTransitionTime.Time, true
+		}
+	}
+	return time.Time{}, false
+}

@@ -122,7 +122,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			if !owned(j.ObjectMeta, o.User) {
 				continue
 			}
-			if done, ok := finishedAt(j); ok && done.Before(o.Cutoff) {
+			if done, ok := build.FinishedAt(j); ok && done.Before(o.Cutoff) {
 				doomed = append(doomed, j)
 			} else {
 				live[j.Labels[build.LabelBuildID]] = true
@@ -275,24 +275,4 @@ func ownedByAny(cm *corev1.ConfigMap, jobs map[string]bool) bool {
 		}
 	}
 	return false
-}
-
-// finishedAt is when a Job finished: its completion time, or the time of its
-// Failed condition. ok is false while it runs.
-func finishedAt(j *batchv1.Job) (time.Time, bool) {
-	for _, c := range j.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			if j.Status.CompletionTime != nil {
-				return j.Status.CompletionTime.Time, true
-			}
-			return c.LastTransitionTime.Time, true
-		case batchv1.JobFailed:
-			return c.LastTransitionTime.Time, true
-		}
-	}
-	return time.Time{}, false
 }

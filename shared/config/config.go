@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/reference"
 )
 
 // Defaults of the package parameters.
@@ -27,6 +28,15 @@ const (
 	// run; a release tag, never a moving one like latest or rootless.
 	DefaultBuildkitImage = "moby/buildkit:v0.34.2-rootless"
 	DefaultBuildTimeout  = 1800 * time.Second
+	// DefaultMaxActiveBuilds is how many unfinished builds a user may have.
+	DefaultMaxActiveBuilds = 3
+	// DefaultMaxRetainedBuilds is how many finished builds a user keeps.
+	DefaultMaxRetainedBuilds = 20
+	// DefaultMaxContextBytes bounds a build context: 256 KiB.
+	DefaultMaxContextBytes = 256 << 10
+	// MaxContextBytesLimit is what one ConfigMap can hold (the API server's
+	// limit): max_context_bytes may not exceed it.
+	MaxContextBytesLimit = 1 << 20
 	// ClusterConfigMap holds the cluster's settings; its annotation
 	// registry_host names the internal registry.
 	ClusterConfigMap = "config"
@@ -48,6 +58,30 @@ type Config struct {
 	// AllowPrivileged lets build Jobs run BuildKit privileged, for clusters
 	// where rootless BuildKit cannot create user namespaces.
 	AllowPrivileged bool
+	// RegistryAliases are other host names of the cluster registry.
+	RegistryAliases []string
+	// SharedRepositories are repository prefixes every user may build FROM.
+	SharedRepositories []string
+	// MaxActiveBuilds is how many unfinished builds a user may have; 0 is
+	// no limit. Admins are exempt.
+	MaxActiveBuilds int
+	// MaxRetainedBuilds is how many finished builds a user keeps; send
+	// deletes older ones.
+	MaxRetainedBuilds int
+	// MaxContextBytes bounds the build context (Dockerfile and
+	// requirements file).
+	MaxContextBytes int
+}
+
+// ParamNames are the package parameters FromParams reads: the manifest
+// binds every one of them.
+func ParamNames() []string {
+	return []string{
+		"admin_namespaces", "build_timeout_seconds", "buildkit_image", "buildkit_privileged",
+		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
+		"registry_aliases", "registry_host", "registry_insecure", "registry_password", "registry_secret",
+		"registry_user", "shared_repositories",
+	}
 }
 
 // FromParams reads and checks the configuration parameters.
@@ -70,6 +104,8 @@ func FromParams(p params.Params) (Config, error) {
 	c.RegistryPassword = str("registry_password", "")
 	c.BuildkitImage = str("buildkit_image", DefaultBuildkitImage)
 	admins := str("admin_namespaces", DefaultAdmins)
+	aliases := str("registry_aliases", "")
+	shared := str("shared_repositories", "")
 	if err != nil {
 		return Config{}, err
 	}
@@ -87,10 +123,22 @@ func FromParams(p params.Params) (Config, error) {
 		return Config{}, apperr.BadRequest("build_timeout_seconds must be between 10 and 86400, got %d", secs)
 	}
 	c.BuildTimeout = time.Duration(secs) * time.Second
-	for _, a := range strings.Split(admins, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.AdminNamespaces = append(c.AdminNamespaces, a)
+	if err := c.readLimits(p); err != nil {
+		return Config{}, err
+	}
+	c.AdminNamespaces = List(admins)
+	c.RegistryAliases = List(aliases)
+	for _, a := range c.RegistryAliases {
+		if err := CheckRegistryHost(a); err != nil {
+			return Config{}, apperr.BadRequest("registry_aliases: %q is not a registry host[:port]", a)
 		}
+	}
+	for _, s := range List(shared) {
+		s = strings.Trim(s, "/")
+		if !reference.ValidRepository(s) {
+			return Config{}, apperr.BadRequest("shared_repositories: %q is not a repository prefix such as runtimes or runtimes/python", s)
+		}
+		c.SharedRepositories = append(c.SharedRepositories, s)
 	}
 	if errs := validation.IsDNS1123Label(c.KubeNamespace); len(errs) > 0 {
 		return Config{}, apperr.BadRequest("kube_namespace %q is not a namespace name: %s", c.KubeNamespace, strings.Join(errs, "; "))
@@ -107,6 +155,40 @@ func FromParams(p params.Params) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// readLimits reads the fair-use limits (SPEC §4).
+func (c *Config) readLimits(p params.Params) error {
+	var err error
+	if c.MaxActiveBuilds, err = p.Int("max_active_builds", DefaultMaxActiveBuilds); err != nil {
+		return err
+	}
+	if c.MaxRetainedBuilds, err = p.Int("max_retained_builds", DefaultMaxRetainedBuilds); err != nil {
+		return err
+	}
+	if c.MaxContextBytes, err = p.Int("max_context_bytes", DefaultMaxContextBytes); err != nil {
+		return err
+	}
+	switch {
+	case c.MaxActiveBuilds < 0:
+		return apperr.BadRequest("max_active_builds must be 0 (no limit) or more, got %d", c.MaxActiveBuilds)
+	case c.MaxRetainedBuilds < 0:
+		return apperr.BadRequest("max_retained_builds must be 0 or more, got %d", c.MaxRetainedBuilds)
+	case c.MaxContextBytes < 1024 || c.MaxContextBytes > MaxContextBytesLimit:
+		return apperr.BadRequest("max_context_bytes must be between 1024 and %d (1 MiB, what a ConfigMap holds), got %d", MaxContextBytesLimit, c.MaxContextBytes)
+	}
+	return nil
+}
+
+// List splits a comma-separated parameter, dropping blanks.
+func List(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // CheckRegistryHost checks that host is a registry host[:port].

@@ -23,13 +23,32 @@ func TestDefaults(t *testing.T) {
 	c, err := FromParams(params.Params{})
 	require.NoError(t, err)
 	assert.Equal(t, Config{
-		KubeNamespace:    "nuvolaris",
-		RegistrySecret:   "registry-pull-secret",
-		RegistryInsecure: true,
-		AdminNamespaces:  []string{"nuvolaris"},
-		BuildkitImage:    DefaultBuildkitImage,
-		BuildTimeout:     1800 * time.Second,
+		KubeNamespace:     "nuvolaris",
+		RegistrySecret:    "registry-pull-secret",
+		RegistryInsecure:  true,
+		AdminNamespaces:   []string{"nuvolaris"},
+		BuildkitImage:     DefaultBuildkitImage,
+		BuildTimeout:      1800 * time.Second,
+		MaxActiveBuilds:   3,
+		MaxRetainedBuilds: 20,
+		MaxContextBytes:   256 << 10,
 	}, c)
+}
+
+func TestTenancyParams(t *testing.T) {
+	c, err := FromParams(params.Params{
+		"registry_aliases":    " registry.example.com, nuvolaris-registry-svc.nuvolaris.svc:5000 ,",
+		"shared_repositories": "runtimes, base/python/",
+		"max_active_builds":   "0",
+		"max_retained_builds": 5,
+		"max_context_bytes":   "1048576",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"registry.example.com", "nuvolaris-registry-svc.nuvolaris.svc:5000"}, c.RegistryAliases)
+	assert.Equal(t, []string{"runtimes", "base/python"}, c.SharedRepositories)
+	assert.Equal(t, 0, c.MaxActiveBuilds)
+	assert.Equal(t, 5, c.MaxRetainedBuilds)
+	assert.Equal(t, 1<<20, c.MaxContextBytes)
 }
 
 func TestFromParams(t *testing.T) {
@@ -58,6 +77,13 @@ func TestFromParamsRejects(t *testing.T) {
 		"insecure not a bool":     {"registry_insecure": "perhaps"},
 		"registry host with path": {"registry_host": "host:5000/path"},
 		"moving buildkit tag":     {"buildkit_image": "moby/buildkit:latest"},
+		"context over 1 MiB":      {"max_context_bytes": 1<<20 + 1},
+		"context too small":       {"max_context_bytes": 10},
+		"negative active":         {"max_active_builds": -1},
+		"negative retained":       {"max_retained_builds": -1},
+		"alias not a host":        {"registry_aliases": "a/b"},
+		"shared with traversal":   {"shared_repositories": "runtimes/../alice"},
+		"shared in upper case":    {"shared_repositories": "Runtimes"},
 		"buildkit not a ref":      {"buildkit_image": "Moby/BuildKit::x"},
 		"buildkit without tag":    {"buildkit_image": "moby/buildkit"},
 		"secret name invalid":     {"registry_secret": "Bad Secret"},
@@ -115,4 +141,16 @@ func TestResolveRegistryHostAPIFailureIs502(t *testing.T) {
 	_, err := Config{KubeNamespace: "nuvolaris"}.ResolveRegistryHost(context.Background(), cs.CoreV1().ConfigMaps("nuvolaris"))
 	require.Error(t, err)
 	assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
+}
+
+// TestParamNamesAreRead: every name the manifest binds is read (an object
+// where a value belongs is refused), so ParamNames cannot drift from
+// FromParams.
+func TestParamNamesAreRead(t *testing.T) {
+	for _, name := range ParamNames() {
+		_, err := FromParams(params.Params{name: map[string]any{"x": 1}})
+		require.Error(t, err, name)
+		assert.Equal(t, http.StatusBadRequest, apperr.Status(err), name)
+		assert.Contains(t, err.Error(), name)
+	}
 }

@@ -23,10 +23,10 @@ type Caller struct {
 // A web activation runs in the action owner's namespace, which is an admin
 // namespace. A plain invocation through a shared package runs in the
 // invoker's namespace, where the __ow_* fields are ordinary parameters that a
-// user could forge; so a "web" activation outside an admin namespace is taken
-// as the plain invocation it is.
+// user could forge; so a "web" activation outside an admin namespace, or
+// with no namespace at all, is taken as the plain invocation it is.
 func Resolve(req *web.Request, namespace string, admins []string) (Caller, error) {
-	if req != nil && (namespace == "" || isAdmin(namespace, admins)) {
+	if req != nil && namespace != "" && isAdmin(namespace, admins) {
 		if req.User == "" {
 			return Caller{}, apperr.Unauthorized("no authenticated user: call the web action with your OpenWhisk credentials (basic auth of your namespace key)")
 		}
@@ -52,9 +52,9 @@ func isAdmin(name string, admins []string) bool {
 }
 
 // Owns reports whether repo is one of the caller's repositories: <user> or
-// <user>/<anything>.
+// <user>/<anything>. Names are compared as they are: repository names are
+// lower case, and one that is not was refused before it got here.
 func (c Caller) Owns(repo string) bool {
-	repo = strings.ToLower(repo)
 	return repo == c.Name || strings.HasPrefix(repo, c.Name+"/")
 }
 

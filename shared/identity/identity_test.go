@@ -30,7 +30,8 @@ func TestResolve(t *testing.T) {
 		{"plain from user", nil, "devel", Caller{}, http.StatusForbidden},
 		{"plain without namespace", nil, "", Caller{}, http.StatusForbidden},
 		{"forged web fields in a user's plain invocation", &web.Request{Method: "POST", User: "nuvolaris"}, "devel", Caller{}, http.StatusForbidden},
-		{"web run by hand without namespace", &web.Request{Method: "GET", User: "devel"}, "", Caller{Name: "devel", Web: true}, 0},
+		{"web fields without namespace", &web.Request{Method: "GET", User: "devel"}, "", Caller{}, http.StatusForbidden},
+		{"web fields forging an admin without namespace", &web.Request{Method: "GET", User: "nuvolaris"}, "", Caller{}, http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +62,7 @@ func TestOwnership(t *testing.T) {
 	}{
 		{"devel", true, true},
 		{"devel/python", true, true},
-		{"DEVEL/python", true, true},
+		{"DEVEL/python", false, true},
 		{"develop", false, true},
 		{"other", false, true},
 		{"other/devel", false, true},

@@ -51,8 +51,11 @@ func listImages(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Authorize before the registry is asked, so that nobody can probe
-	// which of another user's repositories exist.
+	// Check and authorize before the registry is asked, so that nobody can
+	// probe which of another user's repositories exist.
+	if err := registry.CheckRepository(repo); err != nil {
+		return nil, err
+	}
 	if err := inv.Caller.Authorize(repo); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -168,7 +169,18 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"list-images", nil, 400},
 		{"list-images", map[string]any{"catalog": "Devel"}, 400},
-		{"list-images", map[string]any{"catalog": "other/../devel"}, 403},
+		{"list-images", map[string]any{"catalog": "other/../devel"}, 400},
+		{"list-images", map[string]any{"catalog": "devel/../other"}, 400},
+		{"list-images", map[string]any{"catalog": "devel/./x"}, 400},
+		{"list-images", map[string]any{"catalog": "devel//x"}, 400},
+		{"list-images", map[string]any{"catalog": "devel/"}, 400},
+		{"list-images", map[string]any{"catalog": "/devel"}, 400},
+		{"list-images", map[string]any{"catalog": "other"}, 403},
+		{"get-image", map[string]any{"image": "devel/../other:v1"}, 400},
+		{"get-image", map[string]any{"image": "devel/../other@sha256:" + strings.Repeat("a", 64)}, 400},
+		{"get-image", map[string]any{"image": "DEVEL:v1"}, 400},
+		{"delete-image", map[string]any{"image": "devel/../other:v1"}, 400},
+		{"delete-image", map[string]any{"image": "devel/..:v1"}, 400},
 		{"list-images", map[string]any{"catalog": "devel/nope"}, 404},
 		{"get-image", map[string]any{"image": "devel"}, 400},
 		{"get-image", map[string]any{"image": "devel:nope"}, 404},

@@ -54,6 +54,31 @@ func (c Credentials) Authenticator(ctx context.Context, host string, secrets sec
 	return authn.FromConfig(*cfg), nil
 }
 
+// SecretHosts returns the hosts the Secret holds a credential for: the
+// registries a build, which mounts that Secret, presents it to. No Secret
+// is no host.
+func (c Credentials) SecretHosts(ctx context.Context, secrets secretGetter) ([]string, error) {
+	if c.Secret == "" {
+		return nil, nil
+	}
+	s, err := secrets.Get(ctx, c.Secret, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, apperr.Upstream(nil, "reading the registry Secret %q: %s", c.Secret, apierrors.ReasonForError(err))
+	}
+	var dc dockerConfig
+	if err := json.Unmarshal(s.Data[corev1.DockerConfigJsonKey], &dc); err != nil {
+		return nil, apperr.New(500, "the registry Secret %q: %v", c.Secret, errNotDockerConfig)
+	}
+	hosts := make([]string, 0, len(dc.Auths))
+	for key := range dc.Auths {
+		hosts = append(hosts, hostOf(key))
+	}
+	return hosts, nil
+}
+
 // dockerConfig is the .dockerconfigjson document; authn.AuthConfig decodes
 // the "auth" field into Username and Password.
 type dockerConfig struct {

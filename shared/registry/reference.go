@@ -6,19 +6,31 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/reference"
 )
 
 // Repository parses a repository name inside the client's registry, such as
-// "devel" or "devel/python".
+// "devel" or "devel/python". The name must match the strict OCI grammar:
+// go-containerregistry checks only its characters, and would pass
+// "devel/../alice" to a registry that resolves it to alice.
 func (c *Client) Repository(repo string) (name.Repository, error) {
-	if repo == "" || strings.Contains(repo, ":") || strings.Contains(repo, "@") {
-		return name.Repository{}, apperr.BadRequest("catalog %q is not a repository name such as devel or devel/python", repo)
+	if err := CheckRepository(repo); err != nil {
+		return name.Repository{}, err
 	}
 	r, err := name.NewRepository(c.reg.RegistryStr()+"/"+repo, c.nameOpts...)
 	if err != nil {
-		return name.Repository{}, apperr.BadRequest("catalog %q is not a repository name: lower-case letters, digits and separators, components joined by '/'", repo)
+		return name.Repository{}, apperr.BadRequest("%q is not a repository name such as devel or devel/python", repo)
 	}
 	return r, nil
+}
+
+// CheckRepository is 400 for a repository name outside the strict OCI
+// grammar, before any server is asked.
+func CheckRepository(repo string) error {
+	if !reference.ValidRepository(repo) {
+		return apperr.BadRequest("%q is not a repository name: lower-case letters and digits, components joined by '/' (no empty, '.' or '..' component), such as devel or devel/python", repo)
+	}
+	return nil
 }
 
 // Reference parses "<repo>:<tag>" or "<repo>@<digest>" inside the client's

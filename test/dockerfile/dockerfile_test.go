@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/kinds"
 )
@@ -38,32 +39,55 @@ func parse(t testing.TB, df string) []instruction {
 	return out
 }
 
-// check validates input as send does and, when it passes, checks the
-// Dockerfile instruction by instruction.
-func check(t testing.TB, source, target, kind, file string) {
+// validate checks input as send does and returns the Dockerfile's request,
+// or the refusal.
+func validate(source, target, kind, file string) (build.Request, error) {
 	caller := identity.Caller{Name: "devel", Web: true}
 	if err := build.ParseSource(source); err != nil {
-		requireClear(t, err)
-		return
+		return build.Request{}, err
 	}
 	repo, tag, err := build.ParseTarget(target, caller)
 	if err != nil {
-		requireClear(t, err)
-		return
+		return build.Request{}, err
 	}
 	k, ok := kinds.Lookup(kind)
 	if !ok {
-		return
+		return build.Request{}, apperr.BadRequest("kind %q is not known", kind)
 	}
-	data, err := build.DecodeFile(file)
+	data, err := build.DecodeFile(file, config.DefaultMaxContextBytes)
+	if err != nil {
+		return build.Request{}, err
+	}
+	return build.Request{Source: source, Repo: repo, Tag: tag, Kind: k, File: data}, nil
+}
+
+// accept requires a valid input to be accepted and its Dockerfile to parse
+// into exactly the expected instructions.
+func accept(t testing.TB, source, target, kind, file string) {
+	t.Helper()
+	req, err := validate(source, target, kind, file)
+	require.NoError(t, err, "a valid input is accepted: %q %q %q", source, target, kind)
+	dockerfileIs(t, req)
+}
+
+// check is for any input: a refusal must be clear, and an accepted input's
+// Dockerfile exactly the expected one.
+func check(t testing.TB, source, target, kind, file string) {
+	t.Helper()
+	req, err := validate(source, target, kind, file)
 	if err != nil {
 		requireClear(t, err)
 		return
 	}
-	req := build.Request{Source: source, Repo: repo, Tag: tag, Kind: k, File: data}
+	dockerfileIs(t, req)
+}
+
+func dockerfileIs(t testing.TB, req build.Request) {
+	t.Helper()
 	got := parse(t, build.Dockerfile(req))
-	want := []instruction{{"from", []string{source}}}
-	if data != nil {
+	k := req.Kind
+	want := []instruction{{"from", []string{req.Source}}}
+	if req.File != nil {
 		want = append(want,
 			instruction{"user", []string{"root"}},
 			instruction{"copy", []string{k.File, "/tmp/" + k.File}},
@@ -71,7 +95,7 @@ func check(t testing.TB, source, target, kind, file string) {
 			instruction{"user", []string{build.RuntimeUser}},
 		)
 	}
-	assert.Equal(t, want, got, "source %q", source)
+	assert.Equal(t, want, got, "source %q", req.Source)
 }
 
 func requireClear(t testing.TB, err error) {
@@ -88,13 +112,13 @@ func requireClear(t testing.TB, err error) {
 var requirements = base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
 
 func TestSeedExample(t *testing.T) {
-	check(t, "apache/openserverless-runtime-python:v3.13-2506091954", "devel:python3.13-custom", "python", requirements)
+	accept(t, "apache/openserverless-runtime-python:v3.13-2506091954", "devel:python3.13-custom", "python", requirements)
 }
 
 func TestEveryKind(t *testing.T) {
 	for _, k := range kinds.Names() {
-		check(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, requirements)
-		check(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, "")
+		accept(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, requirements)
+		accept(t, "apache/openserverless-runtime-"+k+":v1", "devel/"+k+":custom", k, "")
 	}
 }
 
@@ -113,7 +137,7 @@ func TestInjectionAttempts(t *testing.T) {
 	}
 	// A requirements file full of Dockerfile syntax stays data.
 	evil := base64.StdEncoding.EncodeToString([]byte("requests\nRUN rm -rf /\n# syntax=evil\n"))
-	check(t, "busybox:1", "devel:v1", "python", evil)
+	accept(t, "busybox:1", "devel:v1", "python", evil)
 }
 
 func FuzzSend(f *testing.F) {

@@ -44,7 +44,7 @@ func BenchmarkSendRealAPI(b *testing.B) {
 		require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(context.Background(),
 			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: build.UserSelector("bench")}))
 	})
-	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound()})
 	require.NoError(b, err)
 	defer p.Stop()
 	a := invoker.Web("send", "bench", "POST", seed("bench:v1"))
@@ -286,24 +286,24 @@ func BenchmarkSeedScenario(b *testing.B) {
 	t := &testing.T{}
 	python, _ := bases(t)
 	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
-	sp, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	sp, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound()})
 	require.NoError(b, err)
 	defer sp.Stop()
-	lp, err := invoker.Start(filepath.Join(stack.root, "build", "logs.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	lp, err := invoker.Start(filepath.Join(stack.root, "build", "logs.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound()})
 	require.NoError(b, err)
 	defer lp.Stop()
 	var send, total, push float64
 	for b.Loop() {
 		start := time.Now()
-		res, err := sp.RunValue(invoker.Web("send", "bench", "POST", invoker.Merge(bound(), map[string]any{
+		res, err := sp.RunValue(invoker.Web("send", "bench", "POST", map[string]any{
 			"source": python, "target": "bench:scenario", "kind": "python", "file": req,
-		})))
+		}))
 		require.NoError(b, err)
 		send += time.Since(start).Seconds()
 		_, sent, err := invoker.Response(res)
 		require.NoError(b, err)
 		for {
-			res, err := lp.RunValue(invoker.Web("logs", "bench", "GET", invoker.Merge(bound(), map[string]any{"job_name": sent["job_name"]})))
+			res, err := lp.RunValue(invoker.Web("logs", "bench", "GET", map[string]any{"job_name": sent["job_name"]}))
 			require.NoError(b, err)
 			_, st, err := invoker.Response(res)
 			require.NoError(b, err)

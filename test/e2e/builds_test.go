@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
@@ -23,7 +24,7 @@ const seedSource = "apache/openserverless-runtime-python:v3.13-2506091954"
 var requirements = base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
 
 func seed(target string) map[string]any {
-	return invoker.Merge(bound(), map[string]any{"source": seedSource, "target": target, "kind": "python", "file": requirements})
+	return map[string]any{"source": seedSource, "target": target, "kind": "python", "file": requirements}
 }
 
 // counts is how many builder Jobs and ConfigMaps the cluster holds.
@@ -85,7 +86,7 @@ func TestSendUserNameLengths(t *testing.T) {
 
 		// The user's latest build is found by label.
 		lp := action(t, "logs")
-		code, status := call(t, lp, invoker.Web("logs", user, "GET", bound()))
+		code, status := call(t, lp, invoker.Web("logs", user, "GET", nil))
 		require.Equal(t, 200, code, "%v", status)
 		assert.Equal(t, name, status["job_name"])
 	}
@@ -104,7 +105,7 @@ func TestSendRefusesBadInputAndCreatesNothing(t *testing.T) {
 		}
 		return m
 	}
-	big := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", build.MaxContextBytes)))
+	big := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", config.DefaultMaxContextBytes)))
 	tests := []struct {
 		name   string
 		p      map[string]any
@@ -122,7 +123,7 @@ func TestSendRefusesBadInputAndCreatesNothing(t *testing.T) {
 		{"unknown kind", with("kind", "cobol"), 400},
 		{"file not base64", with("file", "not base64!"), 400},
 		{"file not text", with("file", base64.StdEncoding.EncodeToString([]byte{0xff, 0xfe, 0})), 400},
-		{"file over 1 MiB", with("file", big), 413},
+		{"file over max_context_bytes", with("file", big), 413},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,15 +165,15 @@ func TestLogsPendingWhileUnscheduled(t *testing.T) {
 	require.Equal(t, 200, code, "%v", sent)
 
 	lp := action(t, "logs")
-	code, st := call(t, lp, invoker.Web("logs", "pending", "GET", invoker.Merge(bound(), map[string]any{"job_name": sent["job_name"]})))
+	code, st := call(t, lp, invoker.Web("logs", "pending", "GET", map[string]any{"job_name": sent["job_name"]}))
 	require.Equal(t, 200, code, "%v", st)
 	assert.Equal(t, "pending", st["status"])
 	assert.Equal(t, sent["image"], st["image"])
 	assert.Equal(t, "", st["logs"])
 
-	code, st = call(t, lp, invoker.Web("logs", "intruder", "GET", invoker.Merge(bound(), map[string]any{"job_name": sent["job_name"]})))
+	code, st = call(t, lp, invoker.Web("logs", "intruder", "GET", map[string]any{"job_name": sent["job_name"]}))
 	assert.Equal(t, 403, code, "%v", st)
-	code, st = call(t, lp, invoker.Web("logs", "nobuilds", "GET", bound()))
+	code, st = call(t, lp, invoker.Web("logs", "nobuilds", "GET", nil))
 	assert.Equal(t, 404, code, "%v", st)
 }
 
@@ -180,7 +181,7 @@ func TestUpdateToml(t *testing.T) {
 	ctx := context.Background()
 	p := action(t, "updatetoml")
 	admin := func(params map[string]any) (int, map[string]any) {
-		return call(t, p, invoker.Plain("updatetoml", "nuvolaris", invoker.Merge(bound(), params)))
+		return call(t, p, invoker.Plain("updatetoml", "nuvolaris", params))
 	}
 	stored := func() string {
 		cm, err := stack.kube.Client.CoreV1().ConfigMaps(ns).Get(ctx, build.BuildkitdConfigMap, metav1.GetOptions{})
@@ -206,6 +207,6 @@ func TestUpdateToml(t *testing.T) {
 	assert.Contains(t, body["error"], "not valid TOML")
 	assert.Equal(t, custom, stored(), "invalid TOML leaves the ConfigMap untouched")
 
-	code, body = call(t, p, invoker.Web("updatetoml", "devel", "POST", invoker.Merge(bound(), map[string]any{"toml": "x = 1"})))
+	code, body = call(t, p, invoker.Web("updatetoml", "devel", "POST", map[string]any{"toml": "x = 1"}))
 	assert.Equal(t, 403, code, "%v", body)
 }

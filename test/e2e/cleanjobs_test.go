@@ -111,7 +111,7 @@ func TestCleanJobs(t *testing.T) {
 
 	p := action(t, "cleanjobs")
 	// A user's cleanup touches only that user's builds.
-	code, body := call(t, p, invoker.Web("cleanjobs", "cleaner", "POST", invoker.Merge(bound(), map[string]any{"max_age_hours": "1", "dry_run": true})))
+	code, body := call(t, p, invoker.Web("cleanjobs", "cleaner", "POST", map[string]any{"max_age_hours": "1", "dry_run": true}))
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, []any{oldFailed.Name, oldOK.Name}, body["jobs"])
 	for _, j := range []*batchv1.Job{oldOK, oldFailed} {
@@ -119,7 +119,7 @@ func TestCleanJobs(t *testing.T) {
 		assert.True(t, there, "dry_run deletes nothing")
 	}
 
-	code, body = call(t, p, invoker.Web("cleanjobs", "cleaner", "POST", invoker.Merge(bound(), map[string]any{"max_age_hours": 1})))
+	code, body = call(t, p, invoker.Web("cleanjobs", "cleaner", "POST", map[string]any{"max_age_hours": 1}))
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, float64(2), body["deleted"])
 	assert.Equal(t, []any{oldFailed.Name, oldOK.Name}, body["jobs"])
@@ -139,7 +139,7 @@ func TestCleanJobs(t *testing.T) {
 	}
 
 	// The alarm (an admin plain invocation) cleans every user's builds.
-	code, body = call(t, p, invoker.Plain("cleanjobs", "nuvolaris", invoker.Merge(bound(), map[string]any{"max_age_hours": "1"})))
+	code, body = call(t, p, invoker.Plain("cleanjobs", "nuvolaris", map[string]any{"max_age_hours": "1"}))
 	require.Equal(t, 200, code, "%v", body)
 	assert.Contains(t, body["jobs"], otherUser.Name)
 	assert.NotContains(t, body["jobs"], foreign.Name)
@@ -159,7 +159,7 @@ func TestCleanJobsRemovesOrphanedContexts(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // creation times have whole seconds
 
 	p := action(t, "cleanjobs")
-	code, body := call(t, p, invoker.Web("cleanjobs", "orphans", "POST", invoker.Merge(bound(), map[string]any{"max_age_hours": 0})))
+	code, body := call(t, p, invoker.Web("cleanjobs", "orphans", "POST", map[string]any{"max_age_hours": 0}))
 	require.Equal(t, 200, code, "%v", body)
 	got := []string{}
 	for _, c := range body["configmaps"].([]any) {

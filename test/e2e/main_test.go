@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,16 +86,19 @@ func run(m *testing.M) int {
 }
 
 // bound are the package parameters a deployment binds: the builder's own
-// ServiceAccount, nothing else (the registry comes from ConfigMap config).
+// ServiceAccount, and the base runtimes pushed under runtimes/ shared with
+// every user; the registry comes from ConfigMap config.
 func bound() map[string]any {
-	return map[string]any{"kubeconfig": stack.saKubeconfig}
+	return invoker.Deployment(map[string]any{"kubeconfig": stack.saKubeconfig, "shared_repositories": "runtimes"})
 }
 
-// action starts the zip of an action under the invoker harness.
-func action(t *testing.T, zip string) *invoker.Process {
+// action starts the zip of an action under the invoker harness, deployed
+// with bound() and then config, bound too: a request cannot override them.
+func action(t *testing.T, zip string, config ...map[string]any) *invoker.Process {
 	t.Helper()
 	path := filepath.Join(stack.root, "build", zip+".zip")
-	p, err := invoker.Start(path, invoker.Options{Dir: t.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Timeout: 60 * time.Second})
+	p, err := invoker.Start(path, invoker.Options{Dir: t.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Timeout: 60 * time.Second,
+		Bound: invoker.Merge(append([]map[string]any{bound()}, config...)...)})
 	require.NoError(t, err, "run `make build` before the suite (make e2e does)")
 	t.Cleanup(p.Stop)
 	return p
@@ -105,6 +109,9 @@ func action(t *testing.T, zip string) *invoker.Process {
 func call(t *testing.T, p *invoker.Process, a invoker.Activation) (int, map[string]any) {
 	t.Helper()
 	res, err := p.RunValue(a)
+	if errors.Is(err, invoker.ErrFinal) {
+		return 400, map[string]any{"error": err.Error()}
+	}
 	require.NoError(t, err)
 	if _, isWeb := a.Value["__ow_method"]; isWeb {
 		code, body, err := invoker.Response(res)

@@ -71,7 +71,7 @@ func TestListCatalogsFollowsPagination(t *testing.T) {
 	push(t, stack.registry, img, refs...)
 
 	p := action(t, "registry")
-	code, body := call(t, p, invoker.Web("list-catalogs", "pages", "GET", bound()))
+	code, body := call(t, p, invoker.Web("list-catalogs", "pages", "GET", nil))
 	require.Equal(t, 200, code, "%v", body)
 	repos := body["repositories"].([]any)
 	assert.Len(t, repos, 1100, "every one of the user's repositories, none of another's")
@@ -79,7 +79,7 @@ func TestListCatalogsFollowsPagination(t *testing.T) {
 		assert.True(t, strings.HasPrefix(r.(string), "pages/"), "%v", r)
 	}
 
-	code, body = call(t, p, invoker.Plain("list-catalogs", "nuvolaris", bound()))
+	code, body = call(t, p, invoker.Plain("list-catalogs", "nuvolaris", nil))
 	require.Equal(t, 200, code, "%v", body)
 	assert.GreaterOrEqual(t, len(body["repositories"].([]any)), 1101, "an admin sees every repository")
 	assert.Contains(t, body["repositories"], "pagesother")
@@ -98,7 +98,7 @@ func TestImagesLifecycle(t *testing.T) {
 
 	p := action(t, "registry")
 	web := func(op, method string, params map[string]any) (int, map[string]any) {
-		return call(t, p, invoker.Web(op, "imgs", method, invoker.Merge(bound(), params)))
+		return call(t, p, invoker.Web(op, "imgs", method, params))
 	}
 
 	code, body := web("list-images", "GET", map[string]any{"catalog": "imgs"})
@@ -151,27 +151,33 @@ func TestImagesLifecycle(t *testing.T) {
 
 func TestRegistryRefusals(t *testing.T) {
 	push(t, stack.noDelete, image(t), "devel:v1")
-	p := action(t, "registry")
-	admin := func(op string, params map[string]any) (int, map[string]any) {
-		return call(t, p, invoker.Plain(op, "nuvolaris", invoker.Merge(bound(), params)))
-	}
 	creds := map[string]any{"registry_host": stack.noDelete.Host, "registry_user": stack.noDelete.User, "registry_password": stack.noDelete.Password}
+	// Each deployment binds its own registry configuration.
+	admin := func(config map[string]any, op string, params map[string]any) (int, map[string]any) {
+		return call(t, action(t, "registry", config), invoker.Plain(op, "nuvolaris", params))
+	}
 
-	_, body := admin("delete-image", invoker.Merge(creds, map[string]any{"image": "devel:v1"}))
+	_, body := admin(creds, "delete-image", map[string]any{"image": "devel:v1"})
 	assert.Contains(t, body["error"], "deletion is disabled on the registry")
 
-	_, body = admin("list-catalogs", invoker.Merge(creds, map[string]any{"registry_password": "wrong-s3cret"}))
+	_, body = admin(invoker.Merge(creds, map[string]any{"registry_password": "wrong-s3cret"}), "list-catalogs", nil)
 	assert.Contains(t, body["error"], "rejected the builder's credentials")
 	assert.NotContains(t, jsonText(body), "wrong-s3cret")
 	assert.NotContains(t, jsonText(body), stack.noDelete.Password)
 
-	_, body = admin("list-catalogs", map[string]any{"registry_host": "127.0.0.1:1", "registry_user": "u", "registry_password": "p"})
+	unreachable := map[string]any{"registry_host": "127.0.0.1:1", "registry_user": "u", "registry_password": "p"}
+	_, body = admin(unreachable, "list-catalogs", nil)
 	assert.Contains(t, body["error"], "unreachable")
 
 	// Over the web the same failure is a 502.
-	code, body := call(t, p, invoker.Web("list-catalogs", "devel", "GET", invoker.Merge(bound(), map[string]any{"registry_host": "127.0.0.1:1"})))
+	p := action(t, "registry", map[string]any{"registry_host": "127.0.0.1:1"})
+	code, body := call(t, p, invoker.Web("list-catalogs", "devel", "GET", nil))
 	assert.Equal(t, 502, code, "%v", body)
 	assert.NotContains(t, p.Logs(), stack.registry.Password)
+
+	// No request overrides the bound registry: OpenWhisk refuses it (final).
+	code, body = call(t, action(t, "registry"), invoker.Web("list-catalogs", "devel", "GET", map[string]any{"registry_host": "127.0.0.1:1"}))
+	assert.Equal(t, 400, code, "%v", body)
 }
 
 // TestGarbageCollectReclaimsSpace follows the README: after delete-image,
@@ -189,7 +195,7 @@ func TestGarbageCollectReclaimsSpace(t *testing.T) {
 	require.NoError(t, err, "the layer is stored")
 
 	p := action(t, "registry")
-	code, body := call(t, p, invoker.Plain("delete-image", "nuvolaris", invoker.Merge(bound(), map[string]any{"image": "gc/only:v1"})))
+	code, body := call(t, p, invoker.Plain("delete-image", "nuvolaris", map[string]any{"image": "gc/only:v1"}))
 	require.Equal(t, 200, code, "%v", body)
 	_, err = os.Stat(blob)
 	require.NoError(t, err, "deleting the reference leaves the blob")

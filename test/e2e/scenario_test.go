@@ -47,7 +47,7 @@ func bases(t *testing.T) (python, golang string) {
 			require.NoError(t, remote.Write(r, img, auth))
 		}
 		p := action(t, "updatetoml")
-		code, body := call(t, p, invoker.Plain("updatetoml", "nuvolaris", bound()))
+		code, body := call(t, p, invoker.Plain("updatetoml", "nuvolaris", nil))
 		require.Equal(t, 200, code, "%v", body)
 	})
 	return python, golang
@@ -59,7 +59,7 @@ func waitBuild(t *testing.T, user, job string) map[string]any {
 	p := action(t, "logs")
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		code, st := call(t, p, invoker.Web("logs", user, "GET", invoker.Merge(bound(), map[string]any{"job_name": job})))
+		code, st := call(t, p, invoker.Web("logs", user, "GET", map[string]any{"job_name": job}))
 		require.Equal(t, 200, code, "%v", st)
 		if s := st["status"]; s == "succeeded" || s == "failed" {
 			return st
@@ -75,14 +75,14 @@ func waitBuild(t *testing.T, user, job string) map[string]any {
 // user, or as the admin namespace when user is "" — checks that send
 // accepted it, and waits for it to end. It returns send's result and the
 // build's last status.
-func buildAndWait(t *testing.T, user string, params map[string]any) (sent, status map[string]any) {
+func buildAndWait(t *testing.T, user string, params map[string]any, config ...map[string]any) (sent, status map[string]any) {
 	t.Helper()
-	a := invoker.Plain("send", ns, invoker.Merge(bound(), params))
+	a := invoker.Plain("send", ns, params)
 	caller := ns
 	if user != "" {
-		a, caller = invoker.Web("send", user, "POST", invoker.Merge(bound(), params)), user
+		a, caller = invoker.Web("send", user, "POST", params), user
 	}
-	code, sent := call(t, action(t, "send"), a)
+	code, sent := call(t, action(t, "send", config...), a)
 	require.Equal(t, 200, code, "%v", sent)
 	return sent, waitBuild(t, caller, sent["job_name"].(string))
 }
@@ -132,7 +132,7 @@ func TestSeedScenario(t *testing.T) {
 
 	rp := action(t, "registry")
 	web := func(op, method string, params map[string]any) (int, map[string]any) {
-		return call(t, rp, invoker.Web(op, "devel", method, invoker.Merge(bound(), params)))
+		return call(t, rp, invoker.Web(op, "devel", method, params))
 	}
 	code, body := web("list-images", "GET", map[string]any{"catalog": "devel"})
 	require.Equal(t, 200, code, "%v", body)
@@ -163,10 +163,9 @@ func TestFailingBuild(t *testing.T) {
 func TestBuildPastItsDeadline(t *testing.T) {
 	python, _ := bases(t)
 	req := base64.StdEncoding.EncodeToString([]byte("slow\n"))
-	// An admin may set a build's deadline; users get the bound one.
-	_, st := buildAndWait(t, "", map[string]any{
-		"source": python, "target": "devel:slow", "kind": "python", "file": req, "build_timeout_seconds": 15,
-	})
+	_, st := buildAndWait(t, "devel", map[string]any{
+		"source": python, "target": "devel:slow", "kind": "python", "file": req,
+	}, map[string]any{"build_timeout_seconds": 15})
 	assert.Equal(t, "failed", st["status"])
 	assert.Contains(t, st["reason"], "DeadlineExceeded")
 }
@@ -196,7 +195,7 @@ func TestCleanJobsAfterBuilds(t *testing.T) {
 	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 
 	cp := action(t, "cleanjobs")
-	code, body := call(t, cp, invoker.Web("cleanjobs", "finisher", "POST", invoker.Merge(bound(), map[string]any{"max_age_hours": 0})))
+	code, body := call(t, cp, invoker.Web("cleanjobs", "finisher", "POST", map[string]any{"max_age_hours": 0}))
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, []any{job}, body["jobs"])
 	require.Eventually(t, func() bool {

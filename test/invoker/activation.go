@@ -1,6 +1,10 @@
 package invoker
 
-import "fmt"
+import (
+	"fmt"
+
+	builderconfig "github.com/apache/openserverless-builder/shared/config"
+)
 
 // FullName is the action name the runtime passes for action in package
 // builder of namespace nuvolaris.
@@ -45,4 +49,14 @@ func Response(res map[string]any) (int, map[string]any, error) {
 		return 0, nil, fmt.Errorf("the body is not a JSON object: %v", res)
 	}
 	return int(code), body, nil
+}
+
+// Deployment is what manifest.yaml binds to every action: each package
+// parameter, "" (the default) unless config sets it.
+func Deployment(config map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, name := range builderconfig.ParamNames() {
+		out[name] = ""
+	}
+	return Merge(out, config)
 }

@@ -35,7 +35,16 @@ type Options struct {
 	InitEnv map[string]string
 	// Timeout bounds the ack and each activation (default 30 s).
 	Timeout time.Duration
+	// Bound are the parameters the deployment binds to the action (its
+	// package's inputs and its own). Every builder action is final: as
+	// OpenWhisk's controller does, Run refuses an activation whose request
+	// names one of them (ErrFinal), and merges the rest over them.
+	Bound map[string]any
 }
+
+// ErrFinal is OpenWhisk's refusal (400) of a request that sets a parameter
+// the deployment bound to a final action.
+var ErrFinal = errors.New("Request defines parameters that are not allowed (e.g., reserved properties).")
 
 // Process is a running exec.
 type Process struct {
@@ -48,6 +57,7 @@ type Process struct {
 	done    chan struct{}
 	waitErr error
 	ackTime time.Duration
+	bound   map[string]any
 }
 
 // Start unzips zipPath into o.Dir and starts its exec as the runtime does.
@@ -101,7 +111,7 @@ func Start(zipPath string, o Options) (*Process, error) {
 	}
 	started := time.Now()
 	resultW.Close() // the child holds its end
-	p := &Process{cmd: cmd, stdin: stdin, results: bufio.NewReader(resultR), resultR: resultR, logs: logs, timeout: o.Timeout, done: make(chan struct{})}
+	p := &Process{cmd: cmd, stdin: stdin, results: bufio.NewReader(resultR), resultR: resultR, logs: logs, timeout: o.Timeout, done: make(chan struct{}), bound: o.Bound}
 	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
 
 	line, err := p.readLine()
@@ -130,8 +140,17 @@ type Activation struct {
 	APIKey       string         `json:"api_key,omitempty"`
 }
 
-// Run sends one activation and returns its result line.
+// Run sends one activation and returns its result line. The activation's
+// Value is the request's parameters (and the __ow_* fields of a web
+// request): Run refuses one that names a bound parameter, and merges the
+// bound ones under it, as the controller does before the runtime sees it.
 func (p *Process) Run(a Activation) (json.RawMessage, error) {
+	for k := range a.Value {
+		if _, ok := p.bound[k]; ok {
+			return nil, fmt.Errorf("%w: %q is bound", ErrFinal, k)
+		}
+	}
+	a.Value = Merge(p.bound, a.Value)
 	if a.Deadline == "" {
 		a.Deadline = fmt.Sprint(time.Now().Add(p.timeout).UnixMilli())
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/apache/openwhisk-wskdeploy/utils"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/shared/config"
 )
 
 // loadOpenServerlessRuntimes makes go:1.22 a known kind, as the
@@ -61,8 +63,7 @@ func TestManifest(t *testing.T) {
 	for _, kv := range pkgs["builder"].Parameters {
 		params[kv.Key] = kv.Value
 	}
-	wantInputs := []string{"admin_namespaces", "build_timeout_seconds", "buildkit_image", "buildkit_privileged", "kube_namespace",
-		"kubeconfig", "registry_host", "registry_insecure", "registry_password", "registry_secret", "registry_user"}
+	wantInputs := config.ParamNames()
 	got := make([]string, 0, len(params))
 	for k := range params {
 		got = append(got, k)
@@ -86,10 +87,10 @@ func TestManifest(t *testing.T) {
 		assert.Equal(t, "builder", rec.Packagename, name)
 		assert.Equal(t, "go:1.22", rec.Action.Exec.Kind, name)
 		ann := annotations(rec.Action.Annotations)
+		assert.Equal(t, true, ann["final"], "%s: no caller overrides a bound parameter", name)
 		if isWeb {
 			assert.Equal(t, true, ann["web-export"], name)
 			assert.Equal(t, true, ann["require-whisk-auth"], name)
-			assert.Equal(t, true, ann["final"], name)
 		} else {
 			assert.NotEqual(t, true, ann["web-export"], name)
 		}

@@ -6,6 +6,7 @@ package whiskfake
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,9 +39,10 @@ type Server struct {
 }
 
 // New serves package builder of namespace nuvolaris from the zips in
-// zipDir, with bound parameters, for users ("uuid:key" → namespace).
+// zipDir, deployed with bound parameters (every other package parameter
+// bound empty, as the manifest does), for users ("uuid:key" → namespace).
 func New(zipDir string, bound map[string]any, users map[string]string) *Server {
-	s := &Server{zips: zipDir, bound: bound, users: users, procs: map[string]*invoker.Process{}}
+	s := &Server{zips: zipDir, bound: invoker.Deployment(bound), users: users, procs: map[string]*invoker.Process{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -79,11 +81,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) params(r *http.Request, action string) (map[string]any, error) {
-	p := invoker.Merge(s.bound)
-	if zipOf[action] == "registry" {
-		p["operation"] = action
-	}
+// params are the request's parameters; the process merges the bound ones.
+func (s *Server) params(r *http.Request) (map[string]any, error) {
+	p := map[string]any{}
 	for k, v := range r.URL.Query() {
 		if k != "blocking" && k != "result" {
 			p[k] = v[0]
@@ -139,12 +139,16 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, action string, acti
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
 		return nil, false
 	}
-	p, err := s.params(r, action)
+	p, err := s.params(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return nil, false
 	}
 	res, err := proc.RunValue(activation(p))
+	if errors.Is(err, invoker.ErrFinal) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		return nil, false
+	}
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 		return nil, false
@@ -160,7 +164,7 @@ func (s *Server) process(action string) (*invoker.Process, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p, ok := s.procs[zip]; ok && !p.Exited() {
+	if p, ok := s.procs[action]; ok && !p.Exited() {
 		return p, nil
 	}
 	dir, err := os.MkdirTemp("", "whiskfake-"+zip+"-")
@@ -168,11 +172,17 @@ func (s *Server) process(action string) (*invoker.Process, error) {
 		return nil, err
 	}
 	s.dirs = append(s.dirs, dir)
-	p, err := invoker.Start(filepath.Join(s.zips, zip+".zip"), invoker.Options{Dir: dir, ExecutionEnv: invoker.DefaultExecutionEnv})
+	// Each action process is deployed with its own bound operation, so
+	// the four registry actions are four processes of one zip.
+	bound := invoker.Merge(s.bound)
+	if zip == "registry" {
+		bound["operation"] = action
+	}
+	p, err := invoker.Start(filepath.Join(s.zips, zip+".zip"), invoker.Options{Dir: dir, ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound})
 	if err != nil {
 		return nil, err
 	}
-	s.procs[zip] = p
+	s.procs[action] = p
 	return p, nil
 }
 

@@ -1,0 +1,120 @@
+// Package source decides whether a caller may build FROM an image: a build
+// pulls its source with the builder's registry credential wherever that
+// credential applies, so a source in the cluster registry must be one the
+// caller may read (SPEC §2, "Isolation between users").
+package source
+
+import (
+	"net"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/reference"
+)
+
+// ServiceName is the cluster registry's Service in OpenServerless.
+const ServiceName = "nuvolaris-registry-svc"
+
+// Policy says which hosts are the cluster registry and which of its
+// repositories every user may build from.
+type Policy struct {
+	hosts  map[string]bool // host names, lower case, without port
+	shared []string        // repository prefixes anyone may read
+}
+
+// Cluster describes the cluster registry's names.
+type Cluster struct {
+	// RegistryHost is the resolved registry host[:port].
+	RegistryHost string
+	// KubeNamespace is where the registry Service lives.
+	KubeNamespace string
+	// Aliases are other names of the registry (registry_aliases).
+	Aliases []string
+	// CredentialHosts are the hosts the registry Secret holds a credential
+	// for: the build presents it to each of them.
+	CredentialHosts []string
+	// Shared are repository prefixes every user may build from.
+	Shared []string
+}
+
+// NewPolicy returns the policy for c. Hosts are compared by name alone, case
+// folded, whatever their port: a port can only make a source look foreign,
+// never make a foreign one look like ours, so ignoring it refuses more, not
+// less.
+func NewPolicy(c Cluster) Policy {
+	p := Policy{hosts: map[string]bool{}, shared: c.Shared}
+	add := func(h string) {
+		if h = hostname(h); h != "" {
+			p.hosts[h] = true
+		}
+	}
+	add(c.RegistryHost)
+	add(ServiceName)
+	if c.KubeNamespace != "" {
+		for _, suffix := range []string{"", ".svc", ".svc.cluster.local"} {
+			add(ServiceName + "." + c.KubeNamespace + suffix)
+		}
+	}
+	for _, h := range c.Aliases {
+		add(h)
+	}
+	for _, h := range c.CredentialHosts {
+		add(h)
+	}
+	return p
+}
+
+// hostname is host without its port, in lower case, with docker.io spelt
+// as go-containerregistry resolves it (index.docker.io).
+func hostname(host string) string {
+	host = strings.ToLower(strings.TrimSpace(host))
+	if r, err := name.NewRegistry(host); err == nil {
+		host = r.RegistryStr()
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+}
+
+// InCluster reports whether host[:port] is the cluster registry.
+func (p Policy) InCluster(host string) bool { return p.hosts[hostname(host)] }
+
+// Shared reports whether repo is under a shared prefix.
+func (p Policy) Shared(repo string) bool {
+	for _, s := range p.shared {
+		if repo == s || strings.HasPrefix(repo, s+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Authorize checks that caller may build from source (an image reference
+// already checked by the build's own parser). The repository of every
+// source must match the strict OCI grammar; one in the cluster registry
+// must be the caller's, shared, or the caller an admin.
+func (p Policy) Authorize(caller identity.Caller, source string) (name.Reference, error) {
+	ref, err := name.ParseReference(source)
+	if err != nil {
+		return nil, apperr.BadRequest("source %q is not an image reference: %v", source, err)
+	}
+	repo := ref.Context().RepositoryStr()
+	if !reference.ValidRepository(repo) {
+		return nil, apperr.BadRequest("source repository %q is not valid: lower-case components of letters and digits, joined by '/', with no '.' or '..' components", repo)
+	}
+	if !p.InCluster(ref.Context().RegistryStr()) {
+		return ref, nil
+	}
+	if caller.Admin || caller.Owns(repo) || p.Shared(repo) {
+		return ref, nil
+	}
+	may := []string{caller.Name, caller.Name + "/..."}
+	for _, s := range p.shared {
+		may = append(may, s, s+"/...")
+	}
+	return nil, apperr.Forbidden("source %q is in the cluster registry and not yours: you may build from public images and from %s", source, strings.Join(may, ", "))
+}

@@ -1,0 +1,104 @@
+package source
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/identity"
+)
+
+func TestAuthorize(t *testing.T) {
+	p := NewPolicy(Cluster{
+		RegistryHost:    "registry.local:5000",
+		KubeNamespace:   "nuvolaris",
+		Aliases:         []string{"registry.example.com"},
+		CredentialHosts: []string{"mirror.corp:8443"},
+		Shared:          []string{"runtimes", "base/python"},
+	})
+	devel := identity.Caller{Name: "devel"}
+	admin := identity.Caller{Name: "nuvolaris", Admin: true}
+	digest := "@sha256:" + strings.Repeat("a", 64)
+	tests := []struct {
+		source string
+		caller identity.Caller
+		status int // 0: allowed
+	}{
+		// Public registries: anonymous, anyone.
+		{"apache/openserverless-runtime-python:v3.13-2506091954", devel, 0},
+		{"docker.io/library/busybox:1", devel, 0},
+		{"ghcr.io/alice/secret:1", devel, 0},
+		// Every spelling of the cluster registry holding alice's image.
+		{"registry.local:5000/alice/secret:1", devel, 403},
+		{"REGISTRY.LOCAL:5000/alice/secret:1", devel, 403},
+		{"registry.local/alice/secret:1", devel, 403},
+		{"registry.local:443/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc:5000/alice/secret:1", devel, 403},
+		// No dot, no port: Docker Hub's nuvolaris-registry-svc/alice/secret,
+		// for BuildKit as for go-containerregistry.
+		{"nuvolaris-registry-svc/alice/secret:1", devel, 0},
+		{"Nuvolaris-Registry-Svc:5000/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc.nuvolaris:5000/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc.nuvolaris.svc:5000/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc.nuvolaris.svc.cluster.local:5000/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc.nuvolaris.svc.cluster.local.:5000/alice/secret:1", devel, 403},
+		{"registry.example.com/alice/secret:1", devel, 403},
+		{"mirror.corp:8443/alice/secret:1", devel, 403},
+		{"mirror.corp/alice/secret:1", devel, 403},
+		{"registry.local:5000/alice/secret" + digest, devel, 403},
+		{"registry.local:5000/alice:1", devel, 403},
+		{"registry.local:5000/develop/x:1", devel, 403},
+		// Traversal and other names outside the strict grammar: 400 anywhere.
+		{"registry.local:5000/devel/../alice/secret:1", devel, 400},
+		{"registry.local:5000/devel/./x:1", devel, 400},
+		{"ghcr.io/devel/../x:1", devel, 400},
+		{"registry.local:5000/devel//x:1", devel, 400},
+		// Allowed in the cluster registry: own, shared, admin.
+		{"registry.local:5000/devel:base", devel, 0},
+		{"registry.local:5000/devel/python:base" + "", devel, 0},
+		{"nuvolaris-registry-svc:5000/devel/python" + digest, devel, 0},
+		{"registry.local:5000/runtimes:python", devel, 0},
+		{"registry.local:5000/runtimes/python:3.13", devel, 0},
+		{"registry.local:5000/base/python:1", devel, 0},
+		{"registry.local:5000/base/node:1", devel, 403},
+		{"registry.local:5000/runtimesx:1", devel, 403},
+		{"registry.local:5000/alice/secret:1", admin, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.source, func(t *testing.T) {
+			_, err := p.Authorize(tt.caller, tt.source)
+			if tt.status == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tt.status, apperr.Status(err), "%v", err)
+		})
+	}
+}
+
+func TestRefusalSaysWhatTheCallerMayUse(t *testing.T) {
+	p := NewPolicy(Cluster{RegistryHost: "registry.local:5000", Shared: []string{"runtimes"}})
+	_, err := p.Authorize(identity.Caller{Name: "devel"}, "registry.local:5000/alice/secret:1")
+	require.Error(t, err)
+	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
+	for _, want := range []string{"devel, devel/...", "runtimes, runtimes/...", "public images"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestDockerHubCredentialMakesDockerHubOurs(t *testing.T) {
+	// A credential for Docker Hub in the push Secret is presented there:
+	// Docker Hub is then treated as the cluster registry.
+	for _, host := range []string{"docker.io", "index.docker.io", "INDEX.docker.io"} {
+		p := NewPolicy(Cluster{RegistryHost: "registry.local:5000", CredentialHosts: []string{host}})
+		_, err := p.Authorize(identity.Caller{Name: "devel"}, "alice/secret:1")
+		assert.Equal(t, http.StatusForbidden, apperr.Status(err), host)
+		_, err = p.Authorize(identity.Caller{Name: "devel"}, "devel/base:1")
+		assert.NoError(t, err, host)
+	}
+}

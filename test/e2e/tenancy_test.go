@@ -1,0 +1,309 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
+)
+
+// victim pushes alice's private images and returns the digest of
+// alice/secret:1.
+func victim(t *testing.T) string {
+	t.Helper()
+	img := image(t)
+	push(t, stack.registry, img, "alice/secret:1", "alice:private")
+	d, err := img.Digest()
+	require.NoError(t, err)
+	return d.String()
+}
+
+// intact checks, as the registry's admin, that alice's images are as pushed.
+func intact(t *testing.T, digest string) {
+	t.Helper()
+	for _, ref := range []string{"alice/secret:1", "alice:private"} {
+		r, err := name.ParseReference(stack.registry.Host+"/"+ref, name.Insecure)
+		require.NoError(t, err)
+		desc, err := remote.Head(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
+		require.NoError(t, err, "%s is still there", ref)
+		assert.Equal(t, digest, desc.Digest.String(), ref)
+	}
+}
+
+// userJobs are the builder's Jobs of user on the real API server.
+func userJobs(t testing.TB, user string) []batchv1.Job {
+	t.Helper()
+	list, err := stack.kube.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{LabelSelector: build.UserSelector(user)})
+	require.NoError(t, err)
+	return list.Items
+}
+
+// removeJobs deletes the named Jobs when the test ends.
+func removeJobs(t *testing.T, names *[]string) {
+	t.Cleanup(func() {
+		bg := metav1.DeletePropagationBackground
+		for _, n := range *names {
+			_ = stack.kube.Client.BatchV1().Jobs(ns).Delete(context.Background(), n, metav1.DeleteOptions{PropagationPolicy: &bg})
+		}
+	})
+}
+
+// TestSendRefusesOtherUsersSources: devel cannot build FROM alice's image
+// under any spelling of the cluster registry; nothing is created and
+// alice's image is intact. devel's own image, a shared one, and an admin
+// are let through.
+func TestSendRefusesOtherUsersSources(t *testing.T) {
+	cordon(t) // the accepted builds need not run
+	digest := victim(t)
+	push(t, stack.registry, image(t), "devel/base:1", "runtimes/tenancy:1")
+	host := stack.registry.Host
+	port := host[strings.LastIndex(host, ":")+1:]
+	p := action(t, "send", map[string]any{"registry_aliases": "registry.alias.test"})
+	params := func(source string) map[string]any {
+		return map[string]any{"source": source, "target": "devel:stolen", "kind": "python"}
+	}
+	refused := []struct {
+		source string
+		status int
+	}{
+		{host + "/alice/secret:1", 403},
+		{"nuvolaris-registry-svc:5000/alice/secret:1", 403},
+		{"NUVOLARIS-REGISTRY-SVC:5000/alice/secret:1", 403},
+		{"nuvolaris-registry-svc.nuvolaris.svc.cluster.local:5000/alice/secret:1", 403},
+		{"nuvolaris-registry-svc.nuvolaris:" + port + "/alice/secret:1", 403},
+		{"registry.alias.test/alice/secret:1", 403},
+		{host + "/alice/secret@" + digest, 403},
+		{host + "/alice:private", 403},
+		{host + "/devel/../alice/secret:1", 400},
+		{host + "/devel/./alice:1", 400},
+	}
+	for _, tt := range refused {
+		t.Run(tt.source, func(t *testing.T) {
+			jobs, cms := counts(t)
+			code, body := call(t, p, invoker.Web("send", "devel", "POST", params(tt.source)))
+			assert.Equal(t, tt.status, code, "%v", body)
+			if tt.status == 403 {
+				assert.Contains(t, body["error"], "devel, devel/..., runtimes, runtimes/...", "the refusal says what devel may build from")
+			}
+			j, c := counts(t)
+			assert.Equal(t, jobs, j, "no Job was created")
+			assert.Equal(t, cms, c, "no ConfigMap was created")
+		})
+	}
+	var made []string
+	removeJobs(t, &made)
+	for _, ok := range []struct {
+		user, source string
+	}{
+		{"devel", host + "/devel/base:1"},
+		{"devel", "nuvolaris-registry-svc:5000/devel/base:1"},
+		{"devel", host + "/runtimes/tenancy:1"},
+		{"", host + "/alice/secret:1"},
+	} {
+		a := invoker.Web("send", ok.user, "POST", params(ok.source))
+		if ok.user == "" {
+			a = invoker.Plain("send", ns, params(ok.source))
+		}
+		code, body := call(t, p, a)
+		require.Equal(t, 200, code, "%s from %s: %v", ok.user, ok.source, body)
+		made = append(made, body["job_name"].(string))
+	}
+	intact(t, digest)
+}
+
+// TestRegistryActionsRefuseTraversal: names with '.' or '..' components are
+// 400 before any registry call, so devel never reads or deletes alice's
+// images through them.
+func TestRegistryActionsRefuseTraversal(t *testing.T) {
+	digest := victim(t)
+	push(t, stack.registry, image(t), "devel:v1")
+	p := action(t, "registry")
+	for _, tt := range []struct {
+		op, key, value string
+	}{
+		{"list-images", "catalog", "devel/../alice/secret"},
+		{"list-images", "catalog", "devel/../alice"},
+		{"list-images", "catalog", "devel/./../alice"},
+		{"get-image", "image", "devel/../alice:private"},
+		{"get-image", "image", "devel/../alice/secret:1"},
+		{"get-image", "image", "devel/../alice/secret@" + digest},
+		{"delete-image", "image", "devel/../alice:private"},
+		{"delete-image", "image", "devel/../alice/secret:1"},
+		{"delete-image", "image", "devel/../alice/secret@" + digest},
+		{"delete-image", "image", "devel//../alice:private"},
+	} {
+		code, body := call(t, p, invoker.Web(tt.op, "devel", "POST", map[string]any{tt.key: tt.value}))
+		assert.Equal(t, 400, code, "%s %s: %v", tt.op, tt.value, body)
+		assert.NotContains(t, jsonText(body), "deleted")
+	}
+	intact(t, digest)
+	// The same actions still work on devel's own names.
+	code, body := call(t, p, invoker.Web("list-images", "devel", "GET", map[string]any{"catalog": "devel"}))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Contains(t, body["tags"], "v1")
+}
+
+// TestConcurrentSendsHoldTheActiveLimit: eight sends at once from one
+// user with a limit of two leave exactly two builds, and each send that
+// answered 200 has its build.
+func TestConcurrentSendsHoldTheActiveLimit(t *testing.T) {
+	cordon(t) // builds stay unfinished
+	const user, limit, sends = "racer", 2, 8
+	procs := make([]*invoker.Process, sends)
+	for i := range procs {
+		procs[i] = action(t, "send", map[string]any{"max_active_builds": limit})
+	}
+	params := seed(user + ":v1")
+	type answer struct {
+		code int
+		body map[string]any
+		hdr  map[string]any
+	}
+	answers := make([]answer, sends)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := p.RunValue(invoker.Web("send", user, "POST", params))
+			if err != nil {
+				answers[i] = answer{code: -1, body: map[string]any{"error": err.Error()}}
+				return
+			}
+			code, body, err := invoker.Response(res)
+			if err != nil {
+				answers[i] = answer{code: -1, body: map[string]any{"error": err.Error()}}
+				return
+			}
+			hdr, _ := res["headers"].(map[string]any)
+			answers[i] = answer{code, body, hdr}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var accepted []string
+	removeJobs(t, &accepted)
+	refused := 0
+	for _, a := range answers {
+		switch a.code {
+		case 200:
+			accepted = append(accepted, a.body["job_name"].(string))
+		case 429:
+			refused++
+			assert.Equal(t, "30", a.hdr["Retry-After"], "%v", a)
+			assert.Contains(t, a.body["error"], "max_active_builds")
+		default:
+			t.Errorf("unexpected answer %d: %v", a.code, a.body)
+		}
+	}
+	assert.Len(t, accepted, limit, "exactly the limit is accepted")
+	assert.Equal(t, sends-limit, refused)
+	var live []string
+	for _, j := range userJobs(t, user) {
+		if j.DeletionTimestamp == nil {
+			live = append(live, j.Name)
+		}
+	}
+	assert.ElementsMatch(t, accepted, live, "every 200 has its build, and no other build is left")
+
+	// At the limit, the next send is refused before anything is created.
+	jobs, cms := counts(t)
+	code, body := call(t, procs[0], invoker.Web("send", user, "POST", params))
+	assert.Equal(t, 429, code, "%v", body)
+	for _, n := range accepted {
+		assert.Contains(t, body["error"], n, "the refusal names the unfinished builds")
+	}
+	j, c := counts(t)
+	assert.Equal(t, jobs, j)
+	assert.Equal(t, cms, c)
+
+	// Admins are exempt.
+	code, body = call(t, procs[1], invoker.Plain("send", ns, invoker.Merge(params, map[string]any{"target": "racer:admin"})))
+	require.Equal(t, 200, code, "%v", body)
+	accepted = append(accepted, body["job_name"].(string))
+}
+
+// TestSendPrunesRetainedBuilds: a user's finished builds beyond
+// max_retained_builds go at their next send, oldest first; running ones
+// and other users' stay.
+func TestSendPrunesRetainedBuilds(t *testing.T) {
+	cordon(t)
+	ctx := context.Background()
+	const user = "keeper"
+	for i := 0; i < 5; i++ {
+		makeJob(t, ctx, user, fmt.Sprintf("old%d", i), succeeded, time.Duration(i+1)*time.Hour, true)
+	}
+	makeJob(t, ctx, user, "running", running, 0, true)
+	makeJob(t, ctx, "bystander", "old", succeeded, 100*time.Hour, true)
+
+	p := action(t, "send", map[string]any{"max_retained_builds": 2})
+	code, body := call(t, p, invoker.Web("send", user, "POST", seed(user+":v1")))
+	require.Equal(t, 200, code, "%v", body)
+	var ids []string
+	for _, j := range userJobs(t, user) {
+		if j.DeletionTimestamp == nil {
+			ids = append(ids, j.Labels[build.LabelBuildID])
+		}
+	}
+	assert.ElementsMatch(t, []string{"old0", "old1", "running", body["id"].(string)}, ids, "the two newest finished builds, the running one and the new one")
+	assert.Len(t, userJobs(t, "bystander"), 1, "another user's build stays")
+}
+
+// TestSendContextLimit: a context over the bound max_context_bytes is 413,
+// naming the limit, with nothing created.
+func TestSendContextLimit(t *testing.T) {
+	p := action(t, "send", map[string]any{"max_context_bytes": 4096})
+	jobs, cms := counts(t)
+	big := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("requests\n", 1000)))
+	code, body := call(t, p, invoker.Web("send", "devel", "POST", invoker.Merge(seed("devel:big"), map[string]any{"file": big})))
+	assert.Equal(t, 413, code, "%v", body)
+	assert.Contains(t, body["error"], "4096 bytes")
+	j, c := counts(t)
+	assert.Equal(t, jobs, j)
+	assert.Equal(t, cms, c)
+}
+
+// TestBuildStepFindsNoCredential: a real build on the local node whose
+// build step (the source image's /bin/extend) looks for a registry
+// credential in the filesystem, in every process it can see (/proc/*/root,
+// /proc/*/environ) and in its environment, and prints what it finds. It
+// finds the canary planted in its own requirements file, and nothing else.
+func TestBuildStepFindsNoCredential(t *testing.T) {
+	bases(t)
+	img, err := localstack.ProbeRuntime()
+	require.NoError(t, err)
+	push(t, stack.registry, img, "runtimes/probe:1")
+	canary := base64.StdEncoding.EncodeToString([]byte(`{"auths":{"canary.invalid":{"auth":"Y2FuYXJ5"}}}` + "\n"))
+	sent, st := buildAndWait(t, "prober", map[string]any{
+		"source": stack.registry.Host + "/runtimes/probe:1", "target": "prober:probed", "kind": "python", "file": canary,
+	})
+	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+	logs := st["logs"].(string)
+	assert.Contains(t, logs, "probe: done", "the probe ran to its end")
+	assert.Regexp(t, `probe: searched [1-9][0-9]* files and [1-9][0-9]* processes`, logs)
+	assert.Contains(t, logs, "probe: credential-like file /tmp/requirements.txt", "the search finds a credential where there is one")
+	assert.Equal(t, 1, strings.Count(logs, "probe: credential-like file"), "and nowhere else: %s", logs)
+	assert.NotContains(t, logs, "probe: credential in the environment")
+	assert.NotContains(t, logs, stack.registry.Password)
+	assert.NotContains(t, logs, base64.StdEncoding.EncodeToString([]byte(stack.registry.User+":"+stack.registry.Password)))
+	require.NotEmpty(t, sent["image"])
+}
