@@ -12,8 +12,9 @@ GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=fa
 help:
 	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
-	@echo "make test    unit tests, and every zip through the invoker harness"
-	@echo "make e2e     integration suite on a local Kubernetes control plane and registry"
+	@echo "make test    build the zips, then: go test ./... (unit tests, every zip through the invoker harness,"
+	@echo "             the manifest, the CLI) and the Dockerfile tests of test/dockerfile (own module)"
+	@echo "make e2e     go test -tags e2e ./test/e2e/...: the integration suite on the local stack"
 	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt and go vet"
 	@echo "make tools   build the local servers the integration suite runs (cached)"
@@ -32,6 +33,8 @@ build/%.zip: FORCE
 
 FORCE:
 
+# go test ./... leaves out test/e2e (build tag e2e: make e2e) and
+# test/dockerfile (its own module, for BuildKit's parser): run here.
 test: build
 	go test ./...
 	cd test/dockerfile && go test ./...

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/regtest"
 	"github.com/apache/openserverless-builder/test/whiskfake"
 )
@@ -24,10 +25,11 @@ const (
 // registry holding devel:v1, devel:v2 and other:v1.
 func api(t *testing.T) *whiskfake.Server {
 	host := regtest.Start(t, "u", "p", "devel:v1", "devel:v2", "other:v1")
-	zips, err := filepath.Abs("../../build")
+	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
-	if _, err := os.Stat(filepath.Join(zips, "registry.zip")); err != nil {
-		t.Fatal("build/*.zip are missing: run `make build` (make test does)")
+	zips, err := invoker.ZipDir(root)
+	if err != nil {
+		t.Fatal(err)
 	}
 	s := whiskfake.New(zips, map[string]any{"registry_host": host, "registry_user": "u", "registry_password": "p"},
 		map[string]string{develAuth: "devel", adminAuth: "nuvolaris"})
@@ -89,11 +91,22 @@ func TestAdminInvokesPlainly(t *testing.T) {
 	code, _, errOut = builder(t, s, adminAuth, "nuvolaris", "send", "--source", "busybox:1", "--target", "devel:v9", "--requirements", req)
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, errOut, "no Kubernetes credentials")
+	calls := s.Calls()
+	require.Len(t, calls, 2)
+	for _, c := range calls {
+		assert.False(t, c.Web, "an admin invokes %s plainly", c.Action)
+	}
 
 	// A user forcing a plain invocation is told to use the web action.
 	code, _, errOut = builder(t, s, develAuth, "devel", "list-catalogs", "--plain")
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, errOut, "plain invocations are for admin namespaces")
+
+	// A user, by default, calls the web action.
+	code, _, errOut = builder(t, s, develAuth, "devel", "list-catalogs")
+	require.Equal(t, 0, code, errOut)
+	calls = s.Calls()
+	assert.True(t, calls[len(calls)-1].Web)
 }
 
 func TestArguments(t *testing.T) {
@@ -126,14 +139,19 @@ func TestArguments(t *testing.T) {
 
 func TestSendInfersTheKind(t *testing.T) {
 	s := api(t)
-	// The fake has no cluster: send fails after the kind is accepted, with
-	// the action's message about Kubernetes, not about the kind.
 	dir := t.TempDir()
-	gomod := filepath.Join(dir, "go.mod")
-	require.NoError(t, os.WriteFile(gomod, []byte("module x\n"), 0o600))
-	code, _, errOut := builder(t, s, adminAuth, "nuvolaris", "send", "--source", "busybox:1", "--target", "devel:v9", "--requirements", gomod)
-	assert.Equal(t, exitError, code)
-	assert.Contains(t, errOut, "no Kubernetes credentials")
+	for file, kind := range map[string]string{"go.mod": "go", "requirements.txt": "python", "package.json": "nodejs", "composer.json": "php"} {
+		path := filepath.Join(dir, file)
+		require.NoError(t, os.WriteFile(path, []byte("x\n"), 0o600))
+		// The fake has no cluster: send fails after the kind is accepted.
+		code, _, errOut := builder(t, s, adminAuth, "nuvolaris", "send", "--source", "busybox:1", "--target", "devel:v9", "--requirements", path)
+		assert.Equal(t, exitError, code)
+		assert.Contains(t, errOut, "no Kubernetes credentials")
+		calls := s.Calls()
+		last := calls[len(calls)-1]
+		assert.Equal(t, "send", last.Action)
+		assert.Equal(t, kind, last.Params["kind"], "the kind of %s", file)
+	}
 }
 
 func TestCredentials(t *testing.T) {

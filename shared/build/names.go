@@ -36,14 +36,17 @@ func NewID() (string, error) {
 }
 
 // UserLabel is the value of LabelUser for user: the name itself when it fits
-// a label value (63 characters), else a prefix and a hash, so that every
-// user maps to one value and no two users share it.
+// a label value (63 characters), else a prefix and a hash in upper-case hex.
+// Every caller's name is lower case (identity folds it), so a cut label,
+// which has upper-case letters, is never a whole name: no two users share a
+// label. The selectors still check the full name in the user annotation.
 func UserLabel(user string) string {
+	user = strings.ToLower(user)
 	if len(user) <= 63 {
 		return user
 	}
 	sum := sha256.Sum256([]byte(user))
-	return strings.TrimRight(user[:46], "._-") + "-" + hex.EncodeToString(sum[:])[:16]
+	return strings.TrimRight(user[:46], "._-") + "-" + strings.ToUpper(hex.EncodeToString(sum[:])[:16])
 }
 
 // JobName names the Job and the ConfigMap of a build: a DNS label of at most

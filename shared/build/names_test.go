@@ -1,11 +1,16 @@
 package build
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/apache/openserverless-builder/shared/reference"
 )
 
 func TestNamesFitForEveryUserLength(t *testing.T) {
@@ -24,6 +29,26 @@ func TestNamesFitForEveryUserLength(t *testing.T) {
 		}
 		seen[label] = user
 	}
+}
+
+// TestUserLabelIsInjective: a long name is cut and hashed; the result is
+// never the whole name of another user, such as the user whose name is
+// exactly what the cut used to be.
+func TestUserLabelIsInjective(t *testing.T) {
+	long := strings.Repeat("a", 70)
+	sum := sha256.Sum256([]byte(long))
+	oldCut := strings.Repeat("a", 46) + "-" + hex.EncodeToString(sum[:])[:16] // the label long had before
+	require.Len(t, oldCut, 63)
+	require.True(t, reference.ValidComponent(oldCut), "a valid user name")
+	assert.NotEqual(t, UserLabel(long), UserLabel(oldCut))
+	assert.Equal(t, oldCut, UserLabel(oldCut), "a name that fits is its own label")
+	assert.Empty(t, validation.IsValidLabelValue(UserLabel(long)))
+	assert.Len(t, UserLabel(long), 63)
+	for _, user := range []string{long, strings.Repeat("b.", 40) + "c", strings.Repeat("x", 255)} {
+		label := UserLabel(user)
+		assert.NotEqual(t, strings.ToLower(label), label, "a cut label is never a lower-case name: %q", label)
+	}
+	assert.Equal(t, UserLabel("devel"), UserLabel("DEVEL"), "the same caller")
 }
 
 func TestJobNameShape(t *testing.T) {

@@ -309,3 +309,21 @@ func TestSendContextLimitIsAParameter(t *testing.T) {
 	assert.Contains(t, err.Error(), "2048 bytes")
 	assert.Empty(t, cs.Actions(), "nothing reaches the cluster")
 }
+
+// TestSendMethods: over the web, send takes POST only; any other method is
+// 405 and creates nothing.
+func TestSendMethods(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		status int
+	}{{"GET", 405}, {"PUT", 405}, {"DELETE", 405}, {"PATCH", 405}, {"post", 200}, {"POST", 200}} {
+		cs := fake.NewClientset()
+		h := actiontest.Env(cs).Handler(SendAction)
+		code, body := actiontest.WebCall(t, h, "send", "devel", tt.method, seedParams())
+		assert.Equal(t, tt.status, code, "%s: %v", tt.method, body)
+		if tt.status == 405 {
+			assert.Contains(t, body["error"], "use POST")
+			assert.Empty(t, cs.Actions(), "%s reaches no cluster", tt.method)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,6 +46,12 @@ func cond(typ batchv1.JobConditionType, reason string, at time.Time) batchv1.Job
 	return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, LastTransitionTime: metav1.NewTime(at)}
 }
 
+func falseCond(typ batchv1.JobConditionType) batchv1.JobCondition {
+	c := cond(typ, "NotYet", t0)
+	c.Status = corev1.ConditionFalse
+	return c
+}
+
 func TestLogsStatus(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -69,7 +77,8 @@ func TestLogsStatus(t *testing.T) {
 		{"by name", []runtime.Object{
 			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
 			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
-		}, params.Params{"job_name": "build-devel-old"}, Failed, "BackoffLimitExceeded", false, ""},
+		}, params.Params{"job_name": "build-devel-old"}, Failed, "BackoffLimitExceeded", false, "pod is gone"},
+		{"conditions not true yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, falseCond(batchv1.JobComplete), falseCond(batchv1.JobFailed)), buildPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,9 +87,17 @@ func TestLogsStatus(t *testing.T) {
 			require.NoError(t, err)
 			s := res.(*Status)
 			assert.Equal(t, tt.want, s.Status)
-			assert.True(t, strings.HasPrefix(s.Reason, tt.reason), s.Reason)
+			if tt.reason == "" {
+				assert.Empty(t, s.Reason)
+			} else {
+				assert.True(t, strings.HasPrefix(s.Reason, tt.reason), s.Reason)
+			}
 			assert.Equal(t, tt.logs, s.Logs != "", "logs %q", s.Logs)
-			assert.Contains(t, s.Message, tt.message)
+			if tt.message == "" {
+				assert.Empty(t, s.Message)
+			} else {
+				assert.Contains(t, s.Message, tt.message)
+			}
 			assert.Equal(t, "reg/devel:v1", s.Image)
 			if tt.name == "latest of several" {
 				assert.Equal(t, "build-devel-new", s.JobName)
@@ -113,6 +130,63 @@ func TestLogsAccess(t *testing.T) {
 		}
 		require.Error(t, err, "%v", tt.p)
 		assert.Equal(t, tt.status, apperr.Status(err), "%v: %v", tt.p, err)
+	}
+}
+
+// TestLogsKeepsCollidingUsersApart: a build labelled, before labels were
+// injective, with what is now another user's whole name is not that user's
+// latest build.
+func TestLogsKeepsCollidingUsersApart(t *testing.T) {
+	long := strings.Repeat("a", 70)
+	sum := sha256.Sum256([]byte(long))
+	oldCut := strings.Repeat("a", 46) + "-" + hex.EncodeToString(sum[:])[:16]
+	legacy := builderJob("build-aaa-old", long, t0.Add(time.Hour))
+	legacy.Labels[LabelUser] = oldCut
+	cs := fake.NewClientset(legacy)
+	caller := identity.Caller{Name: oldCut, Web: true}
+	_, err := logs(context.Background(), invocation(t, cs, caller, nil))
+	require.Error(t, err)
+	assert.Equal(t, http.StatusNotFound, apperr.Status(err), "not %s's build", oldCut)
+
+	mine := builderJob("build-aaa-new", oldCut, t0)
+	require.NoError(t, cs.Tracker().Add(mine))
+	res, err := logs(context.Background(), invocation(t, cs, caller, nil))
+	require.NoError(t, err)
+	assert.Equal(t, "build-aaa-new", res.(*Status).JobName, "their own, though older")
+
+	jobs, err := UserJobs(context.Background(), cs.BatchV1().Jobs("nuvolaris"), oldCut)
+	require.NoError(t, err)
+	require.Len(t, jobs, 1, "the per-user limits count only the user's own builds")
+	assert.Equal(t, "build-aaa-new", jobs[0].Name)
+}
+
+func TestFinishedAt(t *testing.T) {
+	done := t0.Add(time.Hour)
+	later := t0.Add(2 * time.Hour)
+	notTrue := cond(batchv1.JobComplete, "", done)
+	notTrue.Status = corev1.ConditionFalse
+	tests := []struct {
+		name       string
+		conds      []batchv1.JobCondition
+		completion *time.Time
+		want       time.Time
+		ok         bool
+	}{
+		{"running", nil, nil, time.Time{}, false},
+		{"complete condition not true", []batchv1.JobCondition{notTrue}, nil, time.Time{}, false},
+		{"complete: completion time wins over the condition's", []batchv1.JobCondition{cond(batchv1.JobComplete, "", later)}, &done, done, true},
+		{"complete without completion time", []batchv1.JobCondition{cond(batchv1.JobComplete, "", later)}, nil, later, true},
+		{"failed", []batchv1.JobCondition{cond(batchv1.JobFailed, "DeadlineExceeded", done)}, nil, done, true},
+		{"suspended is not finished", []batchv1.JobCondition{cond(batchv1.JobSuspended, "", done)}, nil, time.Time{}, false},
+	}
+	for _, tt := range tests {
+		j := builderJob("build-devel-abc", "devel", t0, tt.conds...)
+		if tt.completion != nil {
+			j.Status.CompletionTime = &metav1.Time{Time: *tt.completion}
+		}
+		got, ok := FinishedAt(j)
+		assert.Equal(t, tt.ok, ok, tt.name)
+		assert.True(t, tt.want.Equal(got), "%s: %v", tt.name, got)
 	}
 }
 

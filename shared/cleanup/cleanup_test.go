@@ -2,8 +2,11 @@ package cleanup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,8 +163,28 @@ func TestFailedDeletionIsReportedAndOthersGo(t *testing.T) {
 	require.Len(t, res.Failed, 1)
 	assert.Equal(t, "job/devel-old-ok", res.Failed[0].Name)
 	assert.Contains(t, res.Message, "1 could not be deleted")
+	assert.NotContains(t, deletes(t, cs), "configmaps/devel-old-ok", "a Job that stays keeps its build context")
 	_, err = cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), "not-ours", metav1.GetOptions{})
 	assert.NoError(t, err, "objects without the builder's labels stay")
+}
+
+// TestCollidingLabelsAreKeptApart: builds made before labels were
+// injective carry, for a user whose name was cut, the label that is now
+// another user's whole name. The user annotation keeps them apart: that
+// user's cleanup never touches them.
+func TestCollidingLabelsAreKeptApart(t *testing.T) {
+	long := strings.Repeat("a", 70)
+	sum := sha256.Sum256([]byte(long))
+	oldCut := strings.Repeat("a", 46) + "-" + hex.EncodeToString(sum[:])[:16]
+	legacy := job("legacy", oldCut, 48*time.Hour, batchv1.JobComplete)
+	legacy.Annotations[build.AnnotationUser] = long
+	legacyCM := configMap("legacy-orphan", oldCut, 48*time.Hour, "")
+	legacyCM.Annotations[build.AnnotationUser] = long
+	cs := fake.NewClientset(legacy, legacyCM, job("mine", oldCut, 48*time.Hour, batchv1.JobComplete))
+	res, err := run(t, cs, identity.Caller{Name: oldCut, Web: true}, params.Params{"max_age_hours": 0})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"mine"}, res.Jobs)
+	assert.Equal(t, []string{"jobs/mine"}, deletes(t, cs), "the other user's Job and context stay")
 }
 
 func TestMaxAgeValidation(t *testing.T) {
@@ -215,4 +238,19 @@ func TestCleanFollowsPages(t *testing.T) {
 		assert.Equal(t, int64(pageSize), c.Limit)
 	}
 	assert.Equal(t, "4", p.calls[2].Continue)
+}
+
+// TestCleanJobsMethods: over the web, cleanjobs takes POST only.
+func TestCleanJobsMethods(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		status int
+	}{{"GET", 405}, {"DELETE", 405}, {"PUT", 405}, {"POST", 200}} {
+		cs := fake.NewClientset(fixture()...)
+		code, body := actiontest.WebCall(t, actiontest.Env(cs).Handler(Action), "cleanjobs", "devel", tt.method, params.Params{"max_age_hours": 0})
+		assert.Equal(t, tt.status, code, "%s: %v", tt.method, body)
+		if tt.status == 405 {
+			assert.Empty(t, deletes(t, cs), "%s deletes nothing", tt.method)
+		}
+	}
 }

@@ -194,10 +194,14 @@ func TestBadInput(t *testing.T) {
 
 func TestWrongCredentialsAre502WithoutThem(t *testing.T) {
 	e := newEnv(t)
-	status, body := e.call("list-catalogs", "", "nuvolaris", "", map[string]any{
-		"registry_host": e.host, "registry_user": "pusher", "registry_password": "wrong-s3cret",
-	})
-	assert.Equal(t, 0, status)
+	creds := map[string]any{"registry_host": e.host, "registry_user": "pusher", "registry_password": "wrong-s3cret"}
+	status, body := e.call("list-catalogs", "", "nuvolaris", "", creds)
+	assert.Equal(t, 0, status, "a plain invocation's error")
+	assert.Contains(t, body["error"], "rejected the builder's credentials")
+	assert.NotContains(t, fmt.Sprint(body), "wrong-s3cret")
+
+	status, body = e.call("list-catalogs", "devel", "nuvolaris", "GET", creds)
+	assert.Equal(t, http.StatusBadGateway, status, "over the web, a registry that refuses is 502")
 	assert.Contains(t, body["error"], "rejected the builder's credentials")
 	assert.NotContains(t, fmt.Sprint(body), "wrong-s3cret")
 }

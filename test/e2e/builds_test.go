@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/shared/config"
@@ -143,14 +144,17 @@ func TestSendRefusesBadInputAndCreatesNothing(t *testing.T) {
 // cordon keeps new pods off the node until the test ends.
 func cordon(t testing.TB) {
 	ctx := context.Background()
+	// The node updates itself too: retry on a conflict.
 	set := func(v bool) error {
-		n, err := stack.kube.Client.CoreV1().Nodes().Get(ctx, localstack.NodeName, metav1.GetOptions{})
-		if err != nil {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n, err := stack.kube.Client.CoreV1().Nodes().Get(ctx, localstack.NodeName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			n.Spec.Unschedulable = v
+			_, err = stack.kube.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 			return err
-		}
-		n.Spec.Unschedulable = v
-		_, err = stack.kube.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
-		return err
+		})
 	}
 	require.NoError(t, set(true))
 	t.Cleanup(func() { require.NoError(t, set(false)) })

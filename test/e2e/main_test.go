@@ -45,6 +45,10 @@ func run(m *testing.M) int {
 		panic(err)
 	}
 	stack.root = root
+	if _, err := invoker.ZipDir(root); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	tools := localstack.DefaultTools()
 	if err := tools.Check(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

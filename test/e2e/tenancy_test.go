@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/test/invoker"
@@ -224,6 +227,10 @@ func TestConcurrentSendsHoldTheActiveLimit(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, accepted, live, "every 200 has its build, and no other build is left")
+	require.Eventually(t, func() bool {
+		cms, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: build.UserSelector(user)})
+		return err == nil && len(cms.Items) == limit
+	}, 30*time.Second, 100*time.Millisecond, "the refused builds' contexts go with their Jobs")
 
 	// At the limit, the next send is refused before anything is created.
 	jobs, cms := counts(t)
@@ -306,4 +313,58 @@ func TestBuildStepFindsNoCredential(t *testing.T) {
 	assert.NotContains(t, logs, stack.registry.Password)
 	assert.NotContains(t, logs, base64.StdEncoding.EncodeToString([]byte(stack.registry.User+":"+stack.registry.Password)))
 	require.NotEmpty(t, sent["image"])
+}
+
+// TestCollidingUserNames: user long's name is cut for its label; under the
+// old scheme the cut was the whole name of user oldCut. On the real API
+// server, with long's build labelled the old way (as builds made before
+// the change are), oldCut's logs, cleanup and limits never see it; and
+// long's new builds get a label that is no one's name.
+func TestCollidingUserNames(t *testing.T) {
+	cordon(t)
+	ctx := context.Background()
+	long := strings.Repeat("a", 70)
+	sum := sha256.Sum256([]byte(long))
+	oldCut := strings.Repeat("a", 46) + "-" + hex.EncodeToString(sum[:])[:16]
+
+	legacyDone := makeJob(t, ctx, long, "legacy1", succeeded, 48*time.Hour, true)
+	legacyRunning := makeJob(t, ctx, long, "legacy2", running, 0, true)
+	for _, j := range []*batchv1.Job{legacyDone, legacyRunning} {
+		require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, j.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cur.Labels[build.LabelUser] = oldCut
+			_, err = stack.kube.Client.BatchV1().Jobs(ns).Update(ctx, cur, metav1.UpdateOptions{})
+			return err
+		}))
+	}
+	require.Len(t, userJobs(t, oldCut), 2, "the label alone would give oldCut long's builds")
+
+	code, body := call(t, action(t, "logs"), invoker.Web("logs", oldCut, "GET", nil))
+	assert.Equal(t, 404, code, "oldCut has no builds: %v", body)
+
+	code, body = call(t, action(t, "cleanjobs"), invoker.Web("cleanjobs", oldCut, "POST", map[string]any{"max_age_hours": 0}))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Empty(t, body["jobs"], "oldCut's cleanup leaves long's builds")
+	_, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, legacyDone.Name, metav1.GetOptions{})
+	assert.NoError(t, err)
+
+	var made []string
+	removeJobs(t, &made)
+	sp := action(t, "send", map[string]any{"max_active_builds": 1})
+	code, body = call(t, sp, invoker.Web("send", oldCut, "POST", seed(oldCut+":v1")))
+	require.Equal(t, 200, code, "long's running build is not oldCut's: %v", body)
+	made = append(made, body["job_name"].(string))
+
+	code, body = call(t, action(t, "send"), invoker.Web("send", long, "POST", seed(long+":v1")))
+	require.Equal(t, 200, code, "%v", body)
+	made = append(made, body["job_name"].(string))
+	job, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, body["job_name"].(string), metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotEqual(t, oldCut, job.Labels[build.LabelUser], "a new build's label is no user's name")
+	code, st := call(t, action(t, "logs"), invoker.Web("logs", oldCut, "GET", nil))
+	require.Equal(t, 200, code, "%v", st)
+	assert.Equal(t, made[0], st["job_name"], "oldCut's latest is their own")
 }

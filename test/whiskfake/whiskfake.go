@@ -34,8 +34,24 @@ type Server struct {
 
 	mu    sync.Mutex
 	procs map[string]*invoker.Process
+	calls []Call
 	dirs  []string
 	srv   *httptest.Server
+}
+
+// Call is one request the fake served, for tests to check how a client
+// called it.
+type Call struct {
+	Action string
+	Web    bool           // the web endpoint, else a plain invocation
+	Params map[string]any // the request's parameters
+}
+
+// Calls are the requests served so far, in order.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
 }
 
 // New serves package builder of namespace nuvolaris from the zips in
@@ -144,7 +160,12 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, action string, acti
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return nil, false
 	}
-	res, err := proc.RunValue(activation(p))
+	a := activation(p)
+	_, isWeb := a.Value["__ow_method"]
+	s.mu.Lock()
+	s.calls = append(s.calls, Call{Action: action, Web: isWeb, Params: p})
+	s.mu.Unlock()
+	res, err := proc.RunValue(a)
 	if errors.Is(err, invoker.ErrFinal) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return nil, false

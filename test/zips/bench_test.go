@@ -71,7 +71,7 @@ func BenchmarkZip(b *testing.B) {
 // container with no remote call (an identity error), through the harness:
 // the line in, the result line out.
 func BenchmarkWarmActivation(b *testing.B) {
-	p, err := invoker.Start(filepath.Join(zipDir(b), "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	p, err := invoker.Start(filepath.Join(zipDir(b), "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: invoker.Deployment(nil)})
 	require.NoError(b, err)
 	defer p.Stop()
 	a := invoker.Web("send", "", "POST", map[string]any{"source": "busybox"})

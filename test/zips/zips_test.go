@@ -5,7 +5,6 @@ package zips
 import (
 	"encoding/base64"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,23 +17,23 @@ import (
 	"github.com/apache/openserverless-builder/test/regtest"
 )
 
-// zipDir is where make build writes the zips.
+// zipDir is where make build wrote the zips, checked to be newer than
+// their sources.
 func zipDir(t testing.TB) string {
-	if d := os.Getenv("BUILDER_ZIPS"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs("../../build")
+	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
+	d, err := invoker.ZipDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
 
-func start(t *testing.T, zipName string) *invoker.Process {
+// start runs a zip deployed as the manifest deploys it, with config bound.
+func start(t *testing.T, zipName string, config map[string]any) *invoker.Process {
 	t.Helper()
 	path := filepath.Join(zipDir(t), zipName+".zip")
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: run `make build` first (or `make test`, which does)", path)
-	}
-	p, err := invoker.Start(path, invoker.Options{Dir: t.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv})
+	p, err := invoker.Start(path, invoker.Options{Dir: t.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: invoker.Deployment(config)})
 	require.NoError(t, err)
 	t.Cleanup(p.Stop)
 	return p
@@ -68,27 +67,25 @@ func TestEveryAction(t *testing.T) {
 		{"logs", "logs", invoker.Web("logs", "devel", "GET", map[string]any{"tail": "-5"}), 400},
 		{"cleanjobs", "cleanjobs", invoker.Web("cleanjobs", "devel", "POST", map[string]any{"max_age_hours": "yesterday"}), 400},
 		{"updatetoml", "updatetoml", invoker.Web("updatetoml", "devel", "POST", map[string]any{"toml": "x = 1"}), 403},
-		{"list-catalogs", "registry", invoker.Web("list-catalogs", "devel", "GET", map[string]any{"registry_insecure": "perhaps"}), 400},
+		{"list-catalogs", "registry", invoker.Web("list-catalogs", "devel", "PUT", nil), 405},
 		{"list-images", "registry", invoker.Web("list-images", "devel", "GET", nil), 400},
 		{"get-image", "registry", invoker.Web("get-image", "devel", "GET", map[string]any{"image": "devel"}), 400},
 		{"delete-image", "registry", invoker.Web("delete-image", "devel", "GET", map[string]any{"image": "devel:v1"}), 405},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
-			p := start(t, tt.zip)
-			res, err := p.RunValue(invoker.Web(tt.action, "", "GET", bound))
+			p := start(t, tt.zip, bound)
+			res, err := p.RunValue(invoker.Web(tt.action, "", "GET", nil))
 			require.NoError(t, err)
 			code, body := status(t, res)
 			assert.Equal(t, 401, code, "%v", body)
 
-			res, err = p.RunValue(invoker.Plain(tt.action, "devel", bound))
+			res, err = p.RunValue(invoker.Plain(tt.action, "devel", nil))
 			require.NoError(t, err)
 			assert.Contains(t, res["error"], "plain invocations are for admin namespaces")
 			assert.NotContains(t, res, "statusCode")
 
-			a := tt.bad
-			a.Value = invoker.Merge(bound, a.Value)
-			res, err = p.RunValue(a)
+			res, err = p.RunValue(tt.bad)
 			require.NoError(t, err)
 			code, body = status(t, res)
 			assert.Equal(t, tt.badStatus, code, "%v", body)
@@ -107,9 +104,9 @@ func TestEveryAction(t *testing.T) {
 
 func TestRegistryZipAgainstARegistry(t *testing.T) {
 	bound := registry(t)
-	p := start(t, "registry")
+	p := start(t, "registry", bound)
 	call := func(action, user, method string, params map[string]any) (int, map[string]any) {
-		res, err := p.RunValue(invoker.Web(action, user, method, invoker.Merge(bound, params)))
+		res, err := p.RunValue(invoker.Web(action, user, method, params))
 		require.NoError(t, err)
 		return status(t, res)
 	}
@@ -134,31 +131,37 @@ func TestRegistryZipAgainstARegistry(t *testing.T) {
 
 	// The operation parameter (bound in the manifest) picks the operation
 	// whatever the action is called.
-	res, err := p.RunValue(invoker.Plain("registry", "nuvolaris", invoker.Merge(bound, map[string]any{"operation": "list-catalogs"})))
+	op := start(t, "registry", invoker.Merge(bound, map[string]any{"operation": "list-catalogs"}))
+	res, err := op.RunValue(invoker.Plain("registry", "nuvolaris", nil))
 	require.NoError(t, err)
 	assert.Equal(t, []any{"devel", "other"}, res["repositories"])
 
 	raw, err := json.Marshal(res)
 	require.NoError(t, err)
 	assert.NotContains(t, string(raw), "p4ss")
+
+	// No request overrides what the deployment bound (final actions).
+	_, err = p.RunValue(invoker.Web("list-catalogs", "devel", "GET", map[string]any{"registry_host": "evil.example:5000"}))
+	assert.ErrorIs(t, err, invoker.ErrFinal)
+	_, err = op.RunValue(invoker.Plain("registry", "nuvolaris", map[string]any{"operation": "delete-image"}))
+	assert.ErrorIs(t, err, invoker.ErrFinal)
 }
 
 // TestConfigurationComesFromParameters: the exec has no KUBECONFIG, HOME or
 // service account here, so a send that passes validation must say where
 // credentials come from.
 func TestConfigurationComesFromParameters(t *testing.T) {
-	p := start(t, "send")
 	file := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
 	a := invoker.Plain("send", "nuvolaris", map[string]any{
 		"source": "apache/openserverless-runtime-python:v3.13-2506091954",
 		"target": "devel:python3.13-custom", "kind": "python", "file": file,
 	})
-	res, err := p.RunValue(a)
+	res, err := start(t, "send", nil).RunValue(a)
 	require.NoError(t, err)
 	assert.Contains(t, res["error"], "no Kubernetes credentials")
 	assert.Contains(t, res["error"], "kubeconfig")
 
-	a.Value["kubeconfig"] = "clusters: [token: s3cr3t\n"
+	p := start(t, "send", map[string]any{"kubeconfig": "clusters: [token: s3cr3t\n"})
 	res, err = p.RunValue(a)
 	require.NoError(t, err)
 	assert.Contains(t, res["error"], "not a usable kubeconfig")

@@ -4,6 +4,8 @@ package actiontest
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"log"
 	"testing"
 
@@ -11,10 +13,12 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/actionloop"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/web"
 )
 
 // Env is an action.Env whose Kubernetes clients are cs's.
@@ -30,4 +34,27 @@ func Invocation(t testing.TB, cs *fake.Clientset, caller identity.Caller, p para
 	cfg, err := config.FromParams(p)
 	require.NoError(t, err)
 	return action.NewInvocation(Env(cs), p, caller, cfg, log.New(&bytes.Buffer{}, "", 0))
+}
+
+// WebCall runs a web activation of action by user with method through h
+// (an Env's Handler), as OpenWhisk delivers it, and returns the HTTP status
+// and the body.
+func WebCall(t testing.TB, h actionloop.Handler, action, user, method string, p params.Params) (int, map[string]any) {
+	t.Helper()
+	value := map[string]any{"__ow_method": method, "__ow_user": user}
+	for k, v := range p {
+		value[k] = v
+	}
+	res := h(context.Background(), actionloop.Activation{
+		Value:  value,
+		Fields: map[string]string{"namespace": "nuvolaris", "action_name": "/nuvolaris/builder/" + action},
+		Log:    log.New(&bytes.Buffer{}, "", 0),
+	})
+	r, ok := res.(web.Response)
+	require.True(t, ok, "a web activation gets an HTTP response: %v", res)
+	raw, err := json.Marshal(r.Body)
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(raw, &body))
+	return r.StatusCode, body
 }
