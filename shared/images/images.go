@@ -4,12 +4,11 @@
 package images
 
 import (
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-
 	"context"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -162,6 +161,6 @@ func client(ctx context.Context, inv *action.Invocation) (*registry.Client, erro
 }
 
 type kubeClients struct {
-	configMaps corev1client.ConfigMapInterface
-	secrets    corev1client.SecretInterface
+	configMaps kube.ConfigMaps
+	secrets    kube.Secrets
 }

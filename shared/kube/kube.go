@@ -1,43 +1,144 @@
-// Package kube builds the Kubernetes clients the actions use: typed clients
-// for the core and batch groups only, from a kubeconfig parameter, the
-// service-account files, or KUBECONFIG (SPEC §4).
+// Package kube builds the Kubernetes clients the actions use: REST clients
+// for the core/v1 and batch/v1 groups only, with a scheme of those two
+// groups, from a kubeconfig parameter, the service-account files, or
+// KUBECONFIG (SPEC §4).
+//
+// It does not use client-go's typed clientset: that imports
+// kubernetes/scheme, whose initialisation registers every built-in API
+// group, and keeps all of their code in each action's exec.
 package kube
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 
-	batchv1 "k8s.io/client-go/kubernetes/typed/batch/v1"
-	corev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 )
 
+// The verbs the builder uses, per resource: client-go's typed clients and
+// fakes have them too.
+type (
+	ConfigMaps interface {
+		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
+		List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
+		Create(ctx context.Context, cm *corev1.ConfigMap, opts metav1.CreateOptions) (*corev1.ConfigMap, error)
+		Update(ctx context.Context, cm *corev1.ConfigMap, opts metav1.UpdateOptions) (*corev1.ConfigMap, error)
+		Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	}
+	Secrets interface {
+		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error)
+	}
+	Pods interface {
+		List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error)
+		GetLogs(name string, opts *corev1.PodLogOptions) *rest.Request
+	}
+	Jobs interface {
+		Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)
+		List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
+		Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error)
+		Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	}
+)
+
+// Core is the core/v1 group; Batch the batch/v1 group.
+type (
+	Core interface {
+		ConfigMaps(namespace string) ConfigMaps
+		Secrets(namespace string) Secrets
+		Pods(namespace string) Pods
+	}
+	Batch interface {
+		Jobs(namespace string) Jobs
+	}
+)
+
 // Clients are the API groups the builder talks to.
 type Clients struct {
-	Core  corev1.CoreV1Interface
-	Batch batchv1.BatchV1Interface
+	Core  Core
+	Batch Batch
 }
 
-// NewClients builds the typed clients for cfg. They share one HTTP client,
-// so connections are reused across the activations of a warm container.
+// NewClients builds the clients for cfg. They share one HTTP client, so
+// connections are reused across the activations of a warm container.
 func NewClients(cfg *rest.Config) (*Clients, error) {
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the Kubernetes HTTP client: %w", err)
 	}
-	core, err := corev1.NewForConfigAndClient(cfg, hc)
+	s, err := newScheme()
+	if err != nil {
+		return nil, err
+	}
+	core, err := restClient(cfg, hc, s, "/api", corev1.SchemeGroupVersion)
 	if err != nil {
 		return nil, fmt.Errorf("building the core/v1 client: %w", err)
 	}
-	batch, err := batchv1.NewForConfigAndClient(cfg, hc)
+	batch, err := restClient(cfg, hc, s, "/apis", batchv1.SchemeGroupVersion)
 	if err != nil {
 		return nil, fmt.Errorf("building the batch/v1 client: %w", err)
 	}
-	return &Clients{Core: core, Batch: batch}, nil
+	params := runtime.NewParameterCodec(s)
+	return &Clients{Core: coreClient{core, params}, Batch: batchClient{batch, params}}, nil
+}
+
+// newScheme knows core/v1, batch/v1 and the options and status of meta/v1.
+func newScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("building the API scheme: %w", err)
+		}
+	}
+	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
+	return s, nil
+}
+
+func restClient(cfg *rest.Config, hc *http.Client, s *runtime.Scheme, apiPath string, gv schema.GroupVersion) (*rest.RESTClient, error) {
+	c := rest.CopyConfig(cfg)
+	c.APIPath = apiPath
+	c.GroupVersion = &gv
+	c.ContentType = runtime.ContentTypeJSON
+	c.AcceptContentTypes = runtime.ContentTypeJSON
+	c.NegotiatedSerializer = serializer.NewCodecFactory(s).WithoutConversion()
+	return rest.RESTClientForConfigAndClient(c, hc)
+}
+
+type coreClient struct {
+	c      rest.Interface
+	params runtime.ParameterCodec
+}
+
+func (c coreClient) ConfigMaps(ns string) ConfigMaps {
+	return Resource[corev1.ConfigMap, corev1.ConfigMapList, *corev1.ConfigMap, *corev1.ConfigMapList]{c.c, c.params, ns, "configmaps"}
+}
+
+func (c coreClient) Secrets(ns string) Secrets {
+	return Resource[corev1.Secret, corev1.SecretList, *corev1.Secret, *corev1.SecretList]{c.c, c.params, ns, "secrets"}
+}
+
+func (c coreClient) Pods(ns string) Pods {
+	return PodResource{Resource[corev1.Pod, corev1.PodList, *corev1.Pod, *corev1.PodList]{c.c, c.params, ns, "pods"}}
+}
+
+type batchClient struct {
+	c      rest.Interface
+	params runtime.ParameterCodec
+}
+
+func (c batchClient) Jobs(ns string) Jobs {
+	return Resource[batchv1.Job, batchv1.JobList, *batchv1.Job, *batchv1.JobList]{c.c, c.params, ns, "jobs"}
 }
 
 // ServiceAccountDir is where Kubernetes mounts a pod's service-account token.

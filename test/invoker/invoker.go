@@ -8,6 +8,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,11 +64,58 @@ type Process struct {
 // Start unzips zipPath into o.Dir and starts its exec as the runtime does.
 // The caller must Stop it.
 func Start(zipPath string, o Options) (*Process, error) {
+	data, err := os.ReadFile(zipPath)
+	if err != nil {
+		return nil, err
+	}
+	return start(data, o)
+}
+
+// InitBody is the runtime's /init request for a zip, as the invoker sends
+// it: the zip base64-encoded in a JSON document.
+func InitBody(zipData []byte) ([]byte, error) {
+	return json.Marshal(map[string]any{"value": map[string]any{
+		"name": "action", "main": "main", "binary": true, "code": base64.StdEncoding.EncodeToString(zipData), "env": map[string]string{},
+	}})
+}
+
+// StartInit starts an action from its /init request, paying what the Go
+// runtime pays on a cold start: the JSON decode, the base64 decode, the
+// unzip, the start of exec and its ack. The init's env is passed to exec.
+func StartInit(body []byte, o Options) (*Process, error) {
+	var init struct {
+		Value struct {
+			Code   string            `json:"code"`
+			Binary bool              `json:"binary"`
+			Env    map[string]string `json:"env"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal(body, &init); err != nil {
+		return nil, fmt.Errorf("decoding the init request: %w", err)
+	}
+	if !init.Value.Binary {
+		return nil, errors.New("the init request carries no binary")
+	}
+	data, err := base64.StdEncoding.DecodeString(init.Value.Code)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the code: %w", err)
+	}
+	env := map[string]string{}
+	for _, m := range []map[string]string{o.InitEnv, init.Value.Env} {
+		for k, v := range m {
+			env[k] = v
+		}
+	}
+	o.InitEnv = env
+	return start(data, o)
+}
+
+func start(zipData []byte, o Options) (*Process, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second
 	}
-	if err := unzip(zipPath, o.Dir); err != nil {
-		return nil, fmt.Errorf("unzipping %s: %w", zipPath, err)
+	if err := unzip(zipData, o.Dir); err != nil {
+		return nil, fmt.Errorf("unzipping: %w", err)
 	}
 	execPath := filepath.Join(o.Dir, "exec")
 	info, err := os.Stat(execPath)
@@ -232,12 +280,11 @@ func (p *Process) Stop() {
 	p.resultR.Close()
 }
 
-func unzip(path, dir string) error {
-	r, err := zip.OpenReader(path)
+func unzip(data []byte, dir string) error {
+	r, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return err
 	}
-	defer r.Close()
 	for _, f := range r.File {
 		target := filepath.Join(dir, f.Name)
 		if !strings.HasPrefix(target, filepath.Clean(dir)+string(os.PathSeparator)) {

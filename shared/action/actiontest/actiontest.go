@@ -24,9 +24,21 @@ import (
 // Env is an action.Env whose Kubernetes clients are cs's.
 func Env(cs *fake.Clientset) *action.Env {
 	return &action.Env{NewKube: func(config.Config) (*kube.Clients, error) {
-		return &kube.Clients{Core: cs.CoreV1(), Batch: cs.BatchV1()}, nil
+		return &kube.Clients{Core: fakeCore{cs}, Batch: fakeBatch{cs}}, nil
 	}}
 }
+
+// fakeCore and fakeBatch serve the builder's clients from the fake
+// clientset's typed clients, which have the same verbs.
+type fakeCore struct{ cs *fake.Clientset }
+
+func (f fakeCore) ConfigMaps(ns string) kube.ConfigMaps { return f.cs.CoreV1().ConfigMaps(ns) }
+func (f fakeCore) Secrets(ns string) kube.Secrets       { return f.cs.CoreV1().Secrets(ns) }
+func (f fakeCore) Pods(ns string) kube.Pods             { return f.cs.CoreV1().Pods(ns) }
+
+type fakeBatch struct{ cs *fake.Clientset }
+
+func (f fakeBatch) Jobs(ns string) kube.Jobs { return f.cs.BatchV1().Jobs(ns) }
 
 // Invocation is an invocation by caller with parameters p over cs.
 func Invocation(t testing.TB, cs *fake.Clientset, caller identity.Caller, p params.Params) *action.Invocation {
