@@ -8,7 +8,7 @@ ACTIONS := send logs registry cleanjobs updatetoml
 ZIPS    := $(ACTIONS:%=build/%.zip)
 GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false -ldflags "-s -w -buildid="
 
-.PHONY: help build test e2e check lint clean tools demo bench
+.PHONY: help build test e2e check lint clean setup tools demo bench
 help:
 	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
@@ -17,7 +17,8 @@ help:
 	@echo "make e2e     go test -tags e2e ./test/e2e/...: the integration suite on the local stack"
 	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt and go vet"
-	@echo "make tools   build the local servers the integration suite runs (cached)"
+	@echo "make setup   check and install the prerequisites (apt packages, Go modules)"
+	@echo "make tools   setup, then build the local servers the integration suite runs (cached)"
 	@echo "make bench   benchmarks (in-process and on the local stack)"
 	@echo "make clean   remove build/"
 
@@ -42,13 +43,20 @@ test: build
 e2e: build tools
 	go test -tags e2e -count=1 -timeout 30m ./test/e2e/...
 
-check: lint test e2e
+# The prerequisites first (quick when present), so that a missing one is
+# found before any long build.
+check: setup lint test e2e
 
+setup:
+	./hack/setup.sh
+
+# tools runs setup itself first.
 tools:
 	./hack/tools.sh
 
-# The builder's whole story on the local stack, from the zips.
-demo: build tools
+# The builder's whole story on the local stack, from the zips; as the first
+# command on a fresh machine it installs and builds what it needs.
+demo: tools build
 	go run ./hack/demo
 
 lint:

@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Setup of a fresh Debian machine for building and testing the builder:
-# the system packages the local stack runs (etcd, runc for BuildKit and a
-# static busybox for the test base images, from Debian), and every Go
-# module the build, the tests and the tools need. apt runs through sudo when
-# not root; the Go modules go to the caller's own module cache.
-# Then `make tools` builds the local servers once.
+# Prerequisites of the local stack, checked before any long build and
+# installed when missing: Debian's etcd, runc (for BuildKit) and a static
+# busybox (the test base images), with apt (through sudo when not root);
+# then every Go module the build, the tests and the tools need, into the
+# caller's module cache. Quick when everything is there: `make demo` and
+# `make check` run it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sudo=""
-[ "$(id -u)" = 0 ] || sudo="sudo"
-if ! command -v etcd >/dev/null || ! command -v runc >/dev/null || [ ! -x /bin/busybox ]; then
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    etcd-server runc busybox-static make git ca-certificates
+say() { printf '[setup %3ds] %s\n' "$SECONDS" "$*"; }
+
+command -v go >/dev/null || { echo "setup: Go is missing: install Go 1.26 (https://go.dev/doc/install) and run again" >&2; exit 1; }
+missing=()
+command -v etcd >/dev/null || missing+=(etcd-server)
+command -v runc >/dev/null || missing+=(runc)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v git >/dev/null || missing+=(git)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: ${missing[*]} missing, and neither root nor sudo to install them" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  say "installing ${missing[*]} with apt"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    etcd-server runc busybox-static make git ca-certificates >/dev/null
 fi
+say "system packages ready: etcd $(etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}'), $(runc --version | head -1)"
 
 for mod in . test/dockerfile hack/kube hack/registry hack/buildkit hack/node; do
+  say "Go modules of $mod"
   (cd "$mod" && go mod download)
 done
-echo "setup done; next: make tools"
+say "prerequisites ready"

@@ -15,6 +15,7 @@ import (
 // goals"), by benchmark name prefix.
 var goals = []struct{ prefix, goal string }{
 	{"Zip/", "ack-ms ≤ 20"},
+	{"ColdInit/", "zip-MB ≤ 6, x-before ≤ 0.6"},
 	{"WarmActivation", "ms-p50 ≤ 1"},
 	{"SendRealAPI", "ms-p50 ≤ 50"},
 	{"CleanJobs5kOf10k", "≤ 30 s"},

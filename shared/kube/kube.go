@@ -20,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
+	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -111,8 +111,38 @@ func restClient(cfg *rest.Config, hc *http.Client, s *runtime.Scheme, apiPath st
 	c.GroupVersion = &gv
 	c.ContentType = runtime.ContentTypeJSON
 	c.AcceptContentTypes = runtime.ContentTypeJSON
-	c.NegotiatedSerializer = serializer.NewCodecFactory(s).WithoutConversion()
+	c.NegotiatedSerializer = jsonOnly(s)
 	return rest.RESTClientForConfigAndClient(c, hc)
+}
+
+// jsonSerializer speaks JSON only, without conversion: what the builder
+// sends and accepts. (serializer.NewCodecFactory would link the protobuf
+// and CBOR serializers too, into every exec.)
+type jsonSerializer struct {
+	runtime.NegotiatedSerializer
+	typer runtime.ObjectTyper
+}
+
+func jsonOnly(s *runtime.Scheme) jsonSerializer {
+	js := jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, s, s, jsonserializer.SerializerOptions{})
+	return jsonSerializer{
+		NegotiatedSerializer: runtime.NewSimpleNegotiatedSerializer(runtime.SerializerInfo{
+			MediaType: runtime.ContentTypeJSON, MediaTypeType: "application", MediaTypeSubType: "json",
+			EncodesAsText: true, Serializer: js,
+			StreamSerializer: &runtime.StreamSerializerInfo{EncodesAsText: true, Serializer: js, Framer: jsonserializer.Framer},
+		}),
+		typer: s,
+	}
+}
+
+// EncoderForVersion sets apiVersion and kind on what it encodes.
+func (j jsonSerializer) EncoderForVersion(e runtime.Encoder, gv runtime.GroupVersioner) runtime.Encoder {
+	return runtime.WithVersionEncoder{Version: gv, Encoder: e, ObjectTyper: j.typer}
+}
+
+// DecoderToVersion decodes into the object as it is, with no conversion.
+func (j jsonSerializer) DecoderToVersion(d runtime.Decoder, _ runtime.GroupVersioner) runtime.Decoder {
+	return runtime.WithoutVersionDecoder{Decoder: d}
 }
 
 type coreClient struct {
