@@ -21,6 +21,7 @@ var goals = []struct{ prefix, goal string }{
 	{"CleanJobs5kOf10k", "≤ 30 s"},
 	{"ListCatalogs10k", "≤ 2 s"},
 	{"ListImages5k", "≤ 2 s"},
+	{"BuildCache", "second-ratio ≤ 0.4"},
 }
 
 var line = regexp.MustCompile(`^Benchmark(\S+?)(-\d+)?\s+(\d+)\s+(.*)$`)

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -43,6 +44,54 @@ type Plan struct {
 	// Privileged runs BuildKit privileged, for clusters where rootless
 	// BuildKit cannot create user namespaces (an operator's opt-in).
 	Privileged bool
+	// Cache is the registry reference of the user's BuildKit cache for the
+	// kind (host/<user>/buildcache:<kind>); "" builds without a cache.
+	Cache string
+	// Provenance attaches BuildKit's provenance attestation (mode=min).
+	Provenance bool
+}
+
+// CacheRepository is the repository of a user's build cache, inside their
+// own repositories.
+func CacheRepository(user string) string { return user + "/" + CacheName }
+
+// CacheName is the last component of every cache repository.
+const CacheName = "buildcache"
+
+// IsCache reports whether repo is a user's build cache, <user>/buildcache:
+// the listings hide it unless asked for all, and no build targets it.
+func IsCache(repo string) bool {
+	user, last, ok := strings.Cut(repo, "/")
+	return ok && user != "" && last == CacheName
+}
+
+// buildArgs are buildctl's arguments: the build, its output, the cache
+// import and export, and the provenance attestation.
+func (p Plan) buildArgs() []string {
+	insecure := ""
+	if p.Insecure {
+		insecure = ",registry.insecure=true"
+	}
+	args := []string{
+		"--addr", DaemonAddress,
+		"build", "--progress=plain",
+		"--frontend", "dockerfile.v0",
+		"--local", "context=" + workspaceDir,
+		"--local", "dockerfile=" + workspaceDir,
+		"--output", "type=image,name=" + p.Image + ",push=true" + insecure,
+	}
+	if p.Cache != "" {
+		// mode=max keeps every step's layers; an OCI image manifest is what
+		// the distribution registry stores. A missing cache (the first
+		// build) is not an error.
+		args = append(args,
+			"--import-cache", "type=registry,ref="+p.Cache+insecure,
+			"--export-cache", "type=registry,ref="+p.Cache+",mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"+insecure)
+	}
+	if p.Provenance {
+		args = append(args, "--opt", "attest:provenance=mode=min")
+	}
+	return args
 }
 
 // Name of the Job and ConfigMap.
@@ -107,10 +156,6 @@ func contextSize(files map[string]string) int {
 // namespace. The sidecar's startup probe holds the build container back
 // until the daemon answers: no sleep, no race.
 func (p Plan) Job() *batchv1.Job {
-	output := "type=image,name=" + p.Image + ",push=true"
-	if p.Insecure {
-		output += ",registry.insecure=true"
-	}
 	deadline := int64(p.Timeout / time.Second)
 	ttl := int32(TTLAfterFinished / time.Second)
 	job := &batchv1.Job{
@@ -131,15 +176,8 @@ func (p Plan) Job() *batchv1.Job {
 						Name:    ContainerName,
 						Image:   p.Buildkit,
 						Command: []string{"buildctl"},
-						Args: []string{
-							"--addr", DaemonAddress,
-							"build", "--progress=plain",
-							"--frontend", "dockerfile.v0",
-							"--local", "context=" + workspaceDir,
-							"--local", "dockerfile=" + workspaceDir,
-							"--output", output,
-						},
-						Env: []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: dockerDir}},
+						Args:    p.buildArgs(),
+						Env:     []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: dockerDir}},
 						// buildctl only talks to the daemon: no privilege.
 						SecurityContext: &corev1.SecurityContext{
 							RunAsUser:                ptr(int64(1000)),

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kinds"
+	"github.com/apache/openserverless-builder/shared/reference"
 	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/shared/source"
 	"github.com/apache/openserverless-builder/shared/web"
@@ -103,6 +104,10 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	plan.Image = host + "/" + req.Target()
+	plan.Provenance = cfg.Provenance
+	if cache := CacheRepository(inv.Caller.Name); cfg.BuildCache && reference.ValidRepository(cache) {
+		plan.Cache = host + "/" + cache + ":" + req.Kind.Name
+	}
 
 	jobs := k.Batch.Jobs(cfg.KubeNamespace)
 	limit := cfg.MaxActiveBuilds

@@ -327,3 +327,53 @@ func TestSendMethods(t *testing.T) {
 		}
 	}
 }
+
+// flagValues are the values of flag in args.
+func flagValues(args []string, flag string) []string {
+	var out []string
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			out = append(out, args[i+1])
+		}
+	}
+	return out
+}
+
+// TestSendCacheAndProvenance: the cache is imported from and exported to
+// the caller's own <user>/buildcache:<kind>, for every valid user name;
+// build_cache and provenance turn each off.
+func TestSendCacheAndProvenance(t *testing.T) {
+	for _, user := range []string{"devel", "a", "dev.el_x-y", strings.Repeat("u", 200)} {
+		cs := fake.NewClientset()
+		p := seedParams()
+		p["registry_host"] = "registry.local:5000"
+		p["target"] = user + "/py:v1"
+		res, err := send(context.Background(), invocation(t, cs, identity.Caller{Name: user, Web: true}, p))
+		require.NoError(t, err, user)
+		job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+		require.NoError(t, err)
+		args := job.Spec.Template.Spec.Containers[0].Args
+		cache := "registry.local:5000/" + user + "/buildcache:python"
+		assert.Equal(t, []string{"type=registry,ref=" + cache + ",registry.insecure=true"}, flagValues(args, "--import-cache"), user)
+		assert.Equal(t, []string{"type=registry,ref=" + cache + ",mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true,registry.insecure=true"}, flagValues(args, "--export-cache"), user)
+		assert.True(t, identity.Caller{Name: user}.Owns(CacheRepository(user)), "the cache is the user's own repository")
+		assert.Equal(t, []string{"attest:provenance=mode=min"}, flagValues(args, "--opt"))
+	}
+
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["build_cache"] = "false"
+	p["provenance"] = false
+	p["registry_insecure"] = false
+	res, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err)
+	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	args := job.Spec.Template.Spec.Containers[0].Args
+	assert.Empty(t, flagValues(args, "--import-cache"))
+	assert.Empty(t, flagValues(args, "--export-cache"))
+	assert.Empty(t, flagValues(args, "--opt"), "no provenance")
+	for _, a := range args {
+		assert.NotContains(t, a, "insecure")
+	}
+}

@@ -68,6 +68,9 @@ func ParseTarget(target string, caller identity.Caller) (repo, tag string, err e
 	if err := caller.Authorize(repo); err != nil {
 		return "", "", err
 	}
+	if IsCache(repo) {
+		return "", "", apperr.BadRequest("target repository %s is reserved for the build cache: choose another, such as %s/python", quoteShort(repo), caller.Name)
+	}
 	return repo, tag, nil
 }
 

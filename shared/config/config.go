@@ -71,16 +71,21 @@ type Config struct {
 	// MaxContextBytes bounds the build context (Dockerfile and
 	// requirements file).
 	MaxContextBytes int
+	// BuildCache imports and exports BuildKit's cache at
+	// <user>/buildcache:<kind> in the cluster registry.
+	BuildCache bool
+	// Provenance attaches BuildKit's provenance attestation (mode=min).
+	Provenance bool
 }
 
 // ParamNames are the package parameters FromParams reads: the manifest
 // binds every one of them.
 func ParamNames() []string {
 	return []string{
-		"admin_namespaces", "build_timeout_seconds", "buildkit_image", "buildkit_privileged",
+		"admin_namespaces", "build_cache", "build_timeout_seconds", "buildkit_image", "buildkit_privileged",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
-		"registry_aliases", "registry_host", "registry_insecure", "registry_password", "registry_secret",
-		"registry_user", "shared_repositories",
+		"provenance", "registry_aliases", "registry_host", "registry_insecure", "registry_password",
+		"registry_secret", "registry_user", "shared_repositories",
 	}
 }
 
@@ -113,6 +118,12 @@ func FromParams(p params.Params) (Config, error) {
 		return Config{}, err
 	}
 	if c.AllowPrivileged, err = p.Bool("buildkit_privileged", false); err != nil {
+		return Config{}, err
+	}
+	if c.BuildCache, err = p.Bool("build_cache", true); err != nil {
+		return Config{}, err
+	}
+	if c.Provenance, err = p.Bool("provenance", true); err != nil {
 		return Config{}, err
 	}
 	secs, err := p.Int("build_timeout_seconds", int(DefaultBuildTimeout/time.Second))

@@ -32,6 +32,8 @@ func TestDefaults(t *testing.T) {
 		MaxActiveBuilds:   3,
 		MaxRetainedBuilds: 20,
 		MaxContextBytes:   256 << 10,
+		BuildCache:        true,
+		Provenance:        true,
 	}, c)
 }
 

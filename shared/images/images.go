@@ -5,9 +5,11 @@ package images
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/shared/web"
@@ -31,6 +33,10 @@ func listCatalogs(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	showCaches, err := inv.Params.Bool("all", false)
+	if err != nil {
+		return nil, err
+	}
 	all, err := c.Catalog(ctx)
 	if err != nil {
 		return nil, err
@@ -38,7 +44,7 @@ func listCatalogs(ctx context.Context, inv *action.Invocation) (any, error) {
 	repos := make([]string, 0, len(all))
 	for _, r := range all {
 		// A user never learns the names of other users' repositories.
-		if inv.Caller.CanAccess(r) {
+		if inv.Caller.CanAccess(r) && (showCaches || !build.IsCache(r)) {
 			repos = append(repos, r)
 		}
 	}
@@ -57,6 +63,13 @@ func listImages(ctx context.Context, inv *action.Invocation) (any, error) {
 	}
 	if err := inv.Caller.Authorize(repo); err != nil {
 		return nil, err
+	}
+	showCaches, err := inv.Params.Bool("all", false)
+	if err != nil {
+		return nil, err
+	}
+	if build.IsCache(repo) && !showCaches {
+		return nil, apperr.NotFound("%s is a build cache, hidden from the listings: pass all=true to list its tags", repo)
 	}
 	c, err := client(ctx, inv)
 	if err != nil {
@@ -82,16 +95,24 @@ func deleteImage(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	digest, err := c.Delete(ctx, image)
+	d, err := c.Delete(ctx, image)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
+	msg := "deleted " + image + " (" + d.Digest + ")"
+	if n := len(d.Attestations); n > 0 {
+		msg += fmt.Sprintf(" and its %d attestation manifest(s)", n)
+	}
+	res := map[string]any{
 		"deleted": true,
 		"image":   image,
-		"digest":  digest,
-		"message": "deleted " + image + " (" + digest + "); " + GCNote,
-	}, nil
+		"digest":  d.Digest,
+		"message": msg + "; " + GCNote,
+	}
+	if len(d.Attestations) > 0 {
+		res["attestations"] = d.Attestations
+	}
+	return res, nil
 }
 
 // imageParam reads and authorizes the image parameter.

@@ -31,9 +31,9 @@ type env struct {
 // newEnv starts an in-memory registry behind basic auth holding devel:v1,
 // devel/python:v1 and other:v1, and a handler whose kube clients are fake
 // and hold the registry Secret.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, more ...string) *env {
 	t.Helper()
-	host := regtest.Start(t, "pusher", "p4ss", "devel:v1", "devel/python:v1", "other:v1", "other:v2")
+	host := regtest.Start(t, "pusher", "p4ss", append([]string{"devel:v1", "devel/python:v1", "other:v1", "other:v2"}, more...)...)
 	auth := base64.StdEncoding.EncodeToString([]byte("pusher:p4ss"))
 	cs := fake.NewClientset(
 		&corev1.Secret{
@@ -204,4 +204,29 @@ func TestWrongCredentialsAre502WithoutThem(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, status, "over the web, a registry that refuses is 502")
 	assert.Contains(t, body["error"], "rejected the builder's credentials")
 	assert.NotContains(t, fmt.Sprint(body), "wrong-s3cret")
+}
+
+// TestBuildCacheIsHiddenUnlessAll: the listings leave out <user>/buildcache
+// unless all=true; delete-image deletes it like any image.
+func TestBuildCacheIsHiddenUnlessAll(t *testing.T) {
+	e := newEnv(t, "devel/buildcache:python", "devel/buildcache:go", "other/buildcache:python")
+	status, body := e.call("list-catalogs", "devel", "nuvolaris", "GET", nil)
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, []any{"devel", "devel/python"}, body["repositories"])
+	status, body = e.call("list-catalogs", "devel", "nuvolaris", "GET", map[string]any{"all": "true"})
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, []any{"devel", "devel/buildcache", "devel/python"}, body["repositories"], "never another user's cache")
+
+	status, body = e.call("list-images", "devel", "nuvolaris", "GET", map[string]any{"catalog": "devel/buildcache"})
+	assert.Equal(t, 404, status, body)
+	assert.Contains(t, body["error"], "all=true")
+	status, body = e.call("list-images", "devel", "nuvolaris", "GET", map[string]any{"catalog": "devel/buildcache", "all": true})
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, []any{"go", "python"}, body["tags"])
+	status, body = e.call("list-images", "devel", "nuvolaris", "GET", map[string]any{"catalog": "other/buildcache", "all": true})
+	assert.Equal(t, 403, status, body)
+
+	status, body = e.call("delete-image", "devel", "nuvolaris", "POST", map[string]any{"image": "devel/buildcache:python"})
+	require.Equal(t, 200, status, body)
+	assert.Equal(t, true, body["deleted"])
 }

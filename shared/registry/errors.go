@@ -31,3 +31,9 @@ func failure(err error, doing, notFound string) error {
 	}
 	return apperr.Upstream(err, "%s: the registry is unreachable", doing)
 }
+
+// isNotFound reports whether the registry answered 404.
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
@@ -18,9 +19,34 @@ type Manifest struct {
 	MediaType string         `json:"media_type"`
 	Size      int64          `json:"size"` // of the manifest itself
 	Manifest  map[string]any `json:"manifest"`
-	// Config summarizes an image's configuration; nil for an index.
+	// Config summarizes an image's configuration; nil for an index of
+	// several images.
 	Config *ImageConfig `json:"config,omitempty"`
+	// For an index of one image and its attestations (what BuildKit pushes
+	// with provenance): the index itself, and the image's digest; Manifest
+	// and Config are then the image's.
+	Index          map[string]any `json:"index,omitempty"`
+	PlatformDigest string         `json:"platform_digest,omitempty"`
+	// Attestations are the index's attestation manifests.
+	Attestations []Attestation `json:"attestations,omitempty"`
 }
+
+// Attestation is one attestation manifest of an index: what it states
+// (its in-toto predicate types) about which image.
+type Attestation struct {
+	Digest         string   `json:"digest"`
+	PredicateTypes []string `json:"predicate_types"`
+	SubjectDigest  string   `json:"subject_digest"`
+}
+
+// Annotations BuildKit puts on attestation manifests (the docker
+// attestation storage layout).
+const (
+	annotationRefType   = "vnd.docker.reference.type"
+	annotationRefDigest = "vnd.docker.reference.digest"
+	refTypeAttestation  = "attestation-manifest"
+	annotationPredicate = "in-toto.io/predicate-type"
+)
 
 // ImageConfig is the part of an image's configuration a user checks.
 type ImageConfig struct {
@@ -60,6 +86,9 @@ func (c *Client) Get(ctx context.Context, image string) (*Manifest, error) {
 	if err := json.Unmarshal(desc.Manifest, &m.Manifest); err != nil {
 		return nil, apperr.Upstream(err, "%s: the registry returned a manifest that is not JSON", doing)
 	}
+	if desc.MediaType.IsIndex() {
+		return m, describeIndex(desc, m, doing)
+	}
 	if !desc.MediaType.IsImage() {
 		return m, nil
 	}
@@ -67,6 +96,72 @@ func (c *Client) Get(ctx context.Context, image string) (*Manifest, error) {
 	if err != nil {
 		return nil, apperr.Upstream(err, "%s: the manifest is not a readable image", doing)
 	}
+	ic, err := imageConfig(img, doing, image)
+	if err != nil {
+		return nil, err
+	}
+	m.Config = ic
+	return m, nil
+}
+
+// describeIndex lists an index's attestations and, when it holds one image
+// besides them, reports that image as Get reports an image.
+func describeIndex(desc *remote.Descriptor, m *Manifest, doing string) error {
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return apperr.Upstream(err, "%s: the index is not readable", doing)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return apperr.Upstream(err, "%s: the index is not readable", doing)
+	}
+	var images []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Annotations[annotationRefType] != refTypeAttestation {
+			images = append(images, d)
+			continue
+		}
+		a := Attestation{Digest: d.Digest.String(), SubjectDigest: d.Annotations[annotationRefDigest], PredicateTypes: []string{}}
+		att, err := idx.Image(d.Digest)
+		if err != nil {
+			return failure(err, doing+": reading attestation "+d.Digest.String(), "attestation "+d.Digest.String()+" is missing")
+		}
+		am, err := att.Manifest()
+		if err != nil {
+			return failure(err, doing+": reading attestation "+d.Digest.String(), "attestation "+d.Digest.String()+" is missing")
+		}
+		for _, l := range am.Layers {
+			if pt := l.Annotations[annotationPredicate]; pt != "" {
+				a.PredicateTypes = append(a.PredicateTypes, pt)
+			}
+		}
+		m.Attestations = append(m.Attestations, a)
+	}
+	if len(images) != 1 || !images[0].MediaType.IsImage() {
+		return nil
+	}
+	img, err := idx.Image(images[0].Digest)
+	if err != nil {
+		return failure(err, doing+": reading its image", "the image of the index is missing")
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return failure(err, doing+": reading its image", "the image of the index is missing")
+	}
+	ic, err := imageConfig(img, doing, m.Reference)
+	if err != nil {
+		return err
+	}
+	m.Index, m.Manifest = m.Manifest, nil
+	if err := json.Unmarshal(raw, &m.Manifest); err != nil {
+		return apperr.Upstream(err, "%s: the image manifest is not JSON", doing)
+	}
+	m.PlatformDigest, m.Config = images[0].Digest.String(), ic
+	return nil
+}
+
+// imageConfig summarizes img's configuration.
+func imageConfig(img v1.Image, doing, image string) (*ImageConfig, error) {
 	mf, err := img.Manifest()
 	if err != nil {
 		return nil, apperr.Upstream(err, "%s: the manifest is not a readable image", doing)
@@ -89,6 +184,5 @@ func (c *Client) Get(ctx context.Context, image string) (*Manifest, error) {
 	for _, l := range mf.Layers {
 		ic.TotalSize += l.Size
 	}
-	m.Config = ic
-	return m, nil
+	return ic, nil
 }

@@ -10,8 +10,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -108,6 +111,54 @@ func TestGetIndex(t *testing.T) {
 	assert.Len(t, m.Manifest["manifests"], 2)
 }
 
+// attested is an index as BuildKit pushes an image with provenance: the
+// linux/amd64 image and an attestation manifest about it.
+func attested(t *testing.T) (v1.ImageIndex, v1.Image, v1.Image) {
+	img, err := random.Image(256, 2)
+	require.NoError(t, err)
+	imgDigest, err := img.Digest()
+	require.NoError(t, err)
+	statement, err := random.Layer(64, types.MediaType("application/vnd.in-toto+json"))
+	require.NoError(t, err)
+	att, err := mutate.Append(empty.Image, mutate.Addendum{Layer: statement, Annotations: map[string]string{annotationPredicate: "https://slsa.dev/provenance/v0.2"}})
+	require.NoError(t, err)
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
+			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
+			Annotations: map[string]string{annotationRefType: refTypeAttestation, annotationRefDigest: imgDigest.String()},
+		}})
+	return idx, img, att
+}
+
+func TestGetReportsTheImageOfAnAttestedIndex(t *testing.T) {
+	f := newFixture(t, nil)
+	idx, img, att := attested(t)
+	r, err := name.ParseReference(f.host+"/devel/built:v1", name.Insecure)
+	require.NoError(t, err)
+	require.NoError(t, remote.WriteIndex(r, idx))
+	m, err := f.client.Get(context.Background(), "devel/built:v1")
+	require.NoError(t, err)
+	idxDigest, _ := idx.Digest()
+	imgDigest, _ := img.Digest()
+	attDigest, _ := att.Digest()
+	assert.Equal(t, idxDigest.String(), m.Digest, "the digest the tag names")
+	assert.Equal(t, string(types.OCIImageIndex), m.MediaType)
+	assert.Equal(t, imgDigest.String(), m.PlatformDigest)
+	require.NotNil(t, m.Config, "the image's config, as for an image")
+	assert.Equal(t, 2, m.Config.Layers)
+	assert.Len(t, m.Index["manifests"], 2)
+	assert.NotNil(t, m.Manifest["layers"], "manifest is the image's")
+	assert.Equal(t, []Attestation{{Digest: attDigest.String(), PredicateTypes: []string{"https://slsa.dev/provenance/v0.2"}, SubjectDigest: imgDigest.String()}}, m.Attestations)
+
+	del, err := f.client.Delete(context.Background(), "devel/built:v1")
+	require.NoError(t, err)
+	assert.Equal(t, idxDigest.String(), del.Digest)
+	assert.Equal(t, []string{attDigest.String()}, del.Attestations)
+	_, err = f.client.Get(context.Background(), "devel/built@"+attDigest.String())
+	assert.Equal(t, http.StatusNotFound, apperr.Status(err), "the attestation went with the image")
+}
+
 func TestReferenceErrors(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
@@ -133,7 +184,8 @@ func TestDelete(t *testing.T) {
 	d, _ := f.image.Digest()
 	got, err := f.client.Delete(ctx, "other:v1")
 	require.NoError(t, err)
-	assert.Equal(t, d.String(), got)
+	assert.Equal(t, d.String(), got.Digest)
+	assert.Empty(t, got.Attestations)
 	// The in-memory registry keeps tags of a deleted digest (distribution
 	// drops them): check the digest only; the integration suite checks tags.
 	_, err = f.client.Get(ctx, "other@"+d.String())

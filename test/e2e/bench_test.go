@@ -44,7 +44,10 @@ func BenchmarkSendRealAPI(b *testing.B) {
 		require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(context.Background(),
 			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: build.UserSelector("bench")}))
 	})
-	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound()})
+	// 200 unfinished builds of one user: the deployment measured lifts the
+	// per-user limit (each send still lists the user's builds).
+	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv,
+		Bound: invoker.Merge(bound(), map[string]any{"max_active_builds": 0, "max_retained_builds": 1000})})
 	require.NoError(b, err)
 	defer p.Stop()
 	a := invoker.Web("send", "bench", "POST", seed("bench:v1"))

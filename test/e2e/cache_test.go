@@ -1,0 +1,162 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/test/invoker"
+)
+
+// layers are the layer digests of an image's manifest, as get-image
+// reports it.
+func layers(t *testing.T, got map[string]any) []string {
+	t.Helper()
+	var out []string
+	ls, _ := got["manifest"].(map[string]any)["layers"].([]any)
+	for _, l := range ls {
+		out = append(out, l.(map[string]any)["digest"].(string))
+	}
+	require.NotEmpty(t, out, "%v", got)
+	return out
+}
+
+// TestBuildCache: a second build of the same context, in a fresh pod,
+// takes its steps from the user's cache in the registry and gives the same
+// layers; another user's build does not see that cache; the listings hide
+// the caches unless all=true.
+func TestBuildCache(t *testing.T) {
+	python, _ := bases(t)
+	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
+	build := func(user, target string) map[string]any {
+		_, st := buildAndWait(t, user, map[string]any{"source": python, "target": target, "kind": "python", "file": req})
+		require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+		return st
+	}
+	first := build("cacher", "cacher:first")
+	assert.NotContains(t, first["logs"], "CACHED", "the first build has no cache to use")
+	second := build("cacher", "cacher:second")
+	assert.Regexp(t, `#\d+ CACHED`, second["logs"], "the second build's steps come from the cache")
+	assert.Contains(t, second["logs"], "importing cache manifest from "+stack.registry.Host+"/cacher/buildcache:python")
+	other := build("cacher2", "cacher2:first")
+	assert.NotContains(t, other["logs"], "CACHED", "another user's build does not use cacher's cache")
+
+	rp := action(t, "registry")
+	get := func(user, image string) map[string]any {
+		code, body := call(t, rp, invoker.Web("get-image", user, "GET", map[string]any{"image": image}))
+		require.Equal(t, 200, code, "%v", body)
+		return body
+	}
+	assert.Equal(t, layers(t, get("cacher", "cacher:first")), layers(t, get("cacher", "cacher:second")), "the same layers")
+	for _, user := range []string{"cacher", "cacher2"} {
+		cache := get(user, user+"/buildcache:python")
+		assert.Equal(t, "application/vnd.oci.image.manifest.v1+json", cache["media_type"], "an OCI image manifest, which distribution stores")
+	}
+
+	code, body := call(t, rp, invoker.Web("list-catalogs", "cacher", "GET", nil))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, []any{"cacher"}, body["repositories"], "the cache is hidden")
+	code, body = call(t, rp, invoker.Web("list-catalogs", "cacher", "GET", map[string]any{"all": true}))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, []any{"cacher", "cacher/buildcache"}, body["repositories"], "and shown with all=true, never cacher2's")
+	code, body = call(t, rp, invoker.Web("list-images", "cacher", "GET", map[string]any{"catalog": "cacher/buildcache", "all": true}))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, []any{"python"}, body["tags"])
+	code, body = call(t, rp, invoker.Web("delete-image", "cacher", "DELETE", map[string]any{"image": "cacher/buildcache:python"}))
+	require.Equal(t, 200, code, "deleting the cache clears it: %v", body)
+}
+
+// TestProvenance: a built image carries BuildKit's provenance attestation;
+// get-image reports the image and lists the attestation; delete-image
+// removes both. With provenance off, the image has none.
+func TestProvenance(t *testing.T) {
+	python, _ := bases(t)
+	sent, st := buildAndWait(t, "attester", map[string]any{"source": python, "target": "attester:v1", "kind": "python"})
+	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+	rp := action(t, "registry")
+	code, got := call(t, rp, invoker.Web("get-image", "attester", "GET", map[string]any{"image": "attester:v1"}))
+	require.Equal(t, 200, code, "%v", got)
+	assert.Equal(t, st["digest"], got["digest"], "the digest the build pushed")
+	require.NotNil(t, got["config"], "the image's config, as for an image without attestations")
+	assert.Equal(t, "nobody", got["config"].(map[string]any)["user"])
+	atts, _ := got["attestations"].([]any)
+	require.Len(t, atts, 1, "%v", got)
+	att := atts[0].(map[string]any)
+	assert.Equal(t, got["platform_digest"], att["subject_digest"], "it describes the image")
+	require.NotEmpty(t, att["predicate_types"])
+	assert.True(t, strings.HasPrefix(att["predicate_types"].([]any)[0].(string), "https://slsa.dev/provenance/"), "%v", att)
+
+	code, body := call(t, rp, invoker.Web("delete-image", "attester", "DELETE", map[string]any{"image": "attester:v1"}))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, []any{att["digest"]}, body["attestations"])
+	code, body = call(t, rp, invoker.Web("get-image", "attester", "GET", map[string]any{"image": "attester@" + att["digest"].(string)}))
+	assert.Equal(t, 404, code, "the attestation went with the image: %v", body)
+	require.NotEmpty(t, sent["image"])
+
+	_, st = buildAndWait(t, "attester", map[string]any{"source": python, "target": "attester:plain", "kind": "python"}, map[string]any{"provenance": false})
+	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+	code, got = call(t, rp, invoker.Web("get-image", "attester", "GET", map[string]any{"image": "attester:plain"}))
+	require.Equal(t, 200, code, "%v", got)
+	assert.Nil(t, got["attestations"])
+	assert.Equal(t, "application/vnd.oci.image.manifest.v1+json", got["media_type"])
+}
+
+// BenchmarkBuildCache builds the same go runtime (its install step, `go mod
+// download`, fetches modules from the Go module proxy) twice, each in a
+// fresh build pod, with the registry cache and without: first-s and
+// second-s with the cache, nocache-s without, second-ratio (second over
+// first; goal ≤ 0.4) and export-s (what exporting the cache adds to a first
+// build).
+func BenchmarkBuildCache(b *testing.B) {
+	t := &testing.T{}
+	_, golang := bases(t)
+	gomod := base64.StdEncoding.EncodeToString([]byte("module action\n\ngo 1.22\n\nrequire (\n\tgithub.com/google/go-containerregistry v0.20.2\n\tgithub.com/spf13/cobra v1.8.1\n\tgolang.org/x/text v0.21.0\n\tgopkg.in/yaml.v3 v3.0.1\n)\n"))
+	timed := func(user string, config map[string]any) float64 {
+		p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: invoker.Merge(bound(), config)})
+		require.NoError(b, err)
+		defer p.Stop()
+		start := time.Now()
+		res, err := p.RunValue(invoker.Web("send", user, "POST", map[string]any{"source": golang, "target": user + "/go:custom", "kind": "go", "file": gomod}))
+		require.NoError(b, err)
+		code, sent, err := invoker.Response(res)
+		require.NoError(b, err)
+		require.Equal(b, 200, code, "%v", sent)
+		lp, err := invoker.Start(filepath.Join(stack.root, "build", "logs.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound()})
+		require.NoError(b, err)
+		defer lp.Stop()
+		for {
+			res, err := lp.RunValue(invoker.Web("logs", user, "GET", map[string]any{"job_name": sent["job_name"]}))
+			require.NoError(b, err)
+			_, st, err := invoker.Response(res)
+			require.NoError(b, err)
+			if st["status"] == "succeeded" {
+				return time.Since(start).Seconds()
+			}
+			require.NotEqual(b, "failed", st["status"], "%v", st["logs"])
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	var first, second, nocache float64
+	n := 0
+	for b.Loop() {
+		n++
+		user := fmt.Sprintf("benchcache%d-%d", n, time.Now().UnixNano()%100000)
+		first += timed(user, nil)
+		second += timed(user, nil)
+		nocache += timed(user+"x", map[string]any{"build_cache": false})
+	}
+	f := float64(n)
+	b.ReportMetric(first/f, "first-s")
+	b.ReportMetric(second/f, "second-s")
+	b.ReportMetric(nocache/f, "nocache-s")
+	b.ReportMetric(second/first, "second-ratio")
+	b.ReportMetric((first-nocache)/f, "export-s")
+}
