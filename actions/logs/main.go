@@ -1,4 +1,6 @@
-// Command logs is the logs action: the status and log of a build.
+// Command logs serves three actions from one binary: logs (the status and
+// log of a build), builds (the caller's builds) and cancel (stop a build).
+// Each deployment picks its own by its bound operation, or its name.
 package main
 
 import (
@@ -6,4 +8,4 @@ import (
 	"github.com/apache/openserverless-builder/shared/build"
 )
 
-func main() { action.Main(build.LogsAction) }
+func main() { action.Main(build.LogsAction, build.BuildsAction, build.CancelAction) }

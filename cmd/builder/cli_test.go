@@ -126,7 +126,11 @@ func TestArguments(t *testing.T) {
 		{"stray argument", []string{"list-catalogs", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"web and plain", []string{"list-catalogs", "--web", "--plain"}, exitUsage, "exclude each other"},
 		{"subcommand help has an example", []string{"delete-image", "--help"}, exitOK, "builder delete-image --image devel:alpine"},
-		{"bad flag", []string{"logs", "--tail", "many"}, exitUsage, "invalid value"},
+		{"bad flag", []string{"logs", "--tail", "many"}, exitUsage, "invalid argument"},
+		{"unknown flag", []string{"builds", "--bogus"}, exitUsage, "unknown flag: --bogus"},
+		{"cancel without a build", []string{"cancel"}, exitUsage, "id, or --job-name, is required"},
+		{"logs with two ids", []string{"logs", "a", "b"}, exitUsage, `unexpected argument "b"`},
+		{"help lists builds and cancel", []string{"--help"}, exitOK, "builds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,4 +174,47 @@ func TestCredentials(t *testing.T) {
 	code, out3, _ := builder(t, s, "nobody:wrong", "devel", "list-catalogs", "--auth", develAuth)
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out3, "devel")
+}
+
+// TestBuildsCancelAndLogsByID: the new subcommands call their actions with
+// their parameters, over the web for a user and plainly for an admin.
+func TestBuildsCancelAndLogsByID(t *testing.T) {
+	s := api(t)
+	for _, tt := range []struct {
+		args   []string
+		action string
+		params map[string]any
+	}{
+		{[]string{"builds", "--limit", "5", "--next", "eyJjIjoiMjAyNi0wMS0wMVQwMDowMDowMFoiLCJqIjoiYnVpbGQteCJ9"}, "builds", map[string]any{"limit": float64(5), "next": "eyJjIjoiMjAyNi0wMS0wMVQwMDowMDowMFoiLCJqIjoiYnVpbGQteCJ9"}},
+		{[]string{"builds", "--user", "other"}, "builds", map[string]any{"limit": float64(20), "user": "other"}},
+		{[]string{"cancel", "0123456789"}, "cancel", map[string]any{"id": "0123456789"}},
+		{[]string{"cancel", "--job-name", "build-devel-0123456789"}, "cancel", map[string]any{"job_name": "build-devel-0123456789"}},
+		{[]string{"logs", "0123456789", "--tail", "3"}, "logs", map[string]any{"id": "0123456789", "tail": float64(3)}},
+	} {
+		before := len(s.Calls())
+		code, _, errOut := builder(t, s, adminAuth, "nuvolaris", tt.args...)
+		assert.Equal(t, exitError, code, "no cluster behind the fake: %s", errOut)
+		assert.Contains(t, errOut, "no Kubernetes credentials", "the action ran")
+		calls := s.Calls()
+		require.Len(t, calls, before+1, "%v", tt.args)
+		c := calls[len(calls)-1]
+		assert.Equal(t, tt.action, c.Action, "%v", tt.args)
+		assert.False(t, c.Web, "an admin invokes plainly")
+		assert.Equal(t, tt.params, c.Params, "%v", tt.args)
+	}
+	code, _, _ := builder(t, s, develAuth, "devel", "cancel", "0123456789")
+	assert.Equal(t, exitError, code)
+	calls := s.Calls()
+	assert.True(t, calls[len(calls)-1].Web, "a user calls the web action")
+}
+
+// TestCompletion: shell completion scripts, with no credentials needed.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"completion", shell}, &out, &errOut, func(string) string { return "" }, false)
+		assert.Equal(t, exitOK, code, "%s: %s", shell, errOut.String())
+		assert.Contains(t, out.String(), "builder", shell)
+		assert.Greater(t, out.Len(), 500, shell)
+	}
 }

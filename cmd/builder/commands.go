@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,117 +11,181 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/apache/openserverless-builder/shared/kinds"
 )
 
-type command struct {
-	summary, usage, example string
-	// flags registers the command's flags and returns how it runs.
-	flags func(fs *flag.FlagSet) func(ctx context.Context, c *cli) error
+// commands are builder's subcommands: the seed's tasks, and builds and
+// cancel.
+func (c *cli) commands() []*cobra.Command {
+	var send struct {
+		source, target, kind, file string
+		follow                     bool
+	}
+	sendCmd := &cobra.Command{
+		Use:     "send --source IMAGE --target REPO:TAG [--kind KIND] [--requirements FILE] [--follow]",
+		Short:   "start a build of a custom runtime (task builder:send)",
+		Example: "  builder send --source apache/openserverless-runtime-python:v3.13-2506091954 --target devel:python3.13-custom --requirements requirements.txt --follow",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.send(cmd.Context(), send.source, send.target, send.kind, send.file, send.follow)
+		},
+	}
+	sendCmd.Flags().StringVar(&send.source, "source", "", "base runtime image")
+	sendCmd.Flags().StringVar(&send.target, "target", "", "image to build, <repo>:<tag> in your repositories")
+	sendCmd.Flags().StringVar(&send.kind, "kind", "", "runtime kind: "+strings.Join(kinds.Names(), ", ")+" (default: from the requirements file name)")
+	sendCmd.Flags().StringVar(&send.file, "requirements", "", "the kind's requirements file (requirements.txt, package.json, ...)")
+	sendCmd.Flags().BoolVar(&send.follow, "follow", false, "follow the build until it ends; exit non-zero if it fails")
+
+	var job string
+	var tail int
+	logsCmd := &cobra.Command{
+		Use:     "logs [ID] [--job-name NAME] [--tail LINES]",
+		Short:   "status and log of a build: your latest, or one by id or --job-name (task builder:logs)",
+		Example: "  builder logs --tail 20\n  builder logs 0123456789",
+		Args:    maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := map[string]any{}
+			if len(args) == 1 {
+				p["id"] = args[0]
+			}
+			if job != "" {
+				p["job_name"] = job
+			}
+			if tail > 0 {
+				p["tail"] = tail
+			}
+			return c.show(cmd.Context(), "logs", http.MethodPost, p, func(w io.Writer, res map[string]any) { printStatus(w, res, true) })
+		},
+	}
+	logsCmd.Flags().StringVar(&job, "job-name", "", "the build's job name (default: your latest build)")
+	logsCmd.Flags().IntVar(&tail, "tail", 0, "only the last lines of the log")
+
+	var limit int
+	var next, user string
+	buildsCmd := &cobra.Command{
+		Use:     "builds [--limit N] [--next CURSOR] [--user NAME]",
+		Short:   "your builds, newest first, also those cleaned up (admins: everyone's, or --user's)",
+		Example: "  builder builds --limit 10",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := map[string]any{"limit": limit}
+			if next != "" {
+				p["next"] = next
+			}
+			if user != "" {
+				p["user"] = user
+			}
+			return c.show(cmd.Context(), "builds", http.MethodPost, p, printBuilds)
+		},
+	}
+	buildsCmd.Flags().IntVar(&limit, "limit", 20, "builds per page, at most 100")
+	buildsCmd.Flags().StringVar(&next, "next", "", "the page after this cursor (builds prints it)")
+	buildsCmd.Flags().StringVar(&user, "user", "", "one user's builds (admins)")
+
+	var cancelJob string
+	cancelCmd := &cobra.Command{
+		Use:     "cancel ID|--job-name NAME",
+		Short:   "stop a pending or running build: its pod goes and nothing is pushed",
+		Example: "  builder cancel 0123456789",
+		Args:    maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := map[string]any{}
+			if len(args) == 1 {
+				p["id"] = args[0]
+			}
+			if cancelJob != "" {
+				p["job_name"] = cancelJob
+			}
+			if len(p) == 0 {
+				return usageError{"the build's id, or --job-name, is required"}
+			}
+			return c.show(cmd.Context(), "cancel", http.MethodDelete, p, func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) })
+		},
+	}
+	cancelCmd.Flags().StringVar(&cancelJob, "job-name", "", "the build's job name")
+
+	var age float64
+	var dry bool
+	cleanCmd := &cobra.Command{
+		Use:     "cleanjobs [--max-age-hours HOURS] [--dry-run]",
+		Short:   "delete finished build jobs older than --max-age-hours (task builder:cleanjobs)",
+		Example: "  builder cleanjobs --max-age-hours 48 --dry-run",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.show(cmd.Context(), "cleanjobs", http.MethodPost, map[string]any{"max_age_hours": age, "dry_run": dry}, func(w io.Writer, res map[string]any) {
+				fmt.Fprintln(w, str(res["message"]))
+				for _, j := range strs(res["jobs"]) {
+					fmt.Fprintln(w, "  "+j)
+				}
+			})
+		},
+	}
+	cleanCmd.Flags().Float64Var(&age, "max-age-hours", 24, "age of the builds to delete, since they finished")
+	cleanCmd.Flags().BoolVar(&dry, "dry-run", false, "list what would be deleted, delete nothing")
+
+	var tomlFile string
+	tomlCmd := &cobra.Command{
+		Use:     "updatetoml [--file buildkitd.toml]",
+		Short:   "create or replace the buildkitd.toml ConfigMap, admins (task builder:updatetoml)",
+		Example: "  builder updatetoml --file buildkitd.toml",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := map[string]any{}
+			if tomlFile != "" {
+				data, err := os.ReadFile(tomlFile)
+				if err != nil {
+					return usageError{err.Error()}
+				}
+				p["toml"] = string(data)
+			}
+			return c.show(cmd.Context(), "updatetoml", http.MethodPost, p, func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) })
+		},
+	}
+	tomlCmd.Flags().StringVar(&tomlFile, "file", "", "the TOML to write (default: the builder's default for the registry)")
+
+	var allRepos, allTags bool
+	catalogsCmd := &cobra.Command{
+		Use:     "list-catalogs [--all]",
+		Short:   "repositories in the registry: yours, or all for admins (task builder:list-catalogs)",
+		Example: "  builder list-catalogs",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.show(cmd.Context(), "list-catalogs", http.MethodPost, map[string]any{"all": allRepos}, func(w io.Writer, res map[string]any) { column(w, "REPOSITORY", strs(res["repositories"])) })
+		},
+	}
+	catalogsCmd.Flags().BoolVar(&allRepos, "all", false, "also the build caches (<user>/buildcache)")
+
+	var catalog string
+	imagesCmd := &cobra.Command{
+		Use:     "list-images --catalog REPO",
+		Short:   "tags of one repository (task builder:list-images)",
+		Example: "  builder list-images --catalog devel",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if catalog == "" {
+				return usageError{"--catalog is required"}
+			}
+			return c.show(cmd.Context(), "list-images", http.MethodPost, map[string]any{"catalog": catalog, "all": allTags}, func(w io.Writer, res map[string]any) { column(w, "TAG", strs(res["tags"])) })
+		},
+	}
+	imagesCmd.Flags().StringVar(&catalog, "catalog", "", "the repository, such as devel")
+	imagesCmd.Flags().BoolVar(&allTags, "all", false, "also list a build cache's tags")
+
+	return []*cobra.Command{sendCmd, logsCmd, buildsCmd, cancelCmd, cleanCmd, tomlCmd, catalogsCmd, imagesCmd,
+		c.imageCommand("get-image", http.MethodPost,
+			"manifest, digest and config of an image (task builder:get-image)",
+			"builder get-image --image devel:python3.13-custom", printImage),
+		c.imageCommand("delete-image", http.MethodDelete,
+			"delete an image by its digest (task builder:delete-image)",
+			"builder delete-image --image devel:alpine",
+			func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) }),
+	}
 }
 
-var commands = map[string]command{
-	"send": {
-		summary: "start a build of a custom runtime (task builder:send)",
-		usage:   "send --source IMAGE --target REPO:TAG [--kind KIND] [--requirements FILE] [--follow]",
-		example: "builder send --source apache/openserverless-runtime-python:v3.13-2506091954 --target devel:python3.13-custom --requirements requirements.txt --follow",
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			source := fs.String("source", "", "base runtime image")
-			target := fs.String("target", "", "image to build, <repo>:<tag> in your repositories")
-			kind := fs.String("kind", "", "runtime kind: "+strings.Join(kinds.Names(), ", ")+" (default: from the requirements file name)")
-			file := fs.String("requirements", "", "the kind's requirements file (requirements.txt, package.json, ...)")
-			follow := fs.Bool("follow", false, "follow the build until it ends; exit non-zero if it fails")
-			return func(ctx context.Context, c *cli) error {
-				return c.send(ctx, *source, *target, *kind, *file, *follow)
-			}
-		},
-	},
-	"logs": {
-		summary: "status and log of a build: your latest, or --job-name (task builder:logs)",
-		usage:   "logs [--job-name NAME] [--tail LINES]",
-		example: "builder logs --tail 20",
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			job := fs.String("job-name", "", "the build's job name (default: your latest build)")
-			tail := fs.Int("tail", 0, "only the last lines of the log")
-			return func(ctx context.Context, c *cli) error {
-				p := map[string]any{}
-				if *job != "" {
-					p["job_name"] = *job
-				}
-				if *tail > 0 {
-					p["tail"] = *tail
-				}
-				return c.show(ctx, "logs", http.MethodPost, p, func(w io.Writer, res map[string]any) { printStatus(w, res, true) })
-			}
-		},
-	},
-	"cleanjobs": {
-		summary: "delete finished build jobs older than --max-age-hours (task builder:cleanjobs)",
-		usage:   "cleanjobs [--max-age-hours HOURS] [--dry-run]",
-		example: "builder cleanjobs --max-age-hours 48 --dry-run",
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			age := fs.Float64("max-age-hours", 24, "age of the builds to delete, since they finished")
-			dry := fs.Bool("dry-run", false, "list what would be deleted, delete nothing")
-			return func(ctx context.Context, c *cli) error {
-				return c.show(ctx, "cleanjobs", http.MethodPost, map[string]any{"max_age_hours": *age, "dry_run": *dry}, func(w io.Writer, res map[string]any) {
-					fmt.Fprintln(w, str(res["message"]))
-					for _, j := range strs(res["jobs"]) {
-						fmt.Fprintln(w, "  "+j)
-					}
-				})
-			}
-		},
-	},
-	"updatetoml": {
-		summary: "create or replace the buildkitd.toml ConfigMap, admins (task builder:updatetoml)",
-		usage:   "updatetoml [--file buildkitd.toml]",
-		example: "builder updatetoml --file buildkitd.toml",
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			file := fs.String("file", "", "the TOML to write (default: the builder's default for the registry)")
-			return func(ctx context.Context, c *cli) error {
-				p := map[string]any{}
-				if *file != "" {
-					data, err := os.ReadFile(*file)
-					if err != nil {
-						return usageError{err.Error()}
-					}
-					p["toml"] = string(data)
-				}
-				return c.show(ctx, "updatetoml", http.MethodPost, p, func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) })
-			}
-		},
-	},
-	"list-catalogs": {
-		summary: "repositories in the registry: yours, or all for admins (task builder:list-catalogs)",
-		usage:   "list-catalogs",
-		example: "builder list-catalogs",
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			return func(ctx context.Context, c *cli) error {
-				return c.show(ctx, "list-catalogs", http.MethodPost, map[string]any{}, func(w io.Writer, res map[string]any) { column(w, "REPOSITORY", strs(res["repositories"])) })
-			}
-		},
-	},
-	"list-images": {
-		summary: "tags of one repository (task builder:list-images)",
-		usage:   "list-images --catalog REPO",
-		example: "builder list-images --catalog devel",
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			catalog := fs.String("catalog", "", "the repository, such as devel")
-			return func(ctx context.Context, c *cli) error {
-				if *catalog == "" {
-					return usageError{"--catalog is required"}
-				}
-				return c.show(ctx, "list-images", http.MethodPost, map[string]any{"catalog": *catalog}, func(w io.Writer, res map[string]any) { column(w, "TAG", strs(res["tags"])) })
-			}
-		},
-	},
-	"get-image": imageCommand("get-image", http.MethodPost,
-		"manifest, digest and config of an image (task builder:get-image)",
-		"builder get-image --image devel:python3.13-custom", printImage),
-	"delete-image": imageCommand("delete-image", http.MethodDelete,
-		"delete an image by its digest (task builder:delete-image)",
-		"builder delete-image --image devel:alpine",
-		func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) }),
+// maxArgs allows at most n positional arguments.
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError{fmt.Sprintf("unexpected argument %q", args[n])}
+		}
+		return nil
+	}
 }
 
 // show calls action and prints its result: JSON with --json, else human.
@@ -135,20 +198,39 @@ func (c *cli) show(ctx context.Context, action, method string, p map[string]any,
 }
 
 // imageCommand is a command that takes one --image and calls action.
-func imageCommand(action, method, summary, example string, human func(io.Writer, map[string]any)) command {
-	return command{
-		summary: summary,
-		usage:   action + " --image REPO:TAG|REPO@DIGEST",
-		example: example,
-		flags: func(fs *flag.FlagSet) func(context.Context, *cli) error {
-			image := fs.String("image", "", "the image, <repo>:<tag> or <repo>@<digest>")
-			return func(ctx context.Context, c *cli) error {
-				if *image == "" {
-					return usageError{"--image is required"}
-				}
-				return c.show(ctx, action, method, map[string]any{"image": *image}, human)
+func (c *cli) imageCommand(action, method, summary, example string, human func(io.Writer, map[string]any)) *cobra.Command {
+	var image string
+	cmd := &cobra.Command{
+		Use:     action + " --image REPO:TAG|REPO@DIGEST",
+		Short:   summary,
+		Example: "  " + example,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if image == "" {
+				return usageError{"--image is required"}
 			}
+			return c.show(cmd.Context(), action, method, map[string]any{"image": image}, human)
 		},
+	}
+	cmd.Flags().StringVar(&image, "image", "", "the image, <repo>:<tag> or <repo>@<digest>")
+	return cmd
+}
+
+// printBuilds prints a page of builds as a table, and how to get the next.
+func printBuilds(w io.Writer, res map[string]any) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tTARGET\tKIND\tCREATED\tDURATION")
+	list, _ := res["builds"].([]any)
+	for _, x := range list {
+		b, _ := x.(map[string]any)
+		d := ""
+		if b["duration_s"] != nil {
+			d = fmt.Sprintf("%.0fs", num(b["duration_s"]))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", str(b["id"]), str(b["status"]), str(b["target"]), str(b["kind"]), str(b["created"]), d)
+	}
+	tw.Flush()
+	if n := str(res["next"]); n != "" {
+		fmt.Fprintf(w, "more: builder builds --next %s\n", n)
 	}
 }
 

@@ -4,6 +4,7 @@
 //	builder send --source apache/openserverless-runtime-python:v3.13-2506091954 \
 //	    --target devel:python3.13-custom --requirements requirements.txt --follow
 //	builder logs
+//	builder builds
 //	builder list-images --catalog devel
 //	builder delete-image --image devel:alpine
 //
@@ -14,15 +15,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
@@ -38,6 +40,8 @@ type cli struct {
 	out, errOut io.Writer
 	tty         bool
 	json        bool
+	web, plain  bool
+	s           settings
 	caller      *caller
 	poll        time.Duration
 }
@@ -49,92 +53,105 @@ const (
 	exitUsage = 2
 )
 
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
 func run(ctx context.Context, args []string, out, errOut io.Writer, getenv func(string) string, tty bool) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(out)
-		return exitOK
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(errOut, "builder: unknown command %q\n\n", args[0])
-		usage(errOut)
-		return exitUsage
-	}
+	c := &cli{out: out, errOut: errOut, tty: tty, poll: time.Second}
 	s, err := loadSettings(getenv)
 	if err != nil {
 		fmt.Fprintf(errOut, "builder: %v\n", err)
 		return exitError
 	}
-	c := &cli{out: out, errOut: errOut, tty: tty, poll: time.Second}
-	fs := flag.NewFlagSet("builder "+args[0], flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	fs.StringVar(&s.APIHost, "apihost", s.APIHost, "OpenWhisk API host (default: APIHOST of ~/.wskprops)")
-	fs.StringVar(&s.Auth, "auth", s.Auth, "OpenWhisk credentials uuid:key (default: AUTH of ~/.wskprops)")
-	fs.StringVar(&s.Namespace, "namespace", s.Namespace, "your namespace (default: NAMESPACE of ~/.wskprops)")
-	fs.StringVar(&s.PackageNamespace, "package-namespace", s.PackageNamespace, "namespace of the builder package")
-	fs.StringVar(&s.Package, "package", s.Package, "name of the builder package")
-	web := fs.Bool("web", false, "call the web actions (what users do; the default unless your namespace is the package's)")
-	plain := fs.Bool("plain", false, "invoke the actions plainly (admins)")
-	fs.BoolVar(&s.Insecure, "insecure", false, "skip TLS verification of the API host")
-	fs.BoolVar(&c.json, "json", false, "print the action's result as JSON, for scripts")
-	run := cmd.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(errOut, "%s\n\nUsage: builder %s\n\nExample:\n  %s\n\nFlags:\n", cmd.summary, cmd.usage, cmd.example)
-		fs.PrintDefaults()
+	c.s = s
+	root := c.root()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	name := "builder"
+	if cmd != nil && cmd != root {
+		name += " " + cmd.Name()
+	}
+	var ue usageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") {
+		fmt.Fprintf(errOut, "%s: %v (see %s --help)\n", name, err, name)
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(errOut, "builder %s: unexpected argument %q (see builder %s --help)\n", args[0], fs.Arg(0), args[0])
-		return exitUsage
-	}
-	switch {
-	case *web && *plain:
-		fmt.Fprintln(errOut, "builder: --web and --plain exclude each other")
-		return exitUsage
-	case *web:
-		s.Mode = "web"
-	case *plain:
-		s.Mode = "plain"
-	}
-	if c.caller, err = newCaller(s); err != nil {
-		fmt.Fprintf(errOut, "builder: %v\n", err)
-		return exitError
-	}
-	if err := run(ctx, c); err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(errOut, "builder %s: %v (see builder %s --help)\n", args[0], err, args[0])
-			return exitUsage
-		}
-		fmt.Fprintf(errOut, "builder %s: %v\n", args[0], err)
-		return exitError
-	}
-	return exitOK
+	fmt.Fprintf(errOut, "%s: %v\n", name, err)
+	return exitError
 }
 
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "builder: build custom OpenServerless runtimes and manage their images.")
-	fmt.Fprintln(w, "\nUsage: builder <command> [flags]   (builder <command> --help for its flags)")
-	fmt.Fprintln(w, "\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+// root is the builder command and its subcommands, with the flags every
+// subcommand takes.
+func (c *cli) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "builder",
+		Short: "build custom OpenServerless runtimes and manage their images",
+		Long: "builder: build custom OpenServerless runtimes and manage their images.\n\n" +
+			"Credentials come from ~/.wskprops (APIHOST, AUTH, NAMESPACE), as ops writes it,\n" +
+			"or BUILDER_APIHOST, BUILDER_AUTH, BUILDER_NAMESPACE, or the flags.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return c.connect(cmd)
+		},
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+	f := root.PersistentFlags()
+	f.StringVar(&c.s.APIHost, "apihost", c.s.APIHost, "OpenWhisk API host (default: APIHOST of ~/.wskprops)")
+	f.StringVar(&c.s.Auth, "auth", c.s.Auth, "OpenWhisk credentials uuid:key (default: AUTH of ~/.wskprops)")
+	f.StringVar(&c.s.Namespace, "namespace", c.s.Namespace, "your namespace (default: NAMESPACE of ~/.wskprops)")
+	f.StringVar(&c.s.PackageNamespace, "package-namespace", c.s.PackageNamespace, "namespace of the builder package")
+	f.StringVar(&c.s.Package, "package", c.s.Package, "name of the builder package")
+	f.BoolVar(&c.web, "web", false, "call the web actions (what users do; the default unless your namespace is the package's)")
+	f.BoolVar(&c.plain, "plain", false, "invoke the actions plainly (admins)")
+	f.BoolVar(&c.s.Insecure, "insecure", false, "skip TLS verification of the API host")
+	f.BoolVar(&c.json, "json", false, "print the action's result as JSON, for scripts")
+	// Before the completion command, which takes its writer when made.
+	root.SetOut(c.out)
+	root.SetErr(c.errOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	for _, sub := range c.commands() {
+		if sub.Args == nil {
+			sub.Args = noArgs
+		}
+		root.AddCommand(sub)
 	}
-	fmt.Fprintln(w, "\nCredentials come from ~/.wskprops (APIHOST, AUTH, NAMESPACE), as ops writes it,")
-	fmt.Fprintln(w, "or BUILDER_APIHOST, BUILDER_AUTH, BUILDER_NAMESPACE, or the flags.")
+	// `builder completion bash|zsh|fish|powershell` needs no credentials.
+	root.InitDefaultCompletionCmd()
+	for _, sub := range root.Commands() {
+		if sub.Name() == "completion" {
+			sub.PersistentPreRunE = func(*cobra.Command, []string) error { return nil }
+		}
+	}
+	return root
+}
+
+// connect checks the mode flags and makes the caller, once the flags are
+// parsed.
+func (c *cli) connect(cmd *cobra.Command) error {
+	switch {
+	case c.web && c.plain:
+		return usageError{"--web and --plain exclude each other"}
+	case c.web:
+		c.s.Mode = "web"
+	case c.plain:
+		c.s.Mode = "plain"
+	}
+	var err error
+	c.caller, err = newCaller(c.s)
+	return err
+}
+
+// noArgs refuses positional arguments with a usage error.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+	}
+	return nil
 }
 
 // emit prints v as JSON with --json, else with human.

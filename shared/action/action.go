@@ -54,6 +54,9 @@ type Action struct {
 type Env struct {
 	// NewKube builds clients; nil uses kube.DefaultLoader and kube.NewClients.
 	NewKube func(cfg config.Config) (*kube.Clients, error)
+	// Transport carries the calls to registries; nil uses a clone of
+	// http.DefaultTransport, made once.
+	Transport http.RoundTripper
 
 	mu        sync.Mutex
 	kubeKey   string
@@ -65,6 +68,9 @@ type Env struct {
 // by the activations of a warm container so connections are reused.
 func (inv *Invocation) Transport() http.RoundTripper {
 	e := inv.env
+	if e.Transport != nil {
+		return e.Transport
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.transport == nil {

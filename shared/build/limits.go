@@ -33,8 +33,9 @@ type configMapLister interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
 }
 
-// UserJobs lists the builder's Jobs of user, every page. The label selects
-// them; the annotation, checked again here, holds the full name.
+// UserJobs lists the builder's Jobs of user ("" for everyone's), every
+// page. The label selects them; the annotation, checked again here, holds
+// the full name.
 func UserJobs(ctx context.Context, jobs jobsAPI, user string) ([]batchv1.Job, error) {
 	var out []batchv1.Job
 	opts := metav1.ListOptions{LabelSelector: UserSelector(user), Limit: listPage}
@@ -44,7 +45,7 @@ func UserJobs(ctx context.Context, jobs jobsAPI, user string) ([]batchv1.Job, er
 			return nil, apperr.Upstream(err, "listing the builds of %s", user)
 		}
 		for _, j := range list.Items {
-			if j.Annotations[AnnotationUser] == user {
+			if user == "" || j.Annotations[AnnotationUser] == user {
 				out = append(out, j)
 			}
 		}
@@ -77,11 +78,15 @@ func tooMany(limit int, active []batchv1.Job) error {
 	return apperr.TooMany(RetryAfter, "you have %d unfinished builds (%s) and the limit is %d (max_active_builds): wait for one to finish, then send again", len(active), strings.Join(names, ", "), limit)
 }
 
+// recorder stores the record of a finished build before its Job goes.
+type recorder func(ctx context.Context, job *batchv1.Job) error
+
 // pruneFinished deletes the oldest finished builds of jobs beyond keep, so
-// that what one user leaves in the cluster is bounded. It returns the names
-// it deleted; a deletion that fails is logged by the caller and the send
-// goes on, since the bound holds again at the next send.
-func pruneFinished(ctx context.Context, api jobsAPI, jobs []batchv1.Job, keep int) (deleted []string, errs []error) {
+// that what one user leaves in the cluster is bounded, each after its
+// record is stored (a build whose record cannot be stored stays). It
+// returns the names it deleted; a failure is logged by the caller and the
+// send goes on, since the bound holds again at the next send.
+func pruneFinished(ctx context.Context, api jobsAPI, record recorder, jobs []batchv1.Job, keep int) (deleted []string, errs []error) {
 	type done struct {
 		job *batchv1.Job
 		at  time.Time
@@ -97,6 +102,10 @@ func pruneFinished(ctx context.Context, api jobsAPI, jobs []batchv1.Job, keep in
 	}
 	sort.SliceStable(finished, func(a, b int) bool { return finished[a].at.After(finished[b].at) })
 	for _, f := range finished[keep:] {
+		if err := record(ctx, f.job); err != nil {
+			errs = append(errs, fmt.Errorf("recording finished build %s before deleting it: %w", f.job.Name, err))
+			continue
+		}
 		if err := deleteJob(ctx, api, f.job); err != nil {
 			errs = append(errs, fmt.Errorf("deleting finished build %s: %w", f.job.Name, err))
 			continue

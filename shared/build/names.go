@@ -17,8 +17,10 @@ const (
 	AnnotationUser   = "builder.openserverless.apache.org/user"
 	AnnotationTarget = "builder.openserverless.apache.org/target"
 	AnnotationSource = "builder.openserverless.apache.org/source"
-	AnnotationKind   = "builder.openserverless.apache.org/kind"
-	AnnotationImage  = "builder.openserverless.apache.org/image"
+	// AnnotationSourceDigest is the digest the source was resolved to.
+	AnnotationSourceDigest = "builder.openserverless.apache.org/source-digest"
+	AnnotationKind         = "builder.openserverless.apache.org/kind"
+	AnnotationImage        = "builder.openserverless.apache.org/image"
 	// ContainerName is the build container (buildctl), whose log the logs
 	// action reads.
 	ContainerName = "build"

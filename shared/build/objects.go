@@ -107,11 +107,12 @@ func (p Plan) meta() metav1.ObjectMeta {
 			LabelBuildID:   p.ID,
 		},
 		Annotations: map[string]string{
-			AnnotationUser:   p.User,
-			AnnotationTarget: p.Target(),
-			AnnotationSource: p.Source,
-			AnnotationKind:   p.Kind.Name,
-			AnnotationImage:  p.Image,
+			AnnotationUser:         p.User,
+			AnnotationTarget:       p.Target(),
+			AnnotationSource:       p.Source,
+			AnnotationSourceDigest: p.SourceDigest,
+			AnnotationKind:         p.Kind.Name,
+			AnnotationImage:        p.Image,
 		},
 	}
 }

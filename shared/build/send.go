@@ -9,6 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kinds"
@@ -23,10 +26,11 @@ var SendAction = action.Action{Name: "send", Methods: web.Write(), Run: send}
 
 // Sent is send's result.
 type Sent struct {
-	ID      string `json:"id"`
-	JobName string `json:"job_name"`
-	Image   string `json:"image"`
-	Message string `json:"message"`
+	ID           string `json:"id"`
+	JobName      string `json:"job_name"`
+	Image        string `json:"image"`
+	SourceDigest string `json:"source_digest"`
+	Message      string `json:"message"`
 }
 
 // ParseRequest reads and validates send's parameters for caller, touching
@@ -100,8 +104,14 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := authorizeSource(ctx, inv, req.Source, host, k.Core.Secrets(cfg.KubeNamespace)); err != nil {
+	pinned, err := resolveSource(ctx, inv, req.Source, host, k.Core.Secrets(cfg.KubeNamespace))
+	if err != nil {
 		return nil, err
+	}
+	plan.SourceDigest, plan.SourceUser = pinned.Digest, pinned.User
+	// The Dockerfile now names the digest and the user: measure again.
+	if files = plan.Context(); contextSize(files) > cfg.MaxContextBytes {
+		return nil, tooLarge(cfg.MaxContextBytes)
 	}
 	plan.Image = host + "/" + req.Target()
 	plan.Provenance = cfg.Provenance
@@ -114,7 +124,11 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if inv.Caller.Admin {
 		limit = 0
 	}
-	if err := beforeCreate(ctx, inv, jobs, limit); err != nil {
+	records := Records{ConfigMaps: k.Core.ConfigMaps(cfg.KubeNamespace), Namespace: cfg.KubeNamespace}
+	keep := func(ctx context.Context, j *batchv1.Job) error {
+		return RecordJob(ctx, k.Core.Pods(cfg.KubeNamespace), records, j)
+	}
+	if err := beforeCreate(ctx, inv, jobs, keep, limit); err != nil {
 		return nil, err
 	}
 	job, err := jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
@@ -141,21 +155,25 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	}
 	inv.Log.Printf("send: %s started build %s of %s from %s", inv.Caller.Name, job.Name, plan.Image, req.Source)
 	return Sent{
-		ID:      id,
-		JobName: job.Name,
-		Image:   plan.Image,
-		Message: fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, job.Name),
+		ID:           id,
+		JobName:      job.Name,
+		Image:        plan.Image,
+		SourceDigest: plan.SourceDigest,
+		Message:      fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, job.Name),
 	}, nil
 }
 
-// authorizeSource refuses a source in the cluster registry that the caller
-// may not read, before anything is created: the build would pull it with
-// the builder's credential.
-func authorizeSource(ctx context.Context, inv *action.Invocation, src, host string, secrets secretGetter) error {
+// resolveSource decides whether the caller may build from src, before
+// anything is created (the build would pull it with the builder's
+// credential wherever that applies), and resolves it to its digest and
+// user: anonymously, or with the builder's credential for a source in the
+// cluster registry that the caller may read.
+func resolveSource(ctx context.Context, inv *action.Invocation, src, host string, secrets secretGetter) (source.Pinned, error) {
 	cfg := inv.Config
-	hosts, err := registry.Credentials{Secret: cfg.RegistrySecret}.SecretHosts(ctx, secrets)
+	creds := registry.Credentials{Secret: cfg.RegistrySecret}
+	hosts, err := creds.SecretHosts(ctx, secrets)
 	if err != nil {
-		return err
+		return source.Pinned{}, err
 	}
 	policy := source.NewPolicy(source.Cluster{
 		RegistryHost:    host,
@@ -164,19 +182,35 @@ func authorizeSource(ctx context.Context, inv *action.Invocation, src, host stri
 		CredentialHosts: hosts,
 		Shared:          cfg.SharedRepositories,
 	})
-	_, err = policy.Authorize(inv.Caller, src)
-	return err
+	ref, err := policy.Authorize(inv.Caller, src)
+	if err != nil {
+		return source.Pinned{}, err
+	}
+	opts := []remote.Option{remote.WithTransport(inv.Transport()), remote.WithUserAgent("openserverless-builder")}
+	if reg := ref.Context().RegistryStr(); policy.InCluster(reg) {
+		auth, err := creds.Authenticator(ctx, reg, secrets)
+		if err != nil {
+			return source.Pinned{}, err
+		}
+		opts = append(opts, remote.WithAuth(auth))
+		if cfg.RegistryInsecure {
+			if ref, err = name.ParseReference(src, name.Insecure); err != nil {
+				return source.Pinned{}, apperr.BadRequest("source %s is not an image reference: %v", quoteShort(src), err)
+			}
+		}
+	}
+	return source.Resolve(ctx, ref, opts...)
 }
 
 // beforeCreate applies the fair-use limits that need no new object: it
 // prunes the caller's finished builds beyond max_retained_builds, and
 // refuses a caller already at limit unfinished builds (0: no limit).
-func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, limit int) error {
+func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, record recorder, limit int) error {
 	mine, err := UserJobs(ctx, jobs, inv.Caller.Name)
 	if err != nil {
 		return err
 	}
-	deleted, errs := pruneFinished(ctx, jobs, mine, inv.Config.MaxRetainedBuilds)
+	deleted, errs := pruneFinished(ctx, jobs, record, mine, inv.Config.MaxRetainedBuilds)
 	for _, e := range errs {
 		inv.Log.Printf("send: %v", e)
 	}

@@ -29,7 +29,9 @@ func BenchmarkSendFake(b *testing.B) {
 		obj.(metav1.Object).SetUID(types.UID("uid"))
 		return true, obj, nil
 	})
-	h := actiontest.Env(cs).Handler(SendAction)
+	env := actiontest.Env(cs)
+	env.Transport = sourceRegistry(b)
+	h := env.Handler(SendAction)
 	value := map[string]any(seedParams())
 	value["__ow_method"], value["__ow_user"], value["registry_host"] = "post", "devel", "registry.local:5000"
 	act := actionloop.Activation{

@@ -5,11 +5,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
@@ -19,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/config"
@@ -33,8 +38,6 @@ var requirements = base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nset
 func seedParams() params.Params {
 	return params.Params{"source": seedSource, "target": "devel:python3.13-custom", "kind": "python", "file": requirements}
 }
-
-var invocation = actiontest.Invocation
 
 func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	cs := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
@@ -81,7 +84,10 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "beautifulsoup4\nsetuptools\n", cm.Data["requirements.txt"])
-	assert.Contains(t, cm.Data["Dockerfile"], "FROM "+seedSource+"\n")
+	assert.Contains(t, cm.Data["Dockerfile"], "FROM "+seedSource+"@"+sources.digests[seedSource]+"\n", "pinned to the digest send resolved")
+	assert.True(t, strings.HasSuffix(cm.Data["Dockerfile"], "\nUSER nobody\n"), "back to the source's user")
+	assert.Equal(t, sources.digests[seedSource], sent.SourceDigest)
+	assert.Equal(t, sent.SourceDigest, job.Annotations[AnnotationSourceDigest])
 	require.Len(t, cm.OwnerReferences, 1)
 	assert.Equal(t, "Job", cm.OwnerReferences[0].Kind)
 	assert.Equal(t, sent.JobName, cm.OwnerReferences[0].Name)
@@ -296,6 +302,12 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 		"the two oldest finished builds went; the running one, the new one and other users' stay")
 	assert.NotContains(t, names, "f4")
 	assert.NotContains(t, names, "f5")
+	records := Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}
+	for _, id := range []string{"f4", "f5"} {
+		_, ok, err := records.Get(context.Background(), JobName("devel", id))
+		require.NoError(t, err)
+		assert.True(t, ok, "%s left its record", id)
+	}
 }
 
 func TestSendContextLimitIsAParameter(t *testing.T) {
@@ -318,7 +330,9 @@ func TestSendMethods(t *testing.T) {
 		status int
 	}{{"GET", 405}, {"PUT", 405}, {"DELETE", 405}, {"PATCH", 405}, {"post", 200}, {"POST", 200}} {
 		cs := fake.NewClientset()
-		h := actiontest.Env(cs).Handler(SendAction)
+		env := actiontest.Env(cs)
+		env.Transport = sourceRegistry(t)
+		h := env.Handler(SendAction)
 		code, body := actiontest.WebCall(t, h, "send", "devel", tt.method, seedParams())
 		assert.Equal(t, tt.status, code, "%s: %v", tt.method, body)
 		if tt.status == 405 {
@@ -376,4 +390,67 @@ func TestSendCacheAndProvenance(t *testing.T) {
 	for _, a := range args {
 		assert.NotContains(t, a, "insecure")
 	}
+}
+
+// TestSendResolvesTheSource: a source that does not exist is 404 naming it,
+// with nothing created; an unreachable registry is 502; a source whose user
+// could change the Dockerfile is 400; a source that runs as root gives a
+// Dockerfile without USER.
+func TestSendResolvesTheSource(t *testing.T) {
+	img, err := random.Image(64, 1)
+	require.NoError(t, err)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	cf = cf.DeepCopy()
+	cf.Config.User = "nobody\nRUN id"
+	evil, err := mutate.ConfigFile(img, cf)
+	require.NoError(t, err)
+	pushSource(t, "registry.local:5000/devel:evil", evil)
+
+	for _, tt := range []struct {
+		source string
+		status int
+		says   string
+	}{
+		{"apache/openserverless-runtime-python:v0-missing", 404, "apache/openserverless-runtime-python:v0-missing does not exist"},
+		{"ghcr.io/nobody/nothing:1", 404, "does not exist"},
+		{"registry.local:5000/devel:evil", 400, "cannot restore"},
+	} {
+		cs := fake.NewClientset()
+		p := seedParams()
+		p["source"] = tt.source
+		p["registry_host"] = "registry.local:5000"
+		_, err := send(context.Background(), invocation(t, cs, devel, p))
+		require.Error(t, err, tt.source)
+		assert.Equal(t, tt.status, apperr.Status(err), "%s: %v", tt.source, err)
+		assert.Contains(t, err.Error(), tt.says)
+		assert.Empty(t, created(cs), "nothing is created")
+	}
+
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["source"] = "registry.local:5000/devel:base" // runs as root
+	p["registry_host"] = "registry.local:5000"
+	res, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err)
+	cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, cm.Data["Dockerfile"], "USER")
+	assert.Contains(t, cm.Data["Dockerfile"], "FROM registry.local:5000/devel:base@"+sources.digests["registry.local:5000/devel:base"])
+
+	// Unreachable: a transport that fails every call.
+	cs = fake.NewClientset()
+	env := actiontest.Env(cs)
+	env.Transport = failing{}
+	cfg, err := config.FromParams(seedParams())
+	require.NoError(t, err)
+	_, err = send(context.Background(), action.NewInvocation(env, seedParams(), devel, cfg, log.New(io.Discard, "", 0)))
+	assert.Equal(t, http.StatusBadGateway, apperr.Status(err), "%v", err)
+	assert.Empty(t, created(cs))
+}
+
+type failing struct{}
+
+func (failing) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connection refused")
 }

@@ -20,10 +20,15 @@ import (
 // Request is a validated build request.
 type Request struct {
 	Source string // the base image, as given
-	Repo   string // target repository, such as devel
-	Tag    string // target tag
-	Kind   kinds.Kind
-	File   []byte // the requirements file; nil for none
+	// SourceDigest and SourceUser are what send resolved the source to:
+	// the digest the build is FROM, and the user its image runs as ("" is
+	// root).
+	SourceDigest string
+	SourceUser   string
+	Repo         string // target repository, such as devel
+	Tag          string // target tag
+	Kind         kinds.Kind
+	File         []byte // the requirements file; nil for none
 }
 
 // Target is the target as the user wrote it.

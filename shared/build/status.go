@@ -3,8 +3,9 @@ package build
 import (
 	"context"
 	"io"
+	"net/http"
 	"regexp"
-	"sort"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -31,17 +32,19 @@ const (
 
 // Status is the logs action's result.
 type Status struct {
-	JobName  string     `json:"job_name"`
-	ID       string     `json:"id"`
-	Status   string     `json:"status"`
-	Reason   string     `json:"reason,omitempty"`
-	Image    string     `json:"image"`
-	Digest   string     `json:"digest,omitempty"`
-	Logs     string     `json:"logs"`
-	Message  string     `json:"message,omitempty"`
-	Created  time.Time  `json:"created"`
-	Started  *time.Time `json:"started,omitempty"`
-	Finished *time.Time `json:"finished,omitempty"`
+	JobName string `json:"job_name"`
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Image   string `json:"image"`
+	// SourceDigest is the digest the build is FROM.
+	SourceDigest string     `json:"source_digest,omitempty"`
+	Digest       string     `json:"digest,omitempty"`
+	Logs         string     `json:"logs"`
+	Message      string     `json:"message,omitempty"`
+	Created      time.Time  `json:"created"`
+	Started      *time.Time `json:"started,omitempty"`
+	Finished     *time.Time `json:"finished,omitempty"`
 }
 
 // maxLogBytes bounds the log returned, to stay within a result's size.
@@ -51,6 +54,14 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 	name, err := inv.Params.String("job_name", "")
 	if err != nil {
 		return nil, err
+	}
+	if name == "" {
+		// `builder logs ID` and the builds action name builds by id.
+		if id, err := inv.Params.String("id", ""); err != nil {
+			return nil, err
+		} else if id != "" {
+			name = JobName(inv.Caller.Name, id)
+		}
 	}
 	tail, err := inv.Params.Int("tail", 0)
 	if err != nil {
@@ -64,19 +75,85 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	ns := inv.Config.KubeNamespace
+	records := Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
 	var job *batchv1.Job
+	var rec Record
+	var recorded bool
 	if name != "" {
 		job, err = findJob(ctx, k, ns, name)
+		if apperr.Status(err) == http.StatusNotFound {
+			// The Job is gone: its record answers.
+			if rec, recorded, err = records.Get(ctx, name); err == nil && !recorded {
+				err = apperr.NotFound("no build named %s: it may have been cleaned up, and its record has expired", quoteShort(name))
+			}
+		}
 	} else {
-		job, err = latestJob(ctx, k, ns, inv.Caller.Name)
+		job, rec, recorded, err = latest(ctx, k, records, ns, inv.Caller.Name)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !inv.Caller.Admin && job.Annotations[AnnotationUser] != inv.Caller.Name {
-		return nil, apperr.Forbidden("build %s is not yours", job.Name)
+	owner := rec.User
+	if job != nil {
+		owner = job.Annotations[AnnotationUser]
 	}
-	return Describe(ctx, k, job, int64(tail))
+	if !inv.Caller.Admin && owner != inv.Caller.Name {
+		return nil, apperr.Forbidden("build %s is not yours", name)
+	}
+	if job == nil {
+		return fromRecord(rec, int(tail)), nil
+	}
+	s, err := Describe(ctx, k, job, int64(tail))
+	if err != nil {
+		return nil, err
+	}
+	if done := s.Status == Succeeded || s.Status == Failed; done {
+		// Seen finished: keep its record. Describe read the whole log
+		// unless asked for a tail; the record wants the end of it.
+		if err := RecordJob(ctx, k.Core.Pods(ns), records, job); err != nil {
+			inv.Log.Printf("logs: %v", err)
+		}
+	}
+	return s, nil
+}
+
+// fromRecord is the logs result of a build whose Job is gone.
+func fromRecord(r Record, tail int) *Status {
+	log := r.Log
+	if tail > 0 {
+		lines := strings.SplitAfter(log, "\n")
+		if len(lines) > 0 && lines[len(lines)-1] == "" {
+			lines = lines[:len(lines)-1]
+		}
+		if len(lines) > tail {
+			lines = lines[len(lines)-tail:]
+		}
+		log = strings.Join(lines, "")
+	}
+	return &Status{
+		JobName: r.JobName, ID: r.ID, Status: r.Status, Reason: r.Reason, Image: r.Image,
+		SourceDigest: r.SourceDigest, Digest: r.Digest, Logs: log, Created: r.Created,
+		Started: r.Started, Finished: r.Finished,
+		Message: "from the build's record: its Job has been cleaned up; the log is its last 64 KiB",
+	}
+}
+
+// RecordJob stores the record of a finished Job, with the end of its log,
+// unless it has one.
+func RecordJob(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) error {
+	if _, ok, err := records.Get(ctx, job.Name); err != nil || ok {
+		return err
+	}
+	r := Record{Build: fromJob(job)}
+	text, err := jobLog(ctx, pods, job, 0)
+	if err != nil {
+		return err
+	}
+	r.Log = text
+	if r.Status == Succeeded {
+		r.Digest = PushedDigest(text)
+	}
+	return records.Save(ctx, r)
 }
 
 func findJob(ctx context.Context, k *kube.Clients, ns, name string) (*batchv1.Job, error) {
@@ -90,40 +167,45 @@ func findJob(ctx context.Context, k *kube.Clients, ns, name string) (*batchv1.Jo
 	return job, nil
 }
 
-func latestJob(ctx context.Context, k *kube.Clients, ns, user string) (*batchv1.Job, error) {
-	list, err := k.Batch.Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: UserSelector(user)})
+// latest finds the user's newest build: a live Job, or a record whose Job
+// is gone.
+func latest(ctx context.Context, k *kube.Clients, records Records, ns, user string) (*batchv1.Job, Record, bool, error) {
+	jobs, err := UserJobs(ctx, k.Batch.Jobs(ns), user)
 	if err != nil {
-		return nil, apperr.Upstream(err, "listing your builds")
+		return nil, Record{}, false, err
 	}
-	var mine []batchv1.Job
-	for _, j := range list.Items {
-		// The label may be a hash of a long name: check the full name.
-		if j.Annotations[AnnotationUser] == user {
-			mine = append(mine, j)
+	recs, err := records.List(ctx, user)
+	if err != nil {
+		return nil, Record{}, false, err
+	}
+	builds := merge(jobs, recs)
+	if len(builds) == 0 {
+		return nil, Record{}, false, apperr.NotFound("you have no builds: start one with the send action")
+	}
+	newest := builds[0]
+	for i := range jobs {
+		if jobs[i].Name == newest.JobName {
+			return &jobs[i], Record{}, false, nil
 		}
 	}
-	if len(mine) == 0 {
-		return nil, apperr.NotFound("you have no builds: start one with the send action")
-	}
-	sort.Slice(mine, func(a, b int) bool {
-		ta, tb := mine[a].CreationTimestamp, mine[b].CreationTimestamp
-		if ta.Equal(&tb) {
-			return mine[a].Name > mine[b].Name
+	for _, r := range recs {
+		if r.JobName == newest.JobName {
+			return nil, r, true, nil
 		}
-		return tb.Before(&ta)
-	})
-	return &mine[0], nil
+	}
+	return nil, Record{}, false, apperr.New(500, "build %s vanished while it was read", newest.JobName)
 }
 
-// Describe reports job's status, its pod's BuildKit log (the last tail lines
+// Describe reports job's status, its pod's build log (the last tail lines
 // when tail > 0) and, for a successful build, the pushed digest.
 func Describe(ctx context.Context, k *kube.Clients, job *batchv1.Job, tail int64) (*Status, error) {
 	s := &Status{
-		JobName: job.Name,
-		ID:      job.Labels[LabelBuildID],
-		Image:   job.Annotations[AnnotationImage],
-		Created: job.CreationTimestamp.Time,
-		Status:  Pending,
+		JobName:      job.Name,
+		ID:           job.Labels[LabelBuildID],
+		Image:        job.Annotations[AnnotationImage],
+		SourceDigest: job.Annotations[AnnotationSourceDigest],
+		Created:      job.CreationTimestamp.Time,
+		Status:       Pending,
 	}
 	if t := job.Status.StartTime; t != nil {
 		s.Started = &t.Time
@@ -142,17 +224,17 @@ func Describe(ctx context.Context, k *kube.Clients, job *batchv1.Job, tail int64
 			}
 		}
 	}
-	pods, err := k.Core.Pods(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job.Name})
+	pods := k.Core.Pods(job.Namespace)
+	pod, err := buildPod(ctx, pods, job)
 	if err != nil {
-		return nil, apperr.Upstream(err, "listing the pods of build %s", job.Name)
+		return nil, err
 	}
-	if len(pods.Items) == 0 {
+	if pod == nil {
 		if s.Status != Pending {
 			s.Message = "the build's pod is gone, and its log with it"
 		}
 		return s, nil
 	}
-	pod := newestPod(pods.Items)
 	// A pod that ran is running the build until the Job controller records
 	// how it ended.
 	if s.Status == Pending && pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" {
@@ -161,28 +243,68 @@ func Describe(ctx context.Context, k *kube.Clients, job *batchv1.Job, tail int64
 	if pod.Status.Phase == corev1.PodPending {
 		return s, nil // no log before the container starts
 	}
-	opts := &corev1.PodLogOptions{Container: ContainerName, LimitBytes: ptr(int64(maxLogBytes))}
-	if tail > 0 {
-		opts.TailLines = &tail
+	text, gone, err := podLog(ctx, pods, job, pod.Name, tail)
+	if err != nil {
+		return nil, err
 	}
-	stream, err := k.Core.Pods(job.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
-	if apierrors.IsNotFound(err) {
+	if gone {
 		s.Message = "the build's pod is gone, and its log with it"
 		return s, nil
 	}
-	if err != nil {
-		return nil, apperr.Upstream(err, "reading the log of build %s", job.Name)
-	}
-	defer stream.Close()
-	text, err := io.ReadAll(io.LimitReader(stream, maxLogBytes))
-	if err != nil {
-		return nil, apperr.Upstream(err, "reading the log of build %s", job.Name)
-	}
-	s.Logs = string(text)
+	s.Logs = text
 	if s.Status == Succeeded {
 		s.Digest = PushedDigest(s.Logs)
 	}
 	return s, nil
+}
+
+// buildPod is the newest pod of job; nil when it has none.
+func buildPod(ctx context.Context, pods kube.Pods, job *batchv1.Job) (*corev1.Pod, error) {
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job.Name})
+	if err != nil {
+		return nil, apperr.Upstream(err, "listing the pods of build %s", job.Name)
+	}
+	if len(list.Items) == 0 {
+		return nil, nil
+	}
+	p := newestPod(list.Items)
+	return &p, nil
+}
+
+// podLog reads the build container's log (the last tail lines when tail >
+// 0), at most maxLogBytes; gone is true when the pod went meanwhile.
+func podLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod string, tail int64) (string, bool, error) {
+	opts := &corev1.PodLogOptions{Container: ContainerName, LimitBytes: ptr(int64(maxLogBytes))}
+	if tail > 0 {
+		opts.TailLines = &tail
+	}
+	stream, err := pods.GetLogs(pod, opts).Stream(ctx)
+	if apierrors.IsNotFound(err) {
+		return "", true, nil
+	}
+	if err != nil {
+		return "", false, apperr.Upstream(err, "reading the log of build %s", job.Name)
+	}
+	defer stream.Close()
+	text, err := io.ReadAll(io.LimitReader(stream, maxLogBytes))
+	if err != nil {
+		return "", false, apperr.Upstream(err, "reading the log of build %s", job.Name)
+	}
+	return string(text), false, nil
+}
+
+// jobLog is the end of job's build log, as much as a record keeps; "" when
+// its pod is gone or never ran.
+func jobLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, _ int64) (string, error) {
+	pod, err := buildPod(ctx, pods, job)
+	if err != nil || pod == nil || pod.Status.Phase == corev1.PodPending {
+		return "", err
+	}
+	text, _, err := podLog(ctx, pods, job, pod.Name, 0)
+	if len(text) > RecordLogBytes {
+		text = text[len(text)-RecordLogBytes:]
+	}
+	return text, err
 }
 
 func newestPod(pods []corev1.Pod) corev1.Pod {

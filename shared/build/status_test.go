@@ -35,7 +35,7 @@ func builderJob(name, user string, created time.Time, conds ...batchv1.JobCondit
 	}
 }
 
-func buildPod(job string, phase corev1.PodPhase) *corev1.Pod {
+func testPod(job string, phase corev1.PodPhase) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: job + "-x", Namespace: "nuvolaris", Labels: map[string]string{"batch.kubernetes.io/job-name": job}},
 		Status:     corev1.PodStatus{Phase: phase},
@@ -63,11 +63,11 @@ func TestLogsStatus(t *testing.T) {
 		message string
 	}{
 		{"pending without pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0)}, nil, Pending, "", false, ""},
-		{"pending pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), buildPod("build-devel-aaa", corev1.PodPending)}, nil, Pending, "", false, ""},
-		{"running", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), buildPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
-		{"pod done, job not yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), buildPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Running, "", true, ""},
-		{"succeeded", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobComplete, "", t0.Add(time.Minute))), buildPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Succeeded, "", true, ""},
-		{"deadline", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(time.Hour))), buildPod("build-devel-aaa", corev1.PodFailed)}, nil, Failed, "DeadlineExceeded", true, ""},
+		{"pending pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodPending)}, nil, Pending, "", false, ""},
+		{"running", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
+		{"pod done, job not yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Running, "", true, ""},
+		{"succeeded", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobComplete, "", t0.Add(time.Minute))), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Succeeded, "", true, ""},
+		{"deadline", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(time.Hour))), testPod("build-devel-aaa", corev1.PodFailed)}, nil, Failed, "DeadlineExceeded", true, ""},
 		{"failed, pod gone", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0))}, nil, Failed, "BackoffLimitExceeded", false, "pod is gone"},
 		{"latest of several", []runtime.Object{
 			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
@@ -78,7 +78,7 @@ func TestLogsStatus(t *testing.T) {
 			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
 			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
 		}, params.Params{"job_name": "build-devel-old"}, Failed, "BackoffLimitExceeded", false, "pod is gone"},
-		{"conditions not true yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, falseCond(batchv1.JobComplete), falseCond(batchv1.JobFailed)), buildPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
+		{"conditions not true yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, falseCond(batchv1.JobComplete), falseCond(batchv1.JobFailed)), testPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

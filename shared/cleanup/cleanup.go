@@ -35,13 +35,16 @@ type Failure struct {
 
 // Result is cleanjobs' result.
 type Result struct {
-	Deleted    int       `json:"deleted"`
-	Jobs       []string  `json:"jobs"`
-	ConfigMaps []string  `json:"configmaps"`
-	Failed     []Failure `json:"failed,omitempty"`
-	DryRun     bool      `json:"dry_run"`
-	Cutoff     time.Time `json:"cutoff"`
-	Message    string    `json:"message"`
+	Deleted    int      `json:"deleted"`
+	Jobs       []string `json:"jobs"`
+	ConfigMaps []string `json:"configmaps"`
+	// Records are the build records deleted for being older than
+	// record_retention_days.
+	Records []string  `json:"records"`
+	Failed  []Failure `json:"failed,omitempty"`
+	DryRun  bool      `json:"dry_run"`
+	Cutoff  time.Time `json:"cutoff"`
+	Message string    `json:"message"`
 }
 
 func clean(ctx context.Context, inv *action.Invocation) (any, error) {
@@ -64,11 +67,21 @@ func clean(ctx context.Context, inv *action.Invocation) (any, error) {
 	if !inv.Caller.Admin {
 		user = inv.Caller.Name
 	}
+	ns := inv.Config.KubeNamespace
 	c := Cleaner{
-		Jobs:       k.Batch.Jobs(inv.Config.KubeNamespace),
-		ConfigMaps: k.Core.ConfigMaps(inv.Config.KubeNamespace),
+		Jobs:       k.Batch.Jobs(ns),
+		ConfigMaps: k.Core.ConfigMaps(ns),
+		Record: func(ctx context.Context, j *batchv1.Job) error {
+			return build.RecordJob(ctx, k.Core.Pods(ns), build.Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}, j)
+		},
 	}
-	res, err := c.Clean(ctx, Options{User: user, Cutoff: time.Now().Add(-time.Duration(hours * float64(time.Hour))), DryRun: dry})
+	now := time.Now()
+	res, err := c.Clean(ctx, Options{
+		User:          user,
+		Cutoff:        now.Add(-time.Duration(hours * float64(time.Hour))),
+		RecordsCutoff: now.Add(-inv.Config.RecordRetention),
+		DryRun:        dry,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +95,9 @@ func clean(ctx context.Context, inv *action.Invocation) (any, error) {
 type Options struct {
 	User   string // only this user's builds; "" for everyone's
 	Cutoff time.Time
-	DryRun bool
+	// RecordsCutoff: records of builds that finished before it go.
+	RecordsCutoff time.Time
+	DryRun        bool
 }
 
 type jobsAPI interface {
@@ -99,6 +114,9 @@ type configMapsAPI interface {
 type Cleaner struct {
 	Jobs       jobsAPI
 	ConfigMaps configMapsAPI
+	// Record stores a finished build's record before its Job goes; a Job
+	// whose record cannot be stored stays.
+	Record func(ctx context.Context, job *batchv1.Job) error
 }
 
 // Clean deletes the builder's Jobs that finished before the cutoff, and the
@@ -107,7 +125,7 @@ type Cleaner struct {
 // that fails is reported and the others still happen.
 func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	selector := build.UserSelector(o.User)
-	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
+	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
 	gone := map[string]bool{} // Jobs deleted now: the garbage collector takes their ConfigMaps
 	bg := metav1.DeletePropagationBackground
@@ -129,6 +147,11 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
+			if c.Record != nil {
+				if err := c.Record(ctx, j); err != nil {
+					return fmt.Errorf("storing its record first: %w", err)
+				}
+			}
 			return c.Jobs.Delete(ctx, j.Name, metav1.DeleteOptions{
 				PropagationPolicy: &bg,
 				Preconditions:     &metav1.Preconditions{UID: &j.UID},
@@ -161,6 +184,12 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			if !owned(cm.ObjectMeta, o.User) || cm.Name == build.BuildkitdConfigMap || cm.Labels[build.LabelBuildID] == "" {
 				continue
 			}
+			if build.IsRecord(cm) {
+				if expired(cm, o.RecordsCutoff) {
+					orphans = append(orphans, cm)
+				}
+				continue
+			}
 			if live[cm.Labels[build.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || ownedByAny(cm, gone) {
 				continue
 			}
@@ -170,7 +199,11 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			return c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
 		})
 		for _, cm := range deleted {
-			res.ConfigMaps = append(res.ConfigMaps, cm.Name)
+			if build.IsRecord(cm) {
+				res.Records = append(res.Records, cm.Name)
+			} else {
+				res.ConfigMaps = append(res.ConfigMaps, cm.Name)
+			}
 		}
 		for _, f := range failed {
 			res.Failed = append(res.Failed, Failure{Name: "configmap/" + f.obj.Name, Error: f.err.Error()})
@@ -182,12 +215,16 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	}
 	sort.Strings(res.Jobs)
 	sort.Strings(res.ConfigMaps)
+	sort.Strings(res.Records)
 	res.Deleted = len(res.Jobs)
 	verb := "deleted"
 	if o.DryRun {
 		verb = "would delete"
 	}
 	res.Message = fmt.Sprintf("%s %s and %s older than %s", verb, count(len(res.Jobs), "finished build job"), count(len(res.ConfigMaps), "orphaned build context"), res.Cutoff.Format(time.RFC3339))
+	if len(res.Records) > 0 {
+		res.Message += fmt.Sprintf(", and %s past their retention", count(len(res.Records), "build record"))
+	}
 	if len(res.Failed) > 0 {
 		res.Message += fmt.Sprintf("; %d could not be deleted", len(res.Failed))
 	}
@@ -265,6 +302,19 @@ func owned(m metav1.ObjectMeta, user string) bool {
 		return false
 	}
 	return user == "" || m.Annotations[build.AnnotationUser] == user
+}
+
+// expired reports whether a record's build finished before cutoff (its
+// record's creation, when it says no time).
+func expired(cm *corev1.ConfigMap, cutoff time.Time) bool {
+	if cutoff.IsZero() {
+		return false
+	}
+	at := cm.CreationTimestamp.Time
+	if r, ok := build.RecordOf(cm); ok && r.Finished != nil {
+		at = *r.Finished
+	}
+	return at.Before(cutoff)
 }
 
 // ownedByAny reports whether cm is owned by one of jobs.

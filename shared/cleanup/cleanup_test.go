@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -109,7 +110,7 @@ func deletes(t *testing.T, cs *fake.Clientset) []string {
 func selectors(cs *fake.Clientset) []string {
 	var got []string
 	for _, a := range cs.Actions() {
-		if l, ok := a.(k8stesting.ListAction); ok {
+		if l, ok := a.(k8stesting.ListAction); ok && a.GetResource().Resource != "pods" {
 			got = append(got, l.GetListRestrictions().Labels.String())
 		}
 	}
@@ -252,5 +253,48 @@ func TestCleanJobsMethods(t *testing.T) {
 		if tt.status == 405 {
 			assert.Empty(t, deletes(t, cs), "%s deletes nothing", tt.method)
 		}
+	}
+}
+
+// record is a stored build record of user, finished ago.
+func record(t *testing.T, name, user string, ago time.Duration) *corev1.ConfigMap {
+	t.Helper()
+	fin := now.Add(-ago)
+	cm := configMap(name+"-record", user, ago, "")
+	cm.Labels[build.LabelRecord] = "true"
+	cm.Data = map[string]string{"build.json": fmt.Sprintf(`{"id":%q,"job_name":%q,"user":%q,"status":"succeeded","finished":%q}`, name, name, user, fin.UTC().Format(time.RFC3339))}
+	return cm
+}
+
+// TestCleanupRecordsBeforeDeletingAndExpiresRecords: every Job that goes
+// leaves its record first; a Job whose record cannot be stored stays;
+// records past record_retention_days go, younger ones and their builds'
+// contexts are left alone.
+func TestCleanupRecordsBeforeDeletingAndExpiresRecords(t *testing.T) {
+	objs := append(fixture(), record(t, "ancient", "devel", 40*24*time.Hour), record(t, "recent", "devel", 24*time.Hour), record(t, "other-ancient", "other", 40*24*time.Hour))
+	cs := fake.NewClientset(objs...)
+	res, err := run(t, cs, identity.Caller{Name: "devel", Web: true}, params.Params{"record_retention_days": 30})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"devel-old-failed", "devel-old-ok"}, res.Jobs)
+	assert.Equal(t, []string{"ancient-record"}, res.Records, "only the caller's expired record")
+	assert.Equal(t, []string{"devel-orphan"}, res.ConfigMaps, "records are not orphaned contexts")
+	for _, j := range res.Jobs {
+		cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), build.RecordName(j), metav1.GetOptions{})
+		require.NoError(t, err, "%s left its record", j)
+		assert.Equal(t, "devel", cm.Annotations[build.AnnotationUser])
+	}
+	assert.Contains(t, res.Message, "1 build record past their retention")
+
+	// A record that cannot be stored keeps its Job.
+	cs = fake.NewClientset(fixture()...)
+	cs.PrependReactor("create", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("etcd is full")
+	})
+	res, err = run(t, cs, identity.Caller{Name: "nuvolaris", Admin: true}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, res.Jobs)
+	assert.Len(t, res.Failed, 3)
+	for _, d := range deletes(t, cs) {
+		assert.NotContains(t, d, "jobs/", "no Job goes without its record")
 	}
 }

@@ -32,6 +32,8 @@ const (
 	DefaultMaxActiveBuilds = 3
 	// DefaultMaxRetainedBuilds is how many finished builds a user keeps.
 	DefaultMaxRetainedBuilds = 20
+	// DefaultRecordRetentionDays is how long build records are kept.
+	DefaultRecordRetentionDays = 30
 	// DefaultMaxContextBytes bounds a build context: 256 KiB.
 	DefaultMaxContextBytes = 256 << 10
 	// MaxContextBytesLimit is what one ConfigMap can hold (the API server's
@@ -71,6 +73,8 @@ type Config struct {
 	// MaxContextBytes bounds the build context (Dockerfile and
 	// requirements file).
 	MaxContextBytes int
+	// RecordRetention is how long build records outlive their Jobs.
+	RecordRetention time.Duration
 	// BuildCache imports and exports BuildKit's cache at
 	// <user>/buildcache:<kind> in the cluster registry.
 	BuildCache bool
@@ -84,8 +88,8 @@ func ParamNames() []string {
 	return []string{
 		"admin_namespaces", "build_cache", "build_timeout_seconds", "buildkit_image", "buildkit_privileged",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
-		"provenance", "registry_aliases", "registry_host", "registry_insecure", "registry_password",
-		"registry_secret", "registry_user", "shared_repositories",
+		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
+		"registry_password", "registry_secret", "registry_user", "shared_repositories",
 	}
 }
 
@@ -180,6 +184,14 @@ func (c *Config) readLimits(p params.Params) error {
 	if c.MaxContextBytes, err = p.Int("max_context_bytes", DefaultMaxContextBytes); err != nil {
 		return err
 	}
+	days, err := p.Int("record_retention_days", DefaultRecordRetentionDays)
+	if err != nil {
+		return err
+	}
+	if days < 1 || days > 3650 {
+		return apperr.BadRequest("record_retention_days must be between 1 and 3650, got %d", days)
+	}
+	c.RecordRetention = time.Duration(days) * 24 * time.Hour
 	switch {
 	case c.MaxActiveBuilds < 0:
 		return apperr.BadRequest("max_active_builds must be 0 (no limit) or more, got %d", c.MaxActiveBuilds)

@@ -34,6 +34,7 @@ func TestDefaults(t *testing.T) {
 		MaxContextBytes:   256 << 10,
 		BuildCache:        true,
 		Provenance:        true,
+		RecordRetention:   30 * 24 * time.Hour,
 	}, c)
 }
 
@@ -82,6 +83,7 @@ func TestFromParamsRejects(t *testing.T) {
 		"context over 1 MiB":      {"max_context_bytes": 1<<20 + 1},
 		"context too small":       {"max_context_bytes": 10},
 		"negative active":         {"max_active_builds": -1},
+		"no record retention":     {"record_retention_days": 0},
 		"negative retained":       {"max_retained_builds": -1},
 		"alias not a host":        {"registry_aliases": "a/b"},
 		"shared with traversal":   {"shared_repositories": "runtimes/../alice"},

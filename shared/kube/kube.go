@@ -43,6 +43,7 @@ type (
 	Pods interface {
 		List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error)
 		GetLogs(name string, opts *corev1.PodLogOptions) *rest.Request
+		Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 	}
 	Jobs interface {
 		Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)

@@ -58,7 +58,8 @@ func validate(source, target, kind, file string) (build.Request, error) {
 	if err != nil {
 		return build.Request{}, err
 	}
-	return build.Request{Source: source, Repo: repo, Tag: tag, Kind: k, File: data}, nil
+	// What send resolves the source to: its digest and its user.
+	return build.Request{Source: source, SourceDigest: "sha256:" + strings.Repeat("5", 64), SourceUser: "nobody", Repo: repo, Tag: tag, Kind: k, File: data}, nil
 }
 
 // accept requires a valid input to be accepted and its Dockerfile to parse
@@ -86,13 +87,17 @@ func dockerfileIs(t testing.TB, req build.Request) {
 	t.Helper()
 	got := parse(t, build.Dockerfile(req))
 	k := req.Kind
-	want := []instruction{{"from", []string{req.Source}}}
+	from := req.Source
+	if !strings.Contains(from, "@") {
+		from += "@" + req.SourceDigest
+	}
+	want := []instruction{{"from", []string{from}}}
 	if req.File != nil {
 		want = append(want,
 			instruction{"user", []string{"root"}},
 			instruction{"copy", []string{k.File, "/tmp/" + k.File}},
 			instruction{"run", []string{"if [ -x /bin/extend ]; then /bin/extend; else " + k.Install + "; fi && rm -f /tmp/" + k.File}},
-			instruction{"user", []string{build.RuntimeUser}},
+			instruction{"user", []string{req.SourceUser}},
 		)
 	}
 	assert.Equal(t, want, got, "source %q", req.Source)

@@ -77,6 +77,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer stack.noDelete.Stop()
+	if err := pushBases(); err != nil {
+		fmt.Fprintln(os.Stderr, "pushing the base runtimes:", err)
+		return 1
+	}
 	// A Secret the builder must not read.
 	if _, err := s.Kube.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "couchdb-admin"},

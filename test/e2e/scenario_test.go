@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -28,24 +29,38 @@ import (
 	"github.com/apache/openserverless-builder/test/localstack"
 )
 
-var baseOnce sync.Once
+var tomlOnce sync.Once
 
-// bases pushes the base runtime images made here, and writes the default
-// buildkitd.toml (the registry is plain HTTP), once.
+// pushBases pushes the base runtime images made here, which TestMain does
+// before any test: every send resolves its source.
+func pushBases() error {
+	auth := remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})
+	py, err := localstack.PythonRuntime()
+	if err != nil {
+		return err
+	}
+	gi, err := localstack.GoRuntime(runtime.GOROOT())
+	if err != nil {
+		return err
+	}
+	for ref, img := range map[string]v1.Image{stack.registry.Host + "/runtimes/python:v3.13": py, stack.registry.Host + "/runtimes/go:v1.22": gi} {
+		r, err := name.ParseReference(ref, name.Insecure)
+		if err != nil {
+			return err
+		}
+		if err := remote.Write(r, img, auth); err != nil {
+			return fmt.Errorf("pushing %s: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// bases returns the base runtime images, and writes the default
+// buildkitd.toml (the registry is plain HTTP) once, for real builds.
 func bases(t *testing.T) (python, golang string) {
 	python = stack.registry.Host + "/runtimes/python:v3.13"
 	golang = stack.registry.Host + "/runtimes/go:v1.22"
-	baseOnce.Do(func() {
-		auth := remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})
-		py, err := localstack.PythonRuntime()
-		require.NoError(t, err)
-		gi, err := localstack.GoRuntime(runtime.GOROOT())
-		require.NoError(t, err)
-		for ref, img := range map[string]v1.Image{python: py, golang: gi} {
-			r, err := name.ParseReference(ref, name.Insecure)
-			require.NoError(t, err)
-			require.NoError(t, remote.Write(r, img, auth))
-		}
+	tomlOnce.Do(func() {
 		p := action(t, "updatetoml")
 		code, body := call(t, p, invoker.Plain("updatetoml", "nuvolaris", nil))
 		require.Equal(t, 200, code, "%v", body)
@@ -107,17 +122,18 @@ func files(t *testing.T, ref string) map[string]bool {
 	}
 }
 
-// TestSeedScenario is the seed's story for real: send → Job → Pod → BuildKit
+// TestSeedScenario is the seed's story for real, as a user of its own (so
+// that no other test's build has filled its cache): send → Job → Pod → BuildKit
 // build → push with the Secret's credentials → logs shows it succeeded with
 // the digest → list-images shows the tag → get-image agrees → delete-image.
 func TestSeedScenario(t *testing.T) {
 	python, _ := bases(t)
 	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
-	sent, st := buildAndWait(t, "devel", map[string]any{
-		"source": python, "target": "devel:python3.13-custom", "kind": "python", "file": req,
+	sent, st := buildAndWait(t, "seed", map[string]any{
+		"source": python, "target": "seed:python3.13-custom", "kind": "python", "file": req,
 	})
 	image := sent["image"].(string)
-	assert.Equal(t, stack.registry.Host+"/devel:python3.13-custom", image)
+	assert.Equal(t, stack.registry.Host+"/seed:python3.13-custom", image)
 
 	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 	logs := st["logs"].(string)
@@ -132,20 +148,20 @@ func TestSeedScenario(t *testing.T) {
 
 	rp := action(t, "registry")
 	web := func(op, method string, params map[string]any) (int, map[string]any) {
-		return call(t, rp, invoker.Web(op, "devel", method, params))
+		return call(t, rp, invoker.Web(op, "seed", method, params))
 	}
-	code, body := web("list-images", "GET", map[string]any{"catalog": "devel"})
+	code, body := web("list-images", "GET", map[string]any{"catalog": "seed"})
 	require.Equal(t, 200, code, "%v", body)
 	assert.Contains(t, body["tags"], "python3.13-custom")
 
-	code, got := web("get-image", "GET", map[string]any{"image": "devel:python3.13-custom"})
+	code, got := web("get-image", "GET", map[string]any{"image": "seed:python3.13-custom"})
 	require.Equal(t, 200, code, "%v", got)
 	assert.Equal(t, digest, got["digest"], "get-image's digest is the one the build pushed")
 	assert.Equal(t, "nobody", got["config"].(map[string]any)["user"], "back to the runtime's unprivileged user")
 
-	code, body = web("delete-image", "DELETE", map[string]any{"image": "devel:python3.13-custom"})
+	code, body = web("delete-image", "DELETE", map[string]any{"image": "seed:python3.13-custom"})
 	require.Equal(t, 200, code, "%v", body)
-	code, body = web("get-image", "GET", map[string]any{"image": "devel:python3.13-custom"})
+	code, body = web("get-image", "GET", map[string]any{"image": "seed:python3.13-custom"})
 	assert.Equal(t, 404, code, "%v", body)
 }
 

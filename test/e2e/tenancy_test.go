@@ -116,7 +116,6 @@ func TestSendRefusesOtherUsersSources(t *testing.T) {
 		user, source string
 	}{
 		{"devel", host + "/devel/base:1"},
-		{"devel", "nuvolaris-registry-svc:5000/devel/base:1"},
 		{"devel", host + "/runtimes/tenancy:1"},
 		{"", host + "/alice/secret:1"},
 	} {

@@ -1,0 +1,97 @@
+package build
+
+import (
+	"bytes"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/action/actiontest"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/params"
+)
+
+// The sources the tests build from, served by one in-process registry that
+// answers for every registry host (routeAll), so each repository may appear
+// under one host only: docker.io's seed runtime runs as nobody; the others
+// as root.
+var sourceImages = map[string]string{
+	seedSource:                              "nobody",
+	"registry.local:5000/devel:base":        "",
+	"registry.local:5000/runtimes/python:1": "",
+	"registry.local:5000/alice/secret:1":    "",
+}
+
+var sources struct {
+	once    sync.Once
+	host    string
+	digests map[string]string
+}
+
+// routeAll sends every request, whatever its host, to the test registry.
+type routeAll struct{ host string }
+
+func (r routeAll) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host = "http", r.host
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func sourceRegistry(t testing.TB) routeAll {
+	sources.once.Do(func() {
+		srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+		sources.host = strings.TrimPrefix(srv.URL, "http://")
+		sources.digests = map[string]string{}
+		for ref, user := range sourceImages {
+			img, err := random.Image(128, 1)
+			require.NoError(t, err)
+			cf, err := img.ConfigFile()
+			require.NoError(t, err)
+			cf = cf.DeepCopy()
+			cf.Config.User = user
+			img, err = mutate.ConfigFile(img, cf)
+			require.NoError(t, err)
+			r, err := name.ParseReference(ref)
+			require.NoError(t, err)
+			require.NoError(t, remote.Write(r, img, remote.WithTransport(routeAll{sources.host})))
+			d, err := img.Digest()
+			require.NoError(t, err)
+			sources.digests[ref] = d.String()
+		}
+		// The server lives as long as the test binary.
+	})
+	return routeAll{sources.host}
+}
+
+// pushSource writes img as ref into the test registry.
+func pushSource(t testing.TB, ref string, img v1.Image) {
+	r, err := name.ParseReference(ref)
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(r, img, remote.WithTransport(sourceRegistry(t))))
+}
+
+// invocation is an invocation by caller over cs whose registry calls reach
+// the test registry.
+func invocation(t testing.TB, cs *fake.Clientset, caller identity.Caller, p params.Params) *action.Invocation {
+	t.Helper()
+	cfg, err := config.FromParams(p)
+	require.NoError(t, err)
+	env := actiontest.Env(cs)
+	env.Transport = sourceRegistry(t)
+	return action.NewInvocation(env, p, caller, cfg, log.New(&bytes.Buffer{}, "", 0))
+}

@@ -1,0 +1,78 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+)
+
+// Platform is the platform whose image a multi-platform source is read
+// for: the cluster's nodes.
+var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+
+// Pinned is a source resolved to what the build uses.
+type Pinned struct {
+	// Digest is what the source's reference names now: an index's digest
+	// for a multi-platform image. The build is FROM this digest.
+	Digest string
+	// User is the user the image runs as (its config's User); "" is root.
+	User string
+}
+
+// userRE is what a Dockerfile's USER may be given: a name or id, and an
+// optional group. A source's config is its owner's to write: nothing else
+// reaches the Dockerfile.
+var userRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$`)
+
+// Resolve reads ref's manifest and the configuration of its image (for an
+// index, the image for Platform): its digest and its user. Not found is
+// 404; a registry that refuses an anonymous read is 404 too (that is how
+// public registries answer for a repository that does not exist); the rest
+// is 502.
+func Resolve(ctx context.Context, ref name.Reference, opts ...remote.Option) (Pinned, error) {
+	opts = append(opts, remote.WithContext(ctx), remote.WithPlatform(Platform))
+	src := ref.String()
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return Pinned{}, failure(err, src)
+	}
+	img, err := desc.Image() // for an index: the image for Platform
+	if err != nil {
+		return Pinned{}, failure(err, src)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return Pinned{}, failure(err, src)
+	}
+	p := Pinned{Digest: desc.Digest.String(), User: cf.Config.User}
+	if p.User != "" && !userRE.MatchString(p.User) {
+		return Pinned{}, apperr.BadRequest("source %q runs as user %q, which the builder cannot restore after the install: use an image whose user is a name or id", src, p.User)
+	}
+	return p, nil
+}
+
+func failure(err error, src string) error {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch terr.StatusCode {
+		case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
+			return apperr.NotFound("source %s does not exist, or is not readable: check its name and tag", src)
+		}
+		return apperr.Upstream(nil, "resolving source %s: its registry answered %d %s", src, terr.StatusCode, http.StatusText(terr.StatusCode))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apperr.Upstream(nil, "resolving source %s: its registry did not answer in time", src)
+	}
+	if errors.Is(err, remote.ErrSchema1) {
+		return apperr.BadRequest("source %s is a schema 1 image, which BuildKit cannot build from", src)
+	}
+	return apperr.Upstream(err, "resolving source %s: its registry is unreachable", src)
+}

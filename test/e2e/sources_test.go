@@ -1,0 +1,94 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
+)
+
+// TestMissingSourceCreatesNothing: a source that is not in the registry is
+// 404, naming it, before anything is created.
+func TestMissingSourceCreatesNothing(t *testing.T) {
+	p := action(t, "send")
+	for _, src := range []string{stack.registry.Host + "/runtimes/python:v0-missing", stack.registry.Host + "/devel/none:v1"} {
+		jobs, cms := counts(t)
+		code, body := call(t, p, invoker.Web("send", "devel", "POST", map[string]any{"source": src, "target": "devel:x", "kind": "python"}))
+		assert.Equal(t, 404, code, "%v", body)
+		assert.Contains(t, body["error"], src)
+		j, c := counts(t)
+		assert.Equal(t, jobs, j)
+		assert.Equal(t, cms, c)
+	}
+}
+
+// TestSourceIsPinnedAtSend: the build is FROM the digest the tag named when
+// send answered, even when the tag moves before the build runs.
+func TestSourceIsPinnedAtSend(t *testing.T) {
+	bases(t)
+	cordon(t) // the build waits while the tag moves
+	py, err := localstack.PythonRuntime()
+	require.NoError(t, err)
+	push(t, stack.registry, py, "runtimes/moving:v1")
+	before, err := py.Digest()
+	require.NoError(t, err)
+
+	p := action(t, "send")
+	code, sent := call(t, p, invoker.Web("send", "pinner", "POST", map[string]any{
+		"source": stack.registry.Host + "/runtimes/moving:v1", "target": "pinner:v1", "kind": "python",
+	}))
+	require.Equal(t, 200, code, "%v", sent)
+	assert.Equal(t, before.String(), sent["source_digest"])
+
+	other, err := random.Image(256, 1)
+	require.NoError(t, err)
+	push(t, stack.registry, other, "runtimes/moving:v1") // the tag moves
+	uncordon(t)
+	st := waitBuild(t, "pinner", sent["job_name"].(string))
+	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+	assert.Equal(t, before.String(), st["source_digest"], "logs reports the digest built from")
+
+	rp := action(t, "registry")
+	code, built := call(t, rp, invoker.Web("get-image", "pinner", "GET", map[string]any{"image": "pinner:v1"}))
+	require.Equal(t, 200, code, "%v", built)
+	code, base := call(t, rp, invoker.Web("get-image", "nuvolaris", "GET", map[string]any{"image": "runtimes/moving@" + before.String()}))
+	require.Equal(t, 200, code, "%v", base)
+	assert.Equal(t, layers(t, base), layers(t, built), "the image is the pinned source, not what the tag names now")
+}
+
+// TestImageRunsAsItsSourceRuns: the install runs as root; the custom image
+// then runs as its source did: nobody for nobody, root (no user) for root.
+func TestImageRunsAsItsSourceRuns(t *testing.T) {
+	bases(t)
+	py, err := localstack.PythonRuntime()
+	require.NoError(t, err)
+	cf, err := py.ConfigFile()
+	require.NoError(t, err)
+	cf = cf.DeepCopy()
+	cf.Config.User = ""
+	asRoot, err := mutate.ConfigFile(py, cf)
+	require.NoError(t, err)
+	push(t, stack.registry, asRoot, "runtimes/python-root:v1")
+
+	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\n"))
+	rp := action(t, "registry")
+	for _, tt := range []struct{ source, target, user string }{
+		{"runtimes/python:v3.13", "runner:nobody", "nobody"},
+		{"runtimes/python-root:v1", "runner:root", ""},
+	} {
+		_, st := buildAndWait(t, "runner", map[string]any{"source": stack.registry.Host + "/" + tt.source, "target": tt.target, "kind": "python", "file": req})
+		require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+		code, got := call(t, rp, invoker.Web("get-image", "runner", "GET", map[string]any{"image": tt.target}))
+		require.Equal(t, 200, code, "%v", got)
+		user, _ := got["config"].(map[string]any)["user"].(string)
+		assert.Equal(t, tt.user, user, "%s runs as its source %s", tt.target, tt.source)
+	}
+}
