@@ -41,7 +41,7 @@ type demo struct {
 	step  int
 }
 
-const steps = 8
+const steps = 9
 
 func (d *demo) say(format string, args ...any) {
 	d.step++
@@ -155,6 +155,16 @@ func run(ctx context.Context) error {
 		return err
 	}
 	detail("%s", res["message"])
+
+	d.say("builds, as user devel: the build outlives its Job in its record")
+	res, err = d.user("logs", "builds", "GET", map[string]any{"limit": 5})
+	if err != nil {
+		return err
+	}
+	for _, x := range res["builds"].([]any) {
+		b := x.(map[string]any)
+		detail("%v  %v  %v  from %v  %.1fs  %v", b["id"], b["status"], b["target"], b["source_digest"], b["duration_s"], b["digest"])
+	}
 	return nil
 }
 

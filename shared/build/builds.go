@@ -69,7 +69,7 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	ns := inv.Config.KubeNamespace
-	records := Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
+	records := RecordsIn(k, ns)
 	jobs, err := UserJobs(ctx, k.Batch.Jobs(ns), user)
 	if err != nil {
 		return nil, err

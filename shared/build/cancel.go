@@ -45,7 +45,7 @@ func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	ns := inv.Config.KubeNamespace
-	records := Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
+	records := RecordsIn(k, ns)
 	job, err := cancelTarget(ctx, k, records, ns, name, id, inv)
 	if err != nil {
 		return nil, err

@@ -175,6 +175,11 @@ type Records struct {
 	Namespace  string
 }
 
+// RecordsIn is the record store of namespace ns.
+func RecordsIn(k *kube.Clients, ns string) Records {
+	return Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
+}
+
 // Save stores r. A record that exists already is kept (the first sight of
 // a finished build is its record), unless r marks the build cancelled: a
 // cancel replaces whatever was seen before it (delete, then create, so

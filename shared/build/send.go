@@ -124,7 +124,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if inv.Caller.Admin {
 		limit = 0
 	}
-	records := Records{ConfigMaps: k.Core.ConfigMaps(cfg.KubeNamespace), Namespace: cfg.KubeNamespace}
+	records := RecordsIn(k, cfg.KubeNamespace)
 	keep := func(ctx context.Context, j *batchv1.Job) error {
 		return RecordJob(ctx, k.Core.Pods(cfg.KubeNamespace), records, j)
 	}

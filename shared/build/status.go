@@ -31,20 +31,12 @@ const (
 )
 
 // Status is the logs action's result.
+// Status is the logs action's result: the build as builds shows it, with
+// its log.
 type Status struct {
-	JobName string `json:"job_name"`
-	ID      string `json:"id"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason,omitempty"`
-	Image   string `json:"image"`
-	// SourceDigest is the digest the build is FROM.
-	SourceDigest string     `json:"source_digest,omitempty"`
-	Digest       string     `json:"digest,omitempty"`
-	Logs         string     `json:"logs"`
-	Message      string     `json:"message,omitempty"`
-	Created      time.Time  `json:"created"`
-	Started      *time.Time `json:"started,omitempty"`
-	Finished     *time.Time `json:"finished,omitempty"`
+	Build
+	Logs    string `json:"logs"`
+	Message string `json:"message,omitempty"`
 }
 
 // maxLogBytes bounds the log returned, to stay within a result's size.
@@ -75,7 +67,7 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	ns := inv.Config.KubeNamespace
-	records := Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
+	records := RecordsIn(k, ns)
 	var job *batchv1.Job
 	var rec Record
 	var recorded bool
@@ -130,12 +122,8 @@ func fromRecord(r Record, tail int) *Status {
 		}
 		log = strings.Join(lines, "")
 	}
-	return &Status{
-		JobName: r.JobName, ID: r.ID, Status: r.Status, Reason: r.Reason, Image: r.Image,
-		SourceDigest: r.SourceDigest, Digest: r.Digest, Logs: log, Created: r.Created,
-		Started: r.Started, Finished: r.Finished,
-		Message: "from the build's record: its Job has been cleaned up; the log is its last 64 KiB",
-	}
+	return &Status{Build: r.Build, Logs: log,
+		Message: "from the build's record: its Job has been cleaned up; the log is its last 64 KiB"}
 }
 
 // RecordJob stores the record of a finished Job, with the end of its log,
@@ -199,30 +187,10 @@ func latest(ctx context.Context, k *kube.Clients, records Records, ns, user stri
 // Describe reports job's status, its pod's build log (the last tail lines
 // when tail > 0) and, for a successful build, the pushed digest.
 func Describe(ctx context.Context, k *kube.Clients, job *batchv1.Job, tail int64) (*Status, error) {
-	s := &Status{
-		JobName:      job.Name,
-		ID:           job.Labels[LabelBuildID],
-		Image:        job.Annotations[AnnotationImage],
-		SourceDigest: job.Annotations[AnnotationSourceDigest],
-		Created:      job.CreationTimestamp.Time,
-		Status:       Pending,
-	}
-	if t := job.Status.StartTime; t != nil {
-		s.Started = &t.Time
-	}
-	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			s.Status, s.Finished = Succeeded, timeOf(job.Status.CompletionTime, c.LastTransitionTime)
-		case batchv1.JobFailed:
-			s.Status, s.Reason, s.Finished = Failed, c.Reason, timeOf(nil, c.LastTransitionTime)
-			if c.Message != "" {
-				s.Reason += ": " + c.Message
-			}
-		}
+	s := &Status{Build: fromJob(job)}
+	if !s.Done() {
+		// Until its pod runs, the build is pending, whatever the Job says.
+		s.Status = Pending
 	}
 	pods := k.Core.Pods(job.Namespace)
 	pod, err := buildPod(ctx, pods, job)
@@ -315,16 +283,6 @@ func newestPod(pods []corev1.Pod) corev1.Pod {
 		}
 	}
 	return newest
-}
-
-func timeOf(t *metav1.Time, fallback metav1.Time) *time.Time {
-	if t != nil {
-		return &t.Time
-	}
-	if fallback.IsZero() {
-		return nil
-	}
-	return &fallback.Time
 }
 
 var (

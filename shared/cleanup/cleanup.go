@@ -72,7 +72,7 @@ func clean(ctx context.Context, inv *action.Invocation) (any, error) {
 		Jobs:       k.Batch.Jobs(ns),
 		ConfigMaps: k.Core.ConfigMaps(ns),
 		Record: func(ctx context.Context, j *batchv1.Job) error {
-			return build.RecordJob(ctx, k.Core.Pods(ns), build.Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}, j)
+			return build.RecordJob(ctx, k.Core.Pods(ns), build.RecordsIn(k, ns), j)
 		},
 	}
 	now := time.Now()
