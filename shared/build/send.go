@@ -170,8 +170,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 // cluster registry that the caller may read.
 func resolveSource(ctx context.Context, inv *action.Invocation, src, host string, secrets secretGetter) (source.Pinned, error) {
 	cfg := inv.Config
-	creds := registry.Credentials{Secret: cfg.RegistrySecret}
-	hosts, err := creds.SecretHosts(ctx, secrets)
+	secret, err := registry.Credentials{Secret: cfg.RegistrySecret}.ReadSecret(ctx, secrets)
 	if err != nil {
 		return source.Pinned{}, err
 	}
@@ -179,7 +178,7 @@ func resolveSource(ctx context.Context, inv *action.Invocation, src, host string
 		RegistryHost:    host,
 		KubeNamespace:   cfg.KubeNamespace,
 		Aliases:         cfg.RegistryAliases,
-		CredentialHosts: hosts,
+		CredentialHosts: secret.Hosts(),
 		Shared:          cfg.SharedRepositories,
 	})
 	ref, err := policy.Authorize(inv.Caller, src)
@@ -188,11 +187,9 @@ func resolveSource(ctx context.Context, inv *action.Invocation, src, host string
 	}
 	opts := []remote.Option{remote.WithTransport(inv.Transport()), remote.WithUserAgent("openserverless-builder")}
 	if reg := ref.Context().RegistryStr(); policy.InCluster(reg) {
-		auth, err := creds.Authenticator(ctx, reg, secrets)
-		if err != nil {
-			return source.Pinned{}, err
-		}
-		opts = append(opts, remote.WithAuth(auth))
+		// The caller may read it: the build pulls it with the builder's
+		// credential, and so does send.
+		opts = append(opts, remote.WithAuth(secret.Authenticator(reg)))
 		if cfg.RegistryInsecure {
 			if ref, err = name.ParseReference(src, name.Insecure); err != nil {
 				return source.Pinned{}, apperr.BadRequest("source %s is not an image reference: %v", quoteShort(src), err)

@@ -31,52 +31,65 @@ func (c Credentials) Authenticator(ctx context.Context, host string, secrets sec
 	if c.User != "" || c.Password != "" {
 		return &authn.Basic{Username: c.User, Password: c.Password}, nil
 	}
-	if c.Secret == "" {
-		return authn.Anonymous, nil
-	}
-	s, err := secrets.Get(ctx, c.Secret, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return authn.Anonymous, nil
-	case err != nil:
-		return nil, apperr.Upstream(nil, "reading the registry Secret %q: %s", c.Secret, apierrors.ReasonForError(err))
-	}
-	if s.Type != corev1.SecretTypeDockerConfigJson {
-		return nil, apperr.New(500, "the registry Secret %q has type %q; it must be %s", c.Secret, s.Type, corev1.SecretTypeDockerConfigJson)
-	}
-	cfg, err := AuthFor(s.Data[corev1.DockerConfigJsonKey], host)
+	s, err := c.ReadSecret(ctx, secrets)
 	if err != nil {
-		return nil, apperr.New(500, "the registry Secret %q: %v", c.Secret, err)
+		return nil, err
 	}
-	if cfg == nil {
-		return authn.Anonymous, nil
-	}
-	return authn.FromConfig(*cfg), nil
+	return s.Authenticator(host), nil
 }
 
-// SecretHosts returns the hosts the Secret holds a credential for: the
-// registries a build, which mounts that Secret, presents it to. No Secret
-// is no host.
-func (c Credentials) SecretHosts(ctx context.Context, secrets secretGetter) ([]string, error) {
+// Secret is the registry Secret's docker config, read once: the hosts it
+// holds a credential for, and each one's credential.
+type Secret struct {
+	doc []byte // nil: no Secret
+}
+
+// ReadSecret reads the registry Secret. No Secret is an empty one.
+func (c Credentials) ReadSecret(ctx context.Context, secrets secretGetter) (Secret, error) {
 	if c.Secret == "" {
-		return nil, nil
+		return Secret{}, nil
 	}
 	s, err := secrets.Get(ctx, c.Secret, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil, nil
+		return Secret{}, nil
 	case err != nil:
-		return nil, apperr.Upstream(nil, "reading the registry Secret %q: %s", c.Secret, apierrors.ReasonForError(err))
+		return Secret{}, apperr.Upstream(nil, "reading the registry Secret %q: %s", c.Secret, apierrors.ReasonForError(err))
+	}
+	if s.Type != corev1.SecretTypeDockerConfigJson {
+		return Secret{}, apperr.New(500, "the registry Secret %q has type %q; it must be %s", c.Secret, s.Type, corev1.SecretTypeDockerConfigJson)
 	}
 	var dc dockerConfig
 	if err := json.Unmarshal(s.Data[corev1.DockerConfigJsonKey], &dc); err != nil {
-		return nil, apperr.New(500, "the registry Secret %q: %v", c.Secret, errNotDockerConfig)
+		return Secret{}, apperr.New(500, "the registry Secret %q: %v", c.Secret, errNotDockerConfig)
+	}
+	return Secret{doc: s.Data[corev1.DockerConfigJsonKey]}, nil
+}
+
+// Hosts are the hosts the Secret holds a credential for: the registries a
+// build, which mounts it, presents it to.
+func (s Secret) Hosts() []string {
+	var dc dockerConfig
+	if s.doc == nil || json.Unmarshal(s.doc, &dc) != nil {
+		return nil
 	}
 	hosts := make([]string, 0, len(dc.Auths))
 	for key := range dc.Auths {
 		hosts = append(hosts, hostOf(key))
 	}
-	return hosts, nil
+	return hosts
+}
+
+// Authenticator is the Secret's credential for host, else anonymous.
+func (s Secret) Authenticator(host string) authn.Authenticator {
+	if s.doc == nil {
+		return authn.Anonymous
+	}
+	cfg, err := AuthFor(s.doc, host)
+	if err != nil || cfg == nil {
+		return authn.Anonymous
+	}
+	return authn.FromConfig(*cfg)
 }
 
 // dockerConfig is the .dockerconfigjson document; authn.AuthConfig decodes

@@ -38,31 +38,51 @@ import (
 // The node is cordoned meanwhile: otherwise every send starts a real build,
 // and hundreds of builds on two cores measure the builds, not send.
 func BenchmarkSendRealAPI(b *testing.B) {
+	sendRealAPI(b, nil, true)
+}
+
+// BenchmarkSendRealAPIBacklog is the same with the user's builds left in
+// place, so the n-th send lists n-1 unfinished builds of its user: the
+// per-user limit is lifted for it (each send still lists and counts them).
+func BenchmarkSendRealAPIBacklog(b *testing.B) {
+	sendRealAPI(b, map[string]any{"max_active_builds": 0, "max_retained_builds": 1000}, false)
+}
+
+// sendRealAPI measures send as deployed with config; with clear, each
+// build is deleted after its send (untimed), so the user has no backlog,
+// as with the default limits of 3 unfinished and 20 kept builds.
+func sendRealAPI(b *testing.B, config map[string]any, clear bool) {
 	cordon(b)
+	ctx := context.Background()
+	bg := metav1.DeletePropagationBackground
 	b.Cleanup(func() {
-		bg := metav1.DeletePropagationBackground
-		require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(context.Background(),
+		require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx,
 			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: build.UserSelector("bench")}))
 	})
-	// 200 unfinished builds of one user: the deployment measured lifts the
-	// per-user limit (each send still lists the user's builds).
 	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv,
-		Bound: invoker.Merge(bound(), map[string]any{"max_active_builds": 0, "max_retained_builds": 1000})})
+		Bound: invoker.Merge(bound(), config)})
 	require.NoError(b, err)
 	defer p.Stop()
 	a := invoker.Web("send", "bench", "POST", seed("bench:v1"))
-	// The first activation builds the clients; a warm container has them.
-	_, err = p.RunValue(a)
-	require.NoError(b, err)
 	var lat []time.Duration
-	for b.Loop() {
+	send := func() time.Duration {
 		start := time.Now()
 		res, err := p.RunValue(a)
-		lat = append(lat, time.Since(start))
+		took := time.Since(start)
 		require.NoError(b, err)
-		if code, body, _ := invoker.Response(res); code != 200 {
+		code, body, _ := invoker.Response(res)
+		if code != 200 {
 			b.Fatalf("%d %v", code, body)
 		}
+		if clear {
+			require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).Delete(ctx, body["job_name"].(string), metav1.DeleteOptions{PropagationPolicy: &bg}))
+		}
+		return took
+	}
+	// The first activation builds the clients; a warm container has them.
+	send()
+	for b.Loop() {
+		lat = append(lat, send())
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
