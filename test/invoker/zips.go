@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// zipNames are the zips `make build` writes, one per action binary.
-var zipNames = []string{"send", "logs", "registry", "cleanjobs", "updatetoml"}
+// ZipNames are the zips `make build` writes, one per action binary.
+func ZipNames() []string { return []string{"send", "logs", "registry", "cleanjobs", "updatetoml"} }
 
 // ZipDir returns the folder of the built zips — $BUILDER_ZIPS, else build/
 // under root, the repository — after checking that each zip is there and
@@ -25,7 +25,7 @@ func ZipDir(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, z := range zipNames {
+	for _, z := range ZipNames() {
 		info, err := os.Stat(filepath.Join(dir, z+".zip"))
 		if err != nil {
 			return "", fmt.Errorf("%s.zip is missing in %s: run `make build` (make test does)", z, dir)

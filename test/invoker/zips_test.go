@@ -28,7 +28,7 @@ func TestZipDirRefusesStaleZips(t *testing.T) {
 	write("shared/build/send.go", old)
 	write("shared/build/send_test.go", now)              // tests are not in the zips
 	write("shared/action/actiontest/actiontest.go", now) // nor test helpers
-	for _, z := range zipNames {
+	for _, z := range ZipNames() {
 		write("build/"+z+".zip", now.Add(-time.Minute))
 	}
 	dir, err := ZipDir(root)

@@ -15,8 +15,6 @@ import (
 	"github.com/apache/openserverless-builder/test/invoker"
 )
 
-var zipNames = []string{"send", "logs", "registry", "cleanjobs", "updatetoml"}
-
 // rssKB is a process's resident memory, from /proc.
 func rssKB(pid int) (int, error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
@@ -42,7 +40,7 @@ func median(d []time.Duration) time.Duration {
 // from starting exec to its ack (the unzip is not counted), and its resident
 // memory after one activation.
 func BenchmarkZip(b *testing.B) {
-	for _, z := range zipNames {
+	for _, z := range invoker.ZipNames() {
 		b.Run(z, func(b *testing.B) {
 			path := filepath.Join(zipDir(b), z+".zip")
 			info, err := os.Stat(path)

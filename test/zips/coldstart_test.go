@@ -119,7 +119,7 @@ func makeBaseline(b testing.TB) {
 		return
 	}
 	base.before = map[string]time.Duration{}
-	for _, z := range zipNames {
+	for _, z := range invoker.ZipNames() {
 		data, err := buildZip(old, "actions/"+z, filepath.Join(dir, "before-zips"), z)
 		if err != nil {
 			base.before, base.why = nil, err.Error()
@@ -139,7 +139,7 @@ func BenchmarkColdInit(b *testing.B) {
 	if base.why != "" {
 		b.Log(base.why)
 	}
-	for _, z := range zipNames {
+	for _, z := range invoker.ZipNames() {
 		b.Run(z, func(b *testing.B) {
 			data, err := os.ReadFile(filepath.Join(zipDir(b), z+".zip"))
 			require.NoError(b, err)
