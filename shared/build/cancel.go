@@ -54,7 +54,7 @@ func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, apperr.New(409, "build %s has finished already (%s): there is nothing to cancel", job.Name, fromJob(job).Status)
 	}
 	// Keep what it logged so far: the pod and its log go with the Job.
-	log, err := jobLog(ctx, k.Core.Pods(ns), job, 0)
+	log, err := jobLog(ctx, k.Core.Pods(ns), job)
 	if err != nil {
 		inv.Log.Printf("cancel: reading the log of %s: %v", job.Name, err)
 	}

@@ -133,7 +133,7 @@ func RecordJob(ctx context.Context, pods kube.Pods, records Records, job *batchv
 		return err
 	}
 	r := Record{Build: fromJob(job)}
-	text, err := jobLog(ctx, pods, job, 0)
+	text, err := jobLog(ctx, pods, job)
 	if err != nil {
 		return err
 	}
@@ -261,14 +261,19 @@ func podLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod string, t
 	return string(text), false, nil
 }
 
+// recordTailLines are the lines asked for a record's log: the API's
+// limitBytes counts from the start, so the end is asked by lines, more than
+// 64 KiB of them for any plain BuildKit progress.
+const recordTailLines = 4000
+
 // jobLog is the end of job's build log, as much as a record keeps; "" when
 // its pod is gone or never ran.
-func jobLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, _ int64) (string, error) {
+func jobLog(ctx context.Context, pods kube.Pods, job *batchv1.Job) (string, error) {
 	pod, err := buildPod(ctx, pods, job)
 	if err != nil || pod == nil || pod.Status.Phase == corev1.PodPending {
 		return "", err
 	}
-	text, _, err := podLog(ctx, pods, job, pod.Name, 0)
+	text, _, err := podLog(ctx, pods, job, pod.Name, recordTailLines)
 	if len(text) > RecordLogBytes {
 		text = text[len(text)-RecordLogBytes:]
 	}
