@@ -13,16 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kube"
 )
 
 // Fair use (SPEC §2): how many builds a user runs and keeps.
 
 // RetryAfter is what a 429 asks the caller to wait before sending again.
 const RetryAfter = 30 * time.Second
-
-// listPage is the page asked of the API server when listing a user's
-// objects.
-const listPage = 500
 
 type jobsAPI interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
@@ -38,22 +35,22 @@ type configMapLister interface {
 // the full name.
 func UserJobs(ctx context.Context, jobs jobsAPI, user string) ([]batchv1.Job, error) {
 	var out []batchv1.Job
-	opts := metav1.ListOptions{LabelSelector: UserSelector(user), Limit: listPage}
-	for {
+	err := kube.ListPages(ctx, UserSelector(user), func(opts metav1.ListOptions) (string, error) {
 		list, err := jobs.List(ctx, opts)
 		if err != nil {
-			return nil, apperr.Upstream(err, "listing the builds of %s", user)
+			return "", err
 		}
 		for _, j := range list.Items {
 			if user == "" || j.Annotations[AnnotationUser] == user {
 				out = append(out, j)
 			}
 		}
-		if list.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = list.Continue
+		return list.Continue, nil
+	})
+	if err != nil {
+		return nil, apperr.Upstream(err, "listing the builds of %s", user)
 	}
+	return out, nil
 }
 
 // unfinished are the builds of jobs that have not finished and are not
@@ -129,21 +126,20 @@ func admitted(ctx context.Context, jobs jobsAPI, cms configMapLister, user, id s
 	}
 	active := unfinished(all)
 	contexts := map[string]corev1.ConfigMap{}
-	opts := metav1.ListOptions{LabelSelector: UserSelector(user), Limit: listPage}
-	for {
+	err = kube.ListPages(ctx, UserSelector(user), func(opts metav1.ListOptions) (string, error) {
 		list, err := cms.List(ctx, opts)
 		if err != nil {
-			return false, nil, apperr.Upstream(err, "listing the build contexts of %s", user)
+			return "", err
 		}
-		for _, cm := range list.Items {
-			if cm.Annotations[AnnotationUser] == user && cm.Labels[LabelBuildID] != "" && len(cm.OwnerReferences) > 0 {
+		for i, cm := range list.Items {
+			if cm.Annotations[AnnotationUser] == user && cm.Labels[LabelBuildID] != "" && !IsRecord(&list.Items[i]) {
 				contexts[cm.Labels[LabelBuildID]] = cm
 			}
 		}
-		if list.Continue == "" {
-			break
-		}
-		opts.Continue = list.Continue
+		return list.Continue, nil
+	})
+	if err != nil {
+		return false, nil, apperr.Upstream(err, "listing the build contexts of %s", user)
 	}
 	mine, ok := contexts[id]
 	if !ok {

@@ -222,20 +222,20 @@ func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) 
 // List reads every record of user ("" for everyone's), page by page.
 func (s Records) List(ctx context.Context, user string) ([]Record, error) {
 	var out []Record
-	opts := metav1.ListOptions{LabelSelector: UserSelector(user) + "," + LabelRecord + "=true", Limit: listPage}
-	for {
+	err := kube.ListPages(ctx, UserSelector(user)+","+LabelRecord+"=true", func(opts metav1.ListOptions) (string, error) {
 		list, err := s.ConfigMaps.List(ctx, opts)
 		if err != nil {
-			return nil, apperr.Upstream(err, "listing build records")
+			return "", err
 		}
 		for i := range list.Items {
 			if r, ok := RecordOf(&list.Items[i]); ok && (user == "" || r.User == user) {
 				out = append(out, r)
 			}
 		}
-		if list.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = list.Continue
+		return list.Continue, nil
+	})
+	if err != nil {
+		return nil, apperr.Upstream(err, "listing build records")
 	}
+	return out, nil
 }

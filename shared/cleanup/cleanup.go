@@ -15,14 +15,12 @@ import (
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
 // DefaultMaxAge is how long a finished build is kept by default.
 const DefaultMaxAge = 24 * time.Hour
-
-// pageSize is the page asked of the API server when listing.
-const pageSize = 500
 
 // Action is cleanjobs.
 var Action = action.Action{Name: "cleanjobs", Methods: web.Write(), Run: clean}
@@ -129,7 +127,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	live := map[string]bool{} // build ids whose Job stays
 	gone := map[string]bool{} // Jobs deleted now: the garbage collector takes their ConfigMaps
 	bg := metav1.DeletePropagationBackground
-	err := listAll(ctx, func(opts metav1.ListOptions) (string, error) {
+	err := kube.ListPages(ctx, selector, func(opts metav1.ListOptions) (string, error) {
 		list, err := c.Jobs.List(ctx, opts)
 		if err != nil {
 			return "", err
@@ -166,14 +164,14 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			live[f.obj.Labels[build.LabelBuildID]] = true
 		}
 		return list.Continue, nil
-	}, selector)
+	})
 	if err != nil {
 		return nil, apperr.Upstream(err, "listing build Jobs")
 	}
 	// ConfigMaps of the Jobs just deleted go with them (owner references);
 	// these are the ones whose Job is gone or never came (an interrupted
 	// send).
-	err = listAll(ctx, func(opts metav1.ListOptions) (string, error) {
+	err = kube.ListPages(ctx, selector, func(opts metav1.ListOptions) (string, error) {
 		list, err := c.ConfigMaps.List(ctx, opts)
 		if err != nil {
 			return "", err
@@ -209,7 +207,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			res.Failed = append(res.Failed, Failure{Name: "configmap/" + f.obj.Name, Error: f.err.Error()})
 		}
 		return list.Continue, nil
-	}, selector)
+	})
 	if err != nil {
 		return nil, apperr.Upstream(err, "listing build ConfigMaps")
 	}
@@ -278,21 +276,6 @@ func deleteAll[T any](ctx context.Context, objs []T, dry bool, del func(T) error
 		}
 	}
 	return ok, failed
-}
-
-// listAll pages through a list with limit and continue.
-func listAll(ctx context.Context, page func(metav1.ListOptions) (string, error), selector string) error {
-	opts := metav1.ListOptions{LabelSelector: selector, Limit: pageSize}
-	for {
-		next, err := page(opts)
-		if err != nil {
-			return err
-		}
-		if next == "" {
-			return ctx.Err()
-		}
-		opts.Continue = next
-	}
 }
 
 // owned double-checks the labels the selector asked for (and, for a user,

@@ -25,6 +25,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/params"
 )
 
@@ -236,7 +237,7 @@ func TestCleanFollowsPages(t *testing.T) {
 	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, res.Jobs)
 	require.Len(t, p.calls, 3)
 	for _, c := range p.calls {
-		assert.Equal(t, int64(pageSize), c.Limit)
+		assert.Equal(t, int64(kube.PageSize), c.Limit)
 	}
 	assert.Equal(t, "4", p.calls[2].Continue)
 }
