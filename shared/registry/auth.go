@@ -38,10 +38,10 @@ func (c Credentials) Authenticator(ctx context.Context, host string, secrets sec
 	return s.Authenticator(host), nil
 }
 
-// Secret is the registry Secret's docker config, read once: the hosts it
-// holds a credential for, and each one's credential.
+// Secret is the registry Secret's docker config, read and decoded once:
+// the hosts it holds a credential for, and each one's credential.
 type Secret struct {
-	doc []byte // nil: no Secret
+	config dockerConfig // empty: no Secret
 }
 
 // ReadSecret reads the registry Secret. No Secret is an empty one.
@@ -59,22 +59,18 @@ func (c Credentials) ReadSecret(ctx context.Context, secrets secretGetter) (Secr
 	if s.Type != corev1.SecretTypeDockerConfigJson {
 		return Secret{}, apperr.New(500, "the registry Secret %q has type %q; it must be %s", c.Secret, s.Type, corev1.SecretTypeDockerConfigJson)
 	}
-	var dc dockerConfig
-	if err := json.Unmarshal(s.Data[corev1.DockerConfigJsonKey], &dc); err != nil {
-		return Secret{}, apperr.New(500, "the registry Secret %q: %v", c.Secret, errNotDockerConfig)
+	dc, err := parseDockerConfig(s.Data[corev1.DockerConfigJsonKey])
+	if err != nil {
+		return Secret{}, apperr.New(500, "the registry Secret %q: %v", c.Secret, err)
 	}
-	return Secret{doc: s.Data[corev1.DockerConfigJsonKey]}, nil
+	return Secret{config: dc}, nil
 }
 
 // Hosts are the hosts the Secret holds a credential for: the registries a
 // build, which mounts it, presents it to.
 func (s Secret) Hosts() []string {
-	var dc dockerConfig
-	if s.doc == nil || json.Unmarshal(s.doc, &dc) != nil {
-		return nil
-	}
-	hosts := make([]string, 0, len(dc.Auths))
-	for key := range dc.Auths {
+	hosts := make([]string, 0, len(s.config.Auths))
+	for key := range s.config.Auths {
 		hosts = append(hosts, hostOf(key))
 	}
 	return hosts
@@ -82,14 +78,10 @@ func (s Secret) Hosts() []string {
 
 // Authenticator is the Secret's credential for host, else anonymous.
 func (s Secret) Authenticator(host string) authn.Authenticator {
-	if s.doc == nil {
-		return authn.Anonymous
+	if cfg := s.config.entry(host); cfg != nil {
+		return authn.FromConfig(*cfg)
 	}
-	cfg, err := AuthFor(s.doc, host)
-	if err != nil || cfg == nil {
-		return authn.Anonymous
-	}
-	return authn.FromConfig(*cfg)
+	return authn.Anonymous
 }
 
 // dockerConfig is the .dockerconfigjson document; authn.AuthConfig decodes
@@ -98,21 +90,24 @@ type dockerConfig struct {
 	Auths map[string]authn.AuthConfig `json:"auths"`
 }
 
-// AuthFor returns the entry of a .dockerconfigjson document for host, or nil
-// when it has none. Keys may carry a scheme or a path (https://host/v2/).
-func AuthFor(doc []byte, host string) (*authn.AuthConfig, error) {
+func parseDockerConfig(doc []byte) (dockerConfig, error) {
 	var dc dockerConfig
 	if err := json.Unmarshal(doc, &dc); err != nil {
 		// json errors may quote the input: say only what is wrong.
-		return nil, errNotDockerConfig
+		return dockerConfig{}, errNotDockerConfig
 	}
-	for key, entry := range dc.Auths {
+	return dc, nil
+}
+
+// entry is the credential for host, or nil when there is none. Keys may
+// carry a scheme or a path (https://host/v2/).
+func (dc dockerConfig) entry(host string) *authn.AuthConfig {
+	for key, e := range dc.Auths {
 		if hostOf(key) == host {
-			e := entry
-			return &e, nil
+			return &e
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 type configError string
