@@ -99,10 +99,17 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if done := s.Status == Succeeded || s.Status == Failed; done {
-		// Seen finished: keep its record. Describe read the whole log
-		// unless asked for a tail; the record wants the end of it.
-		if err := RecordJob(ctx, k.Core.Pods(ns), records, job); err != nil {
+	if s.Done() {
+		// Seen finished: keep its record. Without a tail, Describe read
+		// the whole log, whose end the record keeps: no second read. (Save
+		// keeps a record that exists.)
+		var err error
+		if tail == 0 {
+			err = records.Save(ctx, Record{Build: s.Build, Log: s.Logs})
+		} else {
+			err = RecordJob(ctx, k.Core.Pods(ns), records, job)
+		}
+		if err != nil {
 			inv.Log.Printf("logs: %v", err)
 		}
 	}
