@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/reference"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -59,6 +60,8 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	switch {
+	case user != "" && !reference.ValidComponent(user):
+		return nil, apperr.BadRequest("user %s is not a user name: lower-case letters and digits, separated by '.', '_', '__' or '-'", quoteShort(user))
 	case !inv.Caller.Admin && user != "" && user != inv.Caller.Name:
 		return nil, apperr.Forbidden("the builds of %s are not yours: only admins see other users' builds", quoteShort(user))
 	case !inv.Caller.Admin:

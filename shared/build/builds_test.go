@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/params"
@@ -211,12 +212,15 @@ func TestCancel(t *testing.T) {
 	assert.True(t, graced, "pods are deleted with a grace period, never forced")
 	page, err := buildsOf(t, cs, devel, nil)
 	require.NoError(t, err)
-	for _, b := range page.Builds {
+	var cancelled *Build
+	for i, b := range page.Builds {
 		if b.ID == "run" {
-			assert.Equal(t, Cancelled, b.Status)
-			assert.Contains(t, b.Reason, "cancelled by devel")
+			cancelled = &page.Builds[i]
 		}
 	}
+	require.NotNil(t, cancelled, "the cancelled build is listed, from its record")
+	assert.Equal(t, Cancelled, cancelled.Status)
+	assert.Contains(t, cancelled.Reason, "cancelled by devel")
 
 	for _, tt := range []struct {
 		p      params.Params
@@ -235,4 +239,30 @@ func TestCancel(t *testing.T) {
 	}
 	_, err = cancel(context.Background(), invocation(t, cs, identity.Caller{Name: "nuvolaris", Admin: true}, params.Params{"id": "zzz"}))
 	assert.NoError(t, err, "an admin cancels anyone's, by id")
+}
+
+// TestBuildNamesAreCheckedFirst: a job_name, id or user that is not one is
+// 400 before anything reaches the cluster.
+func TestBuildNamesAreCheckedFirst(t *testing.T) {
+	admin := identity.Caller{Name: "nuvolaris", Admin: true}
+	for _, tt := range []struct {
+		run    func(context.Context, *action.Invocation) (any, error)
+		caller identity.Caller
+		p      params.Params
+	}{
+		{logs, devel, params.Params{"job_name": "../build-other-abc"}},
+		{logs, devel, params.Params{"job_name": "Build-devel-ABC"}},
+		{logs, devel, params.Params{"id": "abc/../x"}},
+		{logs, devel, params.Params{"id": strings.Repeat("a", 33)}},
+		{cancel, devel, params.Params{"job_name": "build devel"}},
+		{cancel, admin, params.Params{"id": "x,builder.openserverless.apache.org/user=alice"}},
+		{cancel, devel, params.Params{"id": "0123456789", "job_name": "a/b"}},
+		{builds, admin, params.Params{"user": "alice,app=x"}},
+		{builds, admin, params.Params{"user": "Alice"}},
+	} {
+		cs := fake.NewClientset(builderJob("build-devel-abc", "devel", t0))
+		_, err := tt.run(context.Background(), invocation(t, cs, tt.caller, tt.p))
+		assert.Equal(t, http.StatusBadRequest, apperr.Status(err), "%v: %v", tt.p, err)
+		assert.Empty(t, cs.Actions(), "%v reaches no server", tt.p)
+	}
 }

@@ -29,11 +29,7 @@ type Stopped struct {
 }
 
 func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
-	name, err := inv.Params.String("job_name", "")
-	if err != nil {
-		return nil, err
-	}
-	id, err := inv.Params.String("id", "")
+	name, id, err := BuildRef(inv.Params)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/params"
 )
 
 // Labels and annotations that mark the builder's objects. Selection is
@@ -79,4 +85,27 @@ func UserSelector(user string) string {
 		s += "," + LabelUser + "=" + UserLabel(user)
 	}
 	return s
+}
+
+// idRE is what a build id may be: NewID makes ten hex digits.
+var idRE = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
+
+// BuildRef reads the build a request names: its job_name, or its id. Both
+// are checked before they reach the API server: a job name must be a
+// Kubernetes name (a DNS label), an id lower-case letters and digits.
+// Either may be "" when the request names none.
+func BuildRef(p params.Params) (jobName, id string, err error) {
+	if jobName, err = p.String("job_name", ""); err != nil {
+		return "", "", err
+	}
+	if id, err = p.String("id", ""); err != nil {
+		return "", "", err
+	}
+	if jobName != "" && len(validation.IsDNS1123Label(jobName)) > 0 {
+		return "", "", apperr.BadRequest("job_name %s is not a build's job name, such as build-devel-0123456789", quoteShort(jobName))
+	}
+	if id != "" && !idRE.MatchString(id) {
+		return "", "", apperr.BadRequest("id %s is not a build id, such as 0123456789", quoteShort(id))
+	}
+	return jobName, id, nil
 }

@@ -43,17 +43,13 @@ type Status struct {
 const maxLogBytes = 512 << 10
 
 func logs(ctx context.Context, inv *action.Invocation) (any, error) {
-	name, err := inv.Params.String("job_name", "")
+	name, id, err := BuildRef(inv.Params)
 	if err != nil {
 		return nil, err
 	}
-	if name == "" {
-		// `builder logs ID` and the builds action name builds by id.
-		if id, err := inv.Params.String("id", ""); err != nil {
-			return nil, err
-		} else if id != "" {
-			name = JobName(inv.Caller.Name, id)
-		}
+	if name == "" && id != "" {
+		// `builder logs ID`: one of the caller's builds by its id.
+		name = JobName(inv.Caller.Name, id)
 	}
 	tail, err := inv.Params.Int("tail", 0)
 	if err != nil {

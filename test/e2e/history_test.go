@@ -135,6 +135,7 @@ func TestBuildsPagesAndPrivacy(t *testing.T) {
 	assert.Equal(t, 403, code, "%v", body)
 	code, body = call(t, bp, invoker.Web("builds", "stranger", "GET", nil))
 	require.Equal(t, 200, code, "%v", body)
+	require.NotEmpty(t, body["builds"], "stranger sees their own build")
 	for _, b := range body["builds"].([]any) {
 		assert.Equal(t, "stranger", b.(map[string]any)["user"])
 	}
@@ -144,8 +145,46 @@ func TestBuildsPagesAndPrivacy(t *testing.T) {
 	code, body = call(t, bp, invoker.Plain("builds", ns, map[string]any{"limit": 100}))
 	require.Equal(t, 200, code, "%v", body)
 	users := map[string]bool{}
+	require.NotEmpty(t, body["builds"])
 	for _, b := range body["builds"].([]any) {
 		users[b.(map[string]any)["user"].(string)] = true
 	}
 	assert.True(t, users["pager"] && users["stranger"], "an admin sees everyone's")
+}
+
+// TestBuildNamesAreRefusedFirst: on the real API server, a job_name, id or
+// user that is not one is 400 and changes nothing.
+func TestBuildNamesAreRefusedFirst(t *testing.T) {
+	cordon(t)
+	ctx := context.Background()
+	victim := makeJob(t, ctx, "alice", "victim", running, 0, true)
+	lp := action(t, "logs")
+	bp := action(t, "logs", map[string]any{"operation": "builds"})
+	cp := action(t, "logs", map[string]any{"operation": "cancel"})
+	for _, tt := range []struct {
+		p   *invoker.Process
+		a   invoker.Activation
+		say string
+	}{
+		{lp, invoker.Web("logs", "devel", "GET", map[string]any{"job_name": "../" + victim.Name}), "job_name"},
+		{lp, invoker.Web("logs", "devel", "GET", map[string]any{"id": "victim/../../x"}), "id"},
+		{cp, invoker.Web("cancel", "devel", "POST", map[string]any{"job_name": victim.Name + "/status"}), "job_name"},
+		{cp, invoker.Plain("cancel", ns, map[string]any{"id": "victim,builder.openserverless.apache.org/user=alice"}), "id"},
+		{bp, invoker.Plain("builds", ns, map[string]any{"user": "alice,app=x"}), "user"},
+	} {
+		want := 400
+		if _, web := tt.a.Value["__ow_method"]; !web {
+			want = 0 // a plain invocation's error: the same message, no status
+		}
+		jobs, cms := counts(t)
+		code, body := call(t, tt.p, tt.a)
+		assert.Equal(t, want, code, "%v: %v", tt.a.Value, body)
+		assert.Contains(t, body["error"], tt.say)
+		j, c := counts(t)
+		assert.Equal(t, jobs, j)
+		assert.Equal(t, cms, c)
+	}
+	got, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, victim.Name, metav1.GetOptions{})
+	require.NoError(t, err, "alice's build is still there")
+	assert.Nil(t, got.DeletionTimestamp)
 }
