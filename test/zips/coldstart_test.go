@@ -34,8 +34,8 @@ var (
 	baseErr  error
 )
 
-// buildZip builds ./<pkg> of the module at root into a zip in dir, as the
-// Makefile does.
+// buildZip builds ./<pkg> of the module at root and packs it as `make
+// build` does (the same flags, exec.env, and this tree's hack/pack).
 func buildZip(root, pkg, dir, name string) ([]byte, error) {
 	out := filepath.Join(dir, name)
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -50,27 +50,17 @@ func buildZip(root, pkg, dir, name string) ([]byte, error) {
 	if err := os.WriteFile(filepath.Join(out, "exec.env"), []byte(invoker.DefaultExecutionEnv+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range []string{"exec", "exec.env"} {
-		data, err := os.ReadFile(filepath.Join(out, f))
-		if err != nil {
-			return nil, err
-		}
-		h := &zip.FileHeader{Name: f, Method: zip.Deflate}
-		h.SetMode(0o755)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(data); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
+	here, err := filepath.Abs("../..")
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	zipPath := out + ".zip"
+	pack := exec.Command("go", "run", "./hack/pack", "-o", zipPath, filepath.Join(out, "exec"), filepath.Join(out, "exec.env"))
+	pack.Dir = here
+	if msg, err := pack.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("packing %s: %v\n%s", pkg, err, msg)
+	}
+	return os.ReadFile(zipPath)
 }
 
 // coldInit is the median time of a cold start from the init request of
