@@ -16,10 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
@@ -81,8 +77,12 @@ func run(ctx context.Context) error {
 	detail("the actions use the builder's ServiceAccount from deploy/rbac.yaml")
 
 	d.say("pushing a python runtime image (made here: busybox with a /bin/extend) and writing buildkitd.toml")
-	source := d.stack.Registry.Host + "/runtimes/python:v3.13"
-	if err := d.pushBase(source); err != nil {
+	source := d.stack.Registry.Host + "/" + localstack.PythonRuntimeRef
+	py, err := localstack.PythonRuntime()
+	if err != nil {
+		return err
+	}
+	if err := d.stack.Registry.Push(localstack.PythonRuntimeRef, py); err != nil {
 		return err
 	}
 	detail("source image: %s", source)
@@ -166,18 +166,6 @@ func run(ctx context.Context) error {
 		detail("%v  %v  %v  from %v  %.1fs  %v", b["id"], b["status"], b["target"], b["source_digest"], b["duration_s"], b["digest"])
 	}
 	return nil
-}
-
-func (d *demo) pushBase(ref string) error {
-	img, err := localstack.PythonRuntime()
-	if err != nil {
-		return err
-	}
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		return err
-	}
-	return remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: d.stack.Registry.User, Password: d.stack.Registry.Password}))
 }
 
 // process starts an action's zip once and keeps it warm.

@@ -23,7 +23,7 @@ import (
 // seedSource is the seed's python runtime, as the suite has it: made here
 // and pushed to the local registry (runtimes/ is shared), since no image can
 // be pulled from outside this machine.
-func seedSource() string { return stack.registry.Host + "/runtimes/python:v3.13" }
+func seedSource() string { return stack.registry.Host + "/" + localstack.PythonRuntimeRef }
 
 var requirements = base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
 

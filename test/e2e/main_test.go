@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -77,7 +78,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer stack.noDelete.Stop()
-	if err := pushBases(); err != nil {
+	// Every send resolves its source: the base runtimes are there first.
+	if _, _, err := stack.registry.PushRuntimes(runtime.GOROOT()); err != nil {
 		fmt.Fprintln(os.Stderr, "pushing the base runtimes:", err)
 		return 1
 	}

@@ -7,9 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
@@ -31,41 +28,16 @@ import (
 
 var tomlOnce sync.Once
 
-// pushBases pushes the base runtime images made here, which TestMain does
-// before any test: every send resolves its source.
-func pushBases() error {
-	auth := remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})
-	py, err := localstack.PythonRuntime()
-	if err != nil {
-		return err
-	}
-	gi, err := localstack.GoRuntime(runtime.GOROOT())
-	if err != nil {
-		return err
-	}
-	for ref, img := range map[string]v1.Image{stack.registry.Host + "/runtimes/python:v3.13": py, stack.registry.Host + "/runtimes/go:v1.22": gi} {
-		r, err := name.ParseReference(ref, name.Insecure)
-		if err != nil {
-			return err
-		}
-		if err := remote.Write(r, img, auth); err != nil {
-			return fmt.Errorf("pushing %s: %w", ref, err)
-		}
-	}
-	return nil
-}
-
-// bases returns the base runtime images, and writes the default
-// buildkitd.toml (the registry is plain HTTP) once, for real builds.
+// bases returns the base runtime images (TestMain pushed them), and
+// writes the default buildkitd.toml (the registry is plain HTTP) once, for
+// real builds.
 func bases(t *testing.T) (python, golang string) {
-	python = stack.registry.Host + "/runtimes/python:v3.13"
-	golang = stack.registry.Host + "/runtimes/go:v1.22"
 	tomlOnce.Do(func() {
 		p := action(t, "updatetoml")
 		code, body := call(t, p, invoker.Plain("updatetoml", "nuvolaris", nil))
 		require.Equal(t, 200, code, "%v", body)
 	})
-	return python, golang
+	return stack.registry.Host + "/" + localstack.PythonRuntimeRef, stack.registry.Host + "/" + localstack.GoRuntimeRef
 }
 
 // waitBuild polls the logs action as user until the build ends.

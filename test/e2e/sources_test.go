@@ -81,7 +81,7 @@ func TestImageRunsAsItsSourceRuns(t *testing.T) {
 	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\n"))
 	rp := action(t, "registry")
 	for _, tt := range []struct{ source, target, user string }{
-		{"runtimes/python:v3.13", "runner:nobody", "nobody"},
+		{localstack.PythonRuntimeRef, "runner:nobody", "nobody"},
 		{"runtimes/python-root:v1", "runner:root", ""},
 	} {
 		_, st := buildAndWait(t, "runner", map[string]any{"source": stack.registry.Host + "/" + tt.source, "target": tt.target, "kind": "python", "file": req})

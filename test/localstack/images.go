@@ -12,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -218,4 +221,44 @@ func image(files map[string]file, env []string) (v1.Image, error) {
 	cf.Config.User = "nobody"
 	cf.Config.WorkingDir = "/"
 	return mutate.ConfigFile(img, cf)
+}
+
+// Where the base runtimes go: under runtimes/, which the suite and the
+// demo share with every user (shared_repositories).
+const (
+	PythonRuntimeRef = "runtimes/python:v3.13"
+	GoRuntimeRef     = "runtimes/go:v1.22"
+)
+
+// Push writes img to r as ref ("repo:tag"), with r's credentials.
+func (r *Registry) Push(ref string, img v1.Image) error {
+	n, err := name.ParseReference(r.Host+"/"+ref, name.Insecure)
+	if err != nil {
+		return err
+	}
+	if err := remote.Write(n, img, remote.WithAuth(&authn.Basic{Username: r.User, Password: r.Password})); err != nil {
+		return fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return nil
+}
+
+// PushRuntimes makes the python and go runtimes and pushes them to r; it
+// returns their full references. goroot is the Go toolchain the go runtime
+// carries.
+func (r *Registry) PushRuntimes(goroot string) (python, golang string, err error) {
+	py, err := PythonRuntime()
+	if err != nil {
+		return "", "", err
+	}
+	gi, err := GoRuntime(goroot)
+	if err != nil {
+		return "", "", err
+	}
+	if err := r.Push(PythonRuntimeRef, py); err != nil {
+		return "", "", err
+	}
+	if err := r.Push(GoRuntimeRef, gi); err != nil {
+		return "", "", err
+	}
+	return r.Host + "/" + PythonRuntimeRef, r.Host + "/" + GoRuntimeRef, nil
 }
