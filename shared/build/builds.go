@@ -98,7 +98,8 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 		raw, _ := json.Marshal(cursor{last.Created, last.JobName})
 		page.Next = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	// The finished builds shown that have no record get one now.
+	// The finished builds shown that have no record (the list says so)
+	// get one now.
 	recorded := map[string]bool{}
 	for _, r := range recs {
 		recorded[r.JobName] = true
@@ -106,7 +107,7 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 	for i := range jobs {
 		j := &jobs[i]
 		if _, done := FinishedAt(j); done && !recorded[j.Name] && shown(page.Builds, j.Name) {
-			if err := RecordJob(ctx, k.Core.Pods(ns), records, j); err != nil {
+			if err := recordNew(ctx, k.Core.Pods(ns), records, j); err != nil {
 				inv.Log.Printf("builds: %v", err)
 			}
 		}

@@ -135,6 +135,11 @@ func RecordJob(ctx context.Context, pods kube.Pods, records Records, job *batchv
 	if _, ok, err := records.Get(ctx, job.Name); err != nil || ok {
 		return err
 	}
+	return recordNew(ctx, pods, records, job)
+}
+
+// recordNew stores the record of a finished Job known to have none.
+func recordNew(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) error {
 	r := Record{Build: fromJob(job)}
 	text, err := jobLog(ctx, pods, job)
 	if err != nil {
