@@ -69,7 +69,7 @@ lint:
 bench: SHELL := /bin/bash
 bench: build tools
 	set -o pipefail; { \
-	go test -run '^$$' -bench . -benchtime 20000x ./shared/build/ && \
+	go test -run '^$$' -bench . -benchtime 20000x ./shared/handlers/ && \
 	go test -run '^$$' -bench . -benchtime 20x ./test/zips/ && \
 	go test -tags e2e -run '^$$' -bench 'SendRealAPI' -benchtime 200x ./test/e2e/ && \
 	go test -tags e2e -run '^$$' -bench 'CleanJobs|ListCatalogs|ListImages' -benchtime 1x ./test/e2e/ && \

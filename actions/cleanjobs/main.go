@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/apache/openserverless-builder/shared/action"
-	"github.com/apache/openserverless-builder/shared/cleanup"
+	"github.com/apache/openserverless-builder/shared/handlers"
 )
 
-func main() { action.Main(cleanup.Action) }
+func main() { action.Main(handlers.CleanJobs) }

@@ -5,7 +5,7 @@ package main
 
 import (
 	"github.com/apache/openserverless-builder/shared/action"
-	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/handlers"
 )
 
-func main() { action.Main(build.LogsAction, build.BuildsAction, build.CancelAction) }
+func main() { action.Main(handlers.Logs, handlers.Builds, handlers.Cancel) }

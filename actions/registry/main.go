@@ -5,7 +5,7 @@ package main
 
 import (
 	"github.com/apache/openserverless-builder/shared/action"
-	"github.com/apache/openserverless-builder/shared/images"
+	"github.com/apache/openserverless-builder/shared/handlers"
 )
 
-func main() { action.Main(images.Actions()...) }
+func main() { action.Main(handlers.Registry()...) }

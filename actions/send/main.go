@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/apache/openserverless-builder/shared/action"
-	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/handlers"
 )
 
-func main() { action.Main(build.SendAction) }
+func main() { action.Main(handlers.Send) }

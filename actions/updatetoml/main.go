@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/apache/openserverless-builder/shared/action"
-	"github.com/apache/openserverless-builder/shared/buildkitd"
+	"github.com/apache/openserverless-builder/shared/handlers"
 )
 
-func main() { action.Main(buildkitd.UpdateAction) }
+func main() { action.Main(handlers.UpdateTOML) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -106,4 +107,13 @@ func Message(err error) string {
 		return e.Msg
 	}
 	return "internal error; the action log has the details"
+}
+
+// Quote quotes user input for a message, cut to a readable length and on
+// one line, so that no input can shape the rest of the message.
+func Quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(`"`+s+`"`, "\n", `\n`), "\r", `\r`)
 }

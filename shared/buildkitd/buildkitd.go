@@ -1,5 +1,5 @@
 // Package buildkitd writes the buildkitd.toml ConfigMap that build Jobs
-// mount (SPEC §5, updatetoml).
+// mount (docs/contract.md, "updatetoml").
 package buildkitd
 
 import (
@@ -12,10 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
-	"github.com/apache/openserverless-builder/shared/build"
-	"github.com/apache/openserverless-builder/shared/web"
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // Key is the ConfigMap key BuildKit reads.
@@ -23,9 +21,6 @@ const Key = "buildkitd.toml"
 
 // MaxBytes bounds the TOML accepted.
 const MaxBytes = 256 << 10
-
-// UpdateAction creates or replaces the buildkitd.toml ConfigMap.
-var UpdateAction = action.Action{Name: "updatetoml", Methods: web.Write(), Run: update}
 
 // Default is the buildkitd.toml for a registry at host: plain HTTP when
 // insecure, so BuildKit pushes without TLS.
@@ -54,69 +49,33 @@ func Check(text string) error {
 	return nil
 }
 
-func update(ctx context.Context, inv *action.Invocation) (any, error) {
-	if err := inv.Caller.RequireAdmin("updatetoml"); err != nil {
-		return nil, err
-	}
-	text, err := inv.Params.String("toml", "")
-	if err != nil {
-		return nil, err
-	}
-	if text != "" {
-		if err := Check(text); err != nil {
-			return nil, err
-		}
-	}
-	k, err := inv.Kube()
-	if err != nil {
-		return nil, err
-	}
-	cfg := inv.Config
-	if text == "" {
-		host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(cfg.KubeNamespace))
-		if err != nil {
-			return nil, err
-		}
-		text = Default(host, cfg.RegistryInsecure)
-	}
-	cms := k.Core.ConfigMaps(cfg.KubeNamespace)
-	changed, err := apply(ctx, cms, cfg.KubeNamespace, text)
-	if err != nil {
-		return nil, err
-	}
-	msg := "ConfigMap " + build.BuildkitdConfigMap + " is unchanged"
-	if changed {
-		msg = "ConfigMap " + build.BuildkitdConfigMap + " written; builds started from now on use it"
-	}
-	return map[string]any{"configmap": build.BuildkitdConfigMap, "changed": changed, "message": msg}, nil
-}
-
-type configMaps interface {
+// ConfigMaps is what Apply needs of the ConfigMap client.
+type ConfigMaps interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
 	Create(ctx context.Context, cm *corev1.ConfigMap, opts metav1.CreateOptions) (*corev1.ConfigMap, error)
 	Update(ctx context.Context, cm *corev1.ConfigMap, opts metav1.UpdateOptions) (*corev1.ConfigMap, error)
 }
 
-// apply creates the ConfigMap or replaces its TOML, reporting whether it
+// Apply creates the ConfigMap or replaces its TOML, reporting whether it
 // changed. The update carries the resourceVersion read, so a concurrent
 // writer makes it fail rather than be overwritten silently.
-func apply(ctx context.Context, cms configMaps, ns, text string) (bool, error) {
-	cm, err := cms.Get(ctx, build.BuildkitdConfigMap, metav1.GetOptions{})
+func Apply(ctx context.Context, cms ConfigMaps, ns, text string) (bool, error) {
+	cm, err := cms.Get(ctx, names.BuildkitdConfigMap, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = cms.Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{
-				Name: build.BuildkitdConfigMap, Namespace: ns,
-				Labels: map[string]string{build.LabelManagedBy: build.ManagedBy},
+				Name: names.BuildkitdConfigMap, Namespace: ns,
+				Labels: map[string]string{names.LabelManagedBy: names.ManagedBy},
 			},
 			Data: map[string]string{Key: text},
 		}, metav1.CreateOptions{})
 		if err != nil {
-			return false, apperr.Upstream(err, "creating ConfigMap %s", build.BuildkitdConfigMap)
+			return false, apperr.Upstream(err, "creating ConfigMap %s", names.BuildkitdConfigMap)
 		}
 		return true, nil
 	}
 	if err != nil {
-		return false, apperr.Upstream(err, "reading ConfigMap %s", build.BuildkitdConfigMap)
+		return false, apperr.Upstream(err, "reading ConfigMap %s", names.BuildkitdConfigMap)
 	}
 	if cm.Data[Key] == text {
 		return false, nil
@@ -126,7 +85,7 @@ func apply(ctx context.Context, cms configMaps, ns, text string) (bool, error) {
 	}
 	cm.Data[Key] = text
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
-		return false, apperr.Upstream(err, "updating ConfigMap %s", build.BuildkitdConfigMap)
+		return false, apperr.Upstream(err, "updating ConfigMap %s", names.BuildkitdConfigMap)
 	}
 	return true, nil
 }

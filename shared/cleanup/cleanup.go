@@ -1,4 +1,6 @@
-// Package cleanup deletes finished build Jobs (cleanjobs, SPEC §6).
+// Package cleanup removes finished builds from a namespace: their Jobs
+// (after their records), orphaned build contexts and expired records
+// (docs/contract.md, "Build records and cleanup").
 package cleanup
 
 import (
@@ -12,18 +14,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
-	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/kube"
-	"github.com/apache/openserverless-builder/shared/web"
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // DefaultMaxAge is how long a finished build is kept by default.
 const DefaultMaxAge = 24 * time.Hour
-
-// Action is cleanjobs.
-var Action = action.Action{Name: "cleanjobs", Methods: web.Write(), Run: clean}
 
 // Failure is an object that could not be deleted.
 type Failure struct {
@@ -43,50 +41,6 @@ type Result struct {
 	DryRun  bool      `json:"dry_run"`
 	Cutoff  time.Time `json:"cutoff"`
 	Message string    `json:"message"`
-}
-
-func clean(ctx context.Context, inv *action.Invocation) (any, error) {
-	hours, err := inv.Params.Float("max_age_hours", DefaultMaxAge.Hours())
-	if err != nil {
-		return nil, err
-	}
-	if hours < 0 || hours > 24*365*10 {
-		return nil, apperr.BadRequest("max_age_hours must be a number of hours from 0 to 87600, got %v", hours)
-	}
-	dry, err := inv.Params.Bool("dry_run", false)
-	if err != nil {
-		return nil, err
-	}
-	k, err := inv.Kube()
-	if err != nil {
-		return nil, err
-	}
-	user := ""
-	if !inv.Caller.Admin {
-		user = inv.Caller.Name
-	}
-	ns := inv.Config.KubeNamespace
-	c := Cleaner{
-		Jobs:       k.Batch.Jobs(ns),
-		ConfigMaps: k.Core.ConfigMaps(ns),
-		Record: func(ctx context.Context, j *batchv1.Job) error {
-			return build.RecordJob(ctx, k.Core.Pods(ns), build.RecordsIn(k, ns), j)
-		},
-	}
-	now := time.Now()
-	res, err := c.Clean(ctx, Options{
-		User:          user,
-		Cutoff:        now.Add(-time.Duration(hours * float64(time.Hour))),
-		RecordsCutoff: now.Add(-inv.Config.RecordRetention),
-		DryRun:        dry,
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range res.Failed {
-		inv.Log.Printf("cleanjobs: could not delete %s: %s", f.Name, f.Error)
-	}
-	return res, nil
 }
 
 // Options choose what Clean removes.
@@ -122,7 +76,7 @@ type Cleaner struct {
 // and objects without the builder's labels are never touched. A deletion
 // that fails is reported and the others still happen.
 func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
-	selector := build.UserSelector(o.User)
+	selector := names.UserSelector(o.User)
 	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
 	gone := map[string]bool{} // Jobs deleted now: the garbage collector takes their ConfigMaps
@@ -138,10 +92,10 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			if !owned(j.ObjectMeta, o.User) {
 				continue
 			}
-			if done, ok := build.FinishedAt(j); ok && done.Before(o.Cutoff) {
+			if done, ok := builds.FinishedAt(j); ok && done.Before(o.Cutoff) {
 				doomed = append(doomed, j)
 			} else {
-				live[j.Labels[build.LabelBuildID]] = true
+				live[j.Labels[names.LabelBuildID]] = true
 			}
 		}
 		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
@@ -161,7 +115,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		}
 		for _, f := range failed {
 			res.Failed = append(res.Failed, Failure{Name: "job/" + f.obj.Name, Error: f.err.Error()})
-			live[f.obj.Labels[build.LabelBuildID]] = true
+			live[f.obj.Labels[names.LabelBuildID]] = true
 		}
 		return list.Continue, nil
 	})
@@ -179,16 +133,16 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		var orphans []*corev1.ConfigMap
 		for i := range list.Items {
 			cm := &list.Items[i]
-			if !owned(cm.ObjectMeta, o.User) || cm.Name == build.BuildkitdConfigMap || cm.Labels[build.LabelBuildID] == "" {
+			if !owned(cm.ObjectMeta, o.User) || cm.Name == names.BuildkitdConfigMap || cm.Labels[names.LabelBuildID] == "" {
 				continue
 			}
-			if build.IsRecord(cm) {
+			if builds.IsRecord(cm) {
 				if expired(cm, o.RecordsCutoff) {
 					orphans = append(orphans, cm)
 				}
 				continue
 			}
-			if live[cm.Labels[build.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || ownedByAny(cm, gone) {
+			if live[cm.Labels[names.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || ownedByAny(cm, gone) {
 				continue
 			}
 			orphans = append(orphans, cm)
@@ -197,7 +151,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			return c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
 		})
 		for _, cm := range deleted {
-			if build.IsRecord(cm) {
+			if builds.IsRecord(cm) {
 				res.Records = append(res.Records, cm.Name)
 			} else {
 				res.ConfigMaps = append(res.ConfigMaps, cm.Name)
@@ -281,10 +235,10 @@ func deleteAll[T any](ctx context.Context, objs []T, dry bool, del func(T) error
 // owned double-checks the labels the selector asked for (and, for a user,
 // the full name, since long names share a hashed label prefix).
 func owned(m metav1.ObjectMeta, user string) bool {
-	if m.Labels[build.LabelManagedBy] != build.ManagedBy {
+	if m.Labels[names.LabelManagedBy] != names.ManagedBy {
 		return false
 	}
-	return user == "" || m.Annotations[build.AnnotationUser] == user
+	return user == "" || m.Annotations[names.AnnotationUser] == user
 }
 
 // expired reports whether a record's build finished before cutoff (its
@@ -294,7 +248,7 @@ func expired(cm *corev1.ConfigMap, cutoff time.Time) bool {
 		return false
 	}
 	at := cm.CreationTimestamp.Time
-	if r, ok := build.RecordOf(cm); ok && r.Finished != nil {
+	if r, ok := builds.RecordOf(cm); ok && r.Finished != nil {
 		at = *r.Finished
 	}
 	return at.Before(cutoff)

@@ -1,7 +1,7 @@
 // Package source decides whether a caller may build FROM an image: a build
 // pulls its source with the builder's registry credential wherever that
 // credential applies, so a source in the cluster registry must be one the
-// caller may read (SPEC §2, "Isolation between users").
+// caller may read (docs/contract.md, "Isolation").
 package source
 
 import (
@@ -12,7 +12,6 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
-	"github.com/apache/openserverless-builder/shared/reference"
 )
 
 // ServiceName is the cluster registry's Service in OpenServerless.
@@ -93,28 +92,20 @@ func (p Policy) Shared(repo string) bool {
 	return false
 }
 
-// Authorize checks that caller may build from source (an image reference
-// already checked by the build's own parser). The repository of every
-// source must match the strict OCI grammar; one in the cluster registry
-// must be the caller's, shared, or the caller an admin.
-func (p Policy) Authorize(caller identity.Caller, source string) (name.Reference, error) {
-	ref, err := name.ParseReference(source)
-	if err != nil {
-		return nil, apperr.BadRequest("source %q is not an image reference: %v", source, err)
-	}
+// Authorize checks that caller may build from the source ref (parsed and
+// checked by buildspec.ParseSource): one in the cluster registry must be
+// the caller's, shared, or the caller an admin.
+func (p Policy) Authorize(caller identity.Caller, ref name.Reference) error {
 	repo := ref.Context().RepositoryStr()
-	if !reference.ValidRepository(repo) {
-		return nil, apperr.BadRequest("source repository %q is not valid: lower-case components of letters and digits, joined by '/', with no '.' or '..' components", repo)
-	}
 	if !p.InCluster(ref.Context().RegistryStr()) {
-		return ref, nil
+		return nil
 	}
 	if caller.Admin || caller.Owns(repo) || p.Shared(repo) {
-		return ref, nil
+		return nil
 	}
 	may := []string{caller.Name, caller.Name + "/..."}
 	for _, s := range p.shared {
 		may = append(may, s, s+"/...")
 	}
-	return nil, apperr.Forbidden("source %q is in the cluster registry and not yours: you may build from public images and from %s", source, strings.Join(may, ", "))
+	return apperr.Forbidden("source %q is in the cluster registry and not yours: you may build from public images and from %s", ref.String(), strings.Join(may, ", "))
 }

@@ -9,8 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/identity"
 )
+
+// authorize is what send does with a source: parse it, then ask the policy.
+func authorize(p Policy, caller identity.Caller, src string) error {
+	ref, err := buildspec.ParseSource(src)
+	if err != nil {
+		return err
+	}
+	return p.Authorize(caller, ref)
+}
 
 func TestAuthorize(t *testing.T) {
 	p := NewPolicy(Cluster{
@@ -70,7 +80,7 @@ func TestAuthorize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.source, func(t *testing.T) {
-			_, err := p.Authorize(tt.caller, tt.source)
+			err := authorize(p, tt.caller, tt.source)
 			if tt.status == 0 {
 				assert.NoError(t, err)
 				return
@@ -83,7 +93,7 @@ func TestAuthorize(t *testing.T) {
 
 func TestRefusalSaysWhatTheCallerMayUse(t *testing.T) {
 	p := NewPolicy(Cluster{RegistryHost: "registry.local:5000", Shared: []string{"runtimes"}})
-	_, err := p.Authorize(identity.Caller{Name: "devel"}, "registry.local:5000/alice/secret:1")
+	err := authorize(p, identity.Caller{Name: "devel"}, "registry.local:5000/alice/secret:1")
 	require.Error(t, err)
 	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
 	for _, want := range []string{"devel, devel/...", "runtimes, runtimes/...", "public images"} {
@@ -96,9 +106,9 @@ func TestDockerHubCredentialMakesDockerHubOurs(t *testing.T) {
 	// Docker Hub is then treated as the cluster registry.
 	for _, host := range []string{"docker.io", "index.docker.io", "INDEX.docker.io"} {
 		p := NewPolicy(Cluster{RegistryHost: "registry.local:5000", CredentialHosts: []string{host}})
-		_, err := p.Authorize(identity.Caller{Name: "devel"}, "alice/secret:1")
+		err := authorize(p, identity.Caller{Name: "devel"}, "alice/secret:1")
 		assert.Equal(t, http.StatusForbidden, apperr.Status(err), host)
-		_, err = p.Authorize(identity.Caller{Name: "devel"}, "devel/base:1")
+		err = authorize(p, identity.Caller{Name: "devel"}, "devel/base:1")
 		assert.NoError(t, err, host)
 	}
 }

@@ -13,10 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
-	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/kinds"
+	"github.com/apache/openserverless-builder/shared/params"
 )
 
 type instruction struct {
@@ -39,27 +40,17 @@ func parse(t testing.TB, df string) []instruction {
 	return out
 }
 
-// validate checks input as send does and returns the Dockerfile's request,
-// or the refusal.
-func validate(source, target, kind, file string) (build.Request, error) {
+// validate checks input as send does and returns the plan it would
+// build, pinned as send pins it, or the refusal.
+func validate(source, target, kind, file string) (buildspec.Plan, error) {
 	caller := identity.Caller{Name: "devel", Web: true}
-	if err := build.ParseSource(source); err != nil {
-		return build.Request{}, err
-	}
-	repo, tag, err := build.ParseTarget(target, caller)
+	p := params.Params{"source": source, "target": target, "kind": kind, "file": file}
+	req, err := buildspec.ParseRequest(p, caller, config.DefaultMaxContextBytes)
 	if err != nil {
-		return build.Request{}, err
-	}
-	k, ok := kinds.Lookup(kind)
-	if !ok {
-		return build.Request{}, apperr.BadRequest("kind %q is not known", kind)
-	}
-	data, err := build.DecodeFile(file, config.DefaultMaxContextBytes)
-	if err != nil {
-		return build.Request{}, err
+		return buildspec.Plan{}, err
 	}
 	// What send resolves the source to: its digest and its user.
-	return build.Request{Source: source, SourceDigest: "sha256:" + strings.Repeat("5", 64), SourceUser: "nobody", Repo: repo, Tag: tag, Kind: k, File: data}, nil
+	return buildspec.Plan{Request: req, SourceDigest: "sha256:" + strings.Repeat("5", 64), SourceUser: "nobody"}, nil
 }
 
 // accept requires a valid input to be accepted and its Dockerfile to parse
@@ -83,9 +74,9 @@ func check(t testing.TB, source, target, kind, file string) {
 	dockerfileIs(t, req)
 }
 
-func dockerfileIs(t testing.TB, req build.Request) {
+func dockerfileIs(t testing.TB, req buildspec.Plan) {
 	t.Helper()
-	got := parse(t, build.Dockerfile(req))
+	got := parse(t, req.Dockerfile())
 	k := req.Kind
 	from := req.Source
 	if !strings.Contains(from, "@") {
@@ -136,7 +127,7 @@ func TestInjectionAttempts(t *testing.T) {
 		"busybox:${X}",
 		"busybox AS x",
 	} {
-		err := build.ParseSource(source)
+		_, err := buildspec.ParseSource(source)
 		require.Error(t, err, "%q", source)
 		assert.Equal(t, 400, apperr.Status(err))
 	}

@@ -24,11 +24,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/apache/openserverless-builder/shared/build"
+	"github.com/apache/openserverless-builder/test/invoker"
+
 	"github.com/apache/openserverless-builder/shared/cleanup"
 	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/registry"
-	"github.com/apache/openserverless-builder/test/invoker"
 )
 
 // BenchmarkSendRealAPI is send from activation to result through its zip, as
@@ -57,7 +58,7 @@ func sendRealAPI(b *testing.B, config map[string]any, clear bool) {
 	bg := metav1.DeletePropagationBackground
 	b.Cleanup(func() {
 		require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx,
-			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: build.UserSelector("bench")}))
+			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("bench")}))
 	})
 	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv,
 		Bound: invoker.Merge(bound(), config)})
@@ -149,12 +150,12 @@ func makeJobs(b *testing.B, ctx context.Context, finished, running, foreign int)
 		go func() {
 			defer wg.Done()
 			for s := range work {
-				labels := map[string]string{build.LabelManagedBy: build.ManagedBy, build.LabelUser: "bench", build.LabelBuildID: fmt.Sprintf("%s%05d", s.kind, s.i)}
+				labels := map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: "bench", names.LabelBuildID: fmt.Sprintf("%s%05d", s.kind, s.i)}
 				if s.kind == "foreign" {
 					labels = map[string]string{"app": "other"}
 				}
 				job := &batchv1.Job{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%s-%05d", s.kind, s.i), Labels: labels, Annotations: map[string]string{build.AnnotationUser: "bench"}},
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%s-%05d", s.kind, s.i), Labels: labels, Annotations: map[string]string{names.AnnotationUser: "bench"}},
 					Spec: batchv1.JobSpec{ManagedBy: &managedBy, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 						RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
 					}}},
@@ -195,7 +196,7 @@ func clearJobs(b *testing.B, ctx context.Context) {
 	bg := metav1.DeletePropagationBackground
 	err := stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: "app=other"})
 	require.NoError(b, err)
-	err = stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: build.UserSelector("bench")})
+	err = stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("bench")})
 	require.NoError(b, err)
 }
 

@@ -15,8 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/test/invoker"
+
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // externalController marks the test's Jobs as managed elsewhere, so that
@@ -37,13 +38,13 @@ const (
 func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago time.Duration, labelled bool) *batchv1.Job {
 	t.Helper()
 	c := stack.kube.Client
-	labels := map[string]string{build.LabelManagedBy: build.ManagedBy, build.LabelUser: build.UserLabel(user), build.LabelBuildID: id}
+	labels := map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: names.UserLabel(user), names.LabelBuildID: id}
 	if !labelled {
 		labels = map[string]string{"app": "not-the-builder"}
 	}
 	managedBy := externalController
 	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: build.JobName(user, id), Labels: labels, Annotations: map[string]string{build.AnnotationUser: user}},
+		ObjectMeta: metav1.ObjectMeta{Name: names.JobName(user, id), Labels: labels, Annotations: map[string]string{names.AnnotationUser: user}},
 		Spec: batchv1.JobSpec{
 			ManagedBy:    &managedBy,
 			BackoffLimit: ptr(int32(0)),
@@ -56,7 +57,7 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 	job, err := c.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
 	require.NoError(t, err)
 	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: job.Name, Labels: labels, Annotations: map[string]string{build.AnnotationUser: user},
+		ObjectMeta: metav1.ObjectMeta{Name: job.Name, Labels: labels, Annotations: map[string]string{names.AnnotationUser: user},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
 		Data: map[string]string{"Dockerfile": "FROM busybox\n"},
 	}
@@ -150,9 +151,9 @@ func TestCleanJobs(t *testing.T) {
 // (an interrupted send) goes once it is older than the cutoff.
 func TestCleanJobsRemovesOrphanedContexts(t *testing.T) {
 	ctx := context.Background()
-	labels := map[string]string{build.LabelManagedBy: build.ManagedBy, build.LabelUser: "orphans", build.LabelBuildID: "lost"}
+	labels := map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: "orphans", names.LabelBuildID: "lost"}
 	cm, err := stack.kube.Client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "build-orphans-lost", Labels: labels, Annotations: map[string]string{build.AnnotationUser: "orphans"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "build-orphans-lost", Labels: labels, Annotations: map[string]string{names.AnnotationUser: "orphans"}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	kept := makeJob(t, ctx, "orphans", "live", running, time.Hour, true)

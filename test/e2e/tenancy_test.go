@@ -22,9 +22,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/apache/openserverless-builder/shared/build"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
+
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // victim pushes alice's private images and returns the digest of
@@ -53,7 +54,7 @@ func intact(t *testing.T, digest string) {
 // userJobs are the builder's Jobs of user on the real API server.
 func userJobs(t testing.TB, user string) []batchv1.Job {
 	t.Helper()
-	list, err := stack.kube.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{LabelSelector: build.UserSelector(user)})
+	list, err := stack.kube.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
 	require.NoError(t, err)
 	return list.Items
 }
@@ -227,7 +228,7 @@ func TestConcurrentSendsHoldTheActiveLimit(t *testing.T) {
 	}
 	assert.ElementsMatch(t, accepted, live, "every 200 has its build, and no other build is left")
 	require.Eventually(t, func() bool {
-		cms, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: build.UserSelector(user)})
+		cms, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
 		return err == nil && len(cms.Items) == limit
 	}, 30*time.Second, 100*time.Millisecond, "the refused builds' contexts go with their Jobs")
 
@@ -267,7 +268,7 @@ func TestSendPrunesRetainedBuilds(t *testing.T) {
 	var ids []string
 	for _, j := range userJobs(t, user) {
 		if j.DeletionTimestamp == nil {
-			ids = append(ids, j.Labels[build.LabelBuildID])
+			ids = append(ids, j.Labels[names.LabelBuildID])
 		}
 	}
 	assert.ElementsMatch(t, []string{"old0", "old1", "running", body["id"].(string)}, ids, "the two newest finished builds, the running one and the new one")
@@ -334,7 +335,7 @@ func TestCollidingUserNames(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			cur.Labels[build.LabelUser] = oldCut
+			cur.Labels[names.LabelUser] = oldCut
 			_, err = stack.kube.Client.BatchV1().Jobs(ns).Update(ctx, cur, metav1.UpdateOptions{})
 			return err
 		}))
@@ -362,7 +363,7 @@ func TestCollidingUserNames(t *testing.T) {
 	made = append(made, body["job_name"].(string))
 	job, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, body["job_name"].(string), metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.NotEqual(t, oldCut, job.Labels[build.LabelUser], "a new build's label is no user's name")
+	assert.NotEqual(t, oldCut, job.Labels[names.LabelUser], "a new build's label is no user's name")
 	code, st := call(t, action(t, "logs"), invoker.Web("logs", oldCut, "GET", nil))
 	require.Equal(t, 200, code, "%v", st)
 	assert.Equal(t, made[0], st["job_name"], "oldCut's latest is their own")

@@ -25,8 +25,8 @@ func TestZipDirRefusesStaleZips(t *testing.T) {
 	write("go.mod", old)
 	write("go.sum", old)
 	write("actions/send/main.go", old)
-	write("shared/build/send.go", old)
-	write("shared/build/send_test.go", now)              // tests are not in the zips
+	write("shared/handlers/send.go", old)
+	write("shared/handlers/send_test.go", now)              // tests are not in the zips
 	write("shared/action/actiontest/actiontest.go", now) // nor test helpers
 	for _, z := range ZipNames() {
 		write("build/"+z+".zip", now.Add(-time.Minute))
@@ -35,13 +35,13 @@ func TestZipDirRefusesStaleZips(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(root, "build"), dir)
 
-	write("shared/build/send.go", now)
+	write("shared/handlers/send.go", now)
 	_, err = ZipDir(root)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "older than")
 	assert.Contains(t, err.Error(), "make build")
 
-	write("shared/build/send.go", old)
+	write("shared/handlers/send.go", old)
 	require.NoError(t, os.Remove(filepath.Join(root, "build", "logs.zip")))
 	_, err = ZipDir(root)
 	assert.ErrorContains(t, err, "logs.zip is missing")

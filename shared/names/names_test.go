@@ -1,4 +1,4 @@
-package build
+package names
 
 import (
 	"crypto/sha256"

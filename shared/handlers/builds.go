@@ -1,4 +1,4 @@
-package build
+package handlers
 
 import (
 	"context"
@@ -7,16 +7,15 @@ import (
 	"sort"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
-
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/reference"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
-// BuildsAction lists the caller's builds, newest first, paged.
-var BuildsAction = action.Action{Name: "builds", Methods: web.Read(), Run: builds}
+// Builds lists the caller's builds, newest first, paged.
+var Builds = action.Action{Name: "builds", Methods: web.Read(), Run: listBuilds}
 
 // Page sizes of builds.
 const (
@@ -26,7 +25,7 @@ const (
 
 // BuildList is the builds action's result.
 type BuildList struct {
-	Builds []Build `json:"builds"`
+	Builds []builds.Build `json:"builds"`
 	// Next is the cursor of the next page; absent on the last.
 	Next string `json:"next,omitempty"`
 }
@@ -37,7 +36,7 @@ type cursor struct {
 	JobName string    `json:"j"`
 }
 
-func builds(ctx context.Context, inv *action.Invocation) (any, error) {
+func listBuilds(ctx context.Context, inv *action.Invocation) (any, error) {
 	limit, err := inv.Params.Int("limit", DefaultLimit)
 	if err != nil {
 		return nil, err
@@ -61,9 +60,9 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 	}
 	switch {
 	case user != "" && !reference.ValidComponent(user):
-		return nil, apperr.BadRequest("user %s is not a user name: lower-case letters and digits, separated by '.', '_', '__' or '-'", quoteShort(user))
+		return nil, apperr.BadRequest("user %s is not a user name: lower-case letters and digits, separated by '.', '_', '__' or '-'", apperr.Quote(user))
 	case !inv.Caller.Admin && user != "" && user != inv.Caller.Name:
-		return nil, apperr.Forbidden("the builds of %s are not yours: only admins see other users' builds", quoteShort(user))
+		return nil, apperr.Forbidden("the builds of %s are not yours: only admins see other users' builds", apperr.Quote(user))
 	case !inv.Caller.Admin:
 		user = inv.Caller.Name
 	}
@@ -72,8 +71,8 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	ns := inv.Config.KubeNamespace
-	records := RecordsIn(k, ns)
-	jobs, err := UserJobs(ctx, k.Batch.Jobs(ns), user)
+	records := builds.RecordsIn(k, ns)
+	jobs, err := builds.UserJobs(ctx, k.Batch.Jobs(ns), user)
 	if err != nil {
 		return nil, err
 	}
@@ -81,17 +80,17 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := merge(jobs, recs)
+	all := builds.Merge(jobs, recs)
 	start := 0
 	if after != nil {
 		start = sort.Search(len(all), func(i int) bool {
-			return newer(cursor{all[i].Created, all[i].JobName}, *after) == false && all[i].JobName != after.JobName
+			return !builds.Newer(all[i].Created, all[i].JobName, after.Created, after.JobName) && all[i].JobName != after.JobName
 		})
 	}
 	end := min(start+limit, len(all))
 	page := &BuildList{Builds: all[start:end]}
 	if page.Builds == nil {
-		page.Builds = []Build{}
+		page.Builds = []builds.Build{}
 	}
 	if end < len(all) {
 		last := all[end-1]
@@ -104,52 +103,17 @@ func builds(ctx context.Context, inv *action.Invocation) (any, error) {
 	for _, r := range recs {
 		recorded[r.JobName] = true
 	}
+	shown := map[string]bool{}
+	for _, b := range page.Builds {
+		shown[b.JobName] = true
+	}
 	for i := range jobs {
 		j := &jobs[i]
-		if _, done := FinishedAt(j); done && !recorded[j.Name] && shown(page.Builds, j.Name) {
-			if err := recordNew(ctx, k.Core.Pods(ns), records, j); err != nil {
+		if _, done := builds.FinishedAt(j); done && !recorded[j.Name] && shown[j.Name] {
+			if err := builds.RecordNew(ctx, k.Core.Pods(ns), records, j); err != nil {
 				inv.Log.Printf("builds: %v", err)
 			}
 		}
 	}
 	return page, nil
-}
-
-func shown(bs []Build, jobName string) bool {
-	for _, b := range bs {
-		if b.JobName == jobName {
-			return true
-		}
-	}
-	return false
-}
-
-// newer orders builds newest first: by creation, then by name.
-func newer(a, b cursor) bool {
-	if !a.Created.Equal(b.Created) {
-		return a.Created.After(b.Created)
-	}
-	return a.JobName > b.JobName
-}
-
-// merge is every build of jobs and records, once each, newest first. A
-// build with both is its record (it was seen finished, or cancelled) with
-// what the Job adds.
-func merge(jobs []batchv1.Job, recs []Record) []Build {
-	byName := map[string]Build{}
-	for i := range jobs {
-		b := fromJob(&jobs[i])
-		byName[b.JobName] = b
-	}
-	for _, r := range recs {
-		byName[r.JobName] = r.Build
-	}
-	out := make([]Build, 0, len(byName))
-	for _, b := range byName {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return newer(cursor{out[i].Created, out[i].JobName}, cursor{out[j].Created, out[j].JobName})
-	})
-	return out
 }

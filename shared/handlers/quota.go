@@ -1,4 +1,4 @@
-package build
+package handlers
 
 import (
 	"context"
@@ -13,44 +13,25 @@ import (
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
-// Fair use (SPEC §2): how many builds a user runs and keeps.
+// Fair use (docs/contract.md, "Fair use"): how many builds a user runs
+// and keeps.
 
 // RetryAfter is what a 429 asks the caller to wait before sending again.
 const RetryAfter = 30 * time.Second
 
+// jobsAPI is what the quota needs of the Jobs client.
 type jobsAPI interface {
-	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
-	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	builds.JobLister
+	builds.JobDeleter
 }
 
 type configMapLister interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
-}
-
-// UserJobs lists the builder's Jobs of user ("" for everyone's), every
-// page. The label selects them; the annotation, checked again here, holds
-// the full name.
-func UserJobs(ctx context.Context, jobs jobsAPI, user string) ([]batchv1.Job, error) {
-	var out []batchv1.Job
-	err := kube.ListPages(ctx, UserSelector(user), func(opts metav1.ListOptions) (string, error) {
-		list, err := jobs.List(ctx, opts)
-		if err != nil {
-			return "", err
-		}
-		for _, j := range list.Items {
-			if user == "" || j.Annotations[AnnotationUser] == user {
-				out = append(out, j)
-			}
-		}
-		return list.Continue, nil
-	})
-	if err != nil {
-		return nil, apperr.Upstream(err, "listing the builds of %s", user)
-	}
-	return out, nil
 }
 
 // unfinished are the builds of jobs that have not finished and are not
@@ -58,7 +39,7 @@ func UserJobs(ctx context.Context, jobs jobsAPI, user string) ([]batchv1.Job, er
 func unfinished(jobs []batchv1.Job) []batchv1.Job {
 	var out []batchv1.Job
 	for _, j := range jobs {
-		if _, done := FinishedAt(&j); !done && j.DeletionTimestamp == nil {
+		if _, done := builds.FinishedAt(&j); !done && j.DeletionTimestamp == nil {
 			out = append(out, j)
 		}
 	}
@@ -67,12 +48,12 @@ func unfinished(jobs []batchv1.Job) []batchv1.Job {
 
 // tooMany is the 429 of a user at the limit, naming their unfinished builds.
 func tooMany(limit int, active []batchv1.Job) error {
-	names := make([]string, 0, len(active))
+	jobNames := make([]string, 0, len(active))
 	for _, j := range active {
-		names = append(names, j.Name)
+		jobNames = append(jobNames, j.Name)
 	}
-	sort.Strings(names)
-	return apperr.TooMany(RetryAfter, "you have %d unfinished builds (%s) and the limit is %d (max_active_builds): wait for one to finish, then send again", len(active), strings.Join(names, ", "), limit)
+	sort.Strings(jobNames)
+	return apperr.TooMany(RetryAfter, "you have %d unfinished builds (%s) and the limit is %d (max_active_builds): wait for one to finish, then send again", len(active), strings.Join(jobNames, ", "), limit)
 }
 
 // recorder stores the record of a finished build before its Job goes.
@@ -90,7 +71,7 @@ func pruneFinished(ctx context.Context, api jobsAPI, record recorder, jobs []bat
 	}
 	var finished []done
 	for i := range jobs {
-		if at, ok := FinishedAt(&jobs[i]); ok && jobs[i].DeletionTimestamp == nil {
+		if at, ok := builds.FinishedAt(&jobs[i]); ok && jobs[i].DeletionTimestamp == nil {
 			finished = append(finished, done{&jobs[i], at})
 		}
 	}
@@ -103,7 +84,7 @@ func pruneFinished(ctx context.Context, api jobsAPI, record recorder, jobs []bat
 			errs = append(errs, fmt.Errorf("recording finished build %s before deleting it: %w", f.job.Name, err))
 			continue
 		}
-		if err := deleteJob(ctx, api, f.job); err != nil {
+		if err := builds.DeleteJob(ctx, api, f.job); err != nil {
 			errs = append(errs, fmt.Errorf("deleting finished build %s: %w", f.job.Name, err))
 			continue
 		}
@@ -120,20 +101,20 @@ func pruneFinished(ctx context.Context, api jobsAPI, record recorder, jobs []bat
 // limit builds in that order are the ones every concurrent send keeps.
 // Builds whose context is not stored yet were created after this one's.
 func admitted(ctx context.Context, jobs jobsAPI, cms configMapLister, user, id string, limit int) (bool, []batchv1.Job, error) {
-	all, err := UserJobs(ctx, jobs, user)
+	all, err := builds.UserJobs(ctx, jobs, user)
 	if err != nil {
 		return false, nil, err
 	}
 	active := unfinished(all)
 	contexts := map[string]corev1.ConfigMap{}
-	err = kube.ListPages(ctx, UserSelector(user), func(opts metav1.ListOptions) (string, error) {
+	err = kube.ListPages(ctx, names.UserSelector(user), func(opts metav1.ListOptions) (string, error) {
 		list, err := cms.List(ctx, opts)
 		if err != nil {
 			return "", err
 		}
 		for i, cm := range list.Items {
-			if cm.Annotations[AnnotationUser] == user && cm.Labels[LabelBuildID] != "" && !IsRecord(&list.Items[i]) {
-				contexts[cm.Labels[LabelBuildID]] = cm
+			if cm.Annotations[names.AnnotationUser] == user && cm.Labels[names.LabelBuildID] != "" && !builds.IsRecord(&list.Items[i]) {
+				contexts[cm.Labels[names.LabelBuildID]] = cm
 			}
 		}
 		return list.Continue, nil
@@ -147,7 +128,7 @@ func admitted(ctx context.Context, jobs jobsAPI, cms configMapLister, user, id s
 	}
 	ahead := 0
 	for _, j := range active {
-		bid := j.Labels[LabelBuildID]
+		bid := j.Labels[names.LabelBuildID]
 		if bid == id {
 			continue
 		}

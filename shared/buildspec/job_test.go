@@ -1,4 +1,4 @@
-package build
+package buildspec
 
 import (
 	"strings"
@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/apache/openserverless-builder/shared/kinds"
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 func testPlan(privileged bool) Plan {
@@ -71,7 +72,7 @@ func TestJobKeepsTheCredentialFromTheDaemon(t *testing.T) {
 		}
 		assert.Equal(t, 1, daemons)
 		assert.Equal(t, 1, clients)
-		assert.Equal(t, DaemonContainer, pod.InitContainers[0].Name)
-		assert.Equal(t, ContainerName, pod.Containers[0].Name, "logs reads the build container")
+		assert.Equal(t, names.DaemonContainer, pod.InitContainers[0].Name)
+		assert.Equal(t, names.ContainerName, pod.Containers[0].Name, "logs reads the build container")
 	}
 }

@@ -1,4 +1,4 @@
-package build
+package handlers
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func BenchmarkSendFake(b *testing.B) {
 	})
 	env := actiontest.Env(cs)
 	env.Transport = sourceRegistry(b)
-	h := env.Handler(SendAction)
+	h := env.Handler(Send)
 	value := map[string]any(seedParams())
 	value["__ow_method"], value["__ow_user"], value["registry_host"] = "post", "devel", "registry.local:5000"
 	// The reactor stores nothing, so the per-user limit, which lists what

@@ -1,4 +1,4 @@
-package source
+package registry
 
 import (
 	"context"
@@ -32,25 +32,32 @@ type Pinned struct {
 // reaches the Dockerfile.
 var userRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$`)
 
-// Resolve reads ref's manifest and the configuration of its image (for an
+// Resolve reads the manifest of ref (a reference to an image of this
+// client's registry, as parsed) and the configuration of its image (for an
 // index, the image for Platform): its digest and its user. Not found is
-// 404; a registry that refuses an anonymous read is 404 too (that is how
-// public registries answer for a repository that does not exist); the rest
-// is 502.
-func Resolve(ctx context.Context, ref name.Reference, opts ...remote.Option) (Pinned, error) {
-	opts = append(opts, remote.WithContext(ctx), remote.WithPlatform(Platform))
+// 404; a registry that refuses a read is 404 too (that is how public
+// registries answer an anonymous read of a repository that does not
+// exist); the rest is 502, with no network error's text.
+func (c *Client) Resolve(ctx context.Context, ref name.Reference) (Pinned, error) {
 	src := ref.String()
+	// Parsed again in the client's registry, for its scheme (plain HTTP
+	// for an insecure one): the repository and tag or digest stay.
+	ref, err := name.ParseReference(c.reg.RegistryStr()+"/"+ref.Context().RepositoryStr()+separator(ref)+ref.Identifier(), c.nameOpts...)
+	if err != nil {
+		return Pinned{}, apperr.BadRequest("source %s is not an image reference: %v", src, err)
+	}
+	opts := append(append([]remote.Option{}, c.opts...), remote.WithContext(ctx), remote.WithPlatform(Platform))
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
-		return Pinned{}, failure(err, src)
+		return Pinned{}, sourceFailure(err, src)
 	}
 	img, err := desc.Image() // for an index: the image for Platform
 	if err != nil {
-		return Pinned{}, failure(err, src)
+		return Pinned{}, sourceFailure(err, src)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return Pinned{}, failure(err, src)
+		return Pinned{}, sourceFailure(err, src)
 	}
 	p := Pinned{Digest: desc.Digest.String(), User: cf.Config.User}
 	if p.User != "" && !userRE.MatchString(p.User) {
@@ -59,7 +66,15 @@ func Resolve(ctx context.Context, ref name.Reference, opts ...remote.Option) (Pi
 	return p, nil
 }
 
-func failure(err error, src string) error {
+// separator is what joins ref's repository and identifier.
+func separator(ref name.Reference) string {
+	if _, ok := ref.(name.Digest); ok {
+		return "@"
+	}
+	return ":"
+}
+
+func sourceFailure(err error, src string) error {
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch terr.StatusCode {

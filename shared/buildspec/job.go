@@ -1,17 +1,17 @@
-package build
+package buildspec
 
 import (
-	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-// BuildkitdConfigMap holds buildkitd.toml (written by updatetoml).
-const BuildkitdConfigMap = "nuvolaris-buildkitd-conf"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/reference"
+)
 
 // TTLAfterFinished is how long Kubernetes keeps a finished build before its
 // TTL controller removes it; cleanjobs usually removes it sooner.
@@ -33,14 +33,19 @@ const DaemonAddress = "unix://" + socketDir + "/buildkitd.sock"
 // Plan is everything a build's objects are made from.
 type Plan struct {
 	Request
-	ID        string
-	User      string // full user name
-	Namespace string
-	Image     string // full reference pushed: host/repo:tag
-	Insecure  bool   // plain-HTTP registry
-	Secret    string // dockerconfigjson Secret for the push
-	Buildkit  string // BuildKit image
-	Timeout   time.Duration
+	// SourceDigest and SourceUser are what send resolved the source to:
+	// the digest the build is FROM, and the user its image runs as ("" is
+	// root).
+	SourceDigest string
+	SourceUser   string
+	ID           string
+	User         string // full user name
+	Namespace    string
+	Image        string // full reference pushed: host/repo:tag
+	Insecure     bool   // plain-HTTP registry
+	Secret       string // dockerconfigjson Secret for the push
+	Buildkit     string // BuildKit image
+	Timeout      time.Duration
 	// Privileged runs BuildKit privileged, for clusters where rootless
 	// BuildKit cannot create user namespaces (an operator's opt-in).
 	Privileged bool
@@ -51,18 +56,34 @@ type Plan struct {
 	Provenance bool
 }
 
-// CacheRepository is the repository of a user's build cache, inside their
-// own repositories.
-func CacheRepository(user string) string { return user + "/" + CacheName }
+// Source is what a request's source was resolved to.
+type Source struct {
+	Digest string // what the build is FROM
+	User   string // the user the image runs as; "" is root
+}
 
-// CacheName is the last component of every cache repository.
-const CacheName = "buildcache"
-
-// IsCache reports whether repo is a user's build cache, <user>/buildcache:
-// the listings hide it unless asked for all, and no build targets it.
-func IsCache(repo string) bool {
-	user, last, ok := strings.Cut(repo, "/")
-	return ok && user != "" && last == CacheName
+// NewPlan is the one place a plan is assembled: the request of user, build
+// id, pushing to the registry at host, FROM src, configured by cfg.
+func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) Plan {
+	p := Plan{
+		Request:      req,
+		SourceDigest: src.Digest,
+		SourceUser:   src.User,
+		ID:           id,
+		User:         user,
+		Namespace:    cfg.KubeNamespace,
+		Image:        host + "/" + req.Target(),
+		Insecure:     cfg.RegistryInsecure,
+		Secret:       cfg.RegistrySecret,
+		Buildkit:     cfg.BuildkitImage,
+		Timeout:      cfg.BuildTimeout,
+		Privileged:   cfg.AllowPrivileged,
+		Provenance:   cfg.Provenance,
+	}
+	if cache := names.CacheRepository(user); cfg.BuildCache && reference.ValidRepository(cache) {
+		p.Cache = host + "/" + cache + ":" + req.Kind.Name
+	}
+	return p
 }
 
 // buildArgs are buildctl's arguments: the build, its output, the cache
@@ -95,24 +116,24 @@ func (p Plan) buildArgs() []string {
 }
 
 // Name of the Job and ConfigMap.
-func (p Plan) Name() string { return JobName(p.User, p.ID) }
+func (p Plan) Name() string { return names.JobName(p.User, p.ID) }
 
 func (p Plan) meta() metav1.ObjectMeta {
 	return metav1.ObjectMeta{
 		Name:      p.Name(),
 		Namespace: p.Namespace,
 		Labels: map[string]string{
-			LabelManagedBy: ManagedBy,
-			LabelUser:      UserLabel(p.User),
-			LabelBuildID:   p.ID,
+			names.LabelManagedBy: names.ManagedBy,
+			names.LabelUser:      names.UserLabel(p.User),
+			names.LabelBuildID:   p.ID,
 		},
 		Annotations: map[string]string{
-			AnnotationUser:         p.User,
-			AnnotationTarget:       p.Target(),
-			AnnotationSource:       p.Source,
-			AnnotationSourceDigest: p.SourceDigest,
-			AnnotationKind:         p.Kind.Name,
-			AnnotationImage:        p.Image,
+			names.AnnotationUser:         p.User,
+			names.AnnotationTarget:       p.Target(),
+			names.AnnotationSource:       p.Source,
+			names.AnnotationSourceDigest: p.SourceDigest,
+			names.AnnotationKind:         p.Kind.Name,
+			names.AnnotationImage:        p.Image,
 		},
 	}
 }
@@ -120,7 +141,7 @@ func (p Plan) meta() metav1.ObjectMeta {
 // Context is the build context: the Dockerfile and the requirements file,
 // keyed by file name as the ConfigMap holds them.
 func (p Plan) Context() map[string]string {
-	files := map[string]string{"Dockerfile": Dockerfile(p.Request)}
+	files := map[string]string{"Dockerfile": p.Dockerfile()}
 	if p.File != nil {
 		files[p.Kind.File] = string(p.File)
 	}
@@ -135,9 +156,9 @@ func (p Plan) ConfigMap(files map[string]string, job *batchv1.Job) *corev1.Confi
 	return cm
 }
 
-// contextSize is what the API server counts against a ConfigMap's limit:
-// its keys and values.
-func contextSize(files map[string]string) int {
+// ContextSize is what the API server counts against the context
+// ConfigMap's limit: its keys and values.
+func ContextSize(files map[string]string) int {
 	n := 0
 	for k, v := range files {
 		n += len(k) + len(v)
@@ -145,8 +166,18 @@ func contextSize(files map[string]string) int {
 	return n
 }
 
+// CheckSize refuses a plan whose build context exceeds limit bytes
+// (max_context_bytes) with a 413, and returns the context otherwise.
+func (p Plan) CheckSize(limit int) (map[string]string, error) {
+	files := p.Context()
+	if ContextSize(files) > limit {
+		return nil, TooLarge(limit)
+	}
+	return files, nil
+}
+
 // Job runs one build in a pod of two containers, so that the push
-// credential stays out of reach of the build steps (SPEC §2):
+// credential stays out of reach of the build steps (docs/contract.md, "Isolation"):
 //   - buildkitd, a native sidecar (an init container that keeps running),
 //     runs the user's build steps and holds no credential;
 //   - build runs buildctl with the registry Secret mounted as its docker
@@ -174,7 +205,7 @@ func (p Plan) Job() *batchv1.Job {
 					EnableServiceLinks:           ptr(false),
 					InitContainers:               []corev1.Container{p.daemon()},
 					Containers: []corev1.Container{{
-						Name:    ContainerName,
+						Name:    names.ContainerName,
 						Image:   p.Buildkit,
 						Command: []string{"buildctl"},
 						Args:    p.buildArgs(),
@@ -207,7 +238,7 @@ func (p Plan) Job() *batchv1.Job {
 							Optional: ptr(true),
 						}}},
 						{Name: "buildkitd-config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: BuildkitdConfigMap},
+							LocalObjectReference: corev1.LocalObjectReference{Name: names.BuildkitdConfigMap},
 							Items:                []corev1.KeyToPath{{Key: "buildkitd.toml", Path: "buildkitd.toml"}},
 							Optional:             ptr(true),
 						}}},
@@ -225,7 +256,7 @@ func (p Plan) Job() *batchv1.Job {
 // privileged BuildKit. It mounts no credential.
 func (p Plan) daemon() corev1.Container {
 	c := corev1.Container{
-		Name:          DaemonContainer,
+		Name:          names.DaemonContainer,
 		Image:         p.Buildkit,
 		RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
 		Command:       []string{"rootlesskit", "buildkitd"},

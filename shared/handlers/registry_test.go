@@ -1,4 +1,4 @@
-package images
+package handlers
 
 import (
 	"bytes"
@@ -17,10 +17,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/apache/openserverless-builder/test/regtest"
+
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/actionloop"
 	"github.com/apache/openserverless-builder/shared/web"
-	"github.com/apache/openserverless-builder/test/regtest"
 )
 
 type env struct {
@@ -43,7 +44,7 @@ func newEnv(t *testing.T, more ...string) *env {
 		},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config", Namespace: "nuvolaris", Annotations: map[string]string{"registry_host": host}}},
 	)
-	return &env{host: host, handler: actiontest.Env(cs).Handler(Actions()...)}
+	return &env{host: host, handler: actiontest.Env(cs).Handler(Registry()...)}
 }
 
 // call invokes op as user: over the web when webUser is set, else as a

@@ -1,4 +1,4 @@
-package build
+package handlers
 
 import (
 	"bytes"
@@ -25,6 +25,9 @@ import (
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/params"
 )
+
+// devel is a user calling over the web.
+var devel = identity.Caller{Name: "devel", Web: true}
 
 // The sources the tests build from, served by one in-process registry that
 // answers for every registry host (routeAll), so each repository may appear

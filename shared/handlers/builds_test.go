@@ -1,4 +1,4 @@
-package build
+package handlers
 
 import (
 	"context"
@@ -20,7 +20,9 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 )
 
@@ -29,23 +31,23 @@ func recordCM(t *testing.T, user, id string, created time.Time, status string) *
 	t.Helper()
 	fin := created.Add(time.Minute)
 	d := 60.0
-	r := Record{Build: Build{ID: id, JobName: JobName(user, id), User: user, Target: user + ":v1", Image: "reg/" + user + ":v1",
+	r := builds.Record{Build: builds.Build{ID: id, JobName: names.JobName(user, id), User: user, Target: user + ":v1", Image: "reg/" + user + ":v1",
 		Status: status, Created: created, Finished: &fin, DurationS: &d, Digest: "sha256:" + strings.Repeat("a", 64)},
 		Log: "line 1\nline 2\n#9 pushing manifest\n"}
-	cm, err := r.configMap("nuvolaris")
+	cm, err := r.ConfigMap("nuvolaris")
 	require.NoError(t, err)
 	return cm
 }
 
 func buildsOf(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*BuildList, error) {
-	res, err := builds(context.Background(), invocation(t, cs, caller, p))
+	res, err := listBuilds(context.Background(), invocation(t, cs, caller, p))
 	if err != nil {
 		return nil, err
 	}
 	return res.(*BuildList), nil
 }
 
-func names(bs []Build) []string {
+func ids(bs []builds.Build) []string {
 	out := []string{}
 	for _, b := range bs {
 		out = append(out, b.ID)
@@ -62,38 +64,38 @@ func TestBuildsListsEachBuildOnceNewestFirst(t *testing.T) {
 		builderJob("build-devel-run", "devel", t0.Add(5*time.Hour)),
 		builderJob("build-devel-fin", "devel", t0.Add(4*time.Hour), cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(5*time.Hour))),
 		recorded,
-		recordCM(t, "devel", "rec", t0.Add(2*time.Hour), Succeeded), // its record
-		recordCM(t, "devel", "old", t0, Succeeded),                  // the Job is gone
+		recordCM(t, "devel", "rec", t0.Add(2*time.Hour), names.Succeeded), // its record
+		recordCM(t, "devel", "old", t0, names.Succeeded),                  // the Job is gone
 		builderJob("build-other-zzz", "other", t0.Add(6*time.Hour)),
-		recordCM(t, "other", "ooo", t0.Add(time.Hour), Failed),
+		recordCM(t, "other", "ooo", t0.Add(time.Hour), names.Failed),
 	)
 	page, err := buildsOf(t, cs, devel, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"run", "fin", "rec", "old"}, names(page.Builds))
+	assert.Equal(t, []string{"run", "fin", "rec", "old"}, ids(page.Builds))
 	assert.Empty(t, page.Next)
-	byID := map[string]Build{}
+	byID := map[string]builds.Build{}
 	for _, b := range page.Builds {
 		byID[b.ID] = b
 	}
-	assert.Equal(t, Pending, byID["run"].Status)
-	assert.Equal(t, Failed, byID["fin"].Status)
+	assert.Equal(t, names.Pending, byID["run"].Status)
+	assert.Equal(t, names.Failed, byID["fin"].Status)
 	assert.Equal(t, "DeadlineExceeded", byID["fin"].Reason)
 	assert.Equal(t, "sha256:"+strings.Repeat("a", 64), byID["rec"].Digest, "what the record knows")
 	require.NotNil(t, byID["old"].DurationS)
 	assert.Equal(t, 60.0, *byID["old"].DurationS)
 
 	// Seen finished, build-devel-fin got its record.
-	_, ok, err := Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}.Get(context.Background(), "build-devel-fin")
+	_, ok, err := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}.Get(context.Background(), "build-devel-fin")
 	require.NoError(t, err)
 	assert.True(t, ok)
 
 	admin := identity.Caller{Name: "nuvolaris", Admin: true}
 	page, err = buildsOf(t, cs, admin, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"zzz", "run", "fin", "rec", "ooo", "old"}, names(page.Builds))
+	assert.Equal(t, []string{"zzz", "run", "fin", "rec", "ooo", "old"}, ids(page.Builds))
 	page, err = buildsOf(t, cs, admin, params.Params{"user": "other"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"zzz", "ooo"}, names(page.Builds))
+	assert.Equal(t, []string{"zzz", "ooo"}, ids(page.Builds))
 
 	_, err = buildsOf(t, cs, devel, params.Params{"user": "other"})
 	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
@@ -112,9 +114,9 @@ func TestBuildsPages(t *testing.T) {
 		id := fmt.Sprintf("b%02d", i)
 		created := t0.Add(time.Duration(i/3) * time.Second) // three a second
 		if i%2 == 0 {
-			objs = append(objs, builderJob(JobName("devel", id), "devel", created))
+			objs = append(objs, builderJob(names.JobName("devel", id), "devel", created))
 		} else {
-			objs = append(objs, recordCM(t, "devel", id, created, Succeeded))
+			objs = append(objs, recordCM(t, "devel", id, created, names.Succeeded))
 		}
 	}
 	for i := 24; i >= 0; i-- {
@@ -132,7 +134,7 @@ func TestBuildsPages(t *testing.T) {
 		page, err := buildsOf(t, cs, devel, p)
 		require.NoError(t, err)
 		assert.LessOrEqual(t, len(page.Builds), 7)
-		got = append(got, names(page.Builds)...)
+		got = append(got, ids(page.Builds)...)
 		if next = page.Next; next == "" {
 			break
 		}
@@ -146,11 +148,11 @@ func TestBuildsPages(t *testing.T) {
 // TestLogsAnswersFromTheRecord: once the Job is gone, logs reads the
 // record: status, digest, timings and the end of the log.
 func TestLogsAnswersFromTheRecord(t *testing.T) {
-	cs := fake.NewClientset(recordCM(t, "devel", "old", t0, Succeeded), recordCM(t, "other", "ooo", t0, Succeeded))
+	cs := fake.NewClientset(recordCM(t, "devel", "old", t0, names.Succeeded), recordCM(t, "other", "ooo", t0, names.Succeeded))
 	res, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-old", "tail": 1}))
 	require.NoError(t, err)
-	s := res.(*Status)
-	assert.Equal(t, Succeeded, s.Status)
+	s := res.(*builds.Status)
+	assert.Equal(t, names.Succeeded, s.Status)
 	assert.Equal(t, "sha256:"+strings.Repeat("a", 64), s.Digest)
 	assert.Equal(t, "#9 pushing manifest\n", s.Logs, "the last line")
 	require.NotNil(t, s.Finished)
@@ -158,10 +160,10 @@ func TestLogsAnswersFromTheRecord(t *testing.T) {
 
 	res, err = logs(context.Background(), invocation(t, cs, devel, params.Params{"id": "old"}))
 	require.NoError(t, err)
-	assert.Equal(t, "build-devel-old", res.(*Status).JobName, "by id")
+	assert.Equal(t, "build-devel-old", res.(*builds.Status).JobName, "by id")
 	res, err = logs(context.Background(), invocation(t, cs, devel, nil))
 	require.NoError(t, err)
-	assert.Equal(t, "build-devel-old", res.(*Status).JobName, "the latest is a record")
+	assert.Equal(t, "build-devel-old", res.(*builds.Status).JobName, "the latest is a record")
 
 	_, err = logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-other-ooo"}))
 	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
@@ -176,15 +178,15 @@ func TestLogsRecordsAFinishedBuild(t *testing.T) {
 	cs := fake.NewClientset(job, testPod("build-devel-fin", "Succeeded"))
 	_, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-fin"}))
 	require.NoError(t, err)
-	rec, ok, err := Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}.Get(context.Background(), "build-devel-fin")
+	rec, ok, err := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}.Get(context.Background(), "build-devel-fin")
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, Succeeded, rec.Status)
+	assert.Equal(t, names.Succeeded, rec.Status)
 	assert.Equal(t, "fake logs", rec.Log, "the log's end")
 	require.NoError(t, cs.BatchV1().Jobs("nuvolaris").Delete(context.Background(), "build-devel-fin", metav1.DeleteOptions{}))
 	res, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-fin"}))
 	require.NoError(t, err)
-	assert.Equal(t, Succeeded, res.(*Status).Status)
+	assert.Equal(t, names.Succeeded, res.(*builds.Status).Status)
 }
 
 // TestCancel: a running build's Job and pod go and it is recorded as
@@ -194,10 +196,10 @@ func TestCancel(t *testing.T) {
 	cs := fake.NewClientset(running, testPod("build-devel-run", "Running"),
 		builderJob("build-devel-fin", "devel", t0, cond(batchv1.JobComplete, "", t0)),
 		builderJob("build-other-zzz", "other", t0),
-		recordCM(t, "devel", "old", t0, Succeeded))
+		recordCM(t, "devel", "old", t0, names.Succeeded))
 	res, err := cancel(context.Background(), invocation(t, cs, devel, params.Params{"id": "run"}))
 	require.NoError(t, err)
-	assert.Equal(t, Cancelled, res.(Stopped).Status)
+	assert.Equal(t, names.Cancelled, res.(Stopped).Status)
 	_, err = cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), "build-devel-run", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the Job is gone: %v", err)
 	pods, err := cs.CoreV1().Pods("nuvolaris").List(context.Background(), metav1.ListOptions{})
@@ -212,14 +214,14 @@ func TestCancel(t *testing.T) {
 	assert.True(t, graced, "pods are deleted with a grace period, never forced")
 	page, err := buildsOf(t, cs, devel, nil)
 	require.NoError(t, err)
-	var cancelled *Build
+	var cancelled *builds.Build
 	for i, b := range page.Builds {
 		if b.ID == "run" {
 			cancelled = &page.Builds[i]
 		}
 	}
 	require.NotNil(t, cancelled, "the cancelled build is listed, from its record")
-	assert.Equal(t, Cancelled, cancelled.Status)
+	assert.Equal(t, names.Cancelled, cancelled.Status)
 	assert.Contains(t, cancelled.Reason, "cancelled by devel")
 
 	for _, tt := range []struct {
@@ -257,8 +259,8 @@ func TestBuildNamesAreCheckedFirst(t *testing.T) {
 		{cancel, devel, params.Params{"job_name": "build devel"}},
 		{cancel, admin, params.Params{"id": "x,builder.openserverless.apache.org/user=alice"}},
 		{cancel, devel, params.Params{"id": "0123456789", "job_name": "a/b"}},
-		{builds, admin, params.Params{"user": "alice,app=x"}},
-		{builds, admin, params.Params{"user": "Alice"}},
+		{listBuilds, admin, params.Params{"user": "alice,app=x"}},
+		{listBuilds, admin, params.Params{"user": "Alice"}},
 	} {
 		cs := fake.NewClientset(builderJob("build-devel-abc", "devel", t0))
 		_, err := tt.run(context.Background(), invocation(t, cs, tt.caller, tt.p))

@@ -1,4 +1,4 @@
-package build
+package handlers
 
 import (
 	"context"
@@ -18,7 +18,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 )
 
@@ -28,8 +30,8 @@ func builderJob(name, user string, created time.Time, conds ...batchv1.JobCondit
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: "nuvolaris", CreationTimestamp: metav1.NewTime(created),
-			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelUser: UserLabel(user), LabelBuildID: name[len(name)-3:]},
-			Annotations: map[string]string{AnnotationUser: user, AnnotationImage: "reg/" + user + ":v1"},
+			Labels:      map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: names.UserLabel(user), names.LabelBuildID: name[len(name)-3:]},
+			Annotations: map[string]string{names.AnnotationUser: user, names.AnnotationImage: "reg/" + user + ":v1"},
 		},
 		Status: batchv1.JobStatus{Conditions: conds},
 	}
@@ -62,30 +64,30 @@ func TestLogsStatus(t *testing.T) {
 		logs    bool
 		message string
 	}{
-		{"pending without pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0)}, nil, Pending, "", false, ""},
-		{"pending pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodPending)}, nil, Pending, "", false, ""},
-		{"running", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
-		{"pod done, job not yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Running, "", true, ""},
-		{"succeeded", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobComplete, "", t0.Add(time.Minute))), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, Succeeded, "", true, ""},
-		{"deadline", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(time.Hour))), testPod("build-devel-aaa", corev1.PodFailed)}, nil, Failed, "DeadlineExceeded", true, ""},
-		{"failed, pod gone", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0))}, nil, Failed, "BackoffLimitExceeded", false, "pod is gone"},
+		{"pending without pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0)}, nil, names.Pending, "", false, ""},
+		{"pending pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodPending)}, nil, names.Pending, "", false, ""},
+		{"running", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodRunning)}, nil, names.Running, "", true, ""},
+		{"pod done, job not yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, names.Running, "", true, ""},
+		{"succeeded", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobComplete, "", t0.Add(time.Minute))), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, names.Succeeded, "", true, ""},
+		{"deadline", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(time.Hour))), testPod("build-devel-aaa", corev1.PodFailed)}, nil, names.Failed, "DeadlineExceeded", true, ""},
+		{"failed, pod gone", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0))}, nil, names.Failed, "BackoffLimitExceeded", false, "pod is gone"},
 		{"latest of several", []runtime.Object{
 			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
 			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
 			builderJob("build-other-zzz", "other", t0.Add(2*time.Hour)),
-		}, nil, Pending, "", false, ""},
+		}, nil, names.Pending, "", false, ""},
 		{"by name", []runtime.Object{
 			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
 			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
-		}, params.Params{"job_name": "build-devel-old"}, Failed, "BackoffLimitExceeded", false, "pod is gone"},
-		{"conditions not true yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, falseCond(batchv1.JobComplete), falseCond(batchv1.JobFailed)), testPod("build-devel-aaa", corev1.PodRunning)}, nil, Running, "", true, ""},
+		}, params.Params{"job_name": "build-devel-old"}, names.Failed, "BackoffLimitExceeded", false, "pod is gone"},
+		{"conditions not true yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, falseCond(batchv1.JobComplete), falseCond(batchv1.JobFailed)), testPod("build-devel-aaa", corev1.PodRunning)}, nil, names.Running, "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset(tt.objects...)
 			res, err := logs(context.Background(), invocation(t, cs, devel, tt.p))
 			require.NoError(t, err)
-			s := res.(*Status)
+			s := res.(*builds.Status)
 			assert.Equal(t, tt.want, s.Status)
 			if tt.reason == "" {
 				assert.Empty(t, s.Reason)
@@ -141,7 +143,7 @@ func TestLogsKeepsCollidingUsersApart(t *testing.T) {
 	sum := sha256.Sum256([]byte(long))
 	oldCut := strings.Repeat("a", 46) + "-" + hex.EncodeToString(sum[:])[:16]
 	legacy := builderJob("build-aaa-old", long, t0.Add(time.Hour))
-	legacy.Labels[LabelUser] = oldCut
+	legacy.Labels[names.LabelUser] = oldCut
 	cs := fake.NewClientset(legacy)
 	caller := identity.Caller{Name: oldCut, Web: true}
 	_, err := logs(context.Background(), invocation(t, cs, caller, nil))
@@ -152,49 +154,10 @@ func TestLogsKeepsCollidingUsersApart(t *testing.T) {
 	require.NoError(t, cs.Tracker().Add(mine))
 	res, err := logs(context.Background(), invocation(t, cs, caller, nil))
 	require.NoError(t, err)
-	assert.Equal(t, "build-aaa-new", res.(*Status).JobName, "their own, though older")
+	assert.Equal(t, "build-aaa-new", res.(*builds.Status).JobName, "their own, though older")
 
-	jobs, err := UserJobs(context.Background(), cs.BatchV1().Jobs("nuvolaris"), oldCut)
+	jobs, err := builds.UserJobs(context.Background(), cs.BatchV1().Jobs("nuvolaris"), oldCut)
 	require.NoError(t, err)
 	require.Len(t, jobs, 1, "the per-user limits count only the user's own builds")
 	assert.Equal(t, "build-aaa-new", jobs[0].Name)
-}
-
-func TestFinishedAt(t *testing.T) {
-	done := t0.Add(time.Hour)
-	later := t0.Add(2 * time.Hour)
-	notTrue := cond(batchv1.JobComplete, "", done)
-	notTrue.Status = corev1.ConditionFalse
-	tests := []struct {
-		name       string
-		conds      []batchv1.JobCondition
-		completion *time.Time
-		want       time.Time
-		ok         bool
-	}{
-		{"running", nil, nil, time.Time{}, false},
-		{"complete condition not true", []batchv1.JobCondition{notTrue}, nil, time.Time{}, false},
-		{"complete: completion time wins over the condition's", []batchv1.JobCondition{cond(batchv1.JobComplete, "", later)}, &done, done, true},
-		{"complete without completion time", []batchv1.JobCondition{cond(batchv1.JobComplete, "", later)}, nil, later, true},
-		{"failed", []batchv1.JobCondition{cond(batchv1.JobFailed, "DeadlineExceeded", done)}, nil, done, true},
-		{"suspended is not finished", []batchv1.JobCondition{cond(batchv1.JobSuspended, "", done)}, nil, time.Time{}, false},
-	}
-	for _, tt := range tests {
-		j := builderJob("build-devel-abc", "devel", t0, tt.conds...)
-		if tt.completion != nil {
-			j.Status.CompletionTime = &metav1.Time{Time: *tt.completion}
-		}
-		got, ok := FinishedAt(j)
-		assert.Equal(t, tt.ok, ok, tt.name)
-		assert.True(t, tt.want.Equal(got), "%s: %v", tt.name, got)
-	}
-}
-
-func TestPushedDigest(t *testing.T) {
-	d1 := "sha256:" + strings.Repeat("1", 64)
-	d2 := "sha256:" + strings.Repeat("2", 64)
-	log := "#8 exporting manifest " + d1 + " done\n#8 naming to reg:5000/devel:v1 done\n#8 pushing manifest for reg:5000/devel:v1@" + d2 + " 0.1s done\n"
-	assert.Equal(t, d2, PushedDigest(log))
-	assert.Equal(t, d1, PushedDigest("#8 exporting manifest "+d1+" done\n"))
-	assert.Equal(t, "", PushedDigest("ERROR: failed to solve"))
 }

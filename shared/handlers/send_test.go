@@ -1,4 +1,4 @@
-package build
+package handlers
 
 import (
 	"context"
@@ -26,8 +26,11 @@ import (
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 )
 
@@ -51,13 +54,13 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 
 	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{LabelManagedBy: ManagedBy, LabelUser: "devel", LabelBuildID: sent.ID}, job.Labels)
-	assert.Equal(t, "devel:python3.13-custom", job.Annotations[AnnotationTarget])
-	assert.Equal(t, seedSource, job.Annotations[AnnotationSource])
-	assert.Equal(t, "python", job.Annotations[AnnotationKind])
+	assert.Equal(t, map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: "devel", names.LabelBuildID: sent.ID}, job.Labels)
+	assert.Equal(t, "devel:python3.13-custom", job.Annotations[names.AnnotationTarget])
+	assert.Equal(t, seedSource, job.Annotations[names.AnnotationSource])
+	assert.Equal(t, "python", job.Annotations[names.AnnotationKind])
 	assert.Equal(t, int32(0), *job.Spec.BackoffLimit)
 	assert.Equal(t, int64(1800), *job.Spec.ActiveDeadlineSeconds)
-	assert.Equal(t, int32(TTLAfterFinished/time.Second), *job.Spec.TTLSecondsAfterFinished)
+	assert.Equal(t, int32(buildspec.TTLAfterFinished/time.Second), *job.Spec.TTLSecondsAfterFinished)
 
 	pod := job.Spec.Template.Spec
 	require.Len(t, pod.Containers, 1)
@@ -66,7 +69,7 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Equal(t, config.DefaultBuildkitImage, c.Image)
 	assert.Equal(t, config.DefaultBuildkitImage, d.Image)
 	assert.Equal(t, []string{"buildctl"}, c.Command)
-	assert.Equal(t, []string{"--addr", DaemonAddress, "build"}, c.Args[:3])
+	assert.Equal(t, []string{"--addr", buildspec.DaemonAddress, "build"}, c.Args[:3])
 	assert.Contains(t, c.Args, "type=image,name=registry.local:5000/devel:python3.13-custom,push=true,registry.insecure=true")
 	assert.Equal(t, []string{"rootlesskit", "buildkitd"}, d.Command)
 	assert.Nil(t, d.SecurityContext.Privileged, "rootless by default")
@@ -78,7 +81,7 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 		volumes[v.Name] = v
 	}
 	assert.Equal(t, "registry-pull-secret", volumes["docker-config"].Secret.SecretName)
-	assert.Equal(t, BuildkitdConfigMap, volumes["buildkitd-config"].ConfigMap.Name)
+	assert.Equal(t, names.BuildkitdConfigMap, volumes["buildkitd-config"].ConfigMap.Name)
 	assert.Equal(t, sent.JobName, volumes["workspace"].ConfigMap.Name)
 
 	cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), sent.JobName, metav1.GetOptions{})
@@ -87,14 +90,14 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Contains(t, cm.Data["Dockerfile"], "FROM "+seedSource+"@"+sources.digests[seedSource]+"\n", "pinned to the digest send resolved")
 	assert.True(t, strings.HasSuffix(cm.Data["Dockerfile"], "\nUSER nobody\n"), "back to the source's user")
 	assert.Equal(t, sources.digests[seedSource], sent.SourceDigest)
-	assert.Equal(t, sent.SourceDigest, job.Annotations[AnnotationSourceDigest])
+	assert.Equal(t, sent.SourceDigest, job.Annotations[names.AnnotationSourceDigest])
 	require.Len(t, cm.OwnerReferences, 1)
 	assert.Equal(t, "Job", cm.OwnerReferences[0].Kind)
 	assert.Equal(t, sent.JobName, cm.OwnerReferences[0].Name)
 	assert.Equal(t, job.UID, cm.OwnerReferences[0].UID)
 	assert.Equal(t, job.Labels, cm.Labels)
 	assert.Equal(t, job.Annotations, cm.Annotations, "the ConfigMap names the same build, image included")
-	assert.Equal(t, sent.Image, cm.Annotations[AnnotationImage])
+	assert.Equal(t, sent.Image, cm.Annotations[names.AnnotationImage])
 }
 
 func TestSendOptions(t *testing.T) {
@@ -191,7 +194,7 @@ func TestSendJobFailureCreatesNothing(t *testing.T) {
 
 // userJob is a build Job of user, finished at done (zero: unfinished).
 func userJob(user, id string, done time.Time) *batchv1.Job {
-	p := Plan{Request: Request{Source: "busybox:1", Repo: user, Tag: "v1"}, ID: id, User: user, Namespace: "nuvolaris", Timeout: time.Hour}
+	p := buildspec.Plan{Request: buildspec.Request{Source: "busybox:1", Repo: user, Tag: "v1"}, ID: id, User: user, Namespace: "nuvolaris", Timeout: time.Hour}
 	j := p.Job()
 	if !done.IsZero() {
 		j.Status.CompletionTime = &metav1.Time{Time: done}
@@ -262,9 +265,9 @@ func TestSendLimitsActiveBuilds(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, http.StatusTooManyRequests, apperr.Status(err))
 	assert.Equal(t, map[string]string{"Retry-After": "30"}, apperr.HeadersOf(err))
-	assert.Contains(t, err.Error(), JobName("devel", "a1"))
-	assert.Contains(t, err.Error(), JobName("devel", "a2"))
-	assert.NotContains(t, err.Error(), JobName("devel", "f1"), "a finished build does not count")
+	assert.Contains(t, err.Error(), names.JobName("devel", "a1"))
+	assert.Contains(t, err.Error(), names.JobName("devel", "a2"))
+	assert.NotContains(t, err.Error(), names.JobName("devel", "f1"), "a finished build does not count")
 	assert.Empty(t, created(cs))
 
 	p["max_active_builds"] = 3
@@ -294,17 +297,17 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	require.NoError(t, err)
 	left, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
-	var names []string
+	var kept []string
 	for _, j := range left.Items {
-		names = append(names, j.Labels[LabelBuildID])
+		kept = append(kept, j.Labels[names.LabelBuildID])
 	}
-	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "f3", "run", "old", res.(Sent).ID}, names,
+	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "f3", "run", "old", res.(Sent).ID}, kept,
 		"the two oldest finished builds went; the running one, the new one and other users' stay")
-	assert.NotContains(t, names, "f4")
-	assert.NotContains(t, names, "f5")
-	records := Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}
+	assert.NotContains(t, kept, "f4")
+	assert.NotContains(t, kept, "f5")
+	records := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}
 	for _, id := range []string{"f4", "f5"} {
-		_, ok, err := records.Get(context.Background(), JobName("devel", id))
+		_, ok, err := records.Get(context.Background(), names.JobName("devel", id))
 		require.NoError(t, err)
 		assert.True(t, ok, "%s left its record", id)
 	}
@@ -332,7 +335,7 @@ func TestSendMethods(t *testing.T) {
 		cs := fake.NewClientset()
 		env := actiontest.Env(cs)
 		env.Transport = sourceRegistry(t)
-		h := env.Handler(SendAction)
+		h := env.Handler(Send)
 		code, body := actiontest.WebCall(t, h, "send", "devel", tt.method, seedParams())
 		assert.Equal(t, tt.status, code, "%s: %v", tt.method, body)
 		if tt.status == 405 {
@@ -370,7 +373,7 @@ func TestSendCacheAndProvenance(t *testing.T) {
 		cache := "registry.local:5000/" + user + "/buildcache:python"
 		assert.Equal(t, []string{"type=registry,ref=" + cache + ",registry.insecure=true"}, flagValues(args, "--import-cache"), user)
 		assert.Equal(t, []string{"type=registry,ref=" + cache + ",mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true,registry.insecure=true"}, flagValues(args, "--export-cache"), user)
-		assert.True(t, identity.Caller{Name: user}.Owns(CacheRepository(user)), "the cache is the user's own repository")
+		assert.True(t, identity.Caller{Name: user}.Owns(names.CacheRepository(user)), "the cache is the user's own repository")
 		assert.Equal(t, []string{"attest:provenance=mode=min"}, flagValues(args, "--opt"))
 	}
 

@@ -1,0 +1,142 @@
+// Package builds reads and keeps builds as the cluster holds them: a
+// build seen through its Job and pod (its status, log and pushed digest),
+// the records that outlive Jobs, a user's Jobs, and their deletion
+// (docs/contract.md, "Build records and cleanup").
+package builds
+
+import (
+	"sort"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/apache/openserverless-builder/shared/names"
+)
+
+// Build is one build as the builds action lists it.
+type Build struct {
+	ID           string     `json:"id"`
+	JobName      string     `json:"job_name"`
+	User         string     `json:"user"`
+	Target       string     `json:"target"`
+	Image        string     `json:"image"`
+	Source       string     `json:"source"`
+	SourceDigest string     `json:"source_digest,omitempty"`
+	Kind         string     `json:"kind"`
+	Status       string     `json:"status"`
+	Reason       string     `json:"reason,omitempty"`
+	Created      time.Time  `json:"created"`
+	Started      *time.Time `json:"started,omitempty"`
+	Finished     *time.Time `json:"finished,omitempty"`
+	DurationS    *float64   `json:"duration_s,omitempty"`
+	Digest       string     `json:"digest,omitempty"`
+}
+
+// Done reports whether the build has ended.
+func (b Build) Done() bool { return names.Done(b.Status) }
+
+// FromJob is what a Job says of its build, without its pod.
+func FromJob(job *batchv1.Job) Build {
+	b := Build{
+		ID:           job.Labels[names.LabelBuildID],
+		JobName:      job.Name,
+		User:         job.Annotations[names.AnnotationUser],
+		Target:       job.Annotations[names.AnnotationTarget],
+		Image:        job.Annotations[names.AnnotationImage],
+		Source:       job.Annotations[names.AnnotationSource],
+		SourceDigest: job.Annotations[names.AnnotationSourceDigest],
+		Kind:         job.Annotations[names.AnnotationKind],
+		Created:      job.CreationTimestamp.Time.UTC(),
+		Status:       names.Pending,
+	}
+	if t := job.Status.StartTime; t != nil {
+		started := t.Time.UTC()
+		b.Started = &started
+	}
+	if job.Status.Active > 0 || job.Status.Ready != nil && *job.Status.Ready > 0 {
+		b.Status = names.Running
+	}
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			b.Status = names.Succeeded
+		case batchv1.JobFailed:
+			b.Status, b.Reason = names.Failed, c.Reason
+			if c.Message != "" {
+				b.Reason += ": " + c.Message
+			}
+		}
+	}
+	if at, ok := FinishedAt(job); ok {
+		b.Finish(at)
+	}
+	return b
+}
+
+// Finish sets when the build ended and how long it took.
+func (b *Build) Finish(at time.Time) {
+	at = at.UTC()
+	b.Finished = &at
+	from := b.Created
+	if b.Started != nil {
+		from = *b.Started
+	}
+	d := at.Sub(from).Seconds()
+	if d < 0 {
+		d = 0
+	}
+	b.DurationS = &d
+}
+
+// FinishedAt is when a Job finished: its completion time, or the time of its
+// Failed condition. ok is false while it runs.
+func FinishedAt(j *batchv1.Job) (t time.Time, ok bool) {
+	for _, c := range j.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			if j.Status.CompletionTime != nil {
+				return j.Status.CompletionTime.Time, true
+			}
+			return c.LastTransitionTime.Time, true
+		case batchv1.JobFailed:
+			return c.LastTransitionTime.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Newer orders builds newest first: by creation, then by Job name.
+func Newer(aCreated time.Time, aJob string, bCreated time.Time, bJob string) bool {
+	if !aCreated.Equal(bCreated) {
+		return aCreated.After(bCreated)
+	}
+	return aJob > bJob
+}
+
+// Merge is every build of jobs and records, once each, newest first. A
+// build with both is its record (it was seen finished, or cancelled).
+func Merge(jobs []batchv1.Job, recs []Record) []Build {
+	byName := map[string]Build{}
+	for i := range jobs {
+		b := FromJob(&jobs[i])
+		byName[b.JobName] = b
+	}
+	for _, r := range recs {
+		byName[r.JobName] = r.Build
+	}
+	out := make([]Build, 0, len(byName))
+	for _, b := range byName {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return Newer(out[i].Created, out[i].JobName, out[j].Created, out[j].JobName)
+	})
+	return out
+}

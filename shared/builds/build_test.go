@@ -1,0 +1,73 @@
+package builds
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+
+func cond(typ batchv1.JobConditionType, reason string, at time.Time) batchv1.JobCondition {
+	return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, LastTransitionTime: metav1.NewTime(at)}
+}
+
+func TestFinishedAt(t *testing.T) {
+	done := t0.Add(time.Hour)
+	later := t0.Add(2 * time.Hour)
+	notTrue := cond(batchv1.JobComplete, "", done)
+	notTrue.Status = corev1.ConditionFalse
+	tests := []struct {
+		name       string
+		conds      []batchv1.JobCondition
+		completion *time.Time
+		want       time.Time
+		ok         bool
+	}{
+		{"running", nil, nil, time.Time{}, false},
+		{"complete condition not true", []batchv1.JobCondition{notTrue}, nil, time.Time{}, false},
+		{"complete: completion time wins over the condition's", []batchv1.JobCondition{cond(batchv1.JobComplete, "", later)}, &done, done, true},
+		{"complete without completion time", []batchv1.JobCondition{cond(batchv1.JobComplete, "", later)}, nil, later, true},
+		{"failed", []batchv1.JobCondition{cond(batchv1.JobFailed, "DeadlineExceeded", done)}, nil, done, true},
+		{"suspended is not finished", []batchv1.JobCondition{cond(batchv1.JobSuspended, "", done)}, nil, time.Time{}, false},
+	}
+	for _, tt := range tests {
+		j := &batchv1.Job{Status: batchv1.JobStatus{Conditions: tt.conds}}
+		if tt.completion != nil {
+			j.Status.CompletionTime = &metav1.Time{Time: *tt.completion}
+		}
+		got, ok := FinishedAt(j)
+		assert.Equal(t, tt.ok, ok, tt.name)
+		assert.True(t, tt.want.Equal(got), "%s: %v", tt.name, got)
+	}
+}
+
+func TestPushedDigest(t *testing.T) {
+	d1 := "sha256:" + strings.Repeat("1", 64)
+	d2 := "sha256:" + strings.Repeat("2", 64)
+	log := "#8 exporting manifest " + d1 + " done\n#8 naming to reg:5000/devel:v1 done\n#8 pushing manifest for reg:5000/devel:v1@" + d2 + " 0.1s done\n"
+	assert.Equal(t, d2, PushedDigest(log))
+	assert.Equal(t, d1, PushedDigest("#8 exporting manifest "+d1+" done\n"))
+	assert.Equal(t, "", PushedDigest("ERROR: failed to solve"))
+}
+
+func TestLastLines(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		n    int
+		want string
+	}{
+		{"a\nb\nc\n", 2, "b\nc\n"},
+		{"a\nb\nc", 2, "b\nc"},
+		{"a\nb\n", 5, "a\nb\n"},
+		{"a\nb\n", 0, "a\nb\n"},
+		{"", 3, ""},
+	} {
+		assert.Equal(t, tt.want, LastLines(tt.text, tt.n), "%q %d", tt.text, tt.n)
+	}
+}

@@ -1,0 +1,141 @@
+package builds
+
+import (
+	"context"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/names"
+)
+
+// JobLister lists Jobs.
+type JobLister interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
+}
+
+// JobDeleter deletes Jobs.
+type JobDeleter interface {
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+// UserJobs lists the builder's Jobs of user ("" for everyone's), every
+// page. The label selects them; the annotation, checked again here, holds
+// the full name.
+func UserJobs(ctx context.Context, jobs JobLister, user string) ([]batchv1.Job, error) {
+	var out []batchv1.Job
+	err := kube.ListPages(ctx, names.UserSelector(user), func(opts metav1.ListOptions) (string, error) {
+		list, err := jobs.List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for _, j := range list.Items {
+			if user == "" || j.Annotations[names.AnnotationUser] == user {
+				out = append(out, j)
+			}
+		}
+		return list.Continue, nil
+	})
+	if err != nil {
+		return nil, apperr.Upstream(err, "listing the builds of %s", user)
+	}
+	return out, nil
+}
+
+// FindJob reads the builder's Job name: 404 when there is none.
+func FindJob(ctx context.Context, jobs kube.Jobs, name string) (*batchv1.Job, error) {
+	job, err := jobs.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || err == nil && job.Labels[names.LabelManagedBy] != names.ManagedBy {
+		return nil, apperr.NotFound("no build named %s: it may have been cleaned up", apperr.Quote(name))
+	}
+	if err != nil {
+		return nil, apperr.Upstream(err, "reading build %s", name)
+	}
+	return job, nil
+}
+
+// Latest finds the user's newest build: a live Job, or else the record of
+// one whose Job is gone (job is nil then).
+func Latest(ctx context.Context, jobs JobLister, records Records, user string) (*batchv1.Job, Record, error) {
+	mine, err := UserJobs(ctx, jobs, user)
+	if err != nil {
+		return nil, Record{}, err
+	}
+	recs, err := records.List(ctx, user)
+	if err != nil {
+		return nil, Record{}, err
+	}
+	all := Merge(mine, recs)
+	if len(all) == 0 {
+		return nil, Record{}, apperr.NotFound("you have no builds: start one with the send action")
+	}
+	newest := all[0]
+	for i := range mine {
+		if mine[i].Name == newest.JobName {
+			return &mine[i], Record{}, nil
+		}
+	}
+	for _, r := range recs {
+		if r.JobName == newest.JobName {
+			return nil, r, nil
+		}
+	}
+	return nil, Record{}, apperr.New(500, "build %s vanished while it was read", newest.JobName)
+}
+
+// DeleteJob deletes job with its pods and context (propagation Background),
+// only if it is still the Job that was read (its UID). It runs to the end
+// even when ctx is cancelled: a half-done deletion helps nobody.
+func DeleteJob(ctx context.Context, jobs JobDeleter, job *batchv1.Job) error {
+	bg := metav1.DeletePropagationBackground
+	return jobs.Delete(context.WithoutCancel(ctx), job.Name, metav1.DeleteOptions{
+		PropagationPolicy: &bg,
+		Preconditions:     &metav1.Preconditions{UID: &job.UID},
+	})
+}
+
+// stopWait bounds how long Stop waits for the build's pod to be gone.
+const stopWait = 60 * time.Second
+
+// Stop deletes job and its pods, and waits until the pods are gone: their
+// containers have stopped, so nothing is pushed after it returns. The pods
+// are deleted with a grace period of one second, not zero: zero would
+// remove them from the API before the node has stopped them.
+func Stop(ctx context.Context, jobs kube.Jobs, pods kube.Pods, job *batchv1.Job) error {
+	if err := DeleteJob(ctx, jobs, job); err != nil {
+		return apperr.Upstream(err, "deleting the Job of build %s", job.Name)
+	}
+	sel := metav1.ListOptions{LabelSelector: names.PodSelector(job.Name)}
+	list, err := pods.List(ctx, sel)
+	if err != nil {
+		return apperr.Upstream(err, "listing the pods of build %s", job.Name)
+	}
+	grace := int64(1)
+	for _, p := range list.Items {
+		// A failure here is not the end: the Job's deletion takes its pods
+		// too, and the wait below sees them go either way.
+		_ = pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
+	}
+	deadline := time.Now().Add(stopWait)
+	for {
+		list, err := pods.List(ctx, sel)
+		if err != nil {
+			return apperr.Upstream(err, "listing the pods of build %s", job.Name)
+		}
+		if len(list.Items) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return apperr.Upstream(nil, "build %s: its pod did not stop within %s; it is being deleted", job.Name, stopWait)
+		}
+		select {
+		case <-ctx.Done():
+			return apperr.Upstream(ctx.Err(), "waiting for build %s to stop", job.Name)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

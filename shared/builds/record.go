@@ -1,0 +1,175 @@
+package builds
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/names"
+)
+
+// Records outlive their builds' Jobs: one ConfigMap per build, labelled
+// like the Job and not owned by it, written when the build is seen
+// finished, holding what the builds action shows and the end of the log.
+
+// RecordLogBytes is how much of a build's log its record keeps: the end.
+const RecordLogBytes = 64 << 10
+
+// Record is a build's record as stored: the build and its log's end.
+type Record struct {
+	Build
+	Log string `json:"-"`
+}
+
+const (
+	recordKey = "build.json"
+	logKey    = "log"
+)
+
+// ConfigMap is the record's ConfigMap in namespace ns.
+func (r Record) ConfigMap(ns string) (*corev1.ConfigMap, error) {
+	data, err := json.Marshal(r.Build)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the record of %s: %w", r.JobName, err)
+	}
+	log := r.Log
+	if len(log) > RecordLogBytes {
+		log = log[len(log)-RecordLogBytes:]
+	}
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      names.RecordName(r.JobName),
+			Namespace: ns,
+			Labels: map[string]string{
+				names.LabelManagedBy: names.ManagedBy,
+				names.LabelUser:      names.UserLabel(r.User),
+				names.LabelBuildID:   r.ID,
+				names.LabelRecord:    "true",
+			},
+			Annotations: map[string]string{names.AnnotationUser: r.User},
+		},
+		Data: map[string]string{recordKey: string(data), logKey: log},
+	}, nil
+}
+
+// RecordOf decodes a record's ConfigMap; ok is false for any other.
+func RecordOf(cm *corev1.ConfigMap) (Record, bool) {
+	if cm.Labels[names.LabelManagedBy] != names.ManagedBy || cm.Labels[names.LabelRecord] != "true" {
+		return Record{}, false
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(cm.Data[recordKey]), &r.Build); err != nil || r.JobName == "" {
+		return Record{}, false
+	}
+	r.Log = cm.Data[logKey]
+	// The annotation, not the JSON, says whose it is: the same check as
+	// for Jobs.
+	if r.User != cm.Annotations[names.AnnotationUser] {
+		return Record{}, false
+	}
+	return r, true
+}
+
+// IsRecord reports whether cm is a build record.
+func IsRecord(cm *corev1.ConfigMap) bool { return cm.Labels[names.LabelRecord] == "true" }
+
+// Records stores and reads build records in one namespace.
+type Records struct {
+	ConfigMaps kube.ConfigMaps
+	Namespace  string
+}
+
+// RecordsIn is the record store of namespace ns.
+func RecordsIn(k *kube.Clients, ns string) Records {
+	return Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
+}
+
+// Save stores r. A record that exists already is kept (the first sight of
+// a finished build is its record), unless r marks the build cancelled: a
+// cancel replaces whatever was seen before it (delete, then create, so
+// that the builder needs no right to update ConfigMaps).
+func (s Records) Save(ctx context.Context, r Record) error {
+	cm, err := r.ConfigMap(s.Namespace)
+	if err != nil {
+		return err
+	}
+	_, err = s.ConfigMaps.Create(ctx, cm, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		if r.Status != names.Cancelled {
+			return nil
+		}
+		if derr := s.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{}); derr != nil && !apierrors.IsNotFound(derr) {
+			return apperr.Upstream(derr, "replacing the record of build %s", r.JobName)
+		}
+		_, err = s.ConfigMaps.Create(ctx, cm, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return apperr.Upstream(err, "storing the record of build %s", r.JobName)
+	}
+	return nil
+}
+
+// Get reads the record of the build whose Job is jobName; ok is false when
+// there is none.
+func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) {
+	cm, err := s.ConfigMaps.Get(ctx, names.RecordName(jobName), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, apperr.Upstream(err, "reading the record of build %s", jobName)
+	}
+	r, ok := RecordOf(cm)
+	return r, ok, nil
+}
+
+// List reads every record of user ("" for everyone's), page by page.
+func (s Records) List(ctx context.Context, user string) ([]Record, error) {
+	var out []Record
+	err := kube.ListPages(ctx, names.RecordSelector(user), func(opts metav1.ListOptions) (string, error) {
+		list, err := s.ConfigMaps.List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for i := range list.Items {
+			if r, ok := RecordOf(&list.Items[i]); ok && (user == "" || r.User == user) {
+				out = append(out, r)
+			}
+		}
+		return list.Continue, nil
+	})
+	if err != nil {
+		return nil, apperr.Upstream(err, "listing build records")
+	}
+	return out, nil
+}
+
+// RecordJob stores the record of a finished Job, with the end of its log,
+// unless it has one.
+func RecordJob(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) error {
+	if _, ok, err := records.Get(ctx, job.Name); err != nil || ok {
+		return err
+	}
+	return RecordNew(ctx, pods, records, job)
+}
+
+// RecordNew stores the record of a finished Job known to have none.
+func RecordNew(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) error {
+	r := Record{Build: FromJob(job)}
+	text, err := JobLog(ctx, pods, job)
+	if err != nil {
+		return err
+	}
+	r.Log = text
+	if r.Status == names.Succeeded {
+		r.Digest = PushedDigest(text)
+	}
+	return records.Save(ctx, r)
+}

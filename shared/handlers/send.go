@@ -1,0 +1,192 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/registry"
+	"github.com/apache/openserverless-builder/shared/source"
+	"github.com/apache/openserverless-builder/shared/web"
+)
+
+// Send starts a build.
+var Send = action.Action{Name: "send", Methods: web.Write(), Run: send}
+
+// Sent is send's result.
+type Sent struct {
+	ID           string `json:"id"`
+	JobName      string `json:"job_name"`
+	Image        string `json:"image"`
+	SourceDigest string `json:"source_digest"`
+	Message      string `json:"message"`
+}
+
+// send goes through a build once, in order: parse the request (the source
+// once) → resolve the registry host and the source → make and measure the
+// plan → quota → create → admit. Nothing is created before the quota.
+func send(ctx context.Context, inv *action.Invocation) (any, error) {
+	cfg := inv.Config
+	req, err := buildspec.ParseRequest(inv.Params, inv.Caller, cfg.MaxContextBytes)
+	if err != nil {
+		return nil, err
+	}
+	k, err := inv.Kube()
+	if err != nil {
+		return nil, err
+	}
+	ns := cfg.KubeNamespace
+	host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(ns))
+	if err != nil {
+		return nil, err
+	}
+	src, err := resolveSource(ctx, inv, k.Core.Secrets(ns), req.SourceRef, host)
+	if err != nil {
+		return nil, err
+	}
+	id, err := names.NewID()
+	if err != nil {
+		return nil, fmt.Errorf("making a build id: %w", err)
+	}
+	plan := buildspec.NewPlan(req, inv.Caller.Name, id, host, src, cfg)
+	// The Dockerfile names the digest and the user: the whole context is
+	// measured now, and the file alone was measured at parse.
+	files, err := plan.CheckSize(cfg.MaxContextBytes)
+	if err != nil {
+		return nil, err
+	}
+
+	jobs := k.Batch.Jobs(ns)
+	limit := cfg.MaxActiveBuilds
+	if inv.Caller.Admin {
+		limit = 0
+	}
+	records := builds.RecordsIn(k, ns)
+	keep := func(ctx context.Context, j *batchv1.Job) error {
+		return builds.RecordJob(ctx, k.Core.Pods(ns), records, j)
+	}
+	if err := beforeCreate(ctx, inv, jobs, keep, limit); err != nil {
+		return nil, err
+	}
+	job, err := jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
+	if err != nil {
+		return nil, apperr.Upstream(err, "creating the build Job")
+	}
+	if _, err := k.Core.ConfigMaps(ns).Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{}); err != nil {
+		// Leave nothing half-created: the Job would wait for its context
+		// forever.
+		undo(ctx, inv, jobs, job)
+		return nil, apperr.Upstream(err, "creating the build context ConfigMap")
+	}
+	if limit > 0 {
+		ok, active, err := admitted(ctx, jobs, k.Core.ConfigMaps(ns), inv.Caller.Name, id, limit)
+		if err != nil || !ok {
+			undo(ctx, inv, jobs, job)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, tooMany(limit, others(active, job.Name))
+		}
+	}
+	inv.Log.Printf("send: %s started build %s of %s from %s", inv.Caller.Name, job.Name, plan.Image, req.Source)
+	return Sent{
+		ID:           id,
+		JobName:      job.Name,
+		Image:        plan.Image,
+		SourceDigest: plan.SourceDigest,
+		Message:      fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, job.Name),
+	}, nil
+}
+
+// resolveSource decides whether the caller may build from ref, before
+// anything is created (the build would pull it with the builder's
+// credential wherever that applies), and resolves it to its digest and
+// user: anonymously, or with the builder's credential for a source in the
+// cluster registry that the caller may read.
+func resolveSource(ctx context.Context, inv *action.Invocation, secrets kube.Secrets, ref name.Reference, host string) (buildspec.Source, error) {
+	cfg := inv.Config
+	secret, err := registry.Credentials{Secret: cfg.RegistrySecret}.ReadSecret(ctx, secrets)
+	if err != nil {
+		return buildspec.Source{}, err
+	}
+	policy := source.NewPolicy(source.Cluster{
+		RegistryHost:    host,
+		KubeNamespace:   cfg.KubeNamespace,
+		Aliases:         cfg.RegistryAliases,
+		CredentialHosts: secret.Hosts(),
+		Shared:          cfg.SharedRepositories,
+	})
+	if err := policy.Authorize(inv.Caller, ref); err != nil {
+		return buildspec.Source{}, err
+	}
+	reg := ref.Context().RegistryStr()
+	auth, insecure := authn.Anonymous, false
+	if policy.InCluster(reg) {
+		// The caller may read it: the build pulls it with the builder's
+		// credential, and so does send.
+		auth, insecure = secret.Authenticator(reg), cfg.RegistryInsecure
+	}
+	c, err := registryClient(inv, reg, auth, insecure)
+	if err != nil {
+		return buildspec.Source{}, err
+	}
+	pinned, err := c.Resolve(ctx, ref)
+	if err != nil {
+		return buildspec.Source{}, err
+	}
+	return buildspec.Source{Digest: pinned.Digest, User: pinned.User}, nil
+}
+
+// beforeCreate applies the fair-use limits that need no new object: it
+// prunes the caller's finished builds beyond max_retained_builds, and
+// refuses a caller already at limit unfinished builds (0: no limit).
+func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, record recorder, limit int) error {
+	mine, err := builds.UserJobs(ctx, jobs, inv.Caller.Name)
+	if err != nil {
+		return err
+	}
+	deleted, errs := pruneFinished(ctx, jobs, record, mine, inv.Config.MaxRetainedBuilds)
+	for _, e := range errs {
+		inv.Log.Printf("send: %v", e)
+	}
+	if len(deleted) > 0 {
+		inv.Log.Printf("send: removed %d finished builds of %s beyond max_retained_builds=%d", len(deleted), inv.Caller.Name, inv.Config.MaxRetainedBuilds)
+	}
+	if limit <= 0 {
+		return nil
+	}
+	if active := unfinished(mine); len(active) >= limit {
+		return tooMany(limit, active)
+	}
+	return nil
+}
+
+// undo deletes a Job send created and will not answer for.
+func undo(ctx context.Context, inv *action.Invocation, jobs builds.JobDeleter, job *batchv1.Job) {
+	if err := builds.DeleteJob(ctx, jobs, job); err != nil {
+		inv.Log.Printf("send: removing Job %s: %v", job.Name, err)
+	}
+}
+
+// others are the jobs other than name.
+func others(jobs []batchv1.Job, name string) []batchv1.Job {
+	var out []batchv1.Job
+	for _, j := range jobs {
+		if j.Name != name {
+			out = append(out, j)
+		}
+	}
+	return out
+}

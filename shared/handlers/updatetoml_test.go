@@ -1,0 +1,71 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/apache/openserverless-builder/shared/action/actiontest"
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/buildkitd"
+	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/params"
+)
+
+var admin = identity.Caller{Name: "nuvolaris", Admin: true}
+
+func runUpdate(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (map[string]any, error) {
+	t.Helper()
+	res, err := updateTOML(context.Background(), actiontest.Invocation(t, cs, caller, p))
+	if err != nil {
+		return nil, err
+	}
+	return res.(map[string]any), nil
+}
+
+func stored(t *testing.T, cs *fake.Clientset) string {
+	cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), names.BuildkitdConfigMap, metav1.GetOptions{})
+	require.NoError(t, err)
+	return cm.Data[buildkitd.Key]
+}
+
+func TestUpdate(t *testing.T) {
+	cs := fake.NewClientset()
+	res, err := runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000"})
+	require.NoError(t, err)
+	assert.Equal(t, true, res["changed"])
+	assert.Equal(t, buildkitd.Default("reg.local:5000", true), stored(t, cs))
+
+	res, err = runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000"})
+	require.NoError(t, err)
+	assert.Equal(t, false, res["changed"], "the same TOML again changes nothing")
+
+	custom := "debug = true\n[worker.oci]\n  max-parallelism = 2\n"
+	res, err = runUpdate(t, cs, admin, params.Params{"toml": custom})
+	require.NoError(t, err)
+	assert.Equal(t, true, res["changed"])
+	assert.Equal(t, custom, stored(t, cs))
+}
+
+func TestUpdateRejects(t *testing.T) {
+	cs := fake.NewClientset()
+	_, err := runUpdate(t, cs, admin, params.Params{"toml": "ok = true\n"})
+	require.NoError(t, err)
+
+	_, err = runUpdate(t, cs, admin, params.Params{"toml": "[registry\nhttp = yes"})
+	require.Error(t, err)
+	assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
+	assert.Contains(t, err.Error(), "line 1")
+	assert.Equal(t, "ok = true\n", stored(t, cs), "invalid TOML leaves the ConfigMap untouched")
+
+	_, err = runUpdate(t, cs, identity.Caller{Name: "devel", Web: true}, params.Params{"toml": "ok = false\n"})
+	require.Error(t, err)
+	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
+	assert.Equal(t, "ok = true\n", stored(t, cs))
+}

@@ -1,0 +1,141 @@
+// Package names holds what marks the builder's objects in the cluster:
+// labels, annotations, the names of Jobs, records and caches, the label
+// selectors, and the statuses a build goes through. It does no I/O and
+// imports no other package of the builder, so every package may use it.
+package names
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Labels and annotations that mark the builder's objects. Selection is
+// always by these labels, never by name.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "openserverless-builder"
+	LabelUser      = "builder.openserverless.apache.org/user"
+	LabelBuildID   = "builder.openserverless.apache.org/build-id"
+	// LabelRecord marks a build record.
+	LabelRecord      = "builder.openserverless.apache.org/record"
+	AnnotationUser   = "builder.openserverless.apache.org/user"
+	AnnotationTarget = "builder.openserverless.apache.org/target"
+	AnnotationSource = "builder.openserverless.apache.org/source"
+	// AnnotationSourceDigest is the digest the source was resolved to.
+	AnnotationSourceDigest = "builder.openserverless.apache.org/source-digest"
+	AnnotationKind         = "builder.openserverless.apache.org/kind"
+	AnnotationImage        = "builder.openserverless.apache.org/image"
+	// LabelJobName is what the Job controller labels a Job's pods with.
+	LabelJobName = "batch.kubernetes.io/job-name"
+)
+
+// Containers of a build pod.
+const (
+	// ContainerName is the build container (buildctl), whose log the logs
+	// action reads.
+	ContainerName = "build"
+	// DaemonContainer is the buildkitd sidecar.
+	DaemonContainer = "buildkitd"
+)
+
+// BuildkitdConfigMap holds buildkitd.toml (written by updatetoml, mounted
+// by every build).
+const BuildkitdConfigMap = "nuvolaris-buildkitd-conf"
+
+// The statuses of a build.
+const (
+	Pending   = "pending"
+	Running   = "running"
+	Succeeded = "succeeded"
+	Failed    = "failed"
+	Cancelled = "cancelled"
+)
+
+// Done reports whether status is final: the build will not change again.
+// Every poller (the CLI's --follow, the demo, the tests) stops on it.
+func Done(status string) bool {
+	return status == Succeeded || status == Failed || status == Cancelled
+}
+
+// NewID returns a fresh build id: 10 lower-case hex digits.
+func NewID() (string, error) {
+	b := make([]byte, 5)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// UserLabel is the value of LabelUser for user: the name itself when it fits
+// a label value (63 characters), else a prefix and a hash in upper-case hex.
+// Every caller's name is lower case (identity folds it), so a cut label,
+// which has upper-case letters, is never a whole name: no two users share a
+// label. The selectors still check the full name in the user annotation.
+func UserLabel(user string) string {
+	user = strings.ToLower(user)
+	if len(user) <= 63 {
+		return user
+	}
+	sum := sha256.Sum256([]byte(user))
+	return strings.TrimRight(user[:46], "._-") + "-" + strings.ToUpper(hex.EncodeToString(sum[:])[:16])
+}
+
+// JobName names the Job and the ConfigMap of a build: a DNS label of at most
+// 63 characters for any user name.
+func JobName(user, id string) string {
+	part := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(user))
+	// "build-" + part + "-" + id must fit 63.
+	if max := 63 - len("build-") - 1 - len(id); len(part) > max {
+		part = part[:max]
+	}
+	part = strings.Trim(part, "-")
+	if part == "" {
+		part = "user"
+	}
+	return "build-" + part + "-" + id
+}
+
+// RecordName is the name of a build's record: its Job's, suffixed.
+func RecordName(jobName string) string { return jobName + "-record" }
+
+// UserSelector selects the builder's objects of one user; "" selects every
+// user's.
+func UserSelector(user string) string {
+	s := LabelManagedBy + "=" + ManagedBy
+	if user != "" {
+		s += "," + LabelUser + "=" + UserLabel(user)
+	}
+	return s
+}
+
+// RecordSelector selects the build records of one user; "" every user's.
+func RecordSelector(user string) string { return UserSelector(user) + "," + LabelRecord + "=true" }
+
+// BuildSelector selects the builder's objects of one build id.
+func BuildSelector(id string) string {
+	return LabelManagedBy + "=" + ManagedBy + "," + LabelBuildID + "=" + id
+}
+
+// PodSelector selects the pods of a Job.
+func PodSelector(jobName string) string { return LabelJobName + "=" + jobName }
+
+// CacheName is the last component of every cache repository.
+const CacheName = "buildcache"
+
+// CacheRepository is the repository of a user's build cache, inside their
+// own repositories.
+func CacheRepository(user string) string { return user + "/" + CacheName }
+
+// IsCache reports whether repo is a user's build cache, <user>/buildcache:
+// the listings hide it unless asked for all, and no build targets it.
+func IsCache(repo string) bool {
+	user, last, ok := strings.Cut(repo, "/")
+	return ok && user != "" && last == CacheName
+}
