@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 	"github.com/apache/openserverless-builder/test/invoker"
-	"github.com/apache/openserverless-builder/test/regtest"
 	"github.com/apache/openserverless-builder/test/whiskfake"
 )
 
@@ -24,7 +24,7 @@ const (
 // api is a fake OpenWhisk whose builder package points at an in-process
 // registry holding devel:v1, devel:v2 and other:v1.
 func api(t *testing.T) *whiskfake.Server {
-	host := regtest.Start(t, "u", "p", "devel:v1", "devel:v2", "other:v1")
+	host := registrytest.Start(t, "u", "p", "devel:v1", "devel:v2", "other:v1")
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	zips, err := invoker.ZipDir(root)

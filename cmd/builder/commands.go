@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apache/openserverless-builder/shared/kinds"
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // commands are builder's subcommands: the seed's tasks, and builds and
@@ -274,16 +275,21 @@ func (c *cli) send(ctx context.Context, source, target, kind, file string, follo
 	if err != nil {
 		return err
 	}
-	if err := c.emit(st, func(w io.Writer) { printStatus(w, st, st["status"] == "failed") }); err != nil {
+	ok := st["status"] == names.Succeeded
+	if err := c.emit(st, func(w io.Writer) { printStatus(w, st, !ok) }); err != nil {
 		return err
 	}
-	if st["status"] == "failed" {
+	switch {
+	case st["status"] == names.Cancelled:
+		return fmt.Errorf("the build was cancelled: %s", str(st["reason"]))
+	case !ok:
 		return fmt.Errorf("the build failed: %s", str(st["reason"]))
 	}
 	return nil
 }
 
-// follow polls the logs action until the build ends, with a progress line.
+// follow polls the logs action until the build ends (any final status:
+// succeeded, failed or cancelled), with a progress line.
 func (c *cli) follow(ctx context.Context, job string) (map[string]any, error) {
 	start := time.Now()
 	spin := `|/-\`
@@ -304,7 +310,7 @@ func (c *cli) follow(ctx context.Context, job string) (map[string]any, error) {
 				last = status
 			}
 		}
-		if status == "succeeded" || status == "failed" {
+		if names.Done(status) {
 			if c.tty && !c.json {
 				fmt.Fprintln(c.out)
 			}

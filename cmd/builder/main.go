@@ -42,8 +42,14 @@ type cli struct {
 	json        bool
 	web, plain  bool
 	s           settings
-	caller      *caller
+	caller      actions
 	poll        time.Duration
+}
+
+// actions is what the commands need of the OpenWhisk API: run one of the
+// builder's actions and return its result, or its message as the error.
+type actions interface {
+	call(ctx context.Context, action, method string, params map[string]any) (map[string]any, error)
 }
 
 // exit codes

@@ -18,6 +18,9 @@ import (
 
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
+
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 func main() {
@@ -109,10 +112,12 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, line := range lastLines(st["logs"].(string), 12) {
-		detail("│ %s", line)
+	for _, line := range strings.SplitAfter(builds.LastLines(st["logs"].(string), 12), "\n") {
+		if line = strings.TrimRight(line, "\n"); line != "" {
+			detail("│ %s", line)
+		}
 	}
-	if st["status"] != "succeeded" {
+	if st["status"] != names.Succeeded {
 		return fmt.Errorf("the build %s: %v", st["status"], st["reason"])
 	}
 	digest := st["digest"].(string)
@@ -228,7 +233,8 @@ func (d *demo) admin(zip, action string, params map[string]any) (map[string]any,
 	return res, nil
 }
 
-// follow polls logs until the build ends, showing its progress.
+// follow polls logs until the build ends (any final status), showing its
+// progress.
 func (d *demo) follow(ctx context.Context, job string) (map[string]any, error) {
 	start := time.Now()
 	spin := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
@@ -239,10 +245,7 @@ func (d *demo) follow(ctx context.Context, job string) (map[string]any, error) {
 			return nil, err
 		}
 		status := st["status"].(string)
-		line := ""
-		if l := lastLines(st["logs"].(string), 1); len(l) > 0 {
-			line = l[0]
-		}
+		line := strings.TrimSpace(builds.LastLines(st["logs"].(string), 1))
 		progress := fmt.Sprintf("%s %-9s %5.1fs  %s", spin[i%len(spin)], status, time.Since(start).Seconds(), clip(line, 70))
 		if d.tty {
 			fmt.Printf("\r      %-100s", progress)
@@ -250,7 +253,7 @@ func (d *demo) follow(ctx context.Context, job string) (map[string]any, error) {
 			detail("%s", progress)
 			last = status + line
 		}
-		if status == "succeeded" || status == "failed" {
+		if names.Done(status) {
 			if d.tty {
 				fmt.Println()
 			}
@@ -262,17 +265,6 @@ func (d *demo) follow(ctx context.Context, job string) (map[string]any, error) {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-}
-
-func lastLines(s string, n int) []string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) == 1 && lines[0] == "" {
-		return nil
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines
 }
 
 func clip(s string, n int) string {

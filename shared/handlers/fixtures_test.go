@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -24,6 +22,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
 // devel is a user calling over the web.
@@ -57,7 +56,7 @@ func (r routeAll) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func sourceRegistry(t testing.TB) routeAll {
 	sources.once.Do(func() {
-		srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+		srv := httptest.NewServer(registrytest.Handler())
 		sources.host = strings.TrimPrefix(srv.URL, "http://")
 		sources.digests = map[string]string{}
 		for ref, user := range sourceImages {

@@ -3,8 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
@@ -17,11 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/apache/openserverless-builder/test/regtest"
-
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/actionloop"
-	"github.com/apache/openserverless-builder/shared/web"
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
 type env struct {
@@ -34,14 +30,9 @@ type env struct {
 // and hold the registry Secret.
 func newEnv(t *testing.T, more ...string) *env {
 	t.Helper()
-	host := regtest.Start(t, "pusher", "p4ss", append([]string{"devel:v1", "devel/python:v1", "other:v1", "other:v2"}, more...)...)
-	auth := base64.StdEncoding.EncodeToString([]byte("pusher:p4ss"))
+	host := registrytest.Start(t, "pusher", "p4ss", append([]string{"devel:v1", "devel/python:v1", "other:v1", "other:v2"}, more...)...)
 	cs := fake.NewClientset(
-		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "registry-pull-secret", Namespace: "nuvolaris"},
-			Type:       corev1.SecretTypeDockerConfigJson,
-			Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, auth))},
-		},
+		registrytest.Secret("registry-pull-secret", "nuvolaris", registrytest.DockerConfig(host, "pusher", "p4ss")),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config", Namespace: "nuvolaris", Annotations: map[string]string{"registry_host": host}}},
 	)
 	return &env{host: host, handler: actiontest.Env(cs).Handler(Registry()...)}
@@ -63,27 +54,7 @@ func (e *env) call(op, webUser, ns, method string, p map[string]any) (int, map[s
 		Fields: map[string]string{"namespace": ns, "action_name": "/nuvolaris/builder/" + op},
 		Log:    log.New(&bytes.Buffer{}, "", 0),
 	})
-	if r, ok := res.(web.Response); ok {
-		return r.StatusCode, toMap(r.Body)
-	}
-	m := toMap(res)
-	if _, failed := m["error"]; failed {
-		return 0, m
-	}
-	return 200, m
-}
-
-// toMap is v as the caller sees it: its JSON object.
-func toMap(v any) map[string]any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		panic(err)
-	}
-	return m
+	return actiontest.Decode(res)
 }
 
 func TestListCatalogsIsFilteredForUsers(t *testing.T) {

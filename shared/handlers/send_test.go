@@ -32,6 +32,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
 const seedSource = "apache/openserverless-runtime-python:v3.13-2506091954"
@@ -213,11 +214,7 @@ func created(cs *fake.Clientset) (jobs []string) {
 }
 
 func TestSendRefusesAnotherUsersSourceAndCreatesNothing(t *testing.T) {
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "registry-pull-secret", Namespace: "nuvolaris"},
-		Type:       corev1.SecretTypeDockerConfigJson,
-		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"https://mirror.corp:8443/v2/":{"auth":"dTpw"}}}`)},
-	}
+	secret := registrytest.Secret("registry-pull-secret", "nuvolaris", registrytest.DockerConfig("https://mirror.corp:8443/v2/", "u", "p"))
 	tests := []struct {
 		source string
 		caller identity.Caller

@@ -11,21 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
 func dockerSecret(name, typ, doc string) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "nuvolaris"},
-		Type:       corev1.SecretType(typ),
-		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(doc)},
-	}
+	s := registrytest.Secret(name, "nuvolaris", doc)
+	s.Type = corev1.SecretType(typ)
+	return s
 }
 
 func TestAuthenticator(t *testing.T) {

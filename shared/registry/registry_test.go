@@ -3,12 +3,9 @@ package registry
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -19,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
 // fixture is an in-memory registry with devel/python:v1 (an image),
@@ -32,13 +30,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, wrap func(http.Handler) http.Handler) *fixture {
 	t.Helper()
-	var h http.Handler = ggcrregistry.New(ggcrregistry.Logger(nopLogger()))
+	h := registrytest.Handler()
 	if wrap != nil {
 		h = wrap(h)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := registrytest.Serve(t, h)
 	img, err := random.Image(512, 3)
 	require.NoError(t, err)
 	idx, err := random.Index(256, 1, 2)

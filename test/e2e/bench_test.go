@@ -326,19 +326,10 @@ func BenchmarkSeedScenario(b *testing.B) {
 		send += time.Since(start).Seconds()
 		_, sent, err := invoker.Response(res)
 		require.NoError(b, err)
-		for {
-			res, err := lp.RunValue(invoker.Web("logs", "bench", "GET", map[string]any{"job_name": sent["job_name"]}))
-			require.NoError(b, err)
-			_, st, err := invoker.Response(res)
-			require.NoError(b, err)
-			if st["status"] == "succeeded" {
-				total += time.Since(start).Seconds()
-				push += stepSeconds(st["logs"].(string), "exporting to image")
-				break
-			}
-			require.NotEqual(b, "failed", st["status"], "%v", st["logs"])
-			time.Sleep(100 * time.Millisecond)
-		}
+		st := waitDone(b, lp, "bench", sent["job_name"].(string))
+		require.Equal(b, names.Succeeded, st["status"], "%v", st["logs"])
+		total += time.Since(start).Seconds()
+		push += stepSeconds(st["logs"].(string), "exporting to image")
 	}
 	n := float64(b.N)
 	b.ReportMetric(send/n*1000, "send-ms")

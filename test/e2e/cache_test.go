@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apache/openserverless-builder/test/invoker"
+
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // layers are the layer digests of an image's manifest, as get-image
@@ -132,17 +134,9 @@ func BenchmarkBuildCache(b *testing.B) {
 		lp, err := invoker.Start(filepath.Join(stack.root, "build", "logs.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound()})
 		require.NoError(b, err)
 		defer lp.Stop()
-		for {
-			res, err := lp.RunValue(invoker.Web("logs", user, "GET", map[string]any{"job_name": sent["job_name"]}))
-			require.NoError(b, err)
-			_, st, err := invoker.Response(res)
-			require.NoError(b, err)
-			if st["status"] == "succeeded" {
-				return time.Since(start).Seconds()
-			}
-			require.NotEqual(b, "failed", st["status"], "%v", st["logs"])
-			time.Sleep(100 * time.Millisecond)
-		}
+		st := waitDone(b, lp, user, sent["job_name"].(string))
+		require.Equal(b, names.Succeeded, st["status"], "%v", st["logs"])
+		return time.Since(start).Seconds()
 	}
 	var first, second, nocache float64
 	n := 0

@@ -24,6 +24,8 @@ import (
 
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
+
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 var tomlOnce sync.Once
@@ -40,21 +42,32 @@ func bases(t *testing.T) (python, golang string) {
 	return stack.registry.Host + "/" + localstack.PythonRuntimeRef, stack.registry.Host + "/" + localstack.GoRuntimeRef
 }
 
-// waitBuild polls the logs action as user until the build ends.
+// waitBuild follows job's build as user through a logs zip of its own
+// until it ends, and returns its last status.
 func waitBuild(t *testing.T, user, job string) map[string]any {
 	t.Helper()
-	p := action(t, "logs")
+	return waitDone(t, action(t, "logs"), user, job)
+}
+
+// waitDone polls logs (a logs zip) as user until job's build has a final
+// status (succeeded, failed or cancelled: names.Done), for at most five
+// minutes, and returns that status.
+func waitDone(tb testing.TB, logs *invoker.Process, user, job string) map[string]any {
+	tb.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		code, st := call(t, p, invoker.Web("logs", user, "GET", map[string]any{"job_name": job}))
-		require.Equal(t, 200, code, "%v", st)
-		if s := st["status"]; s == "succeeded" || s == "failed" {
+		res, err := logs.RunValue(invoker.Web("logs", user, "GET", map[string]any{"job_name": job}))
+		require.NoError(tb, err)
+		code, st, err := invoker.Response(res)
+		require.NoError(tb, err)
+		require.Equal(tb, 200, code, "%v", st)
+		if s, _ := st["status"].(string); names.Done(s) {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("build %s still %v after 5 minutes: %v", job, st["status"], st["logs"])
+			tb.Fatalf("build %s still %v after 5 minutes: %v", job, st["status"], st["logs"])
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -26,7 +26,7 @@ func TestZipDirRefusesStaleZips(t *testing.T) {
 	write("go.sum", old)
 	write("actions/send/main.go", old)
 	write("shared/handlers/send.go", old)
-	write("shared/handlers/send_test.go", now)              // tests are not in the zips
+	write("shared/handlers/send_test.go", now)           // tests are not in the zips
 	write("shared/action/actiontest/actiontest.go", now) // nor test helpers
 	for _, z := range ZipNames() {
 		write("build/"+z+".zip", now.Add(-time.Minute))

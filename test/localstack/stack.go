@@ -3,7 +3,6 @@ package localstack
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
 // Namespace is where the builder runs, as on OpenServerless.
@@ -70,14 +71,9 @@ func (s *Stack) setup(ctx context.Context, rbac string) error {
 	if err := s.Kube.Apply(ctx, rbac); err != nil {
 		return err
 	}
-	auth := base64.StdEncoding.EncodeToString([]byte(s.Registry.User + ":" + s.Registry.Password))
-	doc := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, s.Registry.Host, auth)
+	doc := registrytest.DockerConfig(s.Registry.Host, s.Registry.User, s.Registry.Password)
 	core := s.Kube.Client.CoreV1()
-	if _, err := core.Secrets(Namespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "registry-pull-secret"},
-		Type:       corev1.SecretTypeDockerConfigJson,
-		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(doc)},
-	}, metav1.CreateOptions{}); err != nil {
+	if _, err := core.Secrets(Namespace).Create(ctx, registrytest.Secret("registry-pull-secret", Namespace, doc), metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	if _, err := core.ConfigMaps(Namespace).Create(ctx, &corev1.ConfigMap{

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 	"github.com/apache/openserverless-builder/test/invoker"
-	"github.com/apache/openserverless-builder/test/regtest"
 )
 
 // zipDir is where make build wrote the zips, checked to be newer than
@@ -42,7 +42,7 @@ func start(t *testing.T, zipName string, config map[string]any) *invoker.Process
 // registry is an in-process registry behind basic auth, with devel:v1,
 // devel:v2 and other:v1; it returns the package parameters that point at it.
 func registry(t *testing.T) map[string]any {
-	host := regtest.Start(t, "pusher", "p4ss", "devel:v1", "devel:v2", "other:v1")
+	host := registrytest.Start(t, "pusher", "p4ss", "devel:v1", "devel:v2", "other:v1")
 	return map[string]any{"registry_host": host, "registry_user": "pusher", "registry_password": "p4ss", "registry_insecure": true}
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"log"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,11 +63,34 @@ func WebCall(t testing.TB, h actionloop.Handler, action, user, method string, p 
 		Fields: map[string]string{"namespace": "nuvolaris", "action_name": "/nuvolaris/builder/" + action},
 		Log:    log.New(&bytes.Buffer{}, "", 0),
 	})
-	r, ok := res.(web.Response)
-	require.True(t, ok, "a web activation gets an HTTP response: %v", res)
-	raw, err := json.Marshal(r.Body)
-	require.NoError(t, err)
-	var body map[string]any
-	require.NoError(t, json.Unmarshal(raw, &body))
-	return r.StatusCode, body
+	status, body := Decode(res)
+	require.NotZero(t, status, "a web activation gets an HTTP response: %v", res)
+	return status, body
+}
+
+// Decode is a handler's result as its caller sees it: for a web
+// activation, the HTTP status and the JSON body; for a plain one, 200 and
+// the result, or 0 and the result when it is an error.
+func Decode(res any) (int, map[string]any) {
+	if r, ok := res.(web.Response); ok {
+		return r.StatusCode, jsonObject(r.Body)
+	}
+	m := jsonObject(res)
+	if _, failed := m["error"]; failed {
+		return 0, m
+	}
+	return http.StatusOK, m
+}
+
+// jsonObject is v as it travels: its JSON object.
+func jsonObject(v any) map[string]any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // results are JSON by construction
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		panic(err)
+	}
+	return m
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// scripted answers send with a build, and logs with the statuses given, in
+// order, the last one for ever after.
+type scripted struct {
+	statuses []string
+	polls    int
+}
+
+func (s *scripted) call(_ context.Context, action, _ string, _ map[string]any) (map[string]any, error) {
+	if action == "send" {
+		return map[string]any{"id": "0123456789", "job_name": "build-devel-0123456789", "image": "reg/devel:v1"}, nil
+	}
+	st := s.statuses[min(s.polls, len(s.statuses)-1)]
+	s.polls++
+	res := map[string]any{"job_name": "build-devel-0123456789", "status": st, "logs": "#1 step\n"}
+	if st == "cancelled" {
+		res["reason"] = "cancelled by devel"
+	}
+	return res, nil
+}
+
+// TestFollowEndsOnEveryFinalStatus: --follow stops polling once the build
+// has a final status, cancelled included, and exits non-zero unless it
+// succeeded.
+func TestFollowEndsOnEveryFinalStatus(t *testing.T) {
+	for _, tt := range []struct {
+		final string
+		err   string
+	}{
+		{"succeeded", ""},
+		{"failed", "the build failed"},
+		{"cancelled", "the build was cancelled: cancelled by devel"},
+	} {
+		t.Run(tt.final, func(t *testing.T) {
+			api := &scripted{statuses: []string{"pending", "running", tt.final}}
+			var out bytes.Buffer
+			c := &cli{out: &out, errOut: &out, caller: api, poll: time.Millisecond}
+			// A follow that does not see the end would poll until this
+			// deadline: the test then fails on the context's error.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := c.send(ctx, "busybox:1", "devel:v1", "python", "", true)
+			require.NoError(t, ctx.Err(), "follow never saw the build end")
+			if tt.err == "" {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.err)
+			}
+			assert.Equal(t, 4, api.polls, "three polls to the end, then the full log")
+			assert.Contains(t, out.String(), tt.final)
+		})
+	}
+}
