@@ -8,6 +8,11 @@ ACTIONS := send logs registry cleanjobs updatetoml
 ZIPS    := $(ACTIONS:%=build/%.zip)
 GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false -ldflags "-s -w -buildid="
 
+# Developer tools, built from hack/devtools (their versions are its go.mod)
+# into the same cache as the local servers.
+TOOLS       ?= $(or $(OSB_TOOLS),$(HOME)/.cache/osb-tools)
+STATICCHECK := $(TOOLS)/bin/staticcheck
+
 .PHONY: help build test e2e check lint clean setup tools demo bench
 help:
 	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
@@ -16,7 +21,7 @@ help:
 	@echo "             the manifest, the CLI) and the Dockerfile tests of test/dockerfile (own module)"
 	@echo "make e2e     go test -tags e2e ./test/e2e/...: the integration suite on the local stack"
 	@echo "make check   lint, test and e2e: what CI runs"
-	@echo "make lint    gofmt and go vet"
+	@echo "make lint    gofmt, go vet and staticcheck over every module, the e2e tag included"
 	@echo "make setup   check and install the prerequisites (apt packages, Go modules)"
 	@echo "make tools   setup, then build the local servers the integration suite runs (cached)"
 	@echo "make bench   benchmarks (in-process and on the local stack)"
@@ -59,10 +64,20 @@ tools:
 demo: tools build
 	go run ./hack/demo
 
-lint:
+# Every Go file git tracks is formatted; vet and staticcheck run over each
+# module with code (the main one, with and without the e2e tag; the
+# Dockerfile tests; the local node).
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	cd test/dockerfile && go vet ./...
+	go vet -tags e2e ./test/e2e/...
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags e2e ./test/e2e/...
+	for m in test/dockerfile hack/node; do (cd $$m && go vet ./... && $(STATICCHECK) ./...) || exit 1; done
+
+$(STATICCHECK): hack/devtools/go.mod hack/devtools/go.sum
+	@mkdir -p $(@D)
+	go build -C hack/devtools -o $@ honnef.co/go/tools/cmd/staticcheck
 
 # Benchmarks: the builder's own cost in-process, each zip under the harness,
 # then against the local stack; one table at the end (BENCHMARKS.md).

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the servers the integration suite and the demo run, once: binaries
 # are cached under $HOME/.cache/osb-tools, keyed by version, so later runs
-# start at once. Each is built from its own Go module under hack/. The
+# start at once. Each is built from its own Go module under hack/, whose
+# go.mod is the one place its version is declared; $cache/<name> links to
+# the build of that version, which is where test/localstack looks. The
 # prerequisites are checked (and installed) first, before any long build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +11,11 @@ cd "$(dirname "$0")/.."
 ./hack/setup.sh
 
 cache="${OSB_TOOLS:-$HOME/.cache/osb-tools}"
-kube_version=v1.37.2
-registry_version=v3.1.2
-buildkit_version=v0.34.2
+# version <module dir> <module path>: the version its go.mod requires.
+version() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
+kube_version=$(version hack/kube k8s.io/kubernetes)
+registry_version=$(version hack/registry github.com/distribution/distribution/v3)
+buildkit_version=$(version hack/buildkit github.com/moby/buildkit)
 
 say() { printf '[tools %3ds] %s\n' "$SECONDS" "$*"; }
 
@@ -29,11 +33,15 @@ progress() { # progress <what> <command...>: run it, saying every 30 s that it s
 
 build() { # build <what> <module dir> <out dir> <packages...>
   local what=$1 dir=$2 out=$3; shift 3
-  if [ -f "$out/.complete" ]; then say "$what: cached in $out"; return; fi
-  say "building $what into $out (first run only)"
-  mkdir -p "$out"
-  progress "$what" sh -c 'cd "$1" && shift && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$0/" "$@"' "$out" "$dir" "$@"
-  touch "$out/.complete"
+  if [ -f "$out/.complete" ]; then
+    say "$what: cached in $out"
+  else
+    say "building $what into $out (first run only)"
+    mkdir -p "$out"
+    progress "$what" sh -c 'cd "$1" && shift && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$0/" "$@"' "$out" "$dir" "$@"
+    touch "$out/.complete"
+  fi
+  ln -sfn "$(basename "$out")" "${out%-*}"
 }
 
 build "Kubernetes $kube_version (API server, controller manager, scheduler; several minutes)" hack/kube "$cache/kube-$kube_version" \

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -79,7 +78,12 @@ func run(m *testing.M) int {
 	}
 	defer stack.noDelete.Stop()
 	// Every send resolves its source: the base runtimes are there first.
-	if _, _, err := stack.registry.PushRuntimes(runtime.GOROOT()); err != nil {
+	goroot, err := localstack.GoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, _, err := stack.registry.PushRuntimes(goroot); err != nil {
 		fmt.Fprintln(os.Stderr, "pushing the base runtimes:", err)
 		return 1
 	}

@@ -45,6 +45,8 @@ type Options struct {
 
 // ErrFinal is OpenWhisk's refusal (400) of a request that sets a parameter
 // the deployment bound to a final action.
+//
+//lint:ignore ST1005 OpenWhisk's own message, word for word.
 var ErrFinal = errors.New("Request defines parameters that are not allowed (e.g., reserved properties).")
 
 // Process is a running exec.

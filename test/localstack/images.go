@@ -262,3 +262,13 @@ func (r *Registry) PushRuntimes(goroot string) (python, golang string, err error
 	}
 	return r.Host + "/" + PythonRuntimeRef, r.Host + "/" + GoRuntimeRef, nil
 }
+
+// GoRoot is the root of the Go toolchain on PATH, as `go env GOROOT`
+// reports it: the toolchain the go runtime carries.
+func GoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOROOT: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}

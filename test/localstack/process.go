@@ -18,15 +18,9 @@ import (
 	"time"
 )
 
-// Tools says where the built servers are (hack/tools.sh builds them).
+// Tools says where the built servers are: hack/tools.sh builds each at the
+// version its module under hack/ requires, and links <Dir>/<name> to it.
 type Tools struct{ Dir string }
-
-// Versions of the servers, as hack/tools.sh builds them.
-const (
-	KubeVersion     = "v1.37.2"
-	RegistryVersion = "v3.1.2"
-	BuildkitVersion = "v0.34.2"
-)
 
 // DefaultTools is $OSB_TOOLS, else $HOME/.cache/osb-tools.
 func DefaultTools() Tools {
@@ -38,15 +32,15 @@ func DefaultTools() Tools {
 }
 
 func (t Tools) kube(name string) string {
-	return filepath.Join(t.Dir, "kube-"+KubeVersion, name)
+	return filepath.Join(t.Dir, "kube", name)
 }
 
 func (t Tools) registry() string {
-	return filepath.Join(t.Dir, "registry-"+RegistryVersion, "registry")
+	return filepath.Join(t.Dir, "registry", "registry")
 }
 
 func (t Tools) buildkit(name string) string {
-	return filepath.Join(t.Dir, "buildkit-"+BuildkitVersion, name)
+	return filepath.Join(t.Dir, "buildkit", name)
 }
 
 // node is the local node (hack/node), rebuilt by every `make tools`.
