@@ -18,7 +18,7 @@ help:
 	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
 	@echo "make test    build the zips, then: go test ./... (unit tests, every zip through the invoker harness,"
-	@echo "             the manifest, the CLI) and the Dockerfile tests of test/dockerfile (own module)"
+	@echo "             the manifest, the CLI), the Dockerfile tests of test/dockerfile and the local node's (own modules)"
 	@echo "make e2e     go test -tags e2e ./test/e2e/...: the integration suite on the local stack"
 	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt, go vet and staticcheck over every module, the e2e tag included"
@@ -39,11 +39,13 @@ build/%.zip: FORCE
 
 FORCE:
 
-# go test ./... leaves out test/e2e (build tag e2e: make e2e) and
-# test/dockerfile (its own module, for BuildKit's parser): run here.
+# go test ./... leaves out test/e2e (build tag e2e: make e2e), and the
+# modules of their own: test/dockerfile (BuildKit's parser) and hack/node
+# (the local node's pure parts): run here.
 test: build
 	go test ./...
 	cd test/dockerfile && go test ./...
+	cd hack/node && go test ./...
 
 e2e: build tools
 	go test -tags e2e -count=1 -timeout 30m ./test/e2e/...

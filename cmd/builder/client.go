@@ -111,8 +111,9 @@ func (c *caller) call(ctx context.Context, action, method string, params map[str
 }
 
 // callWeb calls the web action with the caller's credentials: the action
-// sees them as __ow_user. client-go builds the request; the response is the
-// web action's own (its status and JSON body), so it is read here.
+// sees them as __ow_user. openwhisk-client-go builds the request; the
+// response is the web action's own (its status and JSON body), so it is
+// read here.
 func (c *caller) callWeb(ctx context.Context, action, method string, params map[string]any) (map[string]any, error) {
 	rel := &url.URL{Path: "v1/web/" + c.s.PackageNamespace + "/" + c.s.Package + "/" + action}
 	req, err := c.client.NewRequestUrl(method, rel, params, whisk.DoNotIncludeNamespaceInUrl, whisk.DoNotAppendOpenWhiskPathPrefix, whisk.EncodeBodyAsJson, whisk.AuthRequired)
@@ -137,7 +138,7 @@ func (c *caller) callWeb(ctx context.Context, action, method string, params map[
 	return body, nil
 }
 
-// actionError strips client-go's decoration from an action's error.
+// actionError strips openwhisk-client-go's decoration from an action's error.
 func actionError(err error) error {
 	var werr *whisk.WskError
 	if errors.As(err, &werr) {

@@ -187,7 +187,7 @@ func str(v any) string {
 	}
 }
 
-// num is a JSON number as client-go decodes it (json.Number) or as
+// num is a JSON number as openwhisk-client-go decodes it (json.Number) or as
 // encoding/json does (float64).
 func num(v any) float64 {
 	switch x := v.(type) {

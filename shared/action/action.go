@@ -1,7 +1,7 @@
 // Package action turns an action's handler into an ActionLoop handler: it
 // resolves the caller, checks the web method, reads the configuration, runs
 // the handler and maps its result or error to what OpenWhisk expects
-// (SPEC §2, §3).
+// (docs/contract.md, "Identity" and "Errors").
 package action
 
 import (
@@ -148,11 +148,11 @@ func (e *Env) dispatch(ctx context.Context, act actionloop.Activation, p params.
 	if err != nil {
 		return "builder", nil, err
 	}
-	admins, err := p.String("admin_namespaces", config.DefaultAdmins)
+	admins, err := config.Admins(p)
 	if err != nil {
 		return a.Name, nil, err
 	}
-	caller, err := identity.Resolve(req, act.Field("namespace"), strings.Split(admins, ","))
+	caller, err := identity.Resolve(req, act.Field("namespace"), admins)
 	if err != nil {
 		return a.Name, nil, err
 	}

@@ -1,5 +1,5 @@
 // Package config reads the builder's configuration from the package
-// parameters bound at deploy time (SPEC §4).
+// parameters bound at deploy time (docs/contract.md, "Configuration").
 package config
 
 import (
@@ -49,12 +49,11 @@ const (
 type Config struct {
 	KubeNamespace    string
 	Kubeconfig       string // kubeconfig YAML: a secret, never logged or returned
-	RegistryHost     string // as given; "" means look it up (RegistryHost)
+	RegistryHost     string // as given; "" means look it up (ResolveRegistryHost)
 	RegistrySecret   string
 	RegistryUser     string
 	RegistryPassword string // a secret, never logged or returned
 	RegistryInsecure bool
-	AdminNamespaces  []string
 	BuildkitImage    string
 	BuildTimeout     time.Duration
 	// AllowPrivileged lets build Jobs run BuildKit privileged, for clusters
@@ -112,10 +111,12 @@ func FromParams(p params.Params) (Config, error) {
 	c.RegistryUser = str("registry_user", "")
 	c.RegistryPassword = str("registry_password", "")
 	c.BuildkitImage = str("buildkit_image", DefaultBuildkitImage)
-	admins := str("admin_namespaces", DefaultAdmins)
 	aliases := str("registry_aliases", "")
 	shared := str("shared_repositories", "")
 	if err != nil {
+		return Config{}, err
+	}
+	if _, err := Admins(p); err != nil {
 		return Config{}, err
 	}
 	if c.RegistryInsecure, err = p.Bool("registry_insecure", true); err != nil {
@@ -141,7 +142,6 @@ func FromParams(p params.Params) (Config, error) {
 	if err := c.readLimits(p); err != nil {
 		return Config{}, err
 	}
-	c.AdminNamespaces = List(admins)
 	c.RegistryAliases = List(aliases)
 	for _, a := range c.RegistryAliases {
 		if err := CheckRegistryHost(a); err != nil {
@@ -172,7 +172,7 @@ func FromParams(p params.Params) (Config, error) {
 	return c, nil
 }
 
-// readLimits reads the fair-use limits (SPEC §4).
+// readLimits reads the fair-use limits (docs/contract.md, "Isolation").
 func (c *Config) readLimits(p params.Params) error {
 	var err error
 	if c.MaxActiveBuilds, err = p.Int("max_active_builds", DefaultMaxActiveBuilds); err != nil {
@@ -201,6 +201,17 @@ func (c *Config) readLimits(p params.Params) error {
 		return apperr.BadRequest("max_context_bytes must be between 1024 and %d (1 MiB, what a ConfigMap holds), got %d", MaxContextBytesLimit, c.MaxContextBytes)
 	}
 	return nil
+}
+
+// Admins reads admin_namespaces: the namespaces whose plain invocations
+// are trusted (docs/contract.md, "Identity"). The caller is resolved with
+// it before the rest of the configuration is read.
+func Admins(p params.Params) ([]string, error) {
+	admins, err := p.String("admin_namespaces", DefaultAdmins)
+	if err != nil {
+		return nil, err
+	}
+	return List(admins), nil
 }
 
 // List splits a comma-separated parameter, dropping blanks.
@@ -238,7 +249,8 @@ func checkPinned(image string) error {
 	return nil
 }
 
-// configMapGetter is the part of the ConfigMap client RegistryHost needs.
+// configMapGetter is the part of the ConfigMap client ResolveRegistryHost
+// needs.
 type configMapGetter interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
 }

@@ -26,7 +26,6 @@ func TestDefaults(t *testing.T) {
 		KubeNamespace:     "nuvolaris",
 		RegistrySecret:    "registry-pull-secret",
 		RegistryInsecure:  true,
-		AdminNamespaces:   []string{"nuvolaris"},
 		BuildkitImage:     DefaultBuildkitImage,
 		BuildTimeout:      1800 * time.Second,
 		MaxActiveBuilds:   3,
@@ -67,7 +66,6 @@ func TestFromParams(t *testing.T) {
 	assert.Equal(t, "builds", c.KubeNamespace)
 	assert.Equal(t, "registry.local:5000", c.RegistryHost)
 	assert.False(t, c.RegistryInsecure)
-	assert.Equal(t, []string{"nuvolaris", "ops"}, c.AdminNamespaces)
 	assert.Equal(t, 10*time.Minute, c.BuildTimeout)
 	assert.True(t, c.AllowPrivileged)
 }

@@ -1,5 +1,5 @@
 // Package identity decides who is calling an action and what they may touch
-// (SPEC §2).
+// (docs/contract.md, "Identity").
 package identity
 
 import (

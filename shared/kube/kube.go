@@ -1,7 +1,7 @@
 // Package kube builds the Kubernetes clients the actions use: REST clients
 // for the core/v1 and batch/v1 groups only, with a scheme of those two
 // groups, from a kubeconfig parameter, the service-account files, or
-// KUBECONFIG (SPEC §4).
+// KUBECONFIG (docs/contract.md, "Configuration").
 //
 // It does not use client-go's typed clientset: that imports
 // kubernetes/scheme, whose initialisation registers every built-in API

@@ -1,5 +1,5 @@
 // Package registry talks to the cluster's OCI registry through
-// go-containerregistry: catalog, tags, manifests and deletion (SPEC §7).
+// go-containerregistry: catalog, tags, manifests and deletion (docs/contract.md, "Registry").
 package registry
 
 import (

@@ -69,7 +69,7 @@ func TestManifest(t *testing.T) {
 		got = append(got, k)
 	}
 	sort.Strings(got)
-	assert.Equal(t, wantInputs, got, "every configuration parameter of SPEC §4 is bound")
+	assert.Equal(t, wantInputs, got, "every configuration parameter (docs/contract.md, Configuration) is bound")
 	assert.Equal(t, "registry.example:5000", params["registry_host"], "inputs come from the environment")
 	assert.Equal(t, "", params["registry_password"], "an unset variable binds an empty value")
 

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestRewrite(t *testing.T) {
+	mounts := map[string]string{
+		"/workspace":                  "/tmp/pod/volumes/workspace",
+		"/run/buildkit":               "/tmp/pod/volumes/run",
+		"/home/user/.config/buildkit": "/tmp/pod/volumes/conf",
+		"/home/user":                  "/tmp/pod/volumes/home",
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"/workspace", "/tmp/pod/volumes/workspace"},
+		{"/workspace/Dockerfile", "/tmp/pod/volumes/workspace/Dockerfile"},
+		{"context=/workspace", "context=/tmp/pod/volumes/workspace"},
+		{"dockerfile=/workspace/sub", "dockerfile=/tmp/pod/volumes/workspace/sub"},
+		{"unix:///run/buildkit/buildkitd.sock", "unix:///tmp/pod/volumes/run/buildkitd.sock"},
+		// The longest mount wins over a mount that holds it.
+		{"/home/user/.config/buildkit/buildkitd.toml", "/tmp/pod/volumes/conf/buildkitd.toml"},
+		{"/home/user/.docker", "/tmp/pod/volumes/home/.docker"},
+		// Only whole path components are mapped.
+		{"/workspaces", "/workspaces"},
+		{"--progress=plain", "--progress=plain"},
+		{"build", "build"},
+	} {
+		assert.Equal(t, tt.want, rewrite([]string{tt.in}, mounts)[0], tt.in)
+	}
+}
+
+func TestWriteVolume(t *testing.T) {
+	files := map[string][]byte{"a": []byte("A"), "b": []byte("B"), ".dockerconfigjson": []byte("{}")}
+	for _, tt := range []struct {
+		name  string
+		items []corev1.KeyToPath
+		want  map[string]string
+	}{
+		{"every key by its name", nil, map[string]string{"a": "A", "b": "B", ".dockerconfigjson": "{}"}},
+		{"items to their paths", []corev1.KeyToPath{{Key: ".dockerconfigjson", Path: "config.json"}}, map[string]string{"config.json": "{}"}},
+		{"a missing key is skipped", []corev1.KeyToPath{{Key: "x", Path: "x"}, {Key: "a", Path: "sub/a"}}, map[string]string{"sub/a": "A"}},
+		{"no path leaves the volume", []corev1.KeyToPath{{Key: "a", Path: "../../a"}}, map[string]string{"a": "A"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, writeVolume(dir, files, tt.items))
+			got := map[string]string{}
+			require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				data, err := os.ReadFile(p)
+				rel, _ := filepath.Rel(dir, p)
+				got[rel] = string(data)
+				return err
+			}))
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// buildPod is a pod of the builder's shape, changed by edit.
+func buildPod(edit func(*corev1.PodSpec)) *corev1.Pod {
+	always := corev1.ContainerRestartPolicyAlways
+	spec := corev1.PodSpec{
+		InitContainers: []corev1.Container{{
+			Name: "buildkitd", Image: "moby/buildkit:v0.34.2-rootless", RestartPolicy: &always,
+			Command:      []string{"rootlesskit", "buildkitd"},
+			StartupProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"buildctl", "debug", "workers"}}}},
+		}},
+		Containers: []corev1.Container{{Name: "build", Image: "docker.io/moby/buildkit:v0.34.2-rootless", Command: []string{"buildctl"}}},
+	}
+	if edit != nil {
+		edit(&spec)
+	}
+	return &corev1.Pod{Spec: spec}
+}
+
+func TestBuildShape(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(*corev1.PodSpec)
+		err  string
+	}{
+		{"the builder's pod", nil, ""},
+		{"privileged daemon without rootlesskit", func(s *corev1.PodSpec) { s.InitContainers[0].Command = []string{"buildkitd"} }, ""},
+		{"no sidecar", func(s *corev1.PodSpec) { s.InitContainers = nil }, "one buildkitd sidecar"},
+		{"two containers", func(s *corev1.PodSpec) { s.Containers = append(s.Containers, s.Containers[0]) }, "one buildctl container"},
+		{"sidecar that is a plain init container", func(s *corev1.PodSpec) { s.InitContainers[0].RestartPolicy = nil }, "native sidecar"},
+		{"another image", func(s *corev1.PodSpec) { s.InitContainers[0].Image = "evil/buildkit:1" }, "cannot be pulled"},
+		{"another command", func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"sh", "-c", "id"} }, "must run buildctl"},
+		{"no startup probe", func(s *corev1.PodSpec) { s.InitContainers[0].StartupProbe = nil }, "would race it"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := buildShape(buildPod(tt.edit))
+			if tt.err == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.err)
+		})
+	}
+}
+
+func TestLastLinesAndFlagValue(t *testing.T) {
+	assert.Equal(t, "b\nc\n", string(lastLines([]byte("a\nb\nc\n"), 2)))
+	assert.Equal(t, "a\n", string(lastLines([]byte("a\n"), 5)))
+	args := []string{"--addr", "unix:///run/b.sock", "--config=/etc/b.toml"}
+	assert.Equal(t, "unix:///run/b.sock", flagValue(args, "--addr"))
+	assert.Equal(t, "/etc/b.toml", flagValue(args, "--config"))
+	assert.Equal(t, "", flagValue(args, "--root"))
+}
