@@ -30,6 +30,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/shared/registry/registrytest"
@@ -320,6 +321,45 @@ func TestSendContextLimitIsAParameter(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, apperr.Status(err))
 	assert.Contains(t, err.Error(), "2048 bytes")
 	assert.Empty(t, cs.Actions(), "nothing reaches the cluster")
+}
+
+// TestSendMeasuresThePinnedContext: a requirements file that fits before
+// the source is pinned (the Dockerfile then names no digest and no user)
+// but not after is 413 too, with nothing created.
+func TestSendMeasuresThePinnedContext(t *testing.T) {
+	const limit = 1024
+	python, _ := kinds.Lookup("python")
+	unpinned := func(file []byte) int {
+		return buildspec.ContextSize(buildspec.Plan{Request: buildspec.Request{Source: seedSource, Kind: python, File: file}}.Context())
+	}
+	file := []byte(strings.Repeat("a", limit-unpinned([]byte{})))
+	require.Equal(t, limit, unpinned(file), "the unpinned context is exactly the limit")
+
+	for _, tt := range []struct {
+		name string
+		file []byte
+		want int
+	}{
+		{"fits unpinned, not pinned", file, http.StatusRequestEntityTooLarge},
+		{"fits pinned", file[:len(file)-200], http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := fake.NewClientset()
+			p := seedParams()
+			p["max_context_bytes"] = limit
+			p["file"] = base64.StdEncoding.EncodeToString(tt.file)
+			_, err := send(context.Background(), invocation(t, cs, devel, p))
+			if tt.want == http.StatusOK {
+				require.NoError(t, err)
+				assert.ElementsMatch(t, []string{"jobs", "configmaps"}, created(cs))
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tt.want, apperr.Status(err))
+			assert.Contains(t, err.Error(), "1024 bytes")
+			assert.Empty(t, created(cs), "no Job and no ConfigMap")
+		})
+	}
 }
 
 // TestSendMethods: over the web, send takes POST only; any other method is

@@ -1,10 +1,13 @@
 package kube
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,13 +59,38 @@ func TestRESTConfigOrder(t *testing.T) {
 	assert.Equal(t, filepath.Join(saDir, "ca.crt"), cfg.CAFile)
 }
 
+// TestRESTConfigErrorsKeepSecretsOut: a kubeconfig the parser refuses is
+// reported without its content, even where the parser's own error quotes
+// it (proxy-url and current-context are quoted as given), from the
+// parameter and from KUBECONFIG alike.
 func TestRESTConfigErrorsKeepSecretsOut(t *testing.T) {
-	l := Loader{ServiceAccountDir: t.TempDir(), Getenv: func(string) string { return "" }}
-	_, err := l.RESTConfig("clusters: [token: s3cr3t-token\n")
-	require.Error(t, err)
-	assert.NotContains(t, err.Error(), "s3cr3t")
+	const cluster = "clusters: [{name: c, cluster: {server: https://h%s}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+	for _, tt := range []struct{ name, doc string }{
+		{"yaml error", "clusters: [token: s3cr3t-token\n"},
+		{"proxy-url quoted by the parser", fmt.Sprintf(cluster, `, proxy-url: "ht tp://s3cr3t:x"`) + "current-context: c\n"},
+		{"current-context quoted by the parser", fmt.Sprintf(cluster, "") + "current-context: s3cr3t-ctx\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+			require.NoError(t, os.WriteFile(kcPath, []byte(tt.doc), 0o600))
+			fromParam := Loader{ServiceAccountDir: t.TempDir(), Getenv: func(string) string { return "" }}
+			fromEnv := Loader{ServiceAccountDir: t.TempDir(), Getenv: func(string) string { return kcPath }}
+			for _, try := range []func() error{
+				func() error { _, err := fromParam.RESTConfig(tt.doc); return err },
+				func() error { _, err := fromEnv.RESTConfig(""); return err },
+			} {
+				err := try()
+				require.Error(t, err)
+				assert.NotContains(t, err.Error(), "s3cr3t")
+				assert.NotContains(t, apperr.Message(err), "s3cr3t")
+				assert.Contains(t, err.Error(), "kubeconfig", "the message says what to fix")
+				assert.Equal(t, http.StatusInternalServerError, apperr.Status(err))
+			}
+		})
+	}
 
-	_, err = l.RESTConfig("")
+	l := Loader{ServiceAccountDir: t.TempDir(), Getenv: func(string) string { return "" }}
+	_, err := l.RESTConfig("")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no Kubernetes credentials")
 }

@@ -1,0 +1,64 @@
+package manifest
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// role reads the Role of deploy/rbac.yaml.
+func role(t *testing.T) rbacv1.Role {
+	f, err := os.Open(filepath.Join("..", "..", "deploy", "rbac.yaml"))
+	require.NoError(t, err)
+	defer f.Close()
+	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		var r rbacv1.Role
+		err := dec.Decode(&r)
+		if errors.Is(err, io.EOF) {
+			t.Fatal("deploy/rbac.yaml has no Role")
+		}
+		require.NoError(t, err)
+		if r.Kind == "Role" {
+			return r
+		}
+	}
+}
+
+// TestRBACIsLeastPrivilege pins the builder's Role to what the actions use
+// (each rule's comment in deploy/rbac.yaml says which): a wider rule, or a
+// rule that loses its resourceNames, fails here. The real API server's
+// test (test/e2e, TestServiceAccountIsLeastPrivilege) proves the same rules are enough.
+func TestRBACIsLeastPrivilege(t *testing.T) {
+	r := role(t)
+	assert.Equal(t, "nuvolaris", r.Namespace)
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "get", "list", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"config", "nuvolaris-buildkitd-conf"}, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"registry-pull-secret"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	}
+	assert.Equal(t, want, r.Rules)
+	for _, rule := range r.Rules {
+		for _, field := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames} {
+			assert.NotContains(t, field, "*", "no wildcard: %+v", rule)
+		}
+		if slices.Contains(rule.Resources, "secrets") {
+			assert.Equal(t, []string{"registry-pull-secret"}, rule.ResourceNames, "the registry Secret and no other")
+			assert.Equal(t, []string{"get"}, rule.Verbs)
+		}
+		if slices.Contains(rule.Verbs, "update") {
+			assert.NotEmpty(t, rule.ResourceNames, "updates only of named objects: %+v", rule)
+		}
+	}
+}
