@@ -6,7 +6,10 @@ OW_EXECUTION_ENV ?= apacheopenserverless/runtime-golang-v1.22
 
 ACTIONS := send logs registry cleanjobs updatetoml
 ZIPS    := $(ACTIONS:%=build/%.zip)
-GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false -ldflags "-s -w -buildid="
+# The version capabilities reports: the commit, as git describes it.
+VERSION ?= $(shell git describe --always --tags 2>/dev/null || echo dev)
+GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false \
+	-ldflags "-s -w -buildid= -X github.com/apache/openserverless-builder/shared/handlers.version=$(VERSION)"
 
 # Developer tools, built from hack/devtools (their versions are its go.mod)
 # into the same cache as the local servers.

@@ -74,6 +74,11 @@ func TestUserCommandsOverTheWeb(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "deleted devel:v2")
 
+	code, out, errOut = builder(t, s, develAuth, "devel", "builders")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "python:3.13  python  requirements.txt  apache/openserverless-runtime-python:v3.13-2506091954")
+	assert.Contains(t, out, "nodejs:21")
+
 	code, _, errOut = builder(t, s, develAuth, "devel", "list-images", "--catalog", "other")
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, errOut, `repository "other" is not yours`, "the action's message, as is")

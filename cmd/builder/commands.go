@@ -38,6 +38,33 @@ func (c *cli) commands() []*cobra.Command {
 	sendCmd.Flags().StringVar(&send.file, "requirements", "", "the kind's requirements file (requirements.txt, package.json, ...)")
 	sendCmd.Flags().BoolVar(&send.follow, "follow", false, "follow the build until it ends; exit non-zero if it fails")
 
+	var ens struct {
+		builder, source, kind, file string
+		follow                      bool
+	}
+	ensureCmd := &cobra.Command{
+		Use:     "ensure (--builder ID | --source IMAGE --kind KIND) [--requirements FILE] [--follow]",
+		Short:   "the image of a builder and a requirements file: at once if it exists, else built once",
+		Example: "  builder ensure --builder python:3.13 -r requirements.txt --follow",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.ensure(cmd.Context(), ens.builder, ens.source, ens.kind, ens.file, ens.follow)
+		},
+	}
+	ensureCmd.Flags().StringVar(&ens.builder, "builder", "", "a builder of the catalog, such as python:3.13 (builder builders lists them)")
+	ensureCmd.Flags().StringVar(&ens.source, "source", "", "base runtime image, instead of --builder")
+	ensureCmd.Flags().StringVar(&ens.kind, "kind", "", "runtime kind, with --source (default: from the requirements file name)")
+	ensureCmd.Flags().StringVarP(&ens.file, "requirements", "r", "", "the kind's requirements file")
+	ensureCmd.Flags().BoolVar(&ens.follow, "follow", false, "wait until the image exists; exit non-zero if its build fails")
+
+	buildersCmd := &cobra.Command{
+		Use:     "builders",
+		Short:   "the builders, kinds and limits this builder offers you",
+		Example: "  builder builders",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.show(cmd.Context(), "capabilities", http.MethodGet, nil, printBuilders)
+		},
+	}
+
 	var job string
 	var tail int
 	logsCmd := &cobra.Command{
@@ -168,7 +195,7 @@ func (c *cli) commands() []*cobra.Command {
 	imagesCmd.Flags().StringVar(&catalog, "catalog", "", "the repository, such as devel")
 	imagesCmd.Flags().BoolVar(&allTags, "all", false, "also list a build cache's tags")
 
-	return []*cobra.Command{sendCmd, logsCmd, buildsCmd, cancelCmd, cleanCmd, tomlCmd, catalogsCmd, imagesCmd,
+	return []*cobra.Command{sendCmd, ensureCmd, buildersCmd, logsCmd, buildsCmd, cancelCmd, cleanCmd, tomlCmd, catalogsCmd, imagesCmd,
 		c.imageCommand("get-image", http.MethodPost,
 			"manifest, digest and config of an image (task builder:get-image)",
 			"builder get-image --image devel:python3.13-custom", printImage),
@@ -235,24 +262,111 @@ func printBuilds(w io.Writer, res map[string]any) {
 	}
 }
 
+// readFile puts the requirements file into p, base64 as the actions take
+// it; "" is none.
+func readFile(p map[string]any, file string) error {
+	if file == "" {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	p["file"] = base64.StdEncoding.EncodeToString(data)
+	return nil
+}
+
+// requirements reads file into p and returns kind, inferred from the
+// file's name when it is "".
+func requirements(p map[string]any, file, kind string) (string, error) {
+	if err := readFile(p, file); err != nil || file == "" {
+		return kind, err
+	}
+	if kind == "" {
+		k, ok := kinds.ByFile(file)
+		if !ok {
+			return "", usageError{fmt.Sprintf("cannot tell the kind from %q: pass --kind", file)}
+		}
+		kind = k.Name
+	}
+	return kind, nil
+}
+
+// ensure asks for the image of a builder (or a source and kind) and a
+// file; with follow, it waits for a build under way and asks again.
+func (c *cli) ensure(ctx context.Context, builder, source, kind, file string, follow bool) error {
+	p := map[string]any{}
+	switch {
+	case builder != "" && (source != "" || kind != ""):
+		return usageError{"pass --builder, or --source and --kind, not both"}
+	case builder != "":
+		p["builder"] = builder
+		if err := readFile(p, file); err != nil {
+			return err
+		}
+	case source == "":
+		return usageError{"--builder (or --source) is required"}
+	default:
+		k, err := requirements(p, file, kind)
+		if err != nil {
+			return err
+		}
+		if k == "" {
+			return usageError{"--kind is required with --source and without --requirements"}
+		}
+		p["source"], p["kind"] = source, k
+	}
+	res, err := c.caller.call(ctx, "ensure", http.MethodPost, p)
+	if err != nil {
+		return err
+	}
+	if follow && str(res["status"]) != "ready" {
+		if !c.json {
+			fmt.Fprintf(c.out, "building %s (job %s)\n", str(res["image"]), str(res["job_name"]))
+		}
+		st, err := c.follow(ctx, str(res["job_name"]))
+		if err != nil {
+			return err
+		}
+		if st["status"] != names.Succeeded {
+			_ = c.emit(st, func(w io.Writer) { printStatus(w, st, true) })
+			return fmt.Errorf("the build of %s %s: %s", str(res["image"]), str(st["status"]), str(st["reason"]))
+		}
+		if res, err = c.caller.call(ctx, "ensure", http.MethodPost, p); err != nil {
+			return err
+		}
+	}
+	return c.emit(res, func(w io.Writer) {
+		rows := [][2]string{{"status", str(res["status"])}, {"image", str(res["image"])}}
+		if d := str(res["digest"]); d != "" {
+			rows = append(rows, [2]string{"digest", d})
+		}
+		if j := str(res["job_name"]); j != "" {
+			rows = append(rows, [2]string{"job", j})
+		}
+		table(w, rows)
+	})
+}
+
+func printBuilders(w io.Writer, res map[string]any) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUILDER\tKIND\tFILE\tSOURCE")
+	list, _ := res["builders"].([]any)
+	for _, b := range list {
+		m, _ := b.(map[string]any)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", str(m["id"]), str(m["kind"]), str(m["file"]), str(m["source"]))
+	}
+	tw.Flush()
+}
+
 func (c *cli) send(ctx context.Context, source, target, kind, file string, follow bool) error {
 	if source == "" || target == "" {
 		return usageError{"--source and --target are required"}
 	}
 	p := map[string]any{"source": source, "target": target}
-	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return usageError{err.Error()}
-		}
-		p["file"] = base64.StdEncoding.EncodeToString(data)
-		if kind == "" {
-			k, ok := kinds.ByFile(file)
-			if !ok {
-				return usageError{fmt.Sprintf("cannot tell the kind from %q: pass --kind", file)}
-			}
-			kind = k.Name
-		}
+	kind, err := requirements(p, file, kind)
+	if err != nil {
+		return err
 	}
 	if kind == "" {
 		return usageError{"--kind is required without --requirements"}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,5 +63,47 @@ func TestFollowEndsOnEveryFinalStatus(t *testing.T) {
 			assert.Equal(t, 4, api.polls, "three polls to the end, then the full log")
 			assert.Contains(t, out.String(), tt.final)
 		})
+	}
+}
+
+// ensureAPI answers ensure with a build under way until logs has seen it
+// succeed, then with the image.
+type ensureAPI struct {
+	built  bool
+	params []map[string]any
+}
+
+func (e *ensureAPI) call(_ context.Context, action, _ string, p map[string]any) (map[string]any, error) {
+	switch action {
+	case "ensure":
+		e.params = append(e.params, p)
+		if e.built {
+			return map[string]any{"status": "ready", "image": "reg/devel:python-0123", "digest": "sha256:abc"}, nil
+		}
+		return map[string]any{"status": "pending", "image": "reg/devel:python-0123", "job_name": "build-devel-0123"}, nil
+	default:
+		e.built = true
+		return map[string]any{"job_name": "build-devel-0123", "status": "succeeded"}, nil
+	}
+}
+
+func TestEnsureFollowsUntilTheImageIsReady(t *testing.T) {
+	dir := t.TempDir()
+	req := filepath.Join(dir, "requirements.txt")
+	require.NoError(t, os.WriteFile(req, []byte("requests\n"), 0o600))
+	api := &ensureAPI{}
+	var out bytes.Buffer
+	c := &cli{out: &out, errOut: &out, caller: api, poll: time.Millisecond}
+	require.NoError(t, c.ensure(context.Background(), "python:3.13", "", "", req, true))
+	assert.Contains(t, out.String(), "reg/devel:python-0123")
+	assert.Contains(t, out.String(), "sha256:abc")
+	require.Len(t, api.params, 2, "asked, followed, asked again")
+	assert.Equal(t, "python:3.13", api.params[0]["builder"])
+	assert.Equal(t, "cmVxdWVzdHMK", api.params[0]["file"])
+
+	for _, bad := range [][]string{{"python:3.13", "busybox:1", ""}, {"", "", ""}, {"", "busybox:1", ""}} {
+		err := c.ensure(context.Background(), bad[0], bad[1], bad[2], "", false)
+		var ue usageError
+		assert.ErrorAs(t, err, &ue, "%v", bad)
 	}
 }

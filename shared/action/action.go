@@ -49,6 +49,14 @@ type Action struct {
 	Run     Func
 }
 
+// Response is a result whose HTTP status, for a web invocation, is not
+// 200 (ensure's 202 Accepted for a build under way); a plain invocation
+// gets Body.
+type Response struct {
+	Status int
+	Body   any
+}
+
 // Env holds what outlives an activation in a warm container: the Kubernetes
 // clients, rebuilt only when the kubeconfig changes. The zero value is ready.
 type Env struct {
@@ -121,6 +129,9 @@ func (e *Env) Handler(actions ...Action) actionloop.Handler {
 		req, isWeb := web.FromParams(p)
 		a, result, err := e.dispatch(ctx, act, p, req, actions)
 		status := 200
+		if r, ok := result.(Response); ok {
+			status, result = r.Status, r.Body
+		}
 		var headers map[string]string
 		if err != nil {
 			headers = apperr.HeadersOf(err)

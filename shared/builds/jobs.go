@@ -18,8 +18,8 @@ type JobLister interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
 }
 
-// JobDeleter deletes Jobs.
-type JobDeleter interface {
+// Deleter deletes objects of one resource by name: Jobs, ConfigMaps.
+type Deleter interface {
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 }
 
@@ -90,12 +90,23 @@ func Latest(ctx context.Context, jobs JobLister, records Records, user string) (
 // DeleteJob deletes job with its pods and context (propagation Background),
 // only if it is still the Job that was read (its UID). It runs to the end
 // even when ctx is cancelled: a half-done deletion helps nobody.
-func DeleteJob(ctx context.Context, jobs JobDeleter, job *batchv1.Job) error {
+func DeleteJob(ctx context.Context, jobs Deleter, job *batchv1.Job) error {
 	bg := metav1.DeletePropagationBackground
 	return jobs.Delete(context.WithoutCancel(ctx), job.Name, metav1.DeleteOptions{
 		PropagationPolicy: &bg,
 		Preconditions:     &metav1.Preconditions{UID: &job.UID},
 	})
+}
+
+// DeleteContext deletes the build context of the build whose Job is
+// jobName, if it is still there: the garbage collector removes it after its
+// Job, but not before a build of the same name needs the name again.
+func DeleteContext(ctx context.Context, cms Deleter, jobName string) error {
+	err := cms.Delete(ctx, jobName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return apperr.Upstream(err, "deleting the build context of %s", jobName)
+	}
+	return nil
 }
 
 // stopWait bounds how long Stop waits for the build's pod to be gone.

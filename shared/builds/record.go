@@ -116,6 +116,15 @@ func (s Records) Save(ctx context.Context, r Record) error {
 	return nil
 }
 
+// Delete removes the record of the build whose Job is jobName, if any.
+func (s Records) Delete(ctx context.Context, jobName string) error {
+	err := s.ConfigMaps.Delete(ctx, names.RecordName(jobName), metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return apperr.Upstream(err, "deleting the record of build %s", jobName)
+	}
+	return nil
+}
+
 // Get reads the record of the build whose Job is jobName; ok is false when
 // there is none.
 func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) {

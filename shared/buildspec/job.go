@@ -42,10 +42,13 @@ type Plan struct {
 	User         string // full user name
 	Namespace    string
 	Image        string // full reference pushed: host/repo:tag
-	Insecure     bool   // plain-HTTP registry
-	Secret       string // dockerconfigjson Secret for the push
-	Buildkit     string // BuildKit image
-	Timeout      time.Duration
+	// PullImage is the image users deploy with: Image with the pull host
+	// (registry_pull_host), which the annotation and every result name.
+	PullImage string
+	Insecure  bool   // plain-HTTP registry
+	Secret    string // dockerconfigjson Secret for the push
+	Buildkit  string // BuildKit image
+	Timeout   time.Duration
 	// Privileged runs BuildKit privileged, for clusters where rootless
 	// BuildKit cannot create user namespaces (an operator's opt-in).
 	Privileged bool
@@ -73,6 +76,7 @@ func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) 
 		User:         user,
 		Namespace:    cfg.KubeNamespace,
 		Image:        host + "/" + req.Target(),
+		PullImage:    cfg.PullHost(host) + "/" + req.Target(),
 		Insecure:     cfg.RegistryInsecure,
 		Secret:       cfg.RegistrySecret,
 		Buildkit:     cfg.BuildkitImage,
@@ -133,7 +137,7 @@ func (p Plan) meta() metav1.ObjectMeta {
 			names.AnnotationSource:       p.Source,
 			names.AnnotationSourceDigest: p.SourceDigest,
 			names.AnnotationKind:         p.Kind.Name,
-			names.AnnotationImage:        p.Image,
+			names.AnnotationImage:        p.PullImage,
 		},
 	}
 }

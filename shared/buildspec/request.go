@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
@@ -36,8 +37,35 @@ type Request struct {
 func (r Request) Target() string { return r.Repo + ":" + r.Tag }
 
 // ParseRequest reads and validates send's parameters for caller, touching
-// nothing. maxContext is max_context_bytes: the context must fit it.
-func ParseRequest(p params.Params, caller identity.Caller, maxContext int) (Request, error) {
+// nothing: the source (or a builder of the catalog), the target, the kind
+// and the file, whose context must fit max_context_bytes.
+func ParseRequest(p params.Params, caller identity.Caller, cfg config.Config) (Request, error) {
+	target, err := p.String("target", "")
+	if err != nil {
+		return Request{}, err
+	}
+	r, err := parseInput(p, cfg)
+	if err != nil {
+		return Request{}, err
+	}
+	if r.Repo, r.Tag, err = ParseTarget(target, caller); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+// ParseEnsure reads ensure's parameters: send's without a target, which
+// ensure derives from what is built.
+func ParseEnsure(p params.Params, cfg config.Config) (Request, error) {
+	if _, ok := p["target"]; ok {
+		return Request{}, apperr.BadRequest("ensure names its own target, <user>:<kind>-<hash of what is built>: pass no target")
+	}
+	return parseInput(p, cfg)
+}
+
+// parseInput reads what a build is made of: a builder of the catalog, or a
+// source and a kind; and the file.
+func parseInput(p params.Params, cfg config.Config) (Request, error) {
 	var r Request
 	var err error
 	get := func(key string) string {
@@ -47,30 +75,37 @@ func ParseRequest(p params.Params, caller identity.Caller, maxContext int) (Requ
 		}
 		return v
 	}
-	source, target, kindName, b64 := get("source"), get("target"), get("kind"), get("file")
+	builder, source, kindName, b64 := get("builder"), get("source"), get("kind"), get("file")
 	if err != nil {
 		return Request{}, err
+	}
+	if builder != "" {
+		if source != "" || kindName != "" {
+			return Request{}, apperr.BadRequest("pass builder, or source and kind, not both")
+		}
+		b, ok := cfg.Builders[builder]
+		if !ok {
+			return Request{}, apperr.BadRequest("builder %s is not known: use one of %s", apperr.Quote(builder), strings.Join(cfg.BuilderIDs(), ", "))
+		}
+		source, kindName = b.Source, b.Kind
 	}
 	if r.SourceRef, err = ParseSource(source); err != nil {
 		return Request{}, err
 	}
 	r.Source = source
-	if r.Repo, r.Tag, err = ParseTarget(target, caller); err != nil {
-		return Request{}, err
-	}
 	kind, ok := kinds.Lookup(strings.ToLower(kindName))
 	if !ok {
 		return Request{}, apperr.BadRequest("kind %s is not known: use one of %s", apperr.Quote(kindName), strings.Join(kinds.Names(), ", "))
 	}
 	r.Kind = kind
-	if r.File, err = DecodeFile(b64, maxContext); err != nil {
+	if r.File, err = DecodeFile(b64, cfg.MaxContextBytes); err != nil {
 		return Request{}, err
 	}
 	// The context before the source is pinned is the least the build
 	// stores: refuse now what cannot fit, before anything is asked of the
 	// registry. The pinned plan is measured again, exactly.
-	if ContextSize(Plan{Request: r}.Context()) > maxContext {
-		return Request{}, TooLarge(maxContext)
+	if ContextSize(Plan{Request: r}.Context()) > cfg.MaxContextBytes {
+		return Request{}, TooLarge(cfg.MaxContextBytes)
 	}
 	return r, nil
 }

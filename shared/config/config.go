@@ -79,16 +79,21 @@ type Config struct {
 	BuildCache bool
 	// Provenance attaches BuildKit's provenance attestation (mode=min).
 	Provenance bool
+	// Builders is the catalog of named sources (builders).
+	Builders map[string]Builder
+	// RegistryPullHost is the host in the images users deploy with
+	// (registry_pull_host); "" is the push host.
+	RegistryPullHost string
 }
 
 // ParamNames are the package parameters FromParams reads: the manifest
 // binds every one of them.
 func ParamNames() []string {
 	return []string{
-		"admin_namespaces", "build_cache", "build_timeout_seconds", "buildkit_image", "buildkit_privileged",
+		"admin_namespaces", "build_cache", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
 		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
-		"registry_password", "registry_secret", "registry_user", "shared_repositories",
+		"registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
 	}
 }
 
@@ -111,6 +116,8 @@ func FromParams(p params.Params) (Config, error) {
 	c.RegistryUser = str("registry_user", "")
 	c.RegistryPassword = str("registry_password", "")
 	c.BuildkitImage = str("buildkit_image", DefaultBuildkitImage)
+	c.RegistryPullHost = str("registry_pull_host", "")
+	builders := str("builders", "")
 	aliases := str("registry_aliases", "")
 	shared := str("shared_repositories", "")
 	if err != nil {
@@ -167,6 +174,14 @@ func FromParams(p params.Params) (Config, error) {
 		}
 	}
 	if err := checkPinned(c.BuildkitImage); err != nil {
+		return Config{}, err
+	}
+	if c.RegistryPullHost != "" {
+		if err := CheckRegistryHost(c.RegistryPullHost); err != nil {
+			return Config{}, apperr.BadRequest("registry_pull_host %q is not a registry host[:port]", c.RegistryPullHost)
+		}
+	}
+	if c.Builders, err = parseBuilders(builders); err != nil {
 		return Config{}, err
 	}
 	return c, nil

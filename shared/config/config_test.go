@@ -3,10 +3,12 @@ package config
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"errors"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +36,46 @@ func TestDefaults(t *testing.T) {
 		BuildCache:        true,
 		Provenance:        true,
 		RecordRetention:   30 * 24 * time.Hour,
+		Builders:          DefaultBuilders(),
 	}, c)
+}
+
+func TestBuilders(t *testing.T) {
+	c, err := FromParams(params.Params{})
+	require.NoError(t, err)
+	for _, id := range []string{"python:3.13", "nodejs:21", "php:8.3", "java:21", "go:1.22", "ruby:2.5", "dotnet:3.1"} {
+		b, ok := c.Builders[id]
+		require.True(t, ok, id)
+		assert.Equal(t, strings.Split(id, ":")[0], b.Kind, id)
+	}
+	assert.Equal(t, "apache/openserverless-runtime-python:v3.13-2506091954", c.Builders["python:3.13"].Source, "the seed's runtime")
+
+	c, err = FromParams(params.Params{
+		"builders":           `{"py": {"kind": "python", "source": "registry:5000/runtimes/python:v3"}}`,
+		"registry_pull_host": "registry.example.com",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Builder{"py": {ID: "py", Kind: "python", Source: "registry:5000/runtimes/python:v3"}}, c.Builders, "an operator's catalog replaces the default")
+	assert.Equal(t, []string{"py"}, c.BuilderIDs())
+	assert.Equal(t, "registry.example.com", c.PullHost("nuvolaris-registry-svc:5000"))
+	c, _ = FromParams(params.Params{})
+	assert.Equal(t, "nuvolaris-registry-svc:5000", c.PullHost("nuvolaris-registry-svc:5000"), "the push host by default")
+
+	for _, bad := range []string{
+		`[1]`,
+		`{"py": {"kind": "cobol", "source": "x:1"}}`,
+		`{"py": {"kind": "python", "source": "Not A Ref"}}`,
+		`{"py": {"kind": "python", "source": "python"}}`,
+		`{"a b": {"kind": "python", "source": "x:1"}}`,
+		`{"py": "s3cr3t`,
+	} {
+		_, err := FromParams(params.Params{"builders": bad})
+		require.Error(t, err, bad)
+		assert.Equal(t, http.StatusBadRequest, apperr.Status(err), bad)
+		assert.NotContains(t, err.Error(), "s3cr3t")
+	}
+	_, err = FromParams(params.Params{"registry_pull_host": "not a host"})
+	assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
 }
 
 func TestTenancyParams(t *testing.T) {

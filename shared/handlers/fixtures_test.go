@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -96,4 +97,12 @@ func invocation(t testing.TB, cs *fake.Clientset, caller identity.Caller, p para
 	env := actiontest.Env(cs)
 	env.Transport = sourceRegistry(t)
 	return action.NewInvocation(env, p, caller, cfg, log.New(&bytes.Buffer{}, "", 0))
+}
+
+// toJSON is v as the caller reads it.
+func toJSON(t testing.TB, v any) string {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(raw)
 }

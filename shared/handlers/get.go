@@ -15,5 +15,11 @@ func getImage(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.Get(ctx, image)
+	m, err := c.Get(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	// What users deploy with: the pull host's name of it.
+	m.Image = inv.Config.PullHost(c.Host()) + "/" + m.Reference
+	return m, nil
 }

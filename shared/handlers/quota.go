@@ -27,7 +27,7 @@ const RetryAfter = 30 * time.Second
 // jobsAPI is what the quota needs of the Jobs client.
 type jobsAPI interface {
 	builds.JobLister
-	builds.JobDeleter
+	builds.Deleter
 }
 
 type configMapLister interface {

@@ -40,8 +40,7 @@ func registryClient(inv *action.Invocation, host string, auth authn.Authenticato
 // registry_password, else the registry Secret's entry for the host).
 func clusterRegistry(ctx context.Context, inv *action.Invocation) (*registry.Client, error) {
 	cfg := inv.Config
-	creds := registry.Credentials{User: cfg.RegistryUser, Password: cfg.RegistryPassword, Secret: cfg.RegistrySecret}
-	explicit := creds.User != "" || creds.Password != ""
+	explicit := cfg.RegistryUser != "" || cfg.RegistryPassword != ""
 	var cms kube.ConfigMaps
 	var secrets kube.Secrets
 	if cfg.RegistryHost == "" || !explicit {
@@ -55,6 +54,14 @@ func clusterRegistry(ctx context.Context, inv *action.Invocation) (*registry.Cli
 	if err != nil {
 		return nil, err
 	}
+	return clusterRegistryAt(ctx, inv, host, secrets)
+}
+
+// clusterRegistryAt is clusterRegistry for a host already resolved;
+// secrets may be nil when registry_user or registry_password are set.
+func clusterRegistryAt(ctx context.Context, inv *action.Invocation, host string, secrets kube.Secrets) (*registry.Client, error) {
+	cfg := inv.Config
+	creds := registry.Credentials{User: cfg.RegistryUser, Password: cfg.RegistryPassword, Secret: cfg.RegistrySecret}
 	auth, err := creds.Authenticator(ctx, host, secrets)
 	if err != nil {
 		return nil, err

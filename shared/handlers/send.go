@@ -2,11 +2,13 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/action"
@@ -33,11 +35,12 @@ type Sent struct {
 }
 
 // send goes through a build once, in order: parse the request (the source
-// once) → resolve the registry host and the source → make and measure the
-// plan → quota → create → admit. Nothing is created before the quota.
+// once) → resolve the registry host and the source → make the plan →
+// create (measure, quota, Job, context, admit). Nothing is created before
+// the quota.
 func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	cfg := inv.Config
-	req, err := buildspec.ParseRequest(inv.Params, inv.Caller, cfg.MaxContextBytes)
+	req, err := buildspec.ParseRequest(inv.Params, inv.Caller, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -59,13 +62,36 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, fmt.Errorf("making a build id: %w", err)
 	}
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, host, src, cfg)
+	job, err := create(ctx, inv, k, plan)
+	if err != nil {
+		return nil, err
+	}
+	inv.Log.Printf("send: %s started build %s of %s from %s", inv.Caller.Name, job.Name, plan.Image, req.Source)
+	return Sent{
+		ID:           id,
+		JobName:      job.Name,
+		Image:        plan.PullImage,
+		SourceDigest: plan.SourceDigest,
+		Message:      fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, job.Name),
+	}, nil
+}
+
+// errBuildExists is create's answer when the build's Job exists already:
+// ensure's concurrent calls for the same inputs meet there.
+var errBuildExists = errors.New("the build exists already")
+
+// create starts the build of plan: it measures the context, applies the
+// quota, creates the Job and then its context (owned by the Job), and
+// admits it. Nothing is left half-created.
+func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan buildspec.Plan) (*batchv1.Job, error) {
+	cfg := inv.Config
+	ns := cfg.KubeNamespace
 	// The Dockerfile names the digest and the user: the whole context is
-	// measured now, and the file alone was measured at parse.
+	// measured now, and the context before the pin was measured at parse.
 	files, err := plan.CheckSize(cfg.MaxContextBytes)
 	if err != nil {
 		return nil, err
 	}
-
 	jobs := k.Batch.Jobs(ns)
 	limit := cfg.MaxActiveBuilds
 	if inv.Caller.Admin {
@@ -79,6 +105,9 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	job, err := jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil, errBuildExists
+	}
 	if err != nil {
 		return nil, apperr.Upstream(err, "creating the build Job")
 	}
@@ -89,7 +118,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, apperr.Upstream(err, "creating the build context ConfigMap")
 	}
 	if limit > 0 {
-		ok, active, err := admitted(ctx, jobs, k.Core.ConfigMaps(ns), inv.Caller.Name, id, limit)
+		ok, active, err := admitted(ctx, jobs, k.Core.ConfigMaps(ns), inv.Caller.Name, plan.ID, limit)
 		if err != nil || !ok {
 			undo(ctx, inv, jobs, job)
 		}
@@ -100,14 +129,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 			return nil, tooMany(limit, others(active, job.Name))
 		}
 	}
-	inv.Log.Printf("send: %s started build %s of %s from %s", inv.Caller.Name, job.Name, plan.Image, req.Source)
-	return Sent{
-		ID:           id,
-		JobName:      job.Name,
-		Image:        plan.Image,
-		SourceDigest: plan.SourceDigest,
-		Message:      fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, job.Name),
-	}, nil
+	return job, nil
 }
 
 // resolveSource decides whether the caller may build from ref, before
@@ -174,7 +196,7 @@ func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, rec
 }
 
 // undo deletes a Job send created and will not answer for.
-func undo(ctx context.Context, inv *action.Invocation, jobs builds.JobDeleter, job *batchv1.Job) {
+func undo(ctx context.Context, inv *action.Invocation, jobs builds.Deleter, job *batchv1.Job) {
 	if err := builds.DeleteJob(ctx, jobs, job); err != nil {
 		inv.Log.Printf("send: removing Job %s: %v", job.Name, err)
 	}

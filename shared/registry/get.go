@@ -13,8 +13,11 @@ import (
 
 // Manifest is what the registry holds for one reference.
 type Manifest struct {
-	Name      string         `json:"name"`      // repository, without host
-	Reference string         `json:"reference"` // as asked, without host
+	Name      string `json:"name"`      // repository, without host
+	Reference string `json:"reference"` // as asked, without host
+	// Image is the full reference users deploy with; the registry
+	// actions set it (with registry_pull_host).
+	Image     string         `json:"image,omitempty"`
 	Digest    string         `json:"digest"`
 	MediaType string         `json:"media_type"`
 	Size      int64          `json:"size"` // of the manifest itself

@@ -232,3 +232,17 @@ func TestRegistryFailures(t *testing.T) {
 		assert.Contains(t, err.Error(), "unreachable")
 	})
 }
+
+func TestHead(t *testing.T) {
+	f := newFixture(t, nil)
+	d, ok, err := f.client.Head(context.Background(), "devel/python:v1")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	want, _ := f.image.Digest()
+	assert.Equal(t, want.String(), d)
+	_, ok, err = f.client.Head(context.Background(), "devel/python:nope")
+	require.NoError(t, err)
+	assert.False(t, ok, "a missing tag is no error")
+	_, _, err = f.client.Head(context.Background(), "devel/../x:v1")
+	assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
+}

@@ -45,7 +45,11 @@ func parse(t testing.TB, df string) []instruction {
 func validate(source, target, kind, file string) (buildspec.Plan, error) {
 	caller := identity.Caller{Name: "devel", Web: true}
 	p := params.Params{"source": source, "target": target, "kind": kind, "file": file}
-	req, err := buildspec.ParseRequest(p, caller, config.DefaultMaxContextBytes)
+	cfg, err := config.FromParams(params.Params{})
+	if err != nil {
+		return buildspec.Plan{}, err
+	}
+	req, err := buildspec.ParseRequest(p, caller, cfg)
 	if err != nil {
 		return buildspec.Plan{}, err
 	}

@@ -79,7 +79,7 @@ func TestManifest(t *testing.T) {
 	for _, a := range actions {
 		byName[a.Action.Name] = a
 	}
-	web := map[string]bool{"send": true, "logs": true, "builds": true, "cancel": true, "cleanjobs": true, "list-catalogs": true, "list-images": true, "get-image": true, "delete-image": true, "updatetoml": false}
+	web := map[string]bool{"send": true, "ensure": true, "capabilities": true, "logs": true, "builds": true, "cancel": true, "cleanjobs": true, "list-catalogs": true, "list-images": true, "get-image": true, "delete-image": true, "updatetoml": false}
 	require.Len(t, byName, len(web))
 	for name, isWeb := range web {
 		rec, ok := byName[name]
@@ -103,13 +103,15 @@ func TestManifest(t *testing.T) {
 		assert.Equal(t, op, params["operation"], "the registry binary learns its operation from a bound parameter")
 		assert.Equal(t, byName["list-catalogs"].Action.Exec.Code, byName[op].Action.Exec.Code, "one binary, deployed four times")
 	}
-	for _, op := range []string{"logs", "builds", "cancel"} {
-		params := map[string]any{}
-		for _, kv := range byName[op].Action.Parameters {
-			params[kv.Key] = kv.Value
+	for zip, ops := range map[string][]string{"logs": {"logs", "builds", "cancel"}, "send": {"send", "ensure", "capabilities"}} {
+		for _, op := range ops {
+			params := map[string]any{}
+			for _, kv := range byName[op].Action.Parameters {
+				params[kv.Key] = kv.Value
+			}
+			assert.Equal(t, op, params["operation"])
+			assert.Equal(t, byName[zip].Action.Exec.Code, byName[op].Action.Exec.Code, "one binary, deployed three times")
 		}
-		assert.Equal(t, op, params["operation"])
-		assert.Equal(t, byName["logs"].Action.Exec.Code, byName[op].Action.Exec.Code, "one binary, deployed three times")
 	}
 	assert.Equal(t, "0 * * * *", annotations(byName["cleanjobs"].Action.Annotations)["cron"])
 

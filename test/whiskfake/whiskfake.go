@@ -21,7 +21,7 @@ import (
 
 // zipOf is the zip that serves each action, as manifest.yaml deploys them.
 var zipOf = map[string]string{
-	"send": "send", "logs": "logs", "builds": "logs", "cancel": "logs", "cleanjobs": "cleanjobs", "updatetoml": "updatetoml",
+	"send": "send", "ensure": "send", "capabilities": "send", "logs": "logs", "builds": "logs", "cancel": "logs", "cleanjobs": "cleanjobs", "updatetoml": "updatetoml",
 	"list-catalogs": "registry", "list-images": "registry", "get-image": "registry", "delete-image": "registry",
 }
 
@@ -195,9 +195,10 @@ func (s *Server) process(action string) (*invoker.Process, error) {
 	s.dirs = append(s.dirs, dir)
 	// Each action process is deployed with its own bound operation, so
 	// the four registry actions are four processes of one zip, and logs,
-	// builds and cancel three of another.
+	// builds and cancel (and send, ensure and capabilities) three of
+	// another.
 	bound := invoker.Merge(s.bound)
-	if zip == "registry" || zip == "logs" {
+	if zip == "registry" || zip == "logs" || zip == "send" {
 		bound["operation"] = action
 	}
 	p, err := invoker.Start(filepath.Join(s.zips, zip+".zip"), invoker.Options{Dir: dir, ExecutionEnv: invoker.DefaultExecutionEnv, Bound: bound})

@@ -64,6 +64,8 @@ func TestEveryAction(t *testing.T) {
 		badStatus   int
 	}{
 		{"send", "send", invoker.Web("send", "devel", "POST", map[string]any{"source": "busybox\nRUN id", "target": "devel:v1", "kind": "python"}), 400},
+		{"ensure", "send", invoker.Web("ensure", "devel", "POST", map[string]any{"builder": "cobol:1"}), 400},
+		{"capabilities", "send", invoker.Web("capabilities", "devel", "DELETE", nil), 405},
 		{"logs", "logs", invoker.Web("logs", "devel", "GET", map[string]any{"tail": "-5"}), 400},
 		{"cleanjobs", "cleanjobs", invoker.Web("cleanjobs", "devel", "POST", map[string]any{"max_age_hours": "yesterday"}), 400},
 		{"updatetoml", "updatetoml", invoker.Web("updatetoml", "devel", "POST", map[string]any{"toml": "x = 1"}), 403},

@@ -94,3 +94,15 @@ func jsonObject(v any) map[string]any {
 	}
 	return m
 }
+
+// PlainCall runs a plain activation of action from the admin namespace
+// nuvolaris through h, and returns its status (0 for an error) and result.
+func PlainCall(t testing.TB, h actionloop.Handler, action string, p params.Params) (int, map[string]any) {
+	t.Helper()
+	res := h(context.Background(), actionloop.Activation{
+		Value:  map[string]any(p),
+		Fields: map[string]string{"namespace": "nuvolaris", "action_name": "/nuvolaris/builder/" + action},
+		Log:    log.New(&bytes.Buffer{}, "", 0),
+	})
+	return Decode(res)
+}

@@ -1,0 +1,158 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/web"
+)
+
+// Ensure answers with the image of a builder (or source and kind) and a
+// file: at once when it exists, else after starting its build, once.
+var Ensure = action.Action{Name: "ensure", Methods: web.Write(), Run: ensure}
+
+// ensureFormat versions what the builder makes of the same inputs (the
+// Dockerfile, the install steps): changing it gives every input a new
+// image, built again.
+const ensureFormat = "openserverless-builder/ensure/1"
+
+// Ensured is ensure's result.
+type Ensured struct {
+	// Status is "ready" when the image exists, else its build's status.
+	Status       string `json:"status"`
+	Image        string `json:"image"`
+	Digest       string `json:"digest,omitempty"`
+	ID           string `json:"id,omitempty"`
+	JobName      string `json:"job_name,omitempty"`
+	SourceDigest string `json:"source_digest"`
+	Message      string `json:"message"`
+}
+
+// Identity is the hash that names what is built: the format, the kind, the
+// source's resolved digest (a patched base is a new image) and the file.
+func Identity(kind, sourceDigest string, file []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n%d\n", ensureFormat, kind, sourceDigest, len(file))
+	h.Write(file)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ensure: the target is <user>:<kind>-<first 20 hex of the identity>, and
+// the build's id the same 20 hex digits, so its Job's name derives from
+// what is built: concurrent calls create one Job, and the others find it.
+func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
+	cfg := inv.Config
+	req, err := buildspec.ParseEnsure(inv.Params, cfg)
+	if err != nil {
+		return nil, err
+	}
+	retry, err := inv.Params.Bool("retry", true)
+	if err != nil {
+		return nil, err
+	}
+	k, err := inv.Kube()
+	if err != nil {
+		return nil, err
+	}
+	ns := cfg.KubeNamespace
+	host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(ns))
+	if err != nil {
+		return nil, err
+	}
+	src, err := resolveSource(ctx, inv, k.Core.Secrets(ns), req.SourceRef, host)
+	if err != nil {
+		return nil, err
+	}
+	id := Identity(req.Kind.Name, src.Digest, req.File)[:20]
+	req.Repo, req.Tag = inv.Caller.Name, req.Kind.Name+"-"+id
+	plan := buildspec.NewPlan(req, inv.Caller.Name, id, host, src, cfg)
+
+	reg, err := clusterRegistryAt(ctx, inv, host, k.Core.Secrets(ns))
+	if err != nil {
+		return nil, err
+	}
+	if digest, ok, err := reg.Head(ctx, req.Target()); err != nil {
+		return nil, err
+	} else if ok {
+		return Ensured{Status: "ready", Image: plan.PullImage, Digest: digest, SourceDigest: src.Digest,
+			Message: "the image exists: deploy with it"}, nil
+	}
+
+	// No image: a build of it is under way, has failed, or is to start.
+	jobs, pods := k.Batch.Jobs(ns), k.Core.Pods(ns)
+	records := builds.RecordsIn(k, ns)
+	name := plan.Name()
+	var last *builds.Build
+	job, err := builds.FindJob(ctx, jobs, name)
+	switch {
+	case err == nil && job.Annotations[names.AnnotationUser] != inv.Caller.Name:
+		// Job names cut long user names: never act on another's build.
+		return nil, apperr.New(http.StatusConflict, "build %s belongs to another user whose name shares yours up to the cut of Job names", name)
+	case err == nil:
+		b := builds.FromJob(job)
+		if !b.Done() {
+			return accepted(plan, b, "the build is under way: call ensure again, or follow it with logs"), nil
+		}
+		last = &b
+	case apperr.Status(err) == http.StatusNotFound:
+		rec, ok, err := records.Get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			last = &rec.Build
+		}
+	default:
+		return nil, err
+	}
+	if last != nil {
+		if last.Status != names.Succeeded && !retry {
+			return nil, apperr.New(http.StatusConflict, "the build of this image %s (%s; logs job_name=%s): pass retry=true to build it again", last.Status, last.Reason, name)
+		}
+		// Failed, cancelled, or succeeded and its image deleted since:
+		// the same name is built again, so its Job and record go first.
+		if job != nil {
+			if err := builds.Stop(ctx, jobs, pods, job); err != nil && !apierrors.IsNotFound(err) {
+				return nil, err
+			}
+		}
+		if err := builds.DeleteContext(ctx, k.Core.ConfigMaps(ns), name); err != nil {
+			return nil, err
+		}
+		if err := records.Delete(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	job, err = create(ctx, inv, k, plan)
+	if errors.Is(err, errBuildExists) {
+		// Another call created it a moment ago.
+		if job, err = builds.FindJob(ctx, jobs, name); err != nil {
+			return nil, err
+		}
+		return accepted(plan, builds.FromJob(job), "the build is under way: call ensure again, or follow it with logs"), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.Log.Printf("ensure: %s started build %s of %s", inv.Caller.Name, job.Name, plan.Image)
+	return accepted(plan, builds.FromJob(job), "the build started: call ensure again, or follow it with logs"), nil
+}
+
+// accepted is the 202 of a build under way.
+func accepted(plan buildspec.Plan, b builds.Build, msg string) action.Response {
+	return action.Response{Status: http.StatusAccepted, Body: Ensured{
+		Status: b.Status, Image: plan.PullImage, ID: plan.ID, JobName: plan.Name(),
+		SourceDigest: plan.SourceDigest, Message: msg,
+	}}
+}

@@ -1,0 +1,201 @@
+package handlers
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/params"
+)
+
+// ensureParams ask for the seed's python runtime with file, in a registry
+// at registry.ensure:5000 (every host reaches the test registry).
+func ensureParams(file string) params.Params {
+	return params.Params{"builder": "python:3.13", "file": base64.StdEncoding.EncodeToString([]byte(file)),
+		"registry_host": "registry.ensure:5000", "max_active_builds": 0}
+}
+
+func runEnsure(t *testing.T, cs *fake.Clientset, p params.Params) (int, Ensured, error) {
+	t.Helper()
+	res, err := ensure(context.Background(), invocation(t, cs, devel, p))
+	if err != nil {
+		return apperr.Status(err), Ensured{}, err
+	}
+	if r, ok := res.(action.Response); ok {
+		return r.Status, r.Body.(Ensured), nil
+	}
+	return http.StatusOK, res.(Ensured), nil
+}
+
+func jobCreates(cs *fake.Clientset) int {
+	n := 0
+	for _, r := range created(cs) {
+		if r == "jobs" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestEnsureBuildsOnceThenAnswersAtOnce: the first call starts the build
+// (202), a call while it runs finds it (202, nothing created), and once the
+// image is in the registry a call answers 200 with it and creates nothing.
+func TestEnsureBuildsOnceThenAnswersAtOnce(t *testing.T) {
+	cs := fake.NewClientset()
+	p := ensureParams("beautifulsoup4\n")
+	code, first, err := runEnsure(t, cs, p)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusAccepted, code)
+	want := Identity("python", sources.digests[seedSource], []byte("beautifulsoup4\n"))[:20]
+	assert.Equal(t, "registry.ensure:5000/devel:python-"+want, first.Image)
+	assert.Equal(t, want, first.ID)
+	assert.Equal(t, names.JobName("devel", want), first.JobName)
+	assert.Equal(t, 1, jobCreates(cs))
+
+	code, again, err := runEnsure(t, cs, p)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, first.JobName, again.JobName)
+	assert.Equal(t, 1, jobCreates(cs), "no second build of the same inputs")
+
+	img, err := random.Image(64, 1)
+	require.NoError(t, err)
+	pushSource(t, first.Image, img)
+	cs.ClearActions()
+	code, ready, err := runEnsure(t, cs, p)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ready", ready.Status)
+	assert.Equal(t, first.Image, ready.Image)
+	d, _ := img.Digest()
+	assert.Equal(t, d.String(), ready.Digest)
+	assert.Empty(t, created(cs), "an image that exists creates nothing")
+
+	_, other, err := runEnsure(t, fake.NewClientset(), ensureParams("beautifulsoup4\nrequests\n"))
+	require.NoError(t, err)
+	assert.NotEqual(t, first.Image, other.Image, "another file is another image")
+}
+
+func TestEnsureConcurrentCallsMakeOneJob(t *testing.T) {
+	cs := fake.NewClientset()
+	p := ensureParams("concurrent\n")
+	var wg sync.WaitGroup
+	results := make([]Ensured, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := ensure(context.Background(), invocation(t, cs, devel, p))
+			if assert.NoError(t, err) {
+				results[i] = res.(action.Response).Body.(Ensured)
+			}
+		}()
+	}
+	wg.Wait()
+	jobs, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, jobs.Items, 1)
+	for _, r := range results {
+		assert.Equal(t, jobs.Items[0].Name, r.JobName)
+	}
+}
+
+// TestEnsureFailedBuild: a failed build is 409 with retry=false, and built
+// again by default.
+func TestEnsureFailedBuild(t *testing.T) {
+	cs := fake.NewClientset()
+	p := ensureParams("fails\n")
+	_, first, err := runEnsure(t, cs, p)
+	require.NoError(t, err)
+	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), first.JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: metav1.NewTime(time.Now())}}
+	_, err = cs.BatchV1().Jobs("nuvolaris").UpdateStatus(context.Background(), job, metav1.UpdateOptions{})
+	require.NoError(t, err)
+
+	noRetry := params.Params{"retry": false}
+	for k, v := range p {
+		noRetry[k] = v
+	}
+	code, _, err := runEnsure(t, cs, noRetry)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, err.Error(), "failed")
+	assert.Contains(t, err.Error(), "retry=true")
+
+	cs.ClearActions()
+	code, again, err := runEnsure(t, cs, p)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, first.JobName, again.JobName)
+	assert.Equal(t, 1, jobCreates(cs), "built again")
+	rebuilt, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), first.JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, rebuilt.Status.Conditions, "a fresh Job")
+}
+
+func TestEnsureRefusesATarget(t *testing.T) {
+	p := ensureParams("x\n")
+	p["target"] = "devel:mine"
+	code, _, err := runEnsure(t, fake.NewClientset(), p)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusBadRequest, code)
+}
+
+func TestIdentity(t *testing.T) {
+	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	base := Identity("python", d1, []byte("a\n"))
+	assert.Len(t, base, 64)
+	assert.Equal(t, base, Identity("python", d1, []byte("a\n")), "the same inputs, the same image")
+	for _, other := range []string{
+		Identity("python", d2, []byte("a\n")), // a moved source tag
+		Identity("python", d1, []byte("b\n")),
+		Identity("nodejs", d1, []byte("a\n")),
+		Identity("python", d1, nil),
+	} {
+		assert.NotEqual(t, base, other)
+	}
+}
+
+// TestPullHostInResults: registry_pull_host names the image in send's and
+// ensure's results and in the Job's annotation (which logs and builds
+// show); the build pushes to the push host.
+func TestPullHostInResults(t *testing.T) {
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["registry_host"] = "push.internal:5000"
+	p["registry_pull_host"] = "registry.example.com"
+	res, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err)
+	sent := res.(Sent)
+	assert.Equal(t, "registry.example.com/devel:python3.13-custom", sent.Image)
+	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), sent.JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, sent.Image, job.Annotations[names.AnnotationImage])
+	assert.Contains(t, flagValues(job.Spec.Template.Spec.Containers[0].Args, "--output")[0], "name=push.internal:5000/devel:python3.13-custom", "pushed to the push host")
+
+	logs, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": sent.JobName}))
+	require.NoError(t, err)
+	assert.Contains(t, toJSON(t, logs), `"image":"registry.example.com/devel:python3.13-custom"`)
+
+	ep := ensureParams("pull host\n")
+	ep["registry_pull_host"] = "registry.example.com"
+	_, ens, err := runEnsure(t, fake.NewClientset(), ep)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(ens.Image, "registry.example.com/devel:python-"), ens.Image)
+}
