@@ -51,6 +51,9 @@ func ParseRequest(p params.Params, caller identity.Caller, cfg config.Config) (R
 	if r.Repo, r.Tag, err = ParseTarget(target, caller); err != nil {
 		return Request{}, err
 	}
+	if err := cfg.CheckWritable(r.Repo, caller.Admin); err != nil {
+		return Request{}, err
+	}
 	return r, nil
 }
 

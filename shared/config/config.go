@@ -218,6 +218,29 @@ func (c *Config) readLimits(p params.Params) error {
 	return nil
 }
 
+// SharedPrefix is the shared_repositories prefix repo is under, or "".
+// Shared repositories are read-only to users: every user may build FROM
+// them, only admins push to or delete from them.
+func (c Config) SharedPrefix(repo string) string {
+	for _, s := range c.SharedRepositories {
+		if repo == s || strings.HasPrefix(repo, s+"/") {
+			return s
+		}
+	}
+	return ""
+}
+
+// CheckWritable refuses a user's write (a build's target, a deletion) to a
+// repository under a shared prefix, whatever the user is called: user
+// runtimes owns runtimes/... by the naming rule, but must not replace the
+// base image every user builds FROM.
+func (c Config) CheckWritable(repo string, admin bool) error {
+	if prefix := c.SharedPrefix(repo); prefix != "" && !admin {
+		return apperr.Forbidden("%s is under the shared prefix %s, which every user builds FROM: only admins write there", repo, prefix)
+	}
+	return nil
+}
+
 // Admins reads admin_namespaces: the namespaces whose plain invocations
 // are trusted (docs/contract.md, "Identity"). The caller is resolved with
 // it before the rest of the configuration is read.

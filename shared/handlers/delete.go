@@ -16,6 +16,13 @@ func deleteImage(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	ref, err := c.Reference(image)
+	if err != nil {
+		return nil, err
+	}
+	if err := inv.Config.CheckWritable(ref.Context().RepositoryStr(), inv.Caller.Admin); err != nil {
+		return nil, err
+	}
 	d, err := c.Delete(ctx, image)
 	if err != nil {
 		return nil, err

@@ -202,3 +202,17 @@ func TestBuildCacheIsHiddenUnlessAll(t *testing.T) {
 	require.Equal(t, 200, status, body)
 	assert.Equal(t, true, body["deleted"])
 }
+
+// TestDeleteUnderASharedPrefixIsForAdmins: user runtimes may list and
+// read runtimes/..., not delete it; the image stays.
+func TestDeleteUnderASharedPrefixIsForAdmins(t *testing.T) {
+	e := newEnv(t, "runtimes/python:v1")
+	shared := map[string]any{"image": "runtimes/python:v1", "shared_repositories": "runtimes"}
+	code, body := e.call("delete-image", "runtimes", "nuvolaris", "DELETE", shared)
+	assert.Equal(t, 403, code, "%v", body)
+	assert.Contains(t, body["error"], "shared prefix runtimes")
+	code, body = e.call("get-image", "runtimes", "nuvolaris", "GET", shared)
+	assert.Equal(t, 200, code, "%v: still there, and readable", body)
+	code, body = e.call("delete-image", "", "nuvolaris", "", shared)
+	assert.Equal(t, 200, code, "%v: an admin may", body)
+}

@@ -494,3 +494,38 @@ type failing struct{}
 func (failing) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("connection refused")
 }
+
+// TestSharedPrefixesAreReadOnlyToUsers: with shared_repositories=runtimes,
+// user runtimes owns runtimes/... by name, yet may neither build into it
+// nor delete from it; an admin may. Nothing is created or deleted.
+func TestSharedPrefixesAreReadOnlyToUsers(t *testing.T) {
+	runtimes := identity.Caller{Name: "runtimes", Web: true}
+	admin := identity.Caller{Name: "nuvolaris", Admin: true}
+	for _, tt := range []struct {
+		caller identity.Caller
+		target string
+		status int
+	}{
+		{runtimes, "runtimes/python:v3", http.StatusForbidden},
+		{runtimes, "runtimes:v3", http.StatusForbidden},
+		{runtimes, "runtimesx:v3", http.StatusForbidden}, // not theirs either
+		{admin, "runtimes/python:v3", http.StatusOK},
+	} {
+		cs := fake.NewClientset()
+		p := seedParams()
+		p["target"], p["shared_repositories"] = tt.target, "runtimes"
+		_, err := send(context.Background(), invocation(t, cs, tt.caller, p))
+		if tt.status == http.StatusOK {
+			require.NoError(t, err, tt.target)
+			continue
+		}
+		require.Error(t, err, tt.target)
+		assert.Equal(t, tt.status, apperr.Status(err), "%s: %v", tt.target, err)
+		assert.Empty(t, created(cs), tt.target)
+	}
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["target"], p["shared_repositories"] = "runtimes/python:v3", "runtimes"
+	_, err := send(context.Background(), invocation(t, cs, runtimes, p))
+	assert.Contains(t, err.Error(), "shared prefix runtimes")
+}

@@ -12,7 +12,7 @@ import (
 
 // Caller is the authenticated caller of one activation.
 type Caller struct {
-	Name  string // lower-cased user or namespace name
+	Name  string // the user or namespace name, lower case as given
 	Admin bool
 	Web   bool
 }
@@ -30,7 +30,9 @@ func Resolve(req *web.Request, namespace string, admins []string) (Caller, error
 		if req.User == "" {
 			return Caller{}, apperr.Unauthorized("no authenticated user: call the web action with your OpenWhisk credentials (basic auth of your namespace key)")
 		}
-		name := strings.ToLower(req.User)
+		// Not folded: where namespaces are case-sensitive, DEVEL is not
+		// devel, and folding would make NUVOLARIS an admin.
+		name := req.User
 		if !reference.ValidComponent(name) {
 			return Caller{}, apperr.BadRequest("user name %q cannot name a repository: it must be lower-case letters and digits, separated by '.', '_', '__' or '-'", req.User)
 		}
@@ -39,12 +41,14 @@ func Resolve(req *web.Request, namespace string, admins []string) (Caller, error
 	if namespace == "" || !isAdmin(namespace, admins) {
 		return Caller{}, apperr.Forbidden("plain invocations are for admin namespaces; call the web action instead: POST <apihost>/api/v1/web/nuvolaris/builder/<action> with your credentials")
 	}
-	return Caller{Name: strings.ToLower(namespace), Admin: true}, nil
+	return Caller{Name: namespace, Admin: true}, nil
 }
 
+// isAdmin matches name exactly: admin namespaces are compared as
+// OpenWhisk names them, case and all.
 func isAdmin(name string, admins []string) bool {
 	for _, a := range admins {
-		if strings.EqualFold(strings.TrimSpace(a), name) {
+		if strings.TrimSpace(a) == name {
 			return true
 		}
 	}

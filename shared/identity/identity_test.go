@@ -21,7 +21,13 @@ func TestResolve(t *testing.T) {
 		want       Caller
 		wantStatus int
 	}{
-		{"web user", &web.Request{Method: "POST", User: "Devel"}, "nuvolaris", Caller{Name: "devel", Web: true}, 0},
+		{"web user", &web.Request{Method: "POST", User: "devel"}, "nuvolaris", Caller{Name: "devel", Web: true}, 0},
+		// Not folded: where namespaces are case-sensitive, Devel is another
+		// user, and NUVOLARIS no admin.
+		{"web user in upper case", &web.Request{Method: "POST", User: "Devel"}, "nuvolaris", Caller{}, http.StatusBadRequest},
+		{"web user named like an admin in upper case", &web.Request{Method: "POST", User: "NUVOLARIS"}, "nuvolaris", Caller{}, http.StatusBadRequest},
+		{"plain from an admin namespace in upper case", nil, "NUVOLARIS", Caller{}, http.StatusForbidden},
+		{"web call to an action in an upper-case namespace", &web.Request{Method: "POST", User: "devel"}, "Nuvolaris", Caller{}, http.StatusForbidden},
 		{"web admin", &web.Request{Method: "POST", User: "nuvolaris"}, "nuvolaris", Caller{Name: "nuvolaris", Admin: true, Web: true}, 0},
 		{"web without user", &web.Request{Method: "POST"}, "nuvolaris", Caller{}, http.StatusUnauthorized},
 		{"web user that is no repository name", &web.Request{Method: "POST", User: "bad_-name"}, "nuvolaris", Caller{}, http.StatusBadRequest},

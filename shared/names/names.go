@@ -70,7 +70,7 @@ func NewID() (string, error) {
 
 // UserLabel is the value of LabelUser for user: the name itself when it fits
 // a label value (63 characters), else a prefix and a hash in upper-case hex.
-// Every caller's name is lower case (identity folds it), so a cut label,
+// Every caller's name is lower case (identity refuses others), so a cut label,
 // which has upper-case letters, is never a whole name: no two users share a
 // label. The selectors still check the full name in the user annotation.
 func UserLabel(user string) string {

@@ -368,3 +368,45 @@ func TestCollidingUserNames(t *testing.T) {
 	require.Equal(t, 200, code, "%v", st)
 	assert.Equal(t, made[0], st["job_name"], "oldCut's latest is their own")
 }
+
+// TestSharedPrefixesAreReadOnlyToUsers: with shared_repositories=runtimes
+// (bound in this suite), user runtimes owns runtimes/... by the naming
+// rule, yet may neither build into it nor delete the base image every
+// user builds FROM: 403, no Job, and the image intact.
+func TestSharedPrefixesAreReadOnlyToUsers(t *testing.T) {
+	python, _ := bases(t)
+	r, err := name.ParseReference(python, name.Insecure)
+	require.NoError(t, err)
+	auth := remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})
+	before, err := remote.Head(r, auth)
+	require.NoError(t, err)
+
+	code, body := call(t, action(t, "send"), invoker.Web("send", "runtimes", "POST", map[string]any{
+		"source": python, "target": localstack.PythonRuntimeRef, "kind": "python", "file": b64("setuptools\n"),
+	}))
+	assert.Equal(t, 403, code, "%v", body)
+	assert.Contains(t, body["error"], "shared prefix runtimes")
+	assert.Empty(t, userJobs(t, "runtimes"), "nothing created")
+
+	del := action(t, "registry", map[string]any{"operation": "delete-image"})
+	code, body = call(t, del, invoker.Web("delete-image", "runtimes", "DELETE", map[string]any{"image": localstack.PythonRuntimeRef}))
+	assert.Equal(t, 403, code, "%v", body)
+
+	after, err := remote.Head(r, auth)
+	require.NoError(t, err, "the shared base image is still there")
+	assert.Equal(t, before.Digest, after.Digest)
+}
+
+// TestUserNamesAreNotFolded: a web user named NUVOLARIS is not the admin
+// namespace nuvolaris, and Devel is not devel: 400 before anything is
+// read, where folding made the first an admin who sees every build.
+func TestUserNamesAreNotFolded(t *testing.T) {
+	p := action(t, "logs", map[string]any{"operation": "builds"})
+	for _, user := range []string{"NUVOLARIS", "Devel"} {
+		code, body := call(t, p, invoker.Web("builds", user, "GET", nil))
+		assert.Equal(t, 400, code, "%s: %v", user, body)
+		assert.Nil(t, body["builds"], user)
+	}
+	code, body := call(t, p, invoker.Web("builds", "nuvolaris", "GET", nil))
+	assert.Equal(t, 200, code, "%v", body)
+}
