@@ -79,6 +79,10 @@ type Config struct {
 	BuildCache bool
 	// Provenance attaches BuildKit's provenance attestation (mode=min).
 	Provenance bool
+	// AllowedSources are the registry and repository prefixes users may
+	// build FROM outside the cluster registry (allowed_sources); "*"
+	// allows any.
+	AllowedSources []string
 	// Builders is the catalog of named sources (builders).
 	Builders map[string]Builder
 	// RegistryPullHost is the host in the images users deploy with
@@ -90,7 +94,7 @@ type Config struct {
 // binds every one of them.
 func ParamNames() []string {
 	return []string{
-		"admin_namespaces", "build_cache", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
+		"admin_namespaces", "allowed_sources", "build_cache", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
 		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
 		"registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
@@ -118,6 +122,7 @@ func FromParams(p params.Params) (Config, error) {
 	c.BuildkitImage = str("buildkit_image", DefaultBuildkitImage)
 	c.RegistryPullHost = str("registry_pull_host", "")
 	builders := str("builders", "")
+	allowed := str("allowed_sources", "")
 	aliases := str("registry_aliases", "")
 	shared := str("shared_repositories", "")
 	if err != nil {
@@ -184,6 +189,10 @@ func FromParams(p params.Params) (Config, error) {
 	if c.Builders, err = parseBuilders(builders); err != nil {
 		return Config{}, err
 	}
+	c.AllowedSources = DefaultAllowedSources()
+	if allowed != "" {
+		c.AllowedSources = List(allowed)
+	}
 	return c, nil
 }
 
@@ -216,6 +225,17 @@ func (c *Config) readLimits(p params.Params) error {
 		return apperr.BadRequest("max_context_bytes must be between 1024 and %d (1 MiB, what a ConfigMap holds), got %d", MaxContextBytesLimit, c.MaxContextBytes)
 	}
 	return nil
+}
+
+// DefaultAllowedSources are the images OpenServerless runs actions on: its
+// own runtimes, and the OpenWhisk runtimes its runtimes.json names.
+func DefaultAllowedSources() []string {
+	return []string{
+		"docker.io/apache/openserverless-runtime-",
+		"docker.io/openwhisk/action-",
+		"docker.io/openwhisk/dockerskeleton",
+		"ghcr.io/nuvolaris/go-nuvolaris-metaflow",
+	}
 }
 
 // SharedPrefix is the shared_repositories prefix repo is under, or "".

@@ -37,6 +37,7 @@ func TestDefaults(t *testing.T) {
 		Provenance:        true,
 		RecordRetention:   30 * 24 * time.Hour,
 		Builders:          DefaultBuilders(),
+		AllowedSources:    DefaultAllowedSources(),
 	}, c)
 }
 

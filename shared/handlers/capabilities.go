@@ -24,7 +24,9 @@ type Offer struct {
 	Builders []BuilderOffer `json:"builders"`
 	Kinds    []KindOffer    `json:"kinds"`
 	// Sources says what a caller may build FROM besides the builders.
-	Sources            string   `json:"sources"`
+	Sources string `json:"sources"`
+	// AllowedSources are the prefixes of allowed_sources.
+	AllowedSources     []string `json:"allowed_sources"`
 	SharedRepositories []string `json:"shared_repositories"`
 	Limits             Limits   `json:"limits"`
 	BuildCache         bool     `json:"build_cache"`
@@ -57,8 +59,9 @@ func capabilities(_ context.Context, inv *action.Invocation) (any, error) {
 	o := Offer{
 		User: inv.Caller.Name, Admin: inv.Caller.Admin,
 		Builders: []BuilderOffer{}, Kinds: []KindOffer{},
-		Sources: "any image outside the cluster registry; in it, your own repositories (" +
+		Sources: "the builders' sources and images under allowed_sources; in the cluster registry, your own repositories (" +
 			inv.Caller.Name + ", " + inv.Caller.Name + "/...) and the shared ones",
+		AllowedSources:     append([]string{}, cfg.AllowedSources...),
 		SharedRepositories: append([]string{}, cfg.SharedRepositories...),
 		Limits: Limits{
 			MaxActiveBuilds:     cfg.MaxActiveBuilds,

@@ -33,6 +33,7 @@ func TestCapabilitiesSayWhatTheConfigurationSays(t *testing.T) {
 	assert.Contains(t, body["kinds"], map[string]any{"name": "go", "file": "go.mod"})
 	assert.Len(t, body["kinds"], 7)
 	assert.Equal(t, []any{"runtimes"}, body["shared_repositories"])
+	assert.Contains(t, body["allowed_sources"], "docker.io/apache/openserverless-runtime-")
 	assert.Equal(t, map[string]any{"max_active_builds": 2.0, "max_retained_builds": 20.0, "max_context_bytes": 4096.0, "build_timeout_seconds": 1800.0}, body["limits"])
 	assert.Equal(t, true, body["build_cache"])
 	assert.Equal(t, false, body["provenance"])

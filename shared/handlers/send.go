@@ -15,6 +15,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/registry"
@@ -149,6 +150,8 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secrets kube.Sec
 		Aliases:         cfg.RegistryAliases,
 		CredentialHosts: secret.Hosts(),
 		Shared:          cfg.SharedRepositories,
+		Allowed:         cfg.AllowedSources,
+		Builders:        builderSources(cfg),
 	})
 	if err := policy.Authorize(inv.Caller, ref); err != nil {
 		return buildspec.Source{}, err
@@ -169,6 +172,15 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secrets kube.Sec
 		return buildspec.Source{}, err
 	}
 	return buildspec.Source{Digest: pinned.Digest, User: pinned.User}, nil
+}
+
+// builderSources are the sources of the builder catalog.
+func builderSources(cfg config.Config) []string {
+	out := make([]string, 0, len(cfg.Builders))
+	for _, b := range cfg.Builders {
+		out = append(out, b.Source)
+	}
+	return out
 }
 
 // beforeCreate applies the fair-use limits that need no new object: it

@@ -453,7 +453,8 @@ func TestSendResolvesTheSource(t *testing.T) {
 		says   string
 	}{
 		{"apache/openserverless-runtime-python:v0-missing", 404, "apache/openserverless-runtime-python:v0-missing does not exist"},
-		{"ghcr.io/nobody/nothing:1", 404, "does not exist"},
+		{"ghcr.io/nobody/nothing:1", 403, "not one users may build from"},
+		{"docker.io/openwhisk/action-nothing:1", 404, "does not exist"},
 		{"registry.local:5000/devel:evil", 400, "cannot restore"},
 	} {
 		cs := fake.NewClientset()

@@ -17,11 +17,14 @@ import (
 // ServiceName is the cluster registry's Service in OpenServerless.
 const ServiceName = "nuvolaris-registry-svc"
 
-// Policy says which hosts are the cluster registry and which of its
-// repositories every user may build from.
+// Policy says which hosts are the cluster registry, which of its
+// repositories every user may build from, and what users may build from
+// elsewhere.
 type Policy struct {
-	hosts  map[string]bool // host names, lower case, without port
-	shared []string        // repository prefixes anyone may read
+	hosts   map[string]bool // host names, lower case, without port
+	shared  []string        // repository prefixes anyone may read
+	allowed []string        // prefixes of host/repository outside the cluster registry
+	exact   map[string]bool // host/repository allowed as they are (the builders')
 }
 
 // Cluster describes the cluster registry's names.
@@ -37,6 +40,12 @@ type Cluster struct {
 	CredentialHosts []string
 	// Shared are repository prefixes every user may build from.
 	Shared []string
+	// Allowed are the prefixes users may build from outside the cluster
+	// registry (allowed_sources): a host and a repository prefix, such as
+	// docker.io/apache/openserverless-runtime-; "*" allows any.
+	Allowed []string
+	// Builders are the sources of the builder catalog, allowed as they are.
+	Builders []string
 }
 
 // NewPolicy returns the policy for c. Hosts are compared by name alone, case
@@ -44,7 +53,15 @@ type Cluster struct {
 // never make a foreign one look like ours, so ignoring it refuses more, not
 // less.
 func NewPolicy(c Cluster) Policy {
-	p := Policy{hosts: map[string]bool{}, shared: c.Shared}
+	p := Policy{hosts: map[string]bool{}, shared: c.Shared, exact: map[string]bool{}}
+	for _, a := range c.Allowed {
+		p.allowed = append(p.allowed, canonical(a))
+	}
+	for _, b := range c.Builders {
+		if ref, err := name.ParseReference(b); err == nil {
+			p.exact[qualified(ref)] = true
+		}
+	}
 	add := func(h string) {
 		if h = hostname(h); h != "" {
 			p.hosts[h] = true
@@ -92,13 +109,60 @@ func (p Policy) Shared(repo string) bool {
 	return false
 }
 
+// canonical spells an allowed_sources prefix as qualified spells a
+// reference: lower case, Docker Hub as docker.io, a missing host docker.io.
+func canonical(prefix string) string {
+	prefix = strings.ToLower(strings.TrimSpace(prefix))
+	if prefix == "*" {
+		return prefix
+	}
+	first, _, _ := strings.Cut(prefix, "/")
+	if !strings.ContainsAny(first, ".:") && first != "localhost" {
+		prefix = "docker.io/" + prefix
+	}
+	if rest, ok := strings.CutPrefix(prefix, "index.docker.io/"); ok {
+		prefix = "docker.io/" + rest
+	}
+	return prefix
+}
+
+// qualified is ref's host and repository, Docker Hub spelt docker.io.
+func qualified(ref name.Reference) string {
+	host := ref.Context().RegistryStr()
+	if host == name.DefaultRegistry {
+		host = "docker.io"
+	}
+	return strings.ToLower(host) + "/" + ref.Context().RepositoryStr()
+}
+
+// Allowed reports whether a source outside the cluster registry is one
+// users may build from.
+func (p Policy) Allowed(ref name.Reference) bool {
+	q := qualified(ref)
+	if p.exact[q] {
+		return true
+	}
+	for _, a := range p.allowed {
+		if a == "*" || strings.HasPrefix(q, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Authorize checks that caller may build from the source ref (parsed and
-// checked by buildspec.ParseSource): one in the cluster registry must be
-// the caller's, shared, or the caller an admin.
+// checked by buildspec.ParseSource), before any network call: one in the
+// cluster registry must be the caller's, shared, or the caller an admin;
+// one elsewhere must be allowed (allowed_sources, the builders' sources),
+// or the caller an admin. So no user makes send contact a host of their
+// choosing.
 func (p Policy) Authorize(caller identity.Caller, ref name.Reference) error {
 	repo := ref.Context().RepositoryStr()
 	if !p.InCluster(ref.Context().RegistryStr()) {
-		return nil
+		if caller.Admin || p.Allowed(ref) {
+			return nil
+		}
+		return apperr.Forbidden("source %q is not one users may build from: use a builder (capabilities lists them), an image under %s (allowed_sources), or your own repositories in the cluster registry", ref.String(), strings.Join(p.allowed, ", "))
 	}
 	if caller.Admin || caller.Owns(repo) || p.Shared(repo) {
 		return nil
@@ -107,5 +171,5 @@ func (p Policy) Authorize(caller identity.Caller, ref name.Reference) error {
 	for _, s := range p.shared {
 		may = append(may, s, s+"/...")
 	}
-	return apperr.Forbidden("source %q is in the cluster registry and not yours: you may build from public images and from %s", ref.String(), strings.Join(may, ", "))
+	return apperr.Forbidden("source %q is in the cluster registry and not yours: you may build from the allowed sources and from %s", ref.String(), strings.Join(may, ", "))
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -29,6 +30,7 @@ func TestAuthorize(t *testing.T) {
 		Aliases:         []string{"registry.example.com"},
 		CredentialHosts: []string{"mirror.corp:8443"},
 		Shared:          []string{"runtimes", "base/python"},
+		Allowed:         []string{"apache/openserverless-runtime-", "docker.io/library/busybox", "ghcr.io/alice/"},
 	})
 	devel := identity.Caller{Name: "devel"}
 	admin := identity.Caller{Name: "nuvolaris", Admin: true}
@@ -38,7 +40,7 @@ func TestAuthorize(t *testing.T) {
 		caller identity.Caller
 		status int // 0: allowed
 	}{
-		// Public registries: anonymous, anyone.
+		// Allowed sources elsewhere: anonymous, anyone.
 		{"apache/openserverless-runtime-python:v3.13-2506091954", devel, 0},
 		{"docker.io/library/busybox:1", devel, 0},
 		{"ghcr.io/alice/secret:1", devel, 0},
@@ -50,7 +52,8 @@ func TestAuthorize(t *testing.T) {
 		{"nuvolaris-registry-svc:5000/alice/secret:1", devel, 403},
 		// No dot, no port: Docker Hub's nuvolaris-registry-svc/alice/secret,
 		// for BuildKit as for go-containerregistry.
-		{"nuvolaris-registry-svc/alice/secret:1", devel, 0},
+		{"nuvolaris-registry-svc/alice/secret:1", devel, 403},
+		{"nuvolaris-registry-svc/alice/secret:1", admin, 0},
 		{"Nuvolaris-Registry-Svc:5000/alice/secret:1", devel, 403},
 		{"nuvolaris-registry-svc.nuvolaris:5000/alice/secret:1", devel, 403},
 		{"nuvolaris-registry-svc.nuvolaris.svc:5000/alice/secret:1", devel, 403},
@@ -96,7 +99,7 @@ func TestRefusalSaysWhatTheCallerMayUse(t *testing.T) {
 	err := authorize(p, identity.Caller{Name: "devel"}, "registry.local:5000/alice/secret:1")
 	require.Error(t, err)
 	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
-	for _, want := range []string{"devel, devel/...", "runtimes, runtimes/...", "public images"} {
+	for _, want := range []string{"devel, devel/...", "runtimes, runtimes/...", "allowed sources"} {
 		assert.Contains(t, err.Error(), want)
 	}
 }
@@ -111,4 +114,52 @@ func TestDockerHubCredentialMakesDockerHubOurs(t *testing.T) {
 		err = authorize(p, identity.Caller{Name: "devel"}, "devel/base:1")
 		assert.NoError(t, err, host)
 	}
+}
+
+// TestAllowedSources: outside the cluster registry, a user builds only
+// from allowed_sources prefixes (spelt any way Docker Hub is) or a
+// builder's source, decided before any network call; admins from any.
+func TestAllowedSources(t *testing.T) {
+	p := NewPolicy(Cluster{
+		RegistryHost: "registry.local:5000",
+		Allowed:      []string{"docker.io/apache/openserverless-runtime-", "Index.Docker.io/openwhisk/action-", "quay.io/org/"},
+		Builders:     []string{"ghcr.io/nuvolaris/go-metaflow:bc86ab6"},
+	})
+	devel := identity.Caller{Name: "devel"}
+	for _, tt := range []struct {
+		source string
+		caller identity.Caller
+		status int
+	}{
+		{"apache/openserverless-runtime-python:v3.13-2506091954", devel, 0},
+		{"docker.io/apache/openserverless-runtime-nodejs:v21", devel, 0},
+		{"index.docker.io/apache/openserverless-runtime-go@sha256:" + strings.Repeat("a", 64), devel, 0},
+		{"openwhisk/action-ruby-v2.5:nightly", devel, 0},
+		{"quay.io/org/image:1", devel, 0},
+		{"ghcr.io/nuvolaris/go-metaflow:other", devel, 0}, // the builder's repository
+		{"apache/openserverless-admin:1", devel, 403},
+		{"quay.io/organisation/image:1", devel, 403},
+		{"quay.io.evil.test/org/image:1", devel, 403},
+		{"10.0.0.1:8080/probe:1", devel, 403},
+		{"metadata.google.internal/x:1", devel, 403},
+		{"ghcr.io/nuvolaris/go-metaflow2:1", devel, 403},
+		{"10.0.0.1:8080/probe:1", identity.Caller{Name: "nuvolaris", Admin: true}, 0},
+	} {
+		err := authorize(p, tt.caller, tt.source)
+		if tt.status == 0 {
+			assert.NoError(t, err, tt.source)
+			continue
+		}
+		require.Error(t, err, tt.source)
+		assert.Equal(t, tt.status, apperr.Status(err), tt.source)
+		assert.Contains(t, err.Error(), "docker.io/apache/openserverless-runtime-, docker.io/openwhisk/action-, quay.io/org/", "the refusal names the allowed prefixes")
+	}
+	assert.True(t, NewPolicy(Cluster{Allowed: []string{"*"}}).Allowed(mustRef(t, "any.host/any:1")), "* allows any")
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(s)
+	require.NoError(t, err)
+	return ref
 }

@@ -8,8 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,4 +412,35 @@ func TestUserNamesAreNotFolded(t *testing.T) {
 	}
 	code, body := call(t, p, invoker.Web("builds", "nuvolaris", "GET", nil))
 	assert.Equal(t, 200, code, "%v", body)
+}
+
+// TestSourcesAreAllowListed: a user's source outside the cluster registry
+// and allowed_sources is 403 before any network call: the host the user
+// named sees no request, and nothing is created. An admin may build from
+// it.
+func TestSourcesAreAllowListed(t *testing.T) {
+	var probes atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probes.Add(1)
+		w.Header().Set("Server", "internal-banner/1.0")
+		http.NotFound(w, r)
+	}))
+	defer internal.Close()
+	// localhost, not 127.0.0.1: the cluster registry of the suite is on
+	// 127.0.0.1, and the source rules ignore ports (which refuses more).
+	source := "localhost:" + internal.URL[strings.LastIndex(internal.URL, ":")+1:] + "/probe/me:1"
+	p := action(t, "send")
+	jobs, cms := counts(t)
+	code, body := call(t, p, invoker.Web("send", "prober", "POST", map[string]any{"source": source, "target": "prober:v1", "kind": "python"}))
+	assert.Equal(t, 403, code, "%v", body)
+	assert.Contains(t, body["error"], "docker.io/apache/openserverless-runtime-", "it names what is allowed")
+	assert.Zero(t, probes.Load(), "the named host was never contacted")
+	j, c := counts(t)
+	assert.Equal(t, jobs, j)
+	assert.Equal(t, cms, c)
+
+	_, body = call(t, p, invoker.Plain("send", ns, map[string]any{"source": source, "target": "prober:v1", "kind": "python"}))
+	assert.Contains(t, body["error"], "does not exist", "an admin's source is looked up")
+	assert.NotZero(t, probes.Load())
+	assert.NotContains(t, body["error"], "internal-banner", "no text of the other end reaches the caller")
 }
