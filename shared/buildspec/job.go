@@ -197,6 +197,9 @@ func (p Plan) Job() *batchv1.Job {
 	job := &batchv1.Job{
 		ObjectMeta: p.meta(),
 		Spec: batchv1.JobSpec{
+			// Created suspended: no pod starts until send has admitted
+			// the build and resumes it, so a refused build never runs.
+			Suspend:                 ptr(true),
 			BackoffLimit:            ptr(int32(0)),
 			ActiveDeadlineSeconds:   &deadline,
 			TTLSecondsAfterFinished: &ttl,

@@ -92,14 +92,14 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			if !owned(j.ObjectMeta, o.User) {
 				continue
 			}
-			if done, ok := builds.FinishedAt(j); ok && done.Before(o.Cutoff) {
+			if done, ok := builds.FinishedAt(j); ok && done.Before(o.Cutoff) || abandoned(j, o.Cutoff) {
 				doomed = append(doomed, j)
 			} else {
 				live[j.Labels[names.LabelBuildID]] = true
 			}
 		}
 		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
-			if c.Record != nil {
+			if c.Record != nil && !abandoned(j, o.Cutoff) {
 				if err := c.Record(ctx, j); err != nil {
 					return fmt.Errorf("storing its record first: %w", err)
 				}
@@ -230,6 +230,14 @@ func deleteAll[T any](ctx context.Context, objs []T, dry bool, del func(T) error
 		}
 	}
 	return ok, failed
+}
+
+// abandoned reports whether j is a build that send created suspended and
+// never resumed (it stopped between the two) before cutoff: it never ran,
+// its deadline does not run while it is suspended, and it would hold its
+// user's quota for ever. It leaves no record: there was no build.
+func abandoned(j *batchv1.Job, cutoff time.Time) bool {
+	return j.Spec.Suspend != nil && *j.Spec.Suspend && j.CreationTimestamp.Time.Before(cutoff)
 }
 
 // owned double-checks the labels the selector asked for (and, for a user,

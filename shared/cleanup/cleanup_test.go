@@ -70,3 +70,25 @@ func TestCleanFollowsPages(t *testing.T) {
 	}
 	assert.Equal(t, "4", p.calls[2].Continue)
 }
+
+// TestCleanRemovesAbandonedSuspendedBuilds: a Job send created suspended
+// and never resumed goes once older than the cutoff, with no record; a
+// fresh one stays (its send may be admitting it now).
+func TestCleanRemovesAbandonedSuspendedBuilds(t *testing.T) {
+	suspended := func(name string, age time.Duration) batchv1.Job {
+		j := finished(name, "devel", age)
+		j.Status = batchv1.JobStatus{}
+		j.Spec.Suspend = ptr(true)
+		j.CreationTimestamp = metav1.NewTime(time.Now().Add(-age))
+		return j
+	}
+	p := &pagedJobs{jobs: []batchv1.Job{suspended("old", 48*time.Hour), suspended("fresh", time.Minute)}}
+	recorded := 0
+	c := Cleaner{Jobs: p, ConfigMaps: noConfigMaps{}, Record: func(context.Context, *batchv1.Job) error { recorded++; return nil }}
+	res, err := c.Clean(context.Background(), Options{Cutoff: time.Now().Add(-24 * time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"old"}, res.Jobs)
+	assert.Zero(t, recorded, "a build that never ran leaves no record")
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -10,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
@@ -82,8 +83,9 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 var errBuildExists = errors.New("the build exists already")
 
 // create starts the build of plan: it measures the context, applies the
-// quota, creates the Job and then its context (owned by the Job), and
-// admits it. Nothing is left half-created.
+// quota, creates the Job suspended and then its context (owned by the
+// Job), admits it, and only then resumes it. Nothing is left half-created,
+// and a refused build never starts a container.
 func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan buildspec.Plan) (*batchv1.Job, error) {
 	cfg := inv.Config
 	ns := cfg.KubeNamespace
@@ -130,7 +132,13 @@ func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan b
 			return nil, tooMany(limit, others(active, job.Name))
 		}
 	}
-	return job, nil
+	// Admitted: only now may its pod start.
+	resumed, err := jobs.Patch(ctx, job.Name, types.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{})
+	if err != nil {
+		undo(ctx, inv, jobs, job)
+		return nil, apperr.Upstream(err, "starting the admitted build %s", job.Name)
+	}
+	return resumed, nil
 }
 
 // resolveSource decides whether the caller may build from ref, before

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -529,4 +530,56 @@ func TestSharedPrefixesAreReadOnlyToUsers(t *testing.T) {
 	p["target"], p["shared_repositories"] = "runtimes/python:v3", "runtimes"
 	_, err := send(context.Background(), invocation(t, cs, runtimes, p))
 	assert.Contains(t, err.Error(), "shared prefix runtimes")
+}
+
+// TestSendStartsOnlyAdmittedBuilds: a build's Job is created suspended and
+// resumed only once admitted; one refused at admission (another send of
+// the user committed first) is deleted without ever being resumed, so its
+// pod never starts.
+func TestSendStartsOnlyAdmittedBuilds(t *testing.T) {
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["max_active_builds"] = 1
+	res, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err)
+	var createdSuspended, resumed bool
+	for _, a := range cs.Actions() {
+		if c, ok := a.(k8stesting.CreateAction); ok && c.GetResource().Resource == "jobs" {
+			createdSuspended = *c.GetObject().(*batchv1.Job).Spec.Suspend
+		}
+		if pa, ok := a.(k8stesting.PatchAction); ok && pa.GetResource().Resource == "jobs" {
+			assert.True(t, createdSuspended, "resumed after it was created")
+			assert.JSONEq(t, `{"spec":{"suspend":false}}`, string(pa.GetPatch()))
+			resumed = true
+		}
+	}
+	assert.True(t, createdSuspended, "created suspended")
+	assert.True(t, resumed, "resumed once admitted")
+	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.False(t, *job.Spec.Suspend)
+
+	// Another send of devel commits its build while this one creates.
+	cs = fake.NewClientset()
+	earlier := userJob("devel", "0000000000", time.Time{})
+	cm := contextOf(earlier, "")
+	var once sync.Once
+	cs.PrependReactor("create", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+		once.Do(func() {
+			require.NoError(t, cs.Tracker().Add(earlier))
+			require.NoError(t, cs.Tracker().Add(&cm))
+		})
+		return false, nil, nil
+	})
+	_, err = send(context.Background(), invocation(t, cs, devel, p))
+	require.Error(t, err)
+	assert.Equal(t, http.StatusTooManyRequests, apperr.Status(err))
+	for _, a := range cs.Actions() {
+		_, patched := a.(k8stesting.PatchAction)
+		assert.False(t, patched, "a refused build is never resumed")
+	}
+	left, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, left.Items, 1)
+	assert.Equal(t, earlier.Name, left.Items[0].Name, "the refused build's Job is gone")
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -49,6 +50,7 @@ type (
 		Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)
 		List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
 		Create(ctx context.Context, job *batchv1.Job, opts metav1.CreateOptions) (*batchv1.Job, error)
+		Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*batchv1.Job, error)
 		Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 	}
 )

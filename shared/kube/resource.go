@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 )
 
@@ -61,6 +62,14 @@ func (r Resource[T, L, PT, PL]) Create(ctx context.Context, obj PT, opts metav1.
 func (r Resource[T, L, PT, PL]) Update(ctx context.Context, obj PT, opts metav1.UpdateOptions) (PT, error) {
 	out := PT(new(T))
 	err := r.request(r.client.Put).Name(obj.GetName()).VersionedParams(&opts, r.params).Body(obj).Do(ctx).Into(out)
+	return out, err
+}
+
+// Patch changes one object by a patch of type pt, and returns it as stored.
+func (r Resource[T, L, PT, PL]) Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (PT, error) {
+	out := PT(new(T))
+	err := r.request(func() *rest.Request { return r.client.Patch(pt) }).Name(name).SubResource(subresources...).
+		VersionedParams(&opts, r.params).Body(data).Do(ctx).Into(out)
 	return out, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,6 +231,12 @@ func TestConcurrentSendsHoldTheActiveLimit(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, accepted, live, "every 200 has its build, and no other build is left")
+	// Refused builds were created suspended and never resumed: the Job
+	// controller created pods for the accepted builds only.
+	require.Eventually(t, func() bool { return len(podsCreatedFor(t, "build-"+user+"-")) >= limit }, 30*time.Second, 100*time.Millisecond)
+	for _, job := range podsCreatedFor(t, "build-"+user+"-") {
+		assert.Contains(t, accepted, job, "a pod was created for %s, which send refused", job)
+	}
 	require.Eventually(t, func() bool {
 		cms, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
 		return err == nil && len(cms.Items) == limit
@@ -443,4 +450,20 @@ func TestSourcesAreAllowListed(t *testing.T) {
 	assert.Contains(t, body["error"], "does not exist", "an admin's source is looked up")
 	assert.NotZero(t, probes.Load())
 	assert.NotContains(t, body["error"], "internal-banner", "no text of the other end reaches the caller")
+}
+
+// podsCreatedFor are the Jobs named with prefix for which the Job
+// controller has created a pod (its SuccessfulCreate events, which outlive
+// the Job).
+func podsCreatedFor(t *testing.T, prefix string) []string {
+	t.Helper()
+	events, err := stack.kube.Client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "reason=SuccessfulCreate,involvedObject.kind=Job"})
+	require.NoError(t, err)
+	var jobs []string
+	for _, e := range events.Items {
+		if strings.HasPrefix(e.InvolvedObject.Name, prefix) && !slices.Contains(jobs, e.InvolvedObject.Name) {
+			jobs = append(jobs, e.InvolvedObject.Name)
+		}
+	}
+	return jobs
 }

@@ -41,7 +41,7 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	r := role(t)
 	assert.Equal(t, "nuvolaris", r.Namespace)
 	want := []rbacv1.PolicyRule{
-		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "delete"}},
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "patch", "delete"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "get", "list", "delete"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"config", "nuvolaris-buildkitd-conf"}, Verbs: []string{"get", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"registry-pull-secret"}, Verbs: []string{"get"}},
