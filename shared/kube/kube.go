@@ -192,24 +192,35 @@ func DefaultLoader() Loader {
 	return Loader{ServiceAccountDir: ServiceAccountDir, Getenv: os.Getenv}
 }
 
-// RESTConfig returns the configuration from kubeconfig (YAML text) when set,
-// else from the service-account files, else from KUBECONFIG.
+// InCluster is the value of the kubeconfig parameter that asks for the
+// action container's own service-account token. Never a default: on a
+// shared cluster that token is the one every user's action code runs
+// with, so binding the builder's Role to it hands the builder's rights to
+// every tenant.
+const InCluster = "in-cluster"
+
+// RESTConfig returns the configuration from kubeconfig (YAML text) when
+// set; from the service-account files only when kubeconfig is InCluster;
+// else from KUBECONFIG (local runs).
 func (l Loader) RESTConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
+	switch {
+	case kubeconfig == InCluster:
+		token := filepath.Join(l.ServiceAccountDir, "token")
+		if _, err := os.Stat(token); err != nil {
+			return nil, apperr.New(500, "the kubeconfig parameter is %q, but %s holds no service-account token", InCluster, l.ServiceAccountDir)
+		}
+		return withUserAgent(&rest.Config{
+			Host:            InClusterHost,
+			BearerTokenFile: token,
+			TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(l.ServiceAccountDir, "ca.crt")},
+		}), nil
+	case kubeconfig != "":
 		cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(kubeconfig))
 		if err != nil {
 			// The parser's message may quote the document: keep it out.
 			return nil, apperr.New(500, "the kubeconfig parameter is not a usable kubeconfig; check the value bound to the builder package")
 		}
 		return withUserAgent(cfg), nil
-	}
-	token := filepath.Join(l.ServiceAccountDir, "token")
-	if _, err := os.Stat(token); err == nil {
-		return withUserAgent(&rest.Config{
-			Host:            InClusterHost,
-			BearerTokenFile: token,
-			TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(l.ServiceAccountDir, "ca.crt")},
-		}), nil
 	}
 	if path := l.Getenv("KUBECONFIG"); path != "" {
 		rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(path)}
@@ -219,7 +230,7 @@ func (l Loader) RESTConfig(kubeconfig string) (*rest.Config, error) {
 		}
 		return withUserAgent(cfg), nil
 	}
-	return nil, apperr.New(500, "no Kubernetes credentials: bind the kubeconfig parameter, or run where %s has a token", l.ServiceAccountDir)
+	return nil, apperr.New(500, "no Kubernetes credentials: bind the kubeconfig parameter to the builder's own ServiceAccount (README, Deploying)")
 }
 
 // Client-side rate limit. client-go's default (5 per second) would make a

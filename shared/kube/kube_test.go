@@ -45,18 +45,25 @@ func TestRESTConfigOrder(t *testing.T) {
 	assert.Equal(t, "s3cr3t-token", cfg.BearerToken)
 	assert.Equal(t, float32(qps), cfg.QPS, "not client-go's 5 per second")
 
-	// 3. Without parameter nor token file: KUBECONFIG.
+	// 2. Without the parameter: KUBECONFIG, even where a service-account
+	// token is mounted: it is never taken silently.
+	require.NoError(t, os.WriteFile(filepath.Join(saDir, "token"), []byte("t"), 0o600))
 	cfg, err = l.RESTConfig("")
 	require.NoError(t, err)
 	assert.Equal(t, "https://127.0.0.1:6443", cfg.Host)
 
-	// 2. The service-account token comes before KUBECONFIG.
-	require.NoError(t, os.WriteFile(filepath.Join(saDir, "token"), []byte("t"), 0o600))
-	cfg, err = l.RESTConfig("")
+	// 3. The container's service-account token only when asked for.
+	cfg, err = l.RESTConfig(InCluster)
 	require.NoError(t, err)
 	assert.Equal(t, InClusterHost, cfg.Host)
 	assert.Equal(t, filepath.Join(saDir, "token"), cfg.BearerTokenFile)
-	assert.Equal(t, filepath.Join(saDir, "ca.crt"), cfg.CAFile)
+
+	noToken := Loader{ServiceAccountDir: t.TempDir(), Getenv: func(string) string { return "" }}
+	_, err = noToken.RESTConfig(InCluster)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "holds no service-account token")
+	_, err = noToken.RESTConfig("")
+	assert.Contains(t, err.Error(), "no Kubernetes credentials")
 }
 
 // TestRESTConfigErrorsKeepSecretsOut: a kubeconfig the parser refuses is
