@@ -105,6 +105,8 @@ func describe(n *corev1.Node, port int) {
 		corev1.ResourceCPU:    resource.MustParse("16"),
 		corev1.ResourceMemory: resource.MustParse("64Gi"),
 		corev1.ResourcePods:   resource.MustParse("40"),
+		// Build pods request ephemeral storage (build_disk).
+		corev1.ResourceEphemeralStorage: resource.MustParse("500Gi"),
 	}
 	n.Status.Capacity = capacity
 	n.Status.Allocatable = capacity

@@ -57,6 +57,9 @@ type Plan struct {
 	Cache string
 	// Provenance attaches BuildKit's provenance attestation (mode=min).
 	Provenance bool
+	// Disk bounds the pod's ephemeral storage (build_disk): the daemon's
+	// limit and its state's emptyDir.
+	Disk resource.Quantity
 }
 
 // Source is what a request's source was resolved to.
@@ -83,6 +86,7 @@ func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) 
 		Timeout:      cfg.BuildTimeout,
 		Privileged:   cfg.AllowPrivileged,
 		Provenance:   cfg.Provenance,
+		Disk:         cfg.BuildDisk,
 	}
 	if cache := names.CacheRepository(user); cfg.BuildCache && reference.ValidRepository(cache) {
 		p.Cache = host + "/" + cache + ":" + req.Kind.Name
@@ -226,7 +230,7 @@ func (p Plan) Job() *batchv1.Job {
 							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 						},
-						Resources: resources("50m", "64Mi", "500m", "256Mi"),
+						Resources: resources("50m", "64Mi", "500m", "256Mi", resource.MustParse("16Mi"), resource.MustParse("256Mi")),
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "workspace", MountPath: workspaceDir, ReadOnly: true},
 							{Name: "docker-config", MountPath: dockerDir, ReadOnly: true},
@@ -249,8 +253,9 @@ func (p Plan) Job() *batchv1.Job {
 							Items:                []corev1.KeyToPath{{Key: "buildkitd.toml", Path: "buildkitd.toml"}},
 							Optional:             ptr(true),
 						}}},
-						{Name: "buildkit-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						// Every emptyDir is bounded: a step cannot fill the node.
+						{Name: "buildkit-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(p.Disk)}}},
+						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("1Mi"))}}},
 					},
 				},
 			},
@@ -286,7 +291,7 @@ func (p Plan) daemon() corev1.Container {
 			TimeoutSeconds:   5,
 			FailureThreshold: 120,
 		},
-		Resources: resources("250m", "512Mi", "2", "4Gi"),
+		Resources: resources("250m", "512Mi", "2", "4Gi", resource.MustParse("1Gi"), p.Disk),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "buildkitd-config", MountPath: buildkitDir, ReadOnly: true},
 			{Name: "buildkit-state", MountPath: stateDir},
@@ -300,15 +305,19 @@ func (p Plan) daemon() corev1.Container {
 	return c
 }
 
-func resources(cpuReq, memReq, cpuLim, memLim string) corev1.ResourceRequirements {
+// resources are a container's requests and limits, ephemeral storage (its
+// writable layer and logs) included.
+func resources(cpuReq, memReq, cpuLim, memLim string, diskReq, diskLim resource.Quantity) corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse(cpuReq),
-			corev1.ResourceMemory: resource.MustParse(memReq),
+			corev1.ResourceCPU:              resource.MustParse(cpuReq),
+			corev1.ResourceMemory:           resource.MustParse(memReq),
+			corev1.ResourceEphemeralStorage: diskReq,
 		},
 		Limits: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse(cpuLim),
-			corev1.ResourceMemory: resource.MustParse(memLim),
+			corev1.ResourceCPU:              resource.MustParse(cpuLim),
+			corev1.ResourceMemory:           resource.MustParse(memLim),
+			corev1.ResourceEphemeralStorage: diskLim,
 		},
 	}
 }

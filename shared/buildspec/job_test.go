@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
@@ -75,4 +76,31 @@ func TestJobKeepsTheCredentialFromTheDaemon(t *testing.T) {
 		assert.Equal(t, names.DaemonContainer, pod.InitContainers[0].Name)
 		assert.Equal(t, names.ContainerName, pod.Containers[0].Name, "logs reads the build container")
 	}
+}
+
+// TestJobBoundsItsDisk: every container requests and limits ephemeral
+// storage, the daemon up to build_disk, and every emptyDir has a size
+// limit, so no build step can fill a node.
+func TestJobBoundsItsDisk(t *testing.T) {
+	p := testPlan(false)
+	p.Disk = resource.MustParse("30Gi")
+	pod := p.Job().Spec.Template.Spec
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		req, lim := c.Resources.Requests[corev1.ResourceEphemeralStorage], c.Resources.Limits[corev1.ResourceEphemeralStorage]
+		assert.False(t, req.IsZero(), "%s requests ephemeral storage", c.Name)
+		assert.False(t, lim.IsZero(), "%s limits ephemeral storage", c.Name)
+		if c.Name == names.DaemonContainer {
+			assert.Equal(t, "30Gi", lim.String())
+		}
+	}
+	n := 0
+	for _, v := range pod.Volumes {
+		if v.EmptyDir != nil {
+			n++
+			require.NotNil(t, v.EmptyDir.SizeLimit, "emptyDir %s is bounded", v.Name)
+			assert.True(t, v.EmptyDir.SizeLimit.Cmp(p.Disk) <= 0, v.Name)
+		}
+	}
+	assert.Equal(t, 2, n)
+	assert.True(t, *p.Job().Spec.Suspend, "created suspended: send resumes it once admitted")
 }

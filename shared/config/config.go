@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -28,6 +29,9 @@ const (
 	// run; a release tag, never a moving one like latest or rootless.
 	DefaultBuildkitImage = "moby/buildkit:v0.34.2-rootless"
 	DefaultBuildTimeout  = 1800 * time.Second
+	// DefaultBuildDisk fits a large Python stack (several GiB installed)
+	// with BuildKit's copy of its layers for the export.
+	DefaultBuildDisk = "20Gi"
 	// DefaultMaxActiveBuilds is how many unfinished builds a user may have.
 	DefaultMaxActiveBuilds = 3
 	// DefaultMaxRetainedBuilds is how many finished builds a user keeps.
@@ -79,6 +83,9 @@ type Config struct {
 	BuildCache bool
 	// Provenance attaches BuildKit's provenance attestation (mode=min).
 	Provenance bool
+	// BuildDisk bounds the ephemeral storage of a build pod (build_disk):
+	// the daemon's state, where the layers are, is its size.
+	BuildDisk resource.Quantity
 	// AllowedSources are the registry and repository prefixes users may
 	// build FROM outside the cluster registry (allowed_sources); "*"
 	// allows any.
@@ -94,7 +101,7 @@ type Config struct {
 // binds every one of them.
 func ParamNames() []string {
 	return []string{
-		"admin_namespaces", "allowed_sources", "build_cache", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
+		"admin_namespaces", "allowed_sources", "build_cache", "build_disk", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
 		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
 		"registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
@@ -123,6 +130,7 @@ func FromParams(p params.Params) (Config, error) {
 	c.RegistryPullHost = str("registry_pull_host", "")
 	builders := str("builders", "")
 	allowed := str("allowed_sources", "")
+	disk := str("build_disk", DefaultBuildDisk)
 	aliases := str("registry_aliases", "")
 	shared := str("shared_repositories", "")
 	if err != nil {
@@ -188,6 +196,9 @@ func FromParams(p params.Params) (Config, error) {
 	}
 	if c.Builders, err = parseBuilders(builders); err != nil {
 		return Config{}, err
+	}
+	if c.BuildDisk, err = resource.ParseQuantity(disk); err != nil || c.BuildDisk.Cmp(resource.MustParse("1Gi")) < 0 || c.BuildDisk.Cmp(resource.MustParse("1Ti")) > 0 {
+		return Config{}, apperr.BadRequest("build_disk %q is not a size from 1Gi to 1Ti, such as %s", disk, DefaultBuildDisk)
 	}
 	c.AllowedSources = DefaultAllowedSources()
 	if allowed != "" {

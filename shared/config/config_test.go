@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -38,7 +39,12 @@ func TestDefaults(t *testing.T) {
 		RecordRetention:   30 * 24 * time.Hour,
 		Builders:          DefaultBuilders(),
 		AllowedSources:    DefaultAllowedSources(),
+		BuildDisk:         resource.MustParse(DefaultBuildDisk),
 	}, c)
+	for _, bad := range []string{"lots", "512Mi", "2Ti", "-1"} {
+		_, err := FromParams(params.Params{"build_disk": bad})
+		assert.Equal(t, http.StatusBadRequest, apperr.Status(err), bad)
+	}
 }
 
 func TestBuilders(t *testing.T) {
