@@ -33,33 +33,47 @@ const (
 	logKey    = "log"
 )
 
-// ConfigMap is the record's ConfigMap in namespace ns.
+// ConfigMap is the record's ConfigMap in namespace ns: what builds lists,
+// without the log (LogConfigMap).
 func (r Record) ConfigMap(ns string) (*corev1.ConfigMap, error) {
 	data, err := json.Marshal(r.Build)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the record of %s: %w", r.JobName, err)
 	}
+	return &corev1.ConfigMap{
+		ObjectMeta: r.meta(ns, names.RecordName(r.JobName), names.LabelRecord),
+		Data:       map[string]string{recordKey: string(data)},
+	}, nil
+}
+
+// LogConfigMap holds the end of the record's log, apart from the record.
+func (r Record) LogConfigMap(ns string) *corev1.ConfigMap {
 	log := r.Log
 	if len(log) > RecordLogBytes {
 		log = log[len(log)-RecordLogBytes:]
 	}
 	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      names.RecordName(r.JobName),
-			Namespace: ns,
-			Labels: map[string]string{
-				names.LabelManagedBy: names.ManagedBy,
-				names.LabelUser:      names.UserLabel(r.User),
-				names.LabelBuildID:   r.ID,
-				names.LabelRecord:    "true",
-			},
-			Annotations: map[string]string{names.AnnotationUser: r.User},
-		},
-		Data: map[string]string{recordKey: string(data), logKey: log},
-	}, nil
+		ObjectMeta: r.meta(ns, names.RecordLogName(r.JobName), names.LabelRecordLog),
+		Data:       map[string]string{logKey: log},
+	}
 }
 
-// RecordOf decodes a record's ConfigMap; ok is false for any other.
+func (r Record) meta(ns, name, kind string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:      name,
+		Namespace: ns,
+		Labels: map[string]string{
+			names.LabelManagedBy: names.ManagedBy,
+			names.LabelUser:      names.UserLabel(r.User),
+			names.LabelBuildID:   r.ID,
+			kind:                 "true",
+		},
+		Annotations: map[string]string{names.AnnotationUser: r.User},
+	}
+}
+
+// RecordOf decodes a record's ConfigMap; ok is false for any other. Its Log
+// is there only for a record stored before logs were kept apart.
 func RecordOf(cm *corev1.ConfigMap) (Record, bool) {
 	if cm.Labels[names.LabelManagedBy] != names.ManagedBy || cm.Labels[names.LabelRecord] != "true" {
 		return Record{}, false
@@ -80,6 +94,9 @@ func RecordOf(cm *corev1.ConfigMap) (Record, bool) {
 // IsRecord reports whether cm is a build record.
 func IsRecord(cm *corev1.ConfigMap) bool { return cm.Labels[names.LabelRecord] == "true" }
 
+// IsRecordLog reports whether cm is the log of a build record.
+func IsRecordLog(cm *corev1.ConfigMap) bool { return cm.Labels[names.LabelRecordLog] == "true" }
+
 // Records stores and reads build records in one namespace.
 type Records struct {
 	ConfigMaps kube.ConfigMaps
@@ -91,8 +108,9 @@ func RecordsIn(k *kube.Clients, ns string) Records {
 	return Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
 }
 
-// Save stores r. A record that exists already is kept (the first sight of
-// a finished build is its record), unless r marks the build cancelled: a
+// Save stores r: its log, then its record, so that a listed record has
+// its log. A record that exists already is kept (the first sight of a
+// finished build is its record), unless r marks the build cancelled: a
 // cancel replaces whatever was seen before it (delete, then create, so
 // that the builder needs no right to update ConfigMaps).
 func (s Records) Save(ctx context.Context, r Record) error {
@@ -100,27 +118,38 @@ func (s Records) Save(ctx context.Context, r Record) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.ConfigMaps.Create(ctx, cm, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		if r.Status != names.Cancelled {
-			return nil
+	for _, obj := range []*corev1.ConfigMap{r.LogConfigMap(s.Namespace), cm} {
+		if err := s.create(ctx, obj, r.Status == names.Cancelled); err != nil {
+			return apperr.Upstream(err, "storing the record of build %s", r.JobName)
 		}
-		if derr := s.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{}); derr != nil && !apierrors.IsNotFound(derr) {
-			return apperr.Upstream(derr, "replacing the record of build %s", r.JobName)
-		}
-		_, err = s.ConfigMaps.Create(ctx, cm, metav1.CreateOptions{})
-	}
-	if err != nil {
-		return apperr.Upstream(err, "storing the record of build %s", r.JobName)
 	}
 	return nil
 }
 
-// Delete removes the record of the build whose Job is jobName, if any.
+// create creates cm, keeping one that exists unless replace.
+func (s Records) create(ctx context.Context, cm *corev1.ConfigMap, replace bool) error {
+	_, err := s.ConfigMaps.Create(ctx, cm, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	if !replace {
+		return nil
+	}
+	if err := s.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	_, err = s.ConfigMaps.Create(ctx, cm, metav1.CreateOptions{})
+	return err
+}
+
+// Delete removes the record of the build whose Job is jobName, and its log,
+// if any.
 func (s Records) Delete(ctx context.Context, jobName string) error {
-	err := s.ConfigMaps.Delete(ctx, names.RecordName(jobName), metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return apperr.Upstream(err, "deleting the record of build %s", jobName)
+	for _, name := range []string{names.RecordName(jobName), names.RecordLogName(jobName)} {
+		err := s.ConfigMaps.Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return apperr.Upstream(err, "deleting the record of build %s", jobName)
+		}
 	}
 	return nil
 }
@@ -136,10 +165,22 @@ func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) 
 		return Record{}, false, apperr.Upstream(err, "reading the record of build %s", jobName)
 	}
 	r, ok := RecordOf(cm)
-	return r, ok, nil
+	if !ok || r.Log != "" {
+		return r, ok, nil
+	}
+	logCM, err := s.ConfigMaps.Get(ctx, names.RecordLogName(jobName), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return Record{}, false, apperr.Upstream(err, "reading the log of build %s", jobName)
+	case logCM.Annotations[names.AnnotationUser] == r.User:
+		r.Log = logCM.Data[logKey]
+	}
+	return r, true, nil
 }
 
-// List reads every record of user ("" for everyone's), page by page.
+// List reads every record of user ("" for everyone's), page by page,
+// without their logs (Get reads one's).
 func (s Records) List(ctx context.Context, user string) ([]Record, error) {
 	var out []Record
 	err := kube.ListPages(ctx, names.RecordSelector(user), func(opts metav1.ListOptions) (string, error) {

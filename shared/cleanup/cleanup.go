@@ -12,6 +12,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
@@ -36,7 +37,10 @@ type Result struct {
 	ConfigMaps []string `json:"configmaps"`
 	// Records are the build records deleted for being older than
 	// record_retention_days.
-	Records []string  `json:"records"`
+	Records []string `json:"records"`
+	// Pruned are the finished builds (by Job name) removed, Job and record
+	// together, for being beyond max_retained_builds.
+	Pruned  []string  `json:"pruned"`
 	Failed  []Failure `json:"failed,omitempty"`
 	DryRun  bool      `json:"dry_run"`
 	Cutoff  time.Time `json:"cutoff"`
@@ -77,7 +81,7 @@ type Cleaner struct {
 // that fails is reported and the others still happen.
 func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	selector := names.UserSelector(o.User)
-	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
+	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
 	gone := map[string]bool{} // Jobs deleted now: the garbage collector takes their ConfigMaps
 	bg := metav1.DeletePropagationBackground
@@ -133,7 +137,8 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		var orphans []*corev1.ConfigMap
 		for i := range list.Items {
 			cm := &list.Items[i]
-			if !owned(cm.ObjectMeta, o.User) || cm.Name == names.BuildkitdConfigMap || cm.Labels[names.LabelBuildID] == "" {
+			// A record's log goes with its record, below.
+			if !owned(cm.ObjectMeta, o.User) || cm.Name == names.BuildkitdConfigMap || cm.Labels[names.LabelBuildID] == "" || builds.IsRecordLog(cm) {
 				continue
 			}
 			if builds.IsRecord(cm) {
@@ -148,7 +153,16 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			orphans = append(orphans, cm)
 		}
 		deleted, failed := deleteAll(ctx, orphans, o.DryRun, func(cm *corev1.ConfigMap) error {
-			return c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
+			if err := c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}}); err != nil {
+				return err
+			}
+			if r, ok := builds.RecordOf(cm); ok {
+				// Its log, kept apart; gone already is fine.
+				if err := c.ConfigMaps.Delete(ctx, names.RecordLogName(r.JobName), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					return err
+				}
+			}
+			return nil
 		})
 		for _, cm := range deleted {
 			if builds.IsRecord(cm) {

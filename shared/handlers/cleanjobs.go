@@ -2,6 +2,10 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -10,6 +14,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/cleanup"
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -55,8 +60,60 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Then the bound on each user's history, whatever the ages.
+	pruned, errs := pruneUsers(ctx, k.Batch.Jobs(ns), builds.RecordsIn(k, ns), user, inv.Config.MaxRetainedBuilds, dry)
+	if err := errors.Join(errs...); apperr.Status(err) == http.StatusBadGateway && len(pruned) == 0 {
+		return nil, err
+	}
+	for _, e := range errs {
+		res.Failed = append(res.Failed, cleanup.Failure{Name: "history", Error: e.Error()})
+	}
+	sort.Strings(pruned)
+	res.Pruned = append([]string{}, pruned...)
+	if len(pruned) > 0 {
+		res.Message += fmt.Sprintf(", and %d finished builds beyond max_retained_builds=%d", len(pruned), inv.Config.MaxRetainedBuilds)
+	}
 	for _, f := range res.Failed {
 		inv.Log.Printf("cleanjobs: could not delete %s: %s", f.Name, f.Error)
 	}
 	return res, nil
+}
+
+// pruneUsers applies max_retained_builds to the history of user, or of
+// every user when user is "" (the schedule's run).
+func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, user string, keep int, dry bool) ([]string, []error) {
+	all, err := builds.UserJobs(ctx, jobs, user)
+	if err != nil {
+		return nil, []error{err}
+	}
+	recs, err := records.List(ctx, user)
+	if err != nil {
+		return nil, []error{err}
+	}
+	jobsOf, recsOf := map[string][]batchv1.Job{}, map[string][]builds.Record{}
+	for _, j := range all {
+		u := j.Annotations[names.AnnotationUser]
+		jobsOf[u] = append(jobsOf[u], j)
+	}
+	for _, r := range recs {
+		recsOf[r.User] = append(recsOf[r.User], r)
+	}
+	var pruned []string
+	var errs []error
+	for u := range userSet(jobsOf, recsOf) {
+		d, e := pruneHistory(ctx, jobs, records, jobsOf[u], recsOf[u], keep, dry)
+		pruned, errs = append(pruned, d...), append(errs, e...)
+	}
+	return pruned, errs
+}
+
+func userSet(jobs map[string][]batchv1.Job, recs map[string][]builds.Record) map[string]bool {
+	out := map[string]bool{}
+	for u := range jobs {
+		out[u] = true
+	}
+	for u := range recs {
+		out[u] = true
+	}
+	return out
 }

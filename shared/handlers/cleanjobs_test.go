@@ -127,7 +127,8 @@ func TestAdminCleansEveryonesFinishedJobs(t *testing.T) {
 	assert.Equal(t, []string{"devel-orphan"}, res.ConfigMaps)
 	assert.ElementsMatch(t, []string{"jobs/devel-old-ok", "jobs/devel-old-failed", "jobs/other-old", "configmaps/devel-orphan"}, deletes(t, cs))
 	for _, s := range selectors(cs) {
-		assert.Equal(t, "app.kubernetes.io/managed-by=openserverless-builder", s)
+		assert.True(t, strings.HasPrefix(s, "app.kubernetes.io/managed-by=openserverless-builder"), s)
+		assert.NotContains(t, s, names.LabelUser, "everyone's")
 	}
 }
 
@@ -218,7 +219,7 @@ func record(t *testing.T, name, user string, ago time.Duration) *corev1.ConfigMa
 	fin := now.Add(-ago)
 	cm := configMap(name+"-record", user, ago, "")
 	cm.Labels[names.LabelRecord] = "true"
-	cm.Data = map[string]string{"buildspec.json": fmt.Sprintf(`{"id":%q,"job_name":%q,"user":%q,"status":"succeeded","finished":%q}`, name, name, user, fin.UTC().Format(time.RFC3339))}
+	cm.Data = map[string]string{"build.json": fmt.Sprintf(`{"id":%q,"job_name":%q,"user":%q,"status":"succeeded","finished":%q}`, name, name, user, fin.UTC().Format(time.RFC3339))}
 	return cm
 }
 

@@ -9,6 +9,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 
@@ -56,39 +57,73 @@ func tooMany(limit int, active []batchv1.Job) error {
 	return apperr.TooMany(RetryAfter, "you have %d unfinished builds (%s) and the limit is %d (max_active_builds): wait for one to finish, then send again", len(active), strings.Join(jobNames, ", "), limit)
 }
 
-// recorder stores the record of a finished build before its Job goes.
-type recorder func(ctx context.Context, job *batchv1.Job) error
+// recordStore is what pruning needs of the records.
+type recordStore interface {
+	Delete(ctx context.Context, jobName string) error
+}
 
-// pruneFinished deletes the oldest finished builds of jobs beyond keep, so
-// that what one user leaves in the cluster is bounded, each after its
-// record is stored (a build whose record cannot be stored stays). It
-// returns the names it deleted; a failure is logged by the caller and the
-// send goes on, since the bound holds again at the next send.
-func pruneFinished(ctx context.Context, api jobsAPI, record recorder, jobs []batchv1.Job, keep int) (deleted []string, errs []error) {
+// pruneHistory deletes the user's finished builds beyond keep, oldest
+// first: a finished build is its Job, its record, or both, and goes whole,
+// so what one user leaves in the cluster is bounded whatever they do (a
+// loop of send and cancel included). mine and recs are the user's Jobs and
+// records. With dry, it only says what it would delete. It returns the Job
+// names of the builds deleted; a failure is returned with the rest, and
+// the bound holds again at the next send or cleanjobs.
+func pruneHistory(ctx context.Context, jobs builds.Deleter, records recordStore, mine []batchv1.Job, recs []builds.Record, keep int, dry bool) (deleted []string, errs []error) {
 	type done struct {
-		job *batchv1.Job
-		at  time.Time
+		name string
+		at   time.Time
+		job  *batchv1.Job
+		rec  bool
 	}
-	var finished []done
-	for i := range jobs {
-		if at, ok := builds.FinishedAt(&jobs[i]); ok && jobs[i].DeletionTimestamp == nil {
-			finished = append(finished, done{&jobs[i], at})
+	byName := map[string]*done{}
+	for i := range mine {
+		if at, ok := builds.FinishedAt(&mine[i]); ok && mine[i].DeletionTimestamp == nil {
+			byName[mine[i].Name] = &done{name: mine[i].Name, at: at, job: &mine[i]}
 		}
 	}
-	if len(finished) <= keep {
+	for _, r := range recs {
+		d, ok := byName[r.JobName]
+		if !ok {
+			d = &done{name: r.JobName, at: r.Created}
+			if r.Finished != nil {
+				d.at = *r.Finished
+			}
+			byName[r.JobName] = d
+		}
+		d.rec = true
+	}
+	if len(byName) <= keep {
 		return nil, nil
 	}
-	sort.SliceStable(finished, func(a, b int) bool { return finished[a].at.After(finished[b].at) })
-	for _, f := range finished[keep:] {
-		if err := record(ctx, f.job); err != nil {
-			errs = append(errs, fmt.Errorf("recording finished build %s before deleting it: %w", f.job.Name, err))
+	finished := make([]*done, 0, len(byName))
+	for _, d := range byName {
+		finished = append(finished, d)
+	}
+	sort.Slice(finished, func(a, b int) bool {
+		if !finished[a].at.Equal(finished[b].at) {
+			return finished[a].at.After(finished[b].at)
+		}
+		return finished[a].name > finished[b].name
+	})
+	for _, d := range finished[keep:] {
+		if dry {
+			deleted = append(deleted, d.name)
 			continue
 		}
-		if err := builds.DeleteJob(ctx, api, f.job); err != nil {
-			errs = append(errs, fmt.Errorf("deleting finished build %s: %w", f.job.Name, err))
-			continue
+		if d.job != nil {
+			if err := builds.DeleteJob(ctx, jobs, d.job); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("deleting finished build %s: %w", d.name, err))
+				continue
+			}
 		}
-		deleted = append(deleted, f.job.Name)
+		if d.rec {
+			if err := records.Delete(ctx, d.name); err != nil {
+				errs = append(errs, fmt.Errorf("deleting the record of build %s: %w", d.name, err))
+				continue
+			}
+		}
+		deleted = append(deleted, d.name)
 	}
 	return deleted, errs
 }
@@ -107,7 +142,8 @@ func admitted(ctx context.Context, jobs jobsAPI, cms configMapLister, user, id s
 	}
 	active := unfinished(all)
 	contexts := map[string]corev1.ConfigMap{}
-	err = kube.ListPages(ctx, names.UserSelector(user), func(opts metav1.ListOptions) (string, error) {
+	// Contexts only: the selector leaves out records and their logs.
+	err = kube.ListPages(ctx, names.ContextSelector(user), func(opts metav1.ListOptions) (string, error) {
 		list, err := cms.List(ctx, opts)
 		if err != nil {
 			return "", err

@@ -100,11 +100,7 @@ func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan b
 	if inv.Caller.Admin {
 		limit = 0
 	}
-	records := builds.RecordsIn(k, ns)
-	keep := func(ctx context.Context, j *batchv1.Job) error {
-		return builds.RecordJob(ctx, k.Core.Pods(ns), records, j)
-	}
-	if err := beforeCreate(ctx, inv, jobs, keep, limit); err != nil {
+	if err := beforeCreate(ctx, inv, jobs, builds.RecordsIn(k, ns), limit); err != nil {
 		return nil, err
 	}
 	job, err := jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
@@ -192,14 +188,19 @@ func builderSources(cfg config.Config) []string {
 }
 
 // beforeCreate applies the fair-use limits that need no new object: it
-// prunes the caller's finished builds beyond max_retained_builds, and
-// refuses a caller already at limit unfinished builds (0: no limit).
-func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, record recorder, limit int) error {
+// prunes the caller's finished builds (Jobs and records) beyond
+// max_retained_builds, and refuses a caller already at limit unfinished
+// builds (0: no limit).
+func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, records builds.Records, limit int) error {
 	mine, err := builds.UserJobs(ctx, jobs, inv.Caller.Name)
 	if err != nil {
 		return err
 	}
-	deleted, errs := pruneFinished(ctx, jobs, record, mine, inv.Config.MaxRetainedBuilds)
+	recs, err := records.List(ctx, inv.Caller.Name)
+	if err != nil {
+		return err
+	}
+	deleted, errs := pruneHistory(ctx, jobs, records, mine, recs, inv.Config.MaxRetainedBuilds, false)
 	for _, e := range errs {
 		inv.Log.Printf("send: %v", e)
 	}

@@ -285,13 +285,19 @@ func TestSendLimitsActiveBuilds(t *testing.T) {
 func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	now := time.Now()
 	var objs []runtime.Object
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 4; i++ {
 		objs = append(objs, userJob("devel", fmt.Sprintf("f%d", i), now.Add(-time.Duration(i)*time.Hour)))
 	}
+	// Two older builds whose Jobs are gone, known by their records only;
+	// f1 has its record too (a build with both counts once).
+	objs = append(objs, recordCM(t, "devel", "r4", now.Add(-4*time.Hour-time.Minute), names.Succeeded),
+		recordCM(t, "devel", "r5", now.Add(-5*time.Hour-time.Minute), names.Cancelled),
+		recordCM(t, "devel", "f1", now.Add(-time.Hour-time.Minute), names.Succeeded),
+		recordCM(t, "other", "o9", now.Add(-100*time.Hour), names.Succeeded))
 	objs = append(objs, userJob("devel", "run", time.Time{}), userJob("other", "old", now.Add(-100*time.Hour)))
 	cs := fake.NewClientset(objs...)
 	p := seedParams()
-	p["max_retained_builds"] = 4
+	p["max_retained_builds"] = 3
 	res, err := send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err)
 	left, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
@@ -300,16 +306,20 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	for _, j := range left.Items {
 		kept = append(kept, j.Labels[names.LabelBuildID])
 	}
-	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "f3", "run", "old", res.(Sent).ID}, kept,
-		"the two oldest finished builds went; the running one, the new one and other users' stay")
-	assert.NotContains(t, kept, "f4")
-	assert.NotContains(t, kept, "f5")
+	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "run", "old", res.(Sent).ID}, kept,
+		"the oldest finished build's Job went; the running one, the new one and other users' stay")
 	records := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}
-	for _, id := range []string{"f4", "f5"} {
+	for id, want := range map[string]bool{"f1": true, "r4": false, "r5": false, "f3": false} {
 		_, ok, err := records.Get(context.Background(), names.JobName("devel", id))
 		require.NoError(t, err)
-		assert.True(t, ok, "%s left its record", id)
+		assert.Equal(t, want, ok, "record of %s", id)
 	}
+	others, err := records.List(context.Background(), "other")
+	require.NoError(t, err)
+	assert.Len(t, others, 1, "another user's records are not this user's bound")
+	mine, err := records.List(context.Background(), "devel")
+	require.NoError(t, err)
+	assert.Len(t, mine, 1, "three finished builds are kept, Jobs and records together: f0, f1 (and its record), f2")
 }
 
 func TestSendContextLimitIsAParameter(t *testing.T) {

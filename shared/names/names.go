@@ -19,7 +19,10 @@ const (
 	LabelUser      = "builder.openserverless.apache.org/user"
 	LabelBuildID   = "builder.openserverless.apache.org/build-id"
 	// LabelRecord marks a build record.
-	LabelRecord      = "builder.openserverless.apache.org/record"
+	LabelRecord = "builder.openserverless.apache.org/record"
+	// LabelRecordLog marks the log of a build record, kept apart so that
+	// listing records reads no logs.
+	LabelRecordLog   = "builder.openserverless.apache.org/record-log"
 	AnnotationUser   = "builder.openserverless.apache.org/user"
 	AnnotationTarget = "builder.openserverless.apache.org/target"
 	AnnotationSource = "builder.openserverless.apache.org/source"
@@ -105,6 +108,9 @@ func JobName(user, id string) string {
 // RecordName is the name of a build's record: its Job's, suffixed.
 func RecordName(jobName string) string { return jobName + "-record" }
 
+// RecordLogName is the name of the ConfigMap holding a record's log.
+func RecordLogName(jobName string) string { return jobName + "-log" }
+
 // UserSelector selects the builder's objects of one user; "" selects every
 // user's.
 func UserSelector(user string) string {
@@ -117,6 +123,12 @@ func UserSelector(user string) string {
 
 // RecordSelector selects the build records of one user; "" every user's.
 func RecordSelector(user string) string { return UserSelector(user) + "," + LabelRecord + "=true" }
+
+// ContextSelector selects the build contexts of one user: neither records
+// nor their logs.
+func ContextSelector(user string) string {
+	return UserSelector(user) + ",!" + LabelRecord + ",!" + LabelRecordLog
+}
 
 // BuildSelector selects the builder's objects of one build id.
 func BuildSelector(id string) string {

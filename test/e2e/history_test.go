@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/test/invoker"
 )
 
@@ -187,4 +188,41 @@ func TestBuildNamesAreRefusedFirst(t *testing.T) {
 	got, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, victim.Name, metav1.GetOptions{})
 	require.NoError(t, err, "alice's build is still there")
 	assert.Nil(t, got.DeletionTimestamp)
+}
+
+// TestSendAndCancelLoopStaysBounded: a user who sends and cancels again
+// and again keeps at most max_retained_builds finished builds, records and
+// their logs included, on the real API server.
+func TestSendAndCancelLoopStaysBounded(t *testing.T) {
+	cordon(t) // the builds need not run
+	python, _ := bases(t)
+	const user, keep, loops = "looper", 2, 6
+	sp := action(t, "send", map[string]any{"max_retained_builds": keep})
+	cp := action(t, "logs", map[string]any{"operation": "cancel"})
+	for i := 0; i < loops; i++ {
+		code, sent := call(t, sp, invoker.Web("send", user, "POST", map[string]any{"source": python, "target": user + ":v1", "kind": "python"}))
+		require.Equal(t, 200, code, "%v", sent)
+		code, body := call(t, cp, invoker.Web("cancel", user, "POST", map[string]any{"job_name": sent["job_name"]}))
+		require.Equal(t, 200, code, "%v", body)
+	}
+	cms, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
+	require.NoError(t, err)
+	records, logs := 0, 0
+	for _, cm := range cms.Items {
+		switch {
+		case cm.Labels[names.LabelRecord] == "true":
+			records++
+		case cm.Labels[names.LabelRecordLog] == "true":
+			logs++
+		}
+	}
+	// The last send pruned to keep before its own build was cancelled.
+	assert.LessOrEqual(t, records, keep+1, "records are bounded")
+	assert.Equal(t, records, logs, "each record has its log, and no log outlives its record")
+	assert.GreaterOrEqual(t, records, keep, "the newest are kept")
+
+	// builds lists them, from records without logs.
+	code, list := call(t, action(t, "logs", map[string]any{"operation": "builds"}), invoker.Web("builds", user, "GET", nil))
+	require.Equal(t, 200, code, "%v", list)
+	assert.Len(t, list["builds"], records)
 }
