@@ -61,19 +61,11 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := inv.Kube()
+	k, host, src, err := pin(ctx, inv, req)
 	if err != nil {
 		return nil, err
 	}
 	ns := cfg.KubeNamespace
-	host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(ns))
-	if err != nil {
-		return nil, err
-	}
-	src, err := resolveSource(ctx, inv, k.Core.Secrets(ns), req.SourceRef, host)
-	if err != nil {
-		return nil, err
-	}
 	id := Identity(req.Kind.Name, src.Digest, req.File)[:20]
 	req.Repo, req.Tag = inv.Caller.Name, req.Kind.Name+"-"+id
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, host, src, cfg)

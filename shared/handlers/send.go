@@ -46,16 +46,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := inv.Kube()
-	if err != nil {
-		return nil, err
-	}
-	ns := cfg.KubeNamespace
-	host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(ns))
-	if err != nil {
-		return nil, err
-	}
-	src, err := resolveSource(ctx, inv, k.Core.Secrets(ns), req.SourceRef, host)
+	k, host, src, err := pin(ctx, inv, req)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +67,26 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		SourceDigest: plan.SourceDigest,
 		Message:      fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, job.Name),
 	}, nil
+}
+
+// pin resolves what a request builds on, before anything is created: the
+// cluster clients, the registry host, and the source pinned to its digest
+// and user (after the source rules). send and ensure start with it.
+func pin(ctx context.Context, inv *action.Invocation, req buildspec.Request) (*kube.Clients, string, buildspec.Source, error) {
+	cfg := inv.Config
+	k, err := inv.Kube()
+	if err != nil {
+		return nil, "", buildspec.Source{}, err
+	}
+	host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(cfg.KubeNamespace))
+	if err != nil {
+		return nil, "", buildspec.Source{}, err
+	}
+	src, err := resolveSource(ctx, inv, k.Core.Secrets(cfg.KubeNamespace), req.SourceRef, host)
+	if err != nil {
+		return nil, "", buildspec.Source{}, err
+	}
+	return k, host, src, nil
 }
 
 // errBuildExists is create's answer when the build's Job exists already:

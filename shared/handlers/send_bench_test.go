@@ -6,6 +6,7 @@ import (
 	"log"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -29,6 +30,10 @@ func BenchmarkSendFake(b *testing.B) {
 		obj := a.(k8stesting.CreateAction).GetObject()
 		obj.(metav1.Object).SetUID(types.UID("uid"))
 		return true, obj, nil
+	})
+	// The resume of the admitted build, likewise.
+	cs.PrependReactor("patch", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: a.(k8stesting.PatchAction).GetName()}}, nil
 	})
 	env := actiontest.Env(cs)
 	env.Transport = sourceRegistry(b)
