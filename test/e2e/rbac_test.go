@@ -6,8 +6,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -99,4 +104,59 @@ func TestNetworkPolicyIsValid(t *testing.T) {
 	values["POD_CIDR"] = "10.244.0.0/33"
 	err = create(values)
 	assert.True(t, apierrors.IsInvalid(err), "a broken range is refused: %v", err)
+}
+
+// TestAdmissionPolicyHoldsTheBuildShape: on the real API server, a Job
+// the builder's ServiceAccount creates in the build's shape is admitted
+// (every build of the suite is, too), and one that mounts another Secret,
+// runs another image, asks for a token, is privileged, or has an
+// unbounded emptyDir is refused (dry-run creates: nothing is left).
+func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
+	require.NoError(t, err)
+	sa, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	k, _ := kinds.Lookup("python")
+	conf, err := config.FromParams(nil)
+	require.NoError(t, err)
+	plan := buildspec.NewPlan(buildspec.Request{Source: "apache/openserverless-runtime-python:v3.13-2506091954", Repo: "shaper", Tag: "v1", Kind: k, File: []byte("x\n")},
+		"shaper", "0123456789", "registry:5000", buildspec.Source{Digest: "sha256:" + strings.Repeat("a", 64)}, conf)
+	create := func(edit func(*corev1.PodSpec)) error {
+		job := plan.Job()
+		if edit != nil {
+			edit(&job.Spec.Template.Spec)
+		}
+		_, err := sa.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err
+	}
+	require.NoError(t, create(nil), "the builder's own shape is admitted")
+	refused := map[string]func(*corev1.PodSpec){
+		"another Secret": func(s *corev1.PodSpec) {
+			s.Volumes = append(s.Volumes, corev1.Volume{Name: "loot", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "couchdb-admin"}}})
+		},
+		"the registry Secret in the daemon": func(s *corev1.PodSpec) {
+			s.InitContainers[0].VolumeMounts = append(s.InitContainers[0].VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/tmp/x"})
+		},
+		"another image":      func(s *corev1.PodSpec) { s.Containers[0].Image = "busybox:1" },
+		"a token":            func(s *corev1.PodSpec) { s.AutomountServiceAccountToken = nil },
+		"privilege":          func(s *corev1.PodSpec) { p := true; s.InitContainers[0].SecurityContext.Privileged = &p },
+		"the host's network": func(s *corev1.PodSpec) { s.HostNetwork = true },
+		"a hostPath": func(s *corev1.PodSpec) {
+			s.Volumes = append(s.Volumes, corev1.Volume{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+		},
+		"an unbounded emptyDir": func(s *corev1.PodSpec) {
+			s.Volumes = append(s.Volumes, corev1.Volume{Name: "e", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		},
+		"environment from a Secret": func(s *corev1.PodSpec) {
+			s.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "couchdb-admin"}}}}
+		},
+	}
+	for what, edit := range refused {
+		// The policy takes a moment to load after the stack applies it.
+		require.Eventually(t, func() bool { return create(edit) != nil }, 10*time.Second, 100*time.Millisecond, "%s is refused", what)
+		err := create(edit)
+		assert.True(t, apierrors.IsInvalid(err) || apierrors.IsForbidden(err), "%s: %v", what, err)
+		assert.Contains(t, err.Error(), "openserverless-builder-jobs", what)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,13 @@ type Stack struct {
 	// SAKubeconfig is the builder ServiceAccount's (deploy/rbac.yaml): what
 	// a deployment binds as the kubeconfig parameter.
 	SAKubeconfig string
+}
+
+// AdmissionValues are the parameters of deploy/admission.yaml for the
+// local stack: the builder's defaults.
+var AdmissionValues = map[string]string{
+	"BUILD_NAMESPACE": Namespace, "BUILDKIT_IMAGE": "moby/buildkit:v0.34.2-rootless",
+	"REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false",
 }
 
 // Up starts a Stack with its files under dir; rbac is deploy/rbac.yaml.
@@ -71,6 +79,11 @@ func (s *Stack) setup(ctx context.Context, rbac string) error {
 	if err := s.Kube.Apply(ctx, rbac); err != nil {
 		return err
 	}
+	// The admission policy beside it, as an operator deploys it: every
+	// build of the suite and the demo is admitted by it.
+	if err := s.Kube.ApplyWith(ctx, filepath.Join(filepath.Dir(rbac), "admission.yaml"), AdmissionValues); err != nil {
+		return err
+	}
 	doc := registrytest.DockerConfig(s.Registry.Host, s.Registry.User, s.Registry.Password)
 	core := s.Kube.Client.CoreV1()
 	if _, err := core.Secrets(Namespace).Create(ctx, registrytest.Secret("registry-pull-secret", Namespace, doc), metav1.CreateOptions{}); err != nil {
@@ -89,9 +102,18 @@ func (s *Stack) setup(ctx context.Context, rbac string) error {
 // Apply creates the objects of a multi-document YAML file (the kinds
 // deploy/rbac.yaml holds).
 func (k *Kube) Apply(ctx context.Context, path string) error {
+	return k.ApplyWith(ctx, path, nil)
+}
+
+// ApplyWith applies the file at path with its ${PARAMETERS} filled in from
+// values, as envsubst does for an operator (deploy/admission.yaml).
+func (k *Kube) ApplyWith(ctx context.Context, path string, values map[string]string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
+	}
+	if values != nil {
+		data = []byte(os.Expand(string(data), func(v string) string { return values[v] }))
 	}
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	c := k.Client
@@ -118,6 +140,10 @@ func (k *Kube) Apply(ctx context.Context, path string) error {
 			_, err = c.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 		case *rbacv1.RoleBinding:
 			_, err = c.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *admissionv1.ValidatingAdmissionPolicy:
+			_, err = c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, o, metav1.CreateOptions{})
+		case *admissionv1.ValidatingAdmissionPolicyBinding:
+			_, err = c.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, o, metav1.CreateOptions{})
 		default:
 			err = fmt.Errorf("%s: unexpected %T", path, obj)
 		}
