@@ -2,9 +2,7 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"time"
 
@@ -61,8 +59,8 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	// Then the bound on each user's history, whatever the ages.
-	pruned, errs := pruneUsers(ctx, k.Batch.Jobs(ns), builds.RecordsIn(k, ns), user, inv.Config.MaxRetainedBuilds, dry)
-	if err := errors.Join(errs...); apperr.Status(err) == http.StatusBadGateway && len(pruned) == 0 {
+	pruned, errs, err := pruneUsers(ctx, k.Batch.Jobs(ns), builds.RecordsIn(k, ns), user, inv.Config.MaxRetainedBuilds, dry)
+	if err != nil {
 		return nil, err
 	}
 	for _, e := range errs {
@@ -80,40 +78,39 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 }
 
 // pruneUsers applies max_retained_builds to the history of user, or of
-// every user when user is "" (the schedule's run).
-func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, user string, keep int, dry bool) ([]string, []error) {
+// every user when user is "" (the schedule's run). err is a failed
+// listing; errs are the builds that could not be deleted.
+func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, user string, keep int, dry bool) (pruned []string, errs []error, err error) {
 	all, err := builds.UserJobs(ctx, jobs, user)
 	if err != nil {
-		return nil, []error{err}
+		return nil, nil, err
 	}
 	recs, err := records.List(ctx, user)
 	if err != nil {
-		return nil, []error{err}
+		return nil, nil, err
 	}
-	jobsOf, recsOf := map[string][]batchv1.Job{}, map[string][]builds.Record{}
+	type history struct {
+		jobs []batchv1.Job
+		recs []builds.Record
+	}
+	byUser := map[string]*history{}
+	of := func(u string) *history {
+		if byUser[u] == nil {
+			byUser[u] = &history{}
+		}
+		return byUser[u]
+	}
 	for _, j := range all {
-		u := j.Annotations[names.AnnotationUser]
-		jobsOf[u] = append(jobsOf[u], j)
+		h := of(j.Annotations[names.AnnotationUser])
+		h.jobs = append(h.jobs, j)
 	}
 	for _, r := range recs {
-		recsOf[r.User] = append(recsOf[r.User], r)
+		h := of(r.User)
+		h.recs = append(h.recs, r)
 	}
-	var pruned []string
-	var errs []error
-	for u := range userSet(jobsOf, recsOf) {
-		d, e := pruneHistory(ctx, jobs, records, jobsOf[u], recsOf[u], keep, dry)
+	for _, h := range byUser {
+		d, e := pruneHistory(ctx, jobs, records, h.jobs, h.recs, keep, dry)
 		pruned, errs = append(pruned, d...), append(errs, e...)
 	}
-	return pruned, errs
-}
-
-func userSet(jobs map[string][]batchv1.Job, recs map[string][]builds.Record) map[string]bool {
-	out := map[string]bool{}
-	for u := range jobs {
-		out[u] = true
-	}
-	for u := range recs {
-		out[u] = true
-	}
-	return out
+	return pruned, errs, nil
 }

@@ -12,15 +12,11 @@ import (
 var DeleteImage = action.Action{Name: "delete-image", Methods: web.Delete(), Run: deleteImage}
 
 func deleteImage(ctx context.Context, inv *action.Invocation) (any, error) {
-	c, image, err := imageParam(ctx, inv)
+	c, image, repo, err := imageParam(ctx, inv)
 	if err != nil {
 		return nil, err
 	}
-	ref, err := c.Reference(image)
-	if err != nil {
-		return nil, err
-	}
-	if err := inv.Config.CheckWritable(ref.Context().RepositoryStr(), inv.Caller.Admin); err != nil {
+	if err := inv.Config.CheckWritable(repo, inv.Caller.Admin); err != nil {
 		return nil, err
 	}
 	d, err := c.Delete(ctx, image)

@@ -61,23 +61,23 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, host, src, err := pin(ctx, inv, req)
+	p, err := pin(ctx, inv, req)
 	if err != nil {
 		return nil, err
 	}
-	ns := cfg.KubeNamespace
-	id := Identity(req.Kind.Name, src.Digest, req.File)[:20]
+	k, ns := p.kube, cfg.KubeNamespace
+	id := Identity(req.Kind.Name, p.source.Digest, req.File)[:20]
 	req.Repo, req.Tag = inv.Caller.Name, req.Kind.Name+"-"+id
-	plan := buildspec.NewPlan(req, inv.Caller.Name, id, host, src, cfg)
+	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.host, p.source, cfg)
 
-	reg, err := clusterRegistryAt(ctx, inv, host, k.Core.Secrets(ns))
+	reg, err := registryClient(inv, p.host, clusterCredentials(cfg).With(p.secret, p.host), cfg.RegistryInsecure)
 	if err != nil {
 		return nil, err
 	}
 	if digest, ok, err := reg.Head(ctx, req.Target()); err != nil {
 		return nil, err
 	} else if ok {
-		return Ensured{Status: "ready", Image: plan.PullImage, Digest: digest, SourceDigest: src.Digest,
+		return Ensured{Status: "ready", Image: plan.PullImage, Digest: digest, SourceDigest: p.source.Digest,
 			Message: "the image exists: deploy with it"}, nil
 	}
 

@@ -11,7 +11,7 @@ import (
 var GetImage = action.Action{Name: "get-image", Methods: web.Read(), Run: getImage}
 
 func getImage(ctx context.Context, inv *action.Invocation) (any, error) {
-	c, image, err := imageParam(ctx, inv)
+	c, image, _, err := imageParam(ctx, inv)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/registry"
 )
@@ -54,19 +55,18 @@ func clusterRegistry(ctx context.Context, inv *action.Invocation) (*registry.Cli
 	if err != nil {
 		return nil, err
 	}
-	return clusterRegistryAt(ctx, inv, host, secrets)
-}
-
-// clusterRegistryAt is clusterRegistry for a host already resolved;
-// secrets may be nil when registry_user or registry_password are set.
-func clusterRegistryAt(ctx context.Context, inv *action.Invocation, host string, secrets kube.Secrets) (*registry.Client, error) {
-	cfg := inv.Config
-	creds := registry.Credentials{User: cfg.RegistryUser, Password: cfg.RegistryPassword, Secret: cfg.RegistrySecret}
-	auth, err := creds.Authenticator(ctx, host, secrets)
+	auth, err := clusterCredentials(cfg).Authenticator(ctx, host, secrets)
 	if err != nil {
 		return nil, err
 	}
 	return registryClient(inv, host, auth, cfg.RegistryInsecure)
+}
+
+// clusterCredentials are the builder's credentials for the cluster
+// registry: registry_user and registry_password, else the registry
+// Secret's entry for its host.
+func clusterCredentials(cfg config.Config) registry.Credentials {
+	return registry.Credentials{User: cfg.RegistryUser, Password: cfg.RegistryPassword, Secret: cfg.RegistrySecret}
 }
 
 // required reads a parameter that must be there; what says what it is.
@@ -81,22 +81,22 @@ func required(inv *action.Invocation, key, what string) (string, error) {
 	return v, nil
 }
 
-// imageParam reads and authorizes the image parameter.
-func imageParam(ctx context.Context, inv *action.Invocation) (*registry.Client, string, error) {
-	image, err := required(inv, "image", "<repo>:<tag> or <repo>@<digest>, such as devel:python3.13-custom")
-	if err != nil {
-		return nil, "", err
+// imageParam reads and authorizes the image parameter; repo is its
+// repository.
+func imageParam(ctx context.Context, inv *action.Invocation) (c *registry.Client, image, repo string, err error) {
+	if image, err = required(inv, "image", "<repo>:<tag> or <repo>@<digest>, such as devel:python3.13-custom"); err != nil {
+		return nil, "", "", err
 	}
-	c, err := clusterRegistry(ctx, inv)
-	if err != nil {
-		return nil, "", err
+	if c, err = clusterRegistry(ctx, inv); err != nil {
+		return nil, "", "", err
 	}
 	ref, err := c.Reference(image)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	if err := inv.Caller.Authorize(ref.Context().RepositoryStr()); err != nil {
-		return nil, "", err
+	repo = ref.Context().RepositoryStr()
+	if err := inv.Caller.Authorize(repo); err != nil {
+		return nil, "", "", err
 	}
-	return c, image, nil
+	return c, image, repo, nil
 }

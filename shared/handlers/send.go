@@ -46,7 +46,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, host, src, err := pin(ctx, inv, req)
+	p, err := pin(ctx, inv, req)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +54,8 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making a build id: %w", err)
 	}
-	plan := buildspec.NewPlan(req, inv.Caller.Name, id, host, src, cfg)
-	job, err := create(ctx, inv, k, plan)
+	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.host, p.source, cfg)
+	job, err := create(ctx, inv, p.kube, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -69,24 +69,34 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	}, nil
 }
 
-// pin resolves what a request builds on, before anything is created: the
-// cluster clients, the registry host, and the source pinned to its digest
-// and user (after the source rules). send and ensure start with it.
-func pin(ctx context.Context, inv *action.Invocation, req buildspec.Request) (*kube.Clients, string, buildspec.Source, error) {
+// pinned is what a request builds on, resolved before anything is
+// created: the cluster clients, the registry host, the registry Secret
+// (read once) and the source pinned to its digest and user.
+type pinned struct {
+	kube   *kube.Clients
+	host   string
+	secret registry.Secret
+	source buildspec.Source
+}
+
+// pin resolves it, after the source rules. send and ensure start with it.
+func pin(ctx context.Context, inv *action.Invocation, req buildspec.Request) (pinned, error) {
 	cfg := inv.Config
-	k, err := inv.Kube()
-	if err != nil {
-		return nil, "", buildspec.Source{}, err
+	var p pinned
+	var err error
+	if p.kube, err = inv.Kube(); err != nil {
+		return pinned{}, err
 	}
-	host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(cfg.KubeNamespace))
-	if err != nil {
-		return nil, "", buildspec.Source{}, err
+	if p.host, err = cfg.ResolveRegistryHost(ctx, p.kube.Core.ConfigMaps(cfg.KubeNamespace)); err != nil {
+		return pinned{}, err
 	}
-	src, err := resolveSource(ctx, inv, k.Core.Secrets(cfg.KubeNamespace), req.SourceRef, host)
-	if err != nil {
-		return nil, "", buildspec.Source{}, err
+	if p.secret, err = (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, p.kube.Core.Secrets(cfg.KubeNamespace)); err != nil {
+		return pinned{}, err
 	}
-	return k, host, src, nil
+	if p.source, err = resolveSource(ctx, inv, p.secret, req.SourceRef, p.host); err != nil {
+		return pinned{}, err
+	}
+	return p, nil
 }
 
 // errBuildExists is create's answer when the build's Job exists already:
@@ -153,12 +163,8 @@ func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan b
 // credential wherever that applies), and resolves it to its digest and
 // user: anonymously, or with the builder's credential for a source in the
 // cluster registry that the caller may read.
-func resolveSource(ctx context.Context, inv *action.Invocation, secrets kube.Secrets, ref name.Reference, host string) (buildspec.Source, error) {
+func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.Secret, ref name.Reference, host string) (buildspec.Source, error) {
 	cfg := inv.Config
-	secret, err := registry.Credentials{Secret: cfg.RegistrySecret}.ReadSecret(ctx, secrets)
-	if err != nil {
-		return buildspec.Source{}, err
-	}
 	policy := source.NewPolicy(source.Cluster{
 		RegistryHost:    host,
 		KubeNamespace:   cfg.KubeNamespace,

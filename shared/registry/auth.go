@@ -28,15 +28,25 @@ type Credentials struct {
 // set, else host's entry in the Secret, else anonymous (no Secret, or no
 // entry for host). secrets may be nil when User and Password are set.
 func (c Credentials) Authenticator(ctx context.Context, host string, secrets secretGetter) (authn.Authenticator, error) {
-	if c.User != "" || c.Password != "" {
-		return &authn.Basic{Username: c.User, Password: c.Password}, nil
+	if c.explicit() {
+		return c.With(Secret{}, host), nil
 	}
 	s, err := c.ReadSecret(ctx, secrets)
 	if err != nil {
 		return nil, err
 	}
-	return s.Authenticator(host), nil
+	return c.With(s, host), nil
 }
+
+// With is Authenticator for a Secret already read.
+func (c Credentials) With(s Secret, host string) authn.Authenticator {
+	if c.explicit() {
+		return &authn.Basic{Username: c.User, Password: c.Password}
+	}
+	return s.Authenticator(host)
+}
+
+func (c Credentials) explicit() bool { return c.User != "" || c.Password != "" }
 
 // Secret is the registry Secret's docker config, read and decoded once:
 // the hosts it holds a credential for, and each one's credential.

@@ -24,7 +24,7 @@ type Policy struct {
 	hosts   map[string]bool // host names, lower case, without port
 	shared  []string        // repository prefixes anyone may read
 	allowed []string        // prefixes of host/repository outside the cluster registry
-	exact   map[string]bool // host/repository allowed as they are (the builders')
+	exact   []string        // sources whose repositories are allowed as they are (the builders')
 }
 
 // Cluster describes the cluster registry's names.
@@ -53,14 +53,9 @@ type Cluster struct {
 // never make a foreign one look like ours, so ignoring it refuses more, not
 // less.
 func NewPolicy(c Cluster) Policy {
-	p := Policy{hosts: map[string]bool{}, shared: c.Shared, exact: map[string]bool{}}
+	p := Policy{hosts: map[string]bool{}, shared: c.Shared, exact: c.Builders}
 	for _, a := range c.Allowed {
 		p.allowed = append(p.allowed, canonical(a))
-	}
-	for _, b := range c.Builders {
-		if ref, err := name.ParseReference(b); err == nil {
-			p.exact[qualified(ref)] = true
-		}
 	}
 	add := func(h string) {
 		if h = hostname(h); h != "" {
@@ -139,11 +134,15 @@ func qualified(ref name.Reference) string {
 // users may build from.
 func (p Policy) Allowed(ref name.Reference) bool {
 	q := qualified(ref)
-	if p.exact[q] {
-		return true
-	}
 	for _, a := range p.allowed {
 		if a == "*" || strings.HasPrefix(q, a) {
+			return true
+		}
+	}
+	// The builders' sources are parsed only here, when no prefix allowed
+	// the source: the defaults all stand under allowed_sources.
+	for _, b := range p.exact {
+		if br, err := name.ParseReference(b); err == nil && qualified(br) == q {
 			return true
 		}
 	}

@@ -442,6 +442,11 @@ func TestSourcesAreAllowListed(t *testing.T) {
 	assert.Equal(t, 403, code, "%v", body)
 	assert.Contains(t, body["error"], "docker.io/apache/openserverless-runtime-", "it names what is allowed")
 	assert.Zero(t, probes.Load(), "the named host was never contacted")
+	// ensure goes through the same rules.
+	ens := action(t, "send", map[string]any{"operation": "ensure"})
+	code, body = call(t, ens, invoker.Web("ensure", "prober", "POST", map[string]any{"source": source, "kind": "python"}))
+	assert.Equal(t, 403, code, "%v", body)
+	assert.Zero(t, probes.Load(), "the named host was never contacted")
 	j, c := counts(t)
 	assert.Equal(t, jobs, j)
 	assert.Equal(t, cms, c)
