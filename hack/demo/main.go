@@ -194,7 +194,7 @@ func (d *demo) process(zip string) (*invoker.Process, error) {
 // builder's ServiceAccount, and the stock runtimes under runtimes/ shared
 // with every user.
 func (d *demo) bound() map[string]any {
-	return invoker.Deployment(map[string]any{"kubeconfig": d.stack.SAKubeconfig, "shared_repositories": "runtimes"})
+	return invoker.Deployment(localstack.Params(d.stack.SAKubeconfig))
 }
 
 // user calls a web action as user devel.

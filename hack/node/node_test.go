@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -116,4 +117,22 @@ func TestLastLinesAndFlagValue(t *testing.T) {
 	assert.Equal(t, "unix:///run/b.sock", flagValue(args, "--addr"))
 	assert.Equal(t, "/etc/b.toml", flagValue(args, "--config"))
 	assert.Equal(t, "", flagValue(args, "--root"))
+}
+
+// TestIsBuildkit: the images the node runs BuildKit for, by tag and by
+// digest (deploy/admission.yaml admits only digests).
+func TestIsBuildkit(t *testing.T) {
+	digest := "@sha256:" + strings.Repeat("0", 64)
+	for image, want := range map[string]bool{
+		"moby/buildkit:v0.34.2-rootless":                    true,
+		"moby/buildkit:v0.34.2-rootless" + digest:           true,
+		"moby/buildkit" + digest:                            true,
+		"docker.io/moby/buildkit:v0.34.2-rootless" + digest: true,
+		"registry:5000/moby/buildkit:v1":                    true,
+		"busybox:1":                                         false,
+		"evil/moby/buildkitx:v1" + digest:                   false,
+		"moby/buildkit-fake:v1":                             false,
+	} {
+		assert.Equal(t, want, isBuildkit(image), image)
+	}
 }

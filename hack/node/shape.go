@@ -41,8 +41,8 @@ func buildShape(pod *corev1.Pod) (daemon, client corev1.Container, err error) {
 }
 
 func isBuildkit(image string) bool {
-	repo := image
-	if i := strings.LastIndexAny(repo, ":@"); i > strings.LastIndex(repo, "/") {
+	repo, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 		repo = repo[:i]
 	}
 	return repo == "moby/buildkit" || strings.HasSuffix(repo, "/moby/buildkit")

@@ -77,7 +77,7 @@ func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) 
 		SourceUser:   src.User,
 		ID:           id,
 		User:         user,
-		Namespace:    cfg.KubeNamespace,
+		Namespace:    cfg.BuildNamespace,
 		Image:        host + "/" + req.Target(),
 		PullImage:    cfg.PullHost(host) + "/" + req.Target(),
 		Insecure:     cfg.RegistryInsecure,

@@ -21,7 +21,10 @@ import (
 
 // Defaults of the package parameters.
 const (
-	DefaultKubeNamespace  = "nuvolaris"
+	DefaultKubeNamespace = "nuvolaris"
+	// DefaultBuildNamespace is where builds live, apart from the system
+	// namespace (deploy/rbac.yaml creates it).
+	DefaultBuildNamespace = "nuvolaris-builds"
 	DefaultRegistryHost   = "nuvolaris-registry-svc:5000"
 	DefaultRegistrySecret = "registry-pull-secret"
 	DefaultAdmins         = "nuvolaris"
@@ -51,7 +54,12 @@ const (
 
 // Config is the builder's configuration for one activation.
 type Config struct {
-	KubeNamespace    string
+	// KubeNamespace holds the cluster's configuration: ConfigMap config
+	// and the registry Secret the registry actions read.
+	KubeNamespace string
+	// BuildNamespace holds the builds: Jobs, contexts, records, the
+	// buildkitd ConfigMap and the push Secret the Jobs mount.
+	BuildNamespace   string
 	Kubeconfig       string // kubeconfig YAML: a secret, never logged or returned
 	RegistryHost     string // as given; "" means look it up (ResolveRegistryHost)
 	RegistrySecret   string
@@ -101,7 +109,7 @@ type Config struct {
 // binds every one of them.
 func ParamNames() []string {
 	return []string{
-		"admin_namespaces", "allowed_sources", "build_cache", "build_disk", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
+		"admin_namespaces", "allowed_sources", "build_cache", "build_disk", "build_namespace", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
 		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
 		"registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
@@ -121,6 +129,7 @@ func FromParams(p params.Params) (Config, error) {
 		return strings.TrimSpace(v)
 	}
 	c.KubeNamespace = str("kube_namespace", DefaultKubeNamespace)
+	c.BuildNamespace = str("build_namespace", DefaultBuildNamespace)
 	c.Kubeconfig = str("kubeconfig", "")
 	c.RegistryHost = str("registry_host", "")
 	c.RegistrySecret = str("registry_secret", DefaultRegistrySecret)
@@ -175,8 +184,10 @@ func FromParams(p params.Params) (Config, error) {
 		}
 		c.SharedRepositories = append(c.SharedRepositories, s)
 	}
-	if errs := validation.IsDNS1123Label(c.KubeNamespace); len(errs) > 0 {
-		return Config{}, apperr.BadRequest("kube_namespace %q is not a namespace name: %s", c.KubeNamespace, strings.Join(errs, "; "))
+	for _, ns := range [][2]string{{"kube_namespace", c.KubeNamespace}, {"build_namespace", c.BuildNamespace}} {
+		if errs := validation.IsDNS1123Label(ns[1]); len(errs) > 0 {
+			return Config{}, apperr.BadRequest("%s %q is not a namespace name: %s", ns[0], ns[1], strings.Join(errs, "; "))
+		}
 	}
 	if errs := validation.IsDNS1123Subdomain(c.RegistrySecret); len(errs) > 0 {
 		return Config{}, apperr.BadRequest("registry_secret %q is not a Secret name", c.RegistrySecret)

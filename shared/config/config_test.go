@@ -27,6 +27,7 @@ func TestDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Config{
 		KubeNamespace:     "nuvolaris",
+		BuildNamespace:    "nuvolaris-builds",
 		RegistrySecret:    "registry-pull-secret",
 		RegistryInsecure:  true,
 		BuildkitImage:     DefaultBuildkitImage,
@@ -103,7 +104,8 @@ func TestTenancyParams(t *testing.T) {
 
 func TestFromParams(t *testing.T) {
 	c, err := FromParams(params.Params{
-		"kube_namespace":        "builds",
+		"kube_namespace":        "system",
+		"build_namespace":       "builds",
 		"registry_host":         "registry.local:5000",
 		"registry_insecure":     "false",
 		"admin_namespaces":      " nuvolaris, ops ,",
@@ -111,7 +113,8 @@ func TestFromParams(t *testing.T) {
 		"buildkit_privileged":   true,
 	})
 	require.NoError(t, err)
-	assert.Equal(t, "builds", c.KubeNamespace)
+	assert.Equal(t, "system", c.KubeNamespace)
+	assert.Equal(t, "builds", c.BuildNamespace)
 	assert.Equal(t, "registry.local:5000", c.RegistryHost)
 	assert.False(t, c.RegistryInsecure)
 	assert.Equal(t, 10*time.Minute, c.BuildTimeout)
@@ -121,6 +124,7 @@ func TestFromParams(t *testing.T) {
 func TestFromParamsRejects(t *testing.T) {
 	tests := map[string]params.Params{
 		"namespace not a label":   {"kube_namespace": "Not_A_Namespace"},
+		"build namespace bad":     {"build_namespace": "builds/x"},
 		"timeout too short":       {"build_timeout_seconds": 5},
 		"timeout not a number":    {"build_timeout_seconds": "soon"},
 		"insecure not a bool":     {"registry_insecure": "perhaps"},

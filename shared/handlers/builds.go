@@ -70,7 +70,7 @@ func listBuilds(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns := inv.Config.KubeNamespace
+	ns := inv.Config.BuildNamespace
 	records := builds.RecordsIn(k, ns)
 	jobs, err := builds.UserJobs(ctx, k.Batch.Jobs(ns), user)
 	if err != nil {

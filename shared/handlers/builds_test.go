@@ -34,7 +34,7 @@ func recordCM(t *testing.T, user, id string, created time.Time, status string) *
 	r := builds.Record{Build: builds.Build{ID: id, JobName: names.JobName(user, id), User: user, Target: user + ":v1", Image: "reg/" + user + ":v1",
 		Status: status, Created: created, Finished: &fin, DurationS: &d, Digest: "sha256:" + strings.Repeat("a", 64)},
 		Log: "line 1\nline 2\n#9 pushing manifest\n"}
-	cm, err := r.ConfigMap("nuvolaris")
+	cm, err := r.ConfigMap(buildNS)
 	require.NoError(t, err)
 	// As records were stored before their logs were kept apart: Get
 	// still reads those.
@@ -88,7 +88,7 @@ func TestBuildsListsEachBuildOnceNewestFirst(t *testing.T) {
 	assert.Equal(t, 60.0, *byID["old"].DurationS)
 
 	// Seen finished, build-devel-fin got its record.
-	_, ok, err := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}.Get(context.Background(), "build-devel-fin")
+	_, ok, err := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}.Get(context.Background(), "build-devel-fin")
 	require.NoError(t, err)
 	assert.True(t, ok)
 
@@ -181,12 +181,12 @@ func TestLogsRecordsAFinishedBuild(t *testing.T) {
 	cs := fake.NewClientset(job, testPod("build-devel-fin", "Succeeded"))
 	_, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-fin"}))
 	require.NoError(t, err)
-	rec, ok, err := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}.Get(context.Background(), "build-devel-fin")
+	rec, ok, err := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}.Get(context.Background(), "build-devel-fin")
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, names.Succeeded, rec.Status)
 	assert.Equal(t, "fake logs", rec.Log, "the log's end")
-	require.NoError(t, cs.BatchV1().Jobs("nuvolaris").Delete(context.Background(), "build-devel-fin", metav1.DeleteOptions{}))
+	require.NoError(t, cs.BatchV1().Jobs(buildNS).Delete(context.Background(), "build-devel-fin", metav1.DeleteOptions{}))
 	res, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-fin"}))
 	require.NoError(t, err)
 	assert.Equal(t, names.Succeeded, res.(*builds.Status).Status)
@@ -203,9 +203,9 @@ func TestCancel(t *testing.T) {
 	res, err := cancel(context.Background(), invocation(t, cs, devel, params.Params{"id": "run"}))
 	require.NoError(t, err)
 	assert.Equal(t, names.Cancelled, res.(Stopped).Status)
-	_, err = cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), "build-devel-run", metav1.GetOptions{})
+	_, err = cs.BatchV1().Jobs(buildNS).Get(context.Background(), "build-devel-run", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the Job is gone: %v", err)
-	pods, err := cs.CoreV1().Pods("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	pods, err := cs.CoreV1().Pods(buildNS).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, pods.Items, "the pod is gone")
 	var graced bool

@@ -41,7 +41,7 @@ func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns := inv.Config.KubeNamespace
+	ns := inv.Config.BuildNamespace
 	jobs, pods := k.Batch.Jobs(ns), k.Core.Pods(ns)
 	records := builds.RecordsIn(k, ns)
 	job, err := cancelTarget(ctx, jobs, records, name, id, inv)

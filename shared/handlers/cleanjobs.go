@@ -40,7 +40,7 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 	if !inv.Caller.Admin {
 		user = inv.Caller.Name
 	}
-	ns := inv.Config.KubeNamespace
+	ns := inv.Config.BuildNamespace
 	c := cleanup.Cleaner{
 		Jobs:       k.Batch.Jobs(ns),
 		ConfigMaps: k.Core.ConfigMaps(ns),

@@ -33,7 +33,7 @@ var now = time.Now()
 
 func job(name, user string, finished time.Duration, typ batchv1.JobConditionType) *batchv1.Job {
 	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{
-		Name: name, Namespace: "nuvolaris", UID: types.UID("uid-" + name),
+		Name: name, Namespace: buildNS, UID: types.UID("uid-" + name),
 		CreationTimestamp: metav1.NewTime(now.Add(-finished - time.Hour)),
 		Labels:            map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: user, names.LabelBuildID: name},
 		Annotations:       map[string]string{names.AnnotationUser: user},
@@ -50,7 +50,7 @@ func job(name, user string, finished time.Duration, typ batchv1.JobConditionType
 
 func configMap(name, user string, age time.Duration, owner string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Name: name, Namespace: "nuvolaris", UID: types.UID("uid-cm-" + name),
+		Name: name, Namespace: buildNS, UID: types.UID("uid-cm-" + name),
 		CreationTimestamp: metav1.NewTime(now.Add(-age)),
 		Labels:            map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: user, names.LabelBuildID: name},
 		Annotations:       map[string]string{names.AnnotationUser: user},
@@ -75,7 +75,7 @@ func fixture() []runtime.Object {
 		configMap("devel-running", "devel", 101*time.Hour, "devel-running"),
 		configMap("devel-orphan", "devel", 50*time.Hour, ""),
 		configMap("devel-orphan-young", "devel", time.Hour, ""),
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: names.BuildkitdConfigMap, Namespace: "nuvolaris",
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: names.BuildkitdConfigMap, Namespace: buildNS,
 			CreationTimestamp: metav1.NewTime(now.Add(-1000 * time.Hour)), Labels: map[string]string{names.LabelManagedBy: names.ManagedBy}}},
 	}
 }
@@ -167,7 +167,7 @@ func TestFailedDeletionIsReportedAndOthersGo(t *testing.T) {
 	assert.Equal(t, "job/devel-old-ok", res.Failed[0].Name)
 	assert.Contains(t, res.Message, "1 could not be deleted")
 	assert.NotContains(t, deletes(t, cs), "configmaps/devel-old-ok", "a Job that stays keeps its build context")
-	_, err = cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), "not-ours", metav1.GetOptions{})
+	_, err = cs.BatchV1().Jobs(buildNS).Get(context.Background(), "not-ours", metav1.GetOptions{})
 	assert.NoError(t, err, "objects without the builder's labels stay")
 }
 
@@ -236,7 +236,7 @@ func TestCleanupRecordsBeforeDeletingAndExpiresRecords(t *testing.T) {
 	assert.Equal(t, []string{"ancient-record"}, res.Records, "only the caller's expired record")
 	assert.Equal(t, []string{"devel-orphan"}, res.ConfigMaps, "records are not orphaned contexts")
 	for _, j := range res.Jobs {
-		cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), names.RecordName(j), metav1.GetOptions{})
+		cm, err := cs.CoreV1().ConfigMaps(buildNS).Get(context.Background(), names.RecordName(j), metav1.GetOptions{})
 		require.NoError(t, err, "%s left its record", j)
 		assert.Equal(t, "devel", cm.Annotations[names.AnnotationUser])
 	}

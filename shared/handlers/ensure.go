@@ -65,7 +65,7 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, ns := p.kube, cfg.KubeNamespace
+	k, ns := p.kube, cfg.BuildNamespace
 	id := Identity(req.Kind.Name, p.source.Digest, req.File)[:20]
 	req.Repo, req.Tag = inv.Caller.Name, req.Kind.Name+"-"+id
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.host, p.source, cfg)

@@ -107,7 +107,7 @@ func TestEnsureConcurrentCallsMakeOneJob(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	jobs, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	jobs, err := cs.BatchV1().Jobs(buildNS).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Len(t, jobs.Items, 1)
 	for _, r := range results {
@@ -122,10 +122,10 @@ func TestEnsureFailedBuild(t *testing.T) {
 	p := ensureParams("fails\n")
 	_, first, err := runEnsure(t, cs, p)
 	require.NoError(t, err)
-	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), first.JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), first.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: metav1.NewTime(time.Now())}}
-	_, err = cs.BatchV1().Jobs("nuvolaris").UpdateStatus(context.Background(), job, metav1.UpdateOptions{})
+	_, err = cs.BatchV1().Jobs(buildNS).UpdateStatus(context.Background(), job, metav1.UpdateOptions{})
 	require.NoError(t, err)
 
 	noRetry := params.Params{"retry": false}
@@ -144,7 +144,7 @@ func TestEnsureFailedBuild(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, code)
 	assert.Equal(t, first.JobName, again.JobName)
 	assert.Equal(t, 1, jobCreates(cs), "built again")
-	rebuilt, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), first.JobName, metav1.GetOptions{})
+	rebuilt, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), first.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, rebuilt.Status.Conditions, "a fresh Job")
 }
@@ -184,7 +184,7 @@ func TestPullHostInResults(t *testing.T) {
 	require.NoError(t, err)
 	sent := res.(Sent)
 	assert.Equal(t, "registry.example.com/devel:python3.13-custom", sent.Image)
-	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), sent.JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, sent.Image, job.Annotations[names.AnnotationImage])
 	assert.Contains(t, flagValues(job.Spec.Template.Spec.Containers[0].Args, "--output")[0], "name=push.internal:5000/devel:python3.13-custom", "pushed to the push host")

@@ -106,3 +106,7 @@ func toJSON(t testing.TB, v any) string {
 	require.NoError(t, err)
 	return string(raw)
 }
+
+// buildNS is where the handlers keep builds by default; the cluster's
+// configuration (ConfigMap config) stays in "nuvolaris".
+const buildNS = config.DefaultBuildNamespace

@@ -37,7 +37,7 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns := inv.Config.KubeNamespace
+	ns := inv.Config.BuildNamespace
 	jobs, pods := k.Batch.Jobs(ns), k.Core.Pods(ns)
 	records := builds.RecordsIn(k, ns)
 	var job *batchv1.Job

@@ -29,7 +29,7 @@ var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 func builderJob(name, user string, created time.Time, conds ...batchv1.JobCondition) *batchv1.Job {
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: name, Namespace: "nuvolaris", CreationTimestamp: metav1.NewTime(created),
+			Name: name, Namespace: buildNS, CreationTimestamp: metav1.NewTime(created),
 			Labels:      map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: names.UserLabel(user), names.LabelBuildID: name[len(name)-3:]},
 			Annotations: map[string]string{names.AnnotationUser: user, names.AnnotationImage: "reg/" + user + ":v1"},
 		},
@@ -39,7 +39,7 @@ func builderJob(name, user string, created time.Time, conds ...batchv1.JobCondit
 
 func testPod(job string, phase corev1.PodPhase) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: job + "-x", Namespace: "nuvolaris", Labels: map[string]string{"batch.kubernetes.io/job-name": job}},
+		ObjectMeta: metav1.ObjectMeta{Name: job + "-x", Namespace: buildNS, Labels: map[string]string{"batch.kubernetes.io/job-name": job}},
 		Status:     corev1.PodStatus{Phase: phase},
 	}
 }
@@ -110,7 +110,7 @@ func TestLogsStatus(t *testing.T) {
 
 func TestLogsAccess(t *testing.T) {
 	other := builderJob("build-other-zzz", "other", t0)
-	foreign := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "not-a-build", Namespace: "nuvolaris"}}
+	foreign := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "not-a-build", Namespace: buildNS}}
 	cs := fake.NewClientset(other, foreign)
 	tests := []struct {
 		caller identity.Caller
@@ -156,7 +156,7 @@ func TestLogsKeepsCollidingUsersApart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "build-aaa-new", res.(*builds.Status).JobName, "their own, though older")
 
-	jobs, err := builds.UserJobs(context.Background(), cs.BatchV1().Jobs("nuvolaris"), oldCut)
+	jobs, err := builds.UserJobs(context.Background(), cs.BatchV1().Jobs(buildNS), oldCut)
 	require.NoError(t, err)
 	require.Len(t, jobs, 1, "the per-user limits count only the user's own builds")
 	assert.Equal(t, "build-aaa-new", jobs[0].Name)

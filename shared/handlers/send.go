@@ -90,7 +90,9 @@ func pin(ctx context.Context, inv *action.Invocation, req buildspec.Request) (pi
 	if p.host, err = cfg.ResolveRegistryHost(ctx, p.kube.Core.ConfigMaps(cfg.KubeNamespace)); err != nil {
 		return pinned{}, err
 	}
-	if p.secret, err = (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, p.kube.Core.Secrets(cfg.KubeNamespace)); err != nil {
+	// The push Secret the build mounts, in the build namespace: the
+	// credential send may use is the one the build would use.
+	if p.secret, err = (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, p.kube.Core.Secrets(cfg.BuildNamespace)); err != nil {
 		return pinned{}, err
 	}
 	if p.source, err = resolveSource(ctx, inv, p.secret, req.SourceRef, p.host); err != nil {
@@ -109,7 +111,7 @@ var errBuildExists = errors.New("the build exists already")
 // and a refused build never starts a container.
 func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan buildspec.Plan) (*batchv1.Job, error) {
 	cfg := inv.Config
-	ns := cfg.KubeNamespace
+	ns := cfg.BuildNamespace
 	// The Dockerfile names the digest and the user: the whole context is
 	// measured now, and the context before the pin was measured at parse.
 	files, err := plan.CheckSize(cfg.MaxContextBytes)

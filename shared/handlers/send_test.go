@@ -55,7 +55,7 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Equal(t, "registry.local:5000/devel:python3.13-custom", sent.Image)
 	assert.Equal(t, "build-devel-"+sent.ID, sent.JobName)
 
-	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), sent.JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: "devel", names.LabelBuildID: sent.ID}, job.Labels)
 	assert.Equal(t, "devel:python3.13-custom", job.Annotations[names.AnnotationTarget])
@@ -87,7 +87,7 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Equal(t, names.BuildkitdConfigMap, volumes["buildkitd-config"].ConfigMap.Name)
 	assert.Equal(t, sent.JobName, volumes["workspace"].ConfigMap.Name)
 
-	cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), sent.JobName, metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(buildNS).Get(context.Background(), sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "beautifulsoup4\nsetuptools\n", cm.Data["requirements.txt"])
 	assert.Contains(t, cm.Data["Dockerfile"], "FROM "+seedSource+"@"+sources.digests[seedSource]+"\n", "pinned to the digest send resolved")
@@ -112,7 +112,7 @@ func TestSendOptions(t *testing.T) {
 	p["build_timeout_seconds"] = "600"
 	res, err := send(context.Background(), invocation(t, cs, identity.Caller{Name: "nuvolaris", Admin: true}, p))
 	require.NoError(t, err)
-	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	c := job.Spec.Template.Spec.Containers[0]
 	assert.Contains(t, c.Args, "type=image,name=ext.registry:443/devel:python3.13-custom,push=true")
@@ -171,7 +171,7 @@ func TestSendLeavesNothingWhenConfigMapFails(t *testing.T) {
 	_, err := send(context.Background(), invocation(t, cs, devel, seedParams()))
 	require.Error(t, err)
 	assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
-	jobs, _ := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	jobs, _ := cs.BatchV1().Jobs(buildNS).List(context.Background(), metav1.ListOptions{})
 	assert.Empty(t, jobs.Items, "the Job goes when its ConfigMap cannot be made")
 	var deleted bool
 	for _, a := range cs.Actions() {
@@ -191,13 +191,13 @@ func TestSendJobFailureCreatesNothing(t *testing.T) {
 	_, err := send(context.Background(), invocation(t, cs, devel, seedParams()))
 	require.Error(t, err)
 	assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
-	cms, _ := cs.CoreV1().ConfigMaps("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	cms, _ := cs.CoreV1().ConfigMaps(buildNS).List(context.Background(), metav1.ListOptions{})
 	assert.Empty(t, cms.Items)
 }
 
 // userJob is a build Job of user, finished at done (zero: unfinished).
 func userJob(user, id string, done time.Time) *batchv1.Job {
-	p := buildspec.Plan{Request: buildspec.Request{Source: "busybox:1", Repo: user, Tag: "v1"}, ID: id, User: user, Namespace: "nuvolaris", Timeout: time.Hour}
+	p := buildspec.Plan{Request: buildspec.Request{Source: "busybox:1", Repo: user, Tag: "v1"}, ID: id, User: user, Namespace: buildNS, Timeout: time.Hour}
 	j := p.Job()
 	if !done.IsZero() {
 		j.Status.CompletionTime = &metav1.Time{Time: done}
@@ -216,7 +216,7 @@ func created(cs *fake.Clientset) (jobs []string) {
 }
 
 func TestSendRefusesAnotherUsersSourceAndCreatesNothing(t *testing.T) {
-	secret := registrytest.Secret("registry-pull-secret", "nuvolaris", registrytest.DockerConfig("https://mirror.corp:8443/v2/", "u", "p"))
+	secret := registrytest.Secret("registry-pull-secret", buildNS, registrytest.DockerConfig("https://mirror.corp:8443/v2/", "u", "p"))
 	tests := []struct {
 		source string
 		caller identity.Caller
@@ -300,7 +300,7 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	p["max_retained_builds"] = 3
 	res, err := send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err)
-	left, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	left, err := cs.BatchV1().Jobs(buildNS).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
 	var kept []string
 	for _, j := range left.Items {
@@ -308,7 +308,7 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "run", "old", res.(Sent).ID}, kept,
 		"the oldest finished build's Job went; the running one, the new one and other users' stay")
-	records := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}
+	records := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}
 	for id, want := range map[string]bool{"f1": true, "r4": false, "r5": false, "f3": false} {
 		_, ok, err := records.Get(context.Background(), names.JobName("devel", id))
 		require.NoError(t, err)
@@ -415,7 +415,7 @@ func TestSendCacheAndProvenance(t *testing.T) {
 		p["target"] = user + "/py:v1"
 		res, err := send(context.Background(), invocation(t, cs, identity.Caller{Name: user, Web: true}, p))
 		require.NoError(t, err, user)
-		job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+		job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 		require.NoError(t, err)
 		args := job.Spec.Template.Spec.Containers[0].Args
 		cache := "registry.local:5000/" + user + "/buildcache:python"
@@ -432,7 +432,7 @@ func TestSendCacheAndProvenance(t *testing.T) {
 	p["registry_insecure"] = false
 	res, err := send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err)
-	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	args := job.Spec.Template.Spec.Containers[0].Args
 	assert.Empty(t, flagValues(args, "--import-cache"))
@@ -485,7 +485,7 @@ func TestSendResolvesTheSource(t *testing.T) {
 	p["registry_host"] = "registry.local:5000"
 	res, err := send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err)
-	cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.NotContains(t, cm.Data["Dockerfile"], "USER")
 	assert.Contains(t, cm.Data["Dockerfile"], "FROM registry.local:5000/devel:base@"+sources.digests["registry.local:5000/devel:base"])
@@ -565,7 +565,7 @@ func TestSendStartsOnlyAdmittedBuilds(t *testing.T) {
 	}
 	assert.True(t, createdSuspended, "created suspended")
 	assert.True(t, resumed, "resumed once admitted")
-	job, err := cs.BatchV1().Jobs("nuvolaris").Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.False(t, *job.Spec.Suspend)
 
@@ -588,7 +588,7 @@ func TestSendStartsOnlyAdmittedBuilds(t *testing.T) {
 		_, patched := a.(k8stesting.PatchAction)
 		assert.False(t, patched, "a refused build is never resumed")
 	}
-	left, err := cs.BatchV1().Jobs("nuvolaris").List(context.Background(), metav1.ListOptions{})
+	left, err := cs.BatchV1().Jobs(buildNS).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, left.Items, 1)
 	assert.Equal(t, earlier.Name, left.Items[0].Name, "the refused build's Job is gone")

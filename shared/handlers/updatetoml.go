@@ -37,8 +37,9 @@ func updateTOML(ctx context.Context, inv *action.Invocation) (any, error) {
 		}
 		text = buildkitd.Default(host, cfg.RegistryInsecure)
 	}
-	cms := k.Core.ConfigMaps(cfg.KubeNamespace)
-	changed, err := buildkitd.Apply(ctx, cms, cfg.KubeNamespace, text)
+	// The build pods mount it: it lives beside them.
+	cms := k.Core.ConfigMaps(cfg.BuildNamespace)
+	changed, err := buildkitd.Apply(ctx, cms, cfg.BuildNamespace, text)
 	if err != nil {
 		return nil, err
 	}

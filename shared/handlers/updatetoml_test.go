@@ -30,7 +30,7 @@ func runUpdate(t *testing.T, cs *fake.Clientset, caller identity.Caller, p param
 }
 
 func stored(t *testing.T, cs *fake.Clientset) string {
-	cm, err := cs.CoreV1().ConfigMaps("nuvolaris").Get(context.Background(), names.BuildkitdConfigMap, metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(buildNS).Get(context.Background(), names.BuildkitdConfigMap, metav1.GetOptions{})
 	require.NoError(t, err)
 	return cm.Data[buildkitd.Key]
 }

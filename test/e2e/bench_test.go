@@ -57,7 +57,7 @@ func sendRealAPI(b *testing.B, config map[string]any, clear bool) {
 	ctx := context.Background()
 	bg := metav1.DeletePropagationBackground
 	b.Cleanup(func() {
-		require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx,
+		require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).DeleteCollection(ctx,
 			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("bench")}))
 	})
 	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv,
@@ -76,7 +76,7 @@ func sendRealAPI(b *testing.B, config map[string]any, clear bool) {
 			b.Fatalf("%d %v", code, body)
 		}
 		if clear {
-			require.NoError(b, stack.kube.Client.BatchV1().Jobs(ns).Delete(ctx, body["job_name"].(string), metav1.DeleteOptions{PropagationPolicy: &bg}))
+			require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).Delete(ctx, body["job_name"].(string), metav1.DeleteOptions{PropagationPolicy: &bg}))
 		}
 		return took
 	}
@@ -117,7 +117,7 @@ func BenchmarkCleanJobs5kOf10k(b *testing.B) {
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
 		k, err := kube.NewClients(cfg)
 		require.NoError(b, err)
-		c := cleanup.Cleaner{Jobs: k.Batch.Jobs(ns), ConfigMaps: k.Core.ConfigMaps(ns)}
+		c := cleanup.Cleaner{Jobs: k.Batch.Jobs(bns), ConfigMaps: k.Core.ConfigMaps(bns)}
 		b.StartTimer()
 
 		res, err := c.Clean(ctx, cleanup.Options{Cutoff: time.Now().Add(-time.Hour)})
@@ -136,8 +136,9 @@ func BenchmarkCleanJobs5kOf10k(b *testing.B) {
 // makeJobs creates finished and running builder Jobs and foreign Jobs, 16 at
 // a time, without owned ConfigMaps.
 func makeJobs(b *testing.B, ctx context.Context, finished, running, foreign int) {
-	c := stack.kube.Client.BatchV1().Jobs(ns)
+	c := stack.kube.Client.BatchV1().Jobs(bns)
 	managedBy := externalController
+	template := buildPlan(b).Job().Spec.Template
 	type spec struct {
 		i    int
 		kind string
@@ -156,9 +157,7 @@ func makeJobs(b *testing.B, ctx context.Context, finished, running, foreign int)
 				}
 				job := &batchv1.Job{
 					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%s-%05d", s.kind, s.i), Labels: labels, Annotations: map[string]string{names.AnnotationUser: "bench"}},
-					Spec: batchv1.JobSpec{ManagedBy: &managedBy, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-						RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
-					}}},
+					Spec:       batchv1.JobSpec{ManagedBy: &managedBy, Template: template},
 				}
 				j, err := c.Create(ctx, job, metav1.CreateOptions{})
 				if err == nil && s.kind != "running" {
@@ -194,9 +193,9 @@ func makeJobs(b *testing.B, ctx context.Context, finished, running, foreign int)
 
 func clearJobs(b *testing.B, ctx context.Context) {
 	bg := metav1.DeletePropagationBackground
-	err := stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: "app=other"})
+	err := stack.kube.Client.BatchV1().Jobs(bns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: "app=other"})
 	require.NoError(b, err)
-	err = stack.kube.Client.BatchV1().Jobs(ns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("bench")})
+	err = stack.kube.Client.BatchV1().Jobs(bns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("bench")})
 	require.NoError(b, err)
 }
 

@@ -38,9 +38,9 @@ func seed(target string) map[string]any {
 func counts(t *testing.T) (jobs, cms int) {
 	ctx := context.Background()
 	sel := metav1.ListOptions{LabelSelector: names.UserSelector("")}
-	j, err := stack.kube.Client.BatchV1().Jobs(ns).List(ctx, sel)
+	j, err := stack.kube.Client.BatchV1().Jobs(bns).List(ctx, sel)
 	require.NoError(t, err)
-	c, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(ctx, sel)
+	c, err := stack.kube.Client.CoreV1().ConfigMaps(bns).List(ctx, sel)
 	require.NoError(t, err)
 	for i := range c.Items {
 		if !builds.IsRecord(&c.Items[i]) {
@@ -65,13 +65,13 @@ func TestSendSeedExample(t *testing.T) {
 		assert.Equal(t, stack.registry.Host+"/devel:python3.13-custom", body["image"])
 		name := body["job_name"].(string)
 
-		job, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		job, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, name, metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, body["id"], job.Labels[names.LabelBuildID])
 		assert.Equal(t, "devel:python3.13-custom", job.Annotations[names.AnnotationTarget])
 		assert.Equal(t, int32(0), *job.Spec.BackoffLimit)
 
-		cm, err := stack.kube.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		cm, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, name, metav1.GetOptions{})
 		require.NoError(t, err)
 		require.Len(t, cm.OwnerReferences, 1)
 		assert.Equal(t, job.UID, cm.OwnerReferences[0].UID, "the ConfigMap is owned by the real Job")
@@ -80,7 +80,7 @@ func TestSendSeedExample(t *testing.T) {
 		assert.Equal(t, body["source_digest"], job.Annotations[names.AnnotationSourceDigest])
 	}
 	// The Job is admin's build only when the admin built it.
-	jobs, err := stack.kube.Client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: names.UserSelector("nuvolaris")})
+	jobs, err := stack.kube.Client.BatchV1().Jobs(bns).List(ctx, metav1.ListOptions{LabelSelector: names.UserSelector("nuvolaris")})
 	require.NoError(t, err)
 	assert.NotEmpty(t, jobs.Items)
 }
@@ -93,7 +93,7 @@ func TestSendUserNameLengths(t *testing.T) {
 		require.Equal(t, 200, code, "%s: %v", user, body)
 		name := body["job_name"].(string)
 		assert.Empty(t, validation.IsDNS1123Label(name), name)
-		job, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		job, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, name, metav1.GetOptions{})
 		require.NoError(t, err, "the real API server accepted %s", name)
 		assert.Equal(t, user, job.Annotations[names.AnnotationUser])
 
@@ -204,7 +204,7 @@ func TestUpdateToml(t *testing.T) {
 		return call(t, p, invoker.Plain("updatetoml", "nuvolaris", params))
 	}
 	stored := func() string {
-		cm, err := stack.kube.Client.CoreV1().ConfigMaps(ns).Get(ctx, names.BuildkitdConfigMap, metav1.GetOptions{})
+		cm, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, names.BuildkitdConfigMap, metav1.GetOptions{})
 		require.NoError(t, err)
 		return cm.Data["buildkitd.toml"]
 	}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,9 +16,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/apache/openserverless-builder/test/invoker"
-
+	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
 )
 
 // externalController marks the test's Jobs as managed elsewhere, so that
@@ -48,20 +53,17 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 		Spec: batchv1.JobSpec{
 			ManagedBy:    &managedBy,
 			BackoffLimit: ptr(int32(0)),
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-				RestartPolicy: corev1.RestartPolicyNever,
-				Containers:    []corev1.Container{{Name: "buildkit", Image: "moby/buildkit:v0.34.2-rootless"}},
-			}},
+			Template:     buildPlan(t).Job().Spec.Template,
 		},
 	}
-	job, err := c.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
+	job, err := c.BatchV1().Jobs(bns).Create(ctx, job, metav1.CreateOptions{})
 	require.NoError(t, err)
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: job.Name, Labels: labels, Annotations: map[string]string{names.AnnotationUser: user},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
 		Data: map[string]string{"Dockerfile": "FROM busybox\n"},
 	}
-	_, err = c.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
+	_, err = c.CoreV1().ConfigMaps(bns).Create(ctx, cm, metav1.CreateOptions{})
 	require.NoError(t, err)
 
 	finished := metav1.NewTime(time.Now().Add(-ago).Truncate(time.Second))
@@ -81,20 +83,33 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 		job.Status.Failed = 1
 		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded"), cond(batchv1.JobFailed, "BackoffLimitExceeded")}
 	}
-	job, err = c.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
+	job, err = c.BatchV1().Jobs(bns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	return job
 }
 
 func ptr[T any](v T) *T { return &v }
 
+// buildPlan is a real build's plan with the stack's configuration: the
+// admission policy admits its Job in the build namespace, so fixture Jobs
+// carry its pod template (their external controller runs no pod).
+func buildPlan(t testing.TB) buildspec.Plan {
+	t.Helper()
+	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage})
+	require.NoError(t, err)
+	require.Equal(t, bns, conf.BuildNamespace)
+	k, _ := kinds.Lookup("python")
+	return buildspec.NewPlan(buildspec.Request{Source: "apache/openserverless-runtime-python:v3.13-2506091954", Repo: "shaper", Tag: "v1", Kind: k, File: []byte("x\n")},
+		"shaper", "0123456789", "registry:5000", buildspec.Source{Digest: "sha256:" + strings.Repeat("a", 64)}, conf)
+}
+
 func exists(t *testing.T, ctx context.Context, job string) (jobThere, cmThere bool) {
-	_, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, job, metav1.GetOptions{})
+	_, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, job, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		require.NoError(t, err)
 	}
 	jobThere = err == nil
-	_, err = stack.kube.Client.CoreV1().ConfigMaps(ns).Get(ctx, job, metav1.GetOptions{})
+	_, err = stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, job, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		require.NoError(t, err)
 	}
@@ -152,7 +167,7 @@ func TestCleanJobs(t *testing.T) {
 func TestCleanJobsRemovesOrphanedContexts(t *testing.T) {
 	ctx := context.Background()
 	labels := map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: "orphans", names.LabelBuildID: "lost"}
-	cm, err := stack.kube.Client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+	cm, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "build-orphans-lost", Labels: labels, Annotations: map[string]string{names.AnnotationUser: "orphans"}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -32,7 +32,7 @@ func TestRecordsOutliveCleanup(t *testing.T) {
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, []any{job}, body["jobs"])
 	require.Eventually(t, func() bool {
-		_, err := stack.kube.Client.BatchV1().Jobs(ns).Get(context.Background(), job, metav1.GetOptions{})
+		_, err := stack.kube.Client.BatchV1().Jobs(bns).Get(context.Background(), job, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, 30*time.Second, 200*time.Millisecond, "the Job is gone")
 
@@ -81,7 +81,7 @@ func TestCancelStopsABuild(t *testing.T) {
 	code, body = call(t, cp, invoker.Web("cancel", "canceller", "DELETE", map[string]any{"id": sent["id"]}))
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, "cancelled", body["status"])
-	pods, err := stack.kube.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
+	pods, err := stack.kube.Client.CoreV1().Pods(bns).List(context.Background(), metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
 	require.NoError(t, err)
 	assert.Empty(t, pods.Items, "the pod is gone when cancel answers")
 
@@ -185,7 +185,7 @@ func TestBuildNamesAreRefusedFirst(t *testing.T) {
 		assert.Equal(t, jobs, j)
 		assert.Equal(t, cms, c)
 	}
-	got, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, victim.Name, metav1.GetOptions{})
+	got, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, victim.Name, metav1.GetOptions{})
 	require.NoError(t, err, "alice's build is still there")
 	assert.Nil(t, got.DeletionTimestamp)
 }
@@ -205,7 +205,7 @@ func TestSendAndCancelLoopStaysBounded(t *testing.T) {
 		code, body := call(t, cp, invoker.Web("cancel", user, "POST", map[string]any{"job_name": sent["job_name"]}))
 		require.Equal(t, 200, code, "%v", body)
 	}
-	cms, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
+	cms, err := stack.kube.Client.CoreV1().ConfigMaps(bns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
 	require.NoError(t, err)
 	records, logs := 0, 0
 	for _, cm := range cms.Items {

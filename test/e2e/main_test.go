@@ -23,7 +23,12 @@ import (
 	"github.com/apache/openserverless-builder/test/localstack"
 )
 
-const ns = localstack.Namespace
+// ns is the system namespace (configuration, admins' activations); bns
+// is where builds live.
+const (
+	ns  = localstack.Namespace
+	bns = localstack.BuildNamespace
+)
 
 // stack is what TestMain started for every test.
 var stack struct {
@@ -100,10 +105,10 @@ func run(m *testing.M) int {
 }
 
 // bound are the package parameters a deployment binds: the builder's own
-// ServiceAccount, and the base runtimes pushed under runtimes/ shared with
-// every user; the registry comes from ConfigMap config.
+// ServiceAccount and the stack's (localstack.Params); the registry comes
+// from ConfigMap config.
 func bound() map[string]any {
-	return invoker.Deployment(map[string]any{"kubeconfig": stack.saKubeconfig, "shared_repositories": "runtimes"})
+	return invoker.Deployment(localstack.Params(stack.saKubeconfig))
 }
 
 // action starts the zip of an action under the invoker harness, deployed

@@ -6,13 +6,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/config"
-	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -34,10 +31,36 @@ func TestServiceAccountIsLeastPrivilege(t *testing.T) {
 	sa, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 
-	_, err = sa.CoreV1().Secrets(ns).Get(ctx, "registry-pull-secret", metav1.GetOptions{})
-	assert.NoError(t, err, "the registry Secret is readable")
+	for _, n := range []string{ns, bns} {
+		_, err = sa.CoreV1().Secrets(n).Get(ctx, "registry-pull-secret", metav1.GetOptions{})
+		assert.NoError(t, err, "the registry Secret is readable in %s", n)
+	}
 
 	forbidden := map[string]func() error{
+		"Jobs in the system namespace": func() error {
+			_, err := sa.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"listing ConfigMaps in the system namespace": func() error {
+			_, err := sa.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"reading another ConfigMap in the system namespace": func() error {
+			_, err := sa.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+			return err
+		},
+		"updating ConfigMap config": func() error {
+			_, err := sa.CoreV1().ConfigMaps(ns).Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config"}}, metav1.UpdateOptions{})
+			return err
+		},
+		"updating another ConfigMap in the build namespace": func() error {
+			_, err := sa.CoreV1().ConfigMaps(bns).Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt"}}, metav1.UpdateOptions{})
+			return err
+		},
+		"another Secret in the build namespace": func() error {
+			_, err := sa.CoreV1().Secrets(bns).List(ctx, metav1.ListOptions{})
+			return err
+		},
 		"another Secret": func() error {
 			_, err := sa.CoreV1().Secrets(ns).Get(ctx, "couchdb-admin", metav1.GetOptions{})
 			return err
@@ -55,7 +78,7 @@ func TestServiceAccountIsLeastPrivilege(t *testing.T) {
 			return err
 		},
 		"creating pods": func() error {
-			_, err := sa.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x"},
+			_, err := sa.CoreV1().Pods(bns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x"},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "x", Image: "busybox"}}}}, metav1.CreateOptions{})
 			return err
 		},
@@ -90,14 +113,14 @@ func TestNetworkPolicyIsValid(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(stack.root, "deploy", "networkpolicy.yaml"))
 	require.NoError(t, err)
 	values := map[string]string{
-		"BUILD_NAMESPACE": ns, "POD_CIDR": "10.244.0.0/16", "SERVICE_CIDR": "10.96.0.0/12",
+		"BUILD_NAMESPACE": bns, "POD_CIDR": "10.244.0.0/16", "SERVICE_CIDR": "10.96.0.0/12",
 		"METADATA_CIDR": "169.254.169.254/32", "REGISTRY_NAMESPACE": ns, "REGISTRY_APP": "nuvolaris-registry", "REGISTRY_PORT": "5000",
 	}
 	create := func(values map[string]string) error {
 		doc := os.Expand(string(raw), func(k string) string { return values[k] })
 		var np networkingv1.NetworkPolicy
 		require.NoError(t, yaml.Unmarshal([]byte(doc), &np))
-		_, err := stack.kube.Client.NetworkingV1().NetworkPolicies(ns).Create(context.Background(), &np, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		_, err := stack.kube.Client.NetworkingV1().NetworkPolicies(bns).Create(context.Background(), &np, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err
 	}
 	require.NoError(t, create(values))
@@ -109,27 +132,27 @@ func TestNetworkPolicyIsValid(t *testing.T) {
 // TestAdmissionPolicyHoldsTheBuildShape: on the real API server, a Job
 // the builder's ServiceAccount creates in the build's shape is admitted
 // (every build of the suite is, too), and one that mounts another Secret,
-// runs another image, asks for a token, is privileged, or has an
-// unbounded emptyDir is refused (dry-run creates: nothing is left).
+// runs another image (or the configured one by tag, not digest), asks for
+// a token, is privileged, or has an unbounded emptyDir is refused
+// (dry-run creates: nothing is left). The policy holds the whole build
+// namespace: a cluster admin's own Job or pod there is refused too, and
+// the system namespace is not its business.
 func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 	ctx := context.Background()
 	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
 	require.NoError(t, err)
 	sa, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
-	k, _ := kinds.Lookup("python")
-	conf, err := config.FromParams(nil)
-	require.NoError(t, err)
-	plan := buildspec.NewPlan(buildspec.Request{Source: "apache/openserverless-runtime-python:v3.13-2506091954", Repo: "shaper", Tag: "v1", Kind: k, File: []byte("x\n")},
-		"shaper", "0123456789", "registry:5000", buildspec.Source{Digest: "sha256:" + strings.Repeat("a", 64)}, conf)
+	plan := buildPlan(t)
 	create := func(edit func(*corev1.PodSpec)) error {
 		job := plan.Job()
 		if edit != nil {
 			edit(&job.Spec.Template.Spec)
 		}
-		_, err := sa.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		_, err := sa.BatchV1().Jobs(bns).Create(ctx, job, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err
 	}
+	dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 	require.NoError(t, create(nil), "the builder's own shape is admitted")
 	refused := map[string]func(*corev1.PodSpec){
 		"another Secret": func(s *corev1.PodSpec) {
@@ -139,6 +162,7 @@ func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 			s.InitContainers[0].VolumeMounts = append(s.InitContainers[0].VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/tmp/x"})
 		},
 		"another image":      func(s *corev1.PodSpec) { s.Containers[0].Image = "busybox:1" },
+		"the image by tag":   func(s *corev1.PodSpec) { s.Containers[0].Image = config.DefaultBuildkitImage },
 		"a token":            func(s *corev1.PodSpec) { s.AutomountServiceAccountToken = nil },
 		"privilege":          func(s *corev1.PodSpec) { p := true; s.InitContainers[0].SecurityContext.Privileged = &p },
 		"the host's network": func(s *corev1.PodSpec) { s.HostNetwork = true },
@@ -159,4 +183,19 @@ func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 		assert.True(t, apierrors.IsInvalid(err) || apierrors.IsForbidden(err), "%s: %v", what, err)
 		assert.Contains(t, err.Error(), "openserverless-builder-jobs", what)
 	}
+
+	// Whoever creates them: a cluster admin's Job and pod in the build
+	// namespace are held to the shape, while the system namespace is not
+	// the policy's business.
+	admin := stack.kube.Client
+	job := plan.Job()
+	job.Spec.Template.Spec.Containers[0].Image = "busybox:1"
+	_, err = admin.BatchV1().Jobs(bns).Create(ctx, job, dry)
+	assert.ErrorContains(t, err, "openserverless-builder-jobs", "an admin's Job of another image in the build namespace")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "stray"}, Spec: *job.Spec.Template.Spec.DeepCopy()}
+	_, err = admin.CoreV1().Pods(bns).Create(ctx, pod, dry)
+	assert.ErrorContains(t, err, "openserverless-builder-jobs", "an admin's pod of another image in the build namespace")
+	job.Namespace = ns
+	_, err = admin.BatchV1().Jobs(ns).Create(ctx, job, dry)
+	assert.NoError(t, err, "the system namespace is not the policy's")
 }

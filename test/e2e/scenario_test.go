@@ -200,9 +200,9 @@ func TestCleanJobsAfterBuilds(t *testing.T) {
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, []any{job}, body["jobs"])
 	require.Eventually(t, func() bool {
-		_, errJob := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, job, metav1.GetOptions{})
-		_, errCM := stack.kube.Client.CoreV1().ConfigMaps(ns).Get(ctx, job, metav1.GetOptions{})
-		pods, err := stack.kube.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
+		_, errJob := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, job, metav1.GetOptions{})
+		_, errCM := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, job, metav1.GetOptions{})
+		pods, err := stack.kube.Client.CoreV1().Pods(bns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
 		return apierrors.IsNotFound(errJob) && apierrors.IsNotFound(errCM) && err == nil && len(pods.Items) == 0
 	}, 60*time.Second, 250*time.Millisecond, "the Job, its pod and its ConfigMap are gone")
 }

@@ -58,7 +58,7 @@ func intact(t *testing.T, digest string) {
 // userJobs are the builder's Jobs of user on the real API server.
 func userJobs(t testing.TB, user string) []batchv1.Job {
 	t.Helper()
-	list, err := stack.kube.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
+	list, err := stack.kube.Client.BatchV1().Jobs(bns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
 	require.NoError(t, err)
 	return list.Items
 }
@@ -68,7 +68,7 @@ func removeJobs(t *testing.T, names *[]string) {
 	t.Cleanup(func() {
 		bg := metav1.DeletePropagationBackground
 		for _, n := range *names {
-			_ = stack.kube.Client.BatchV1().Jobs(ns).Delete(context.Background(), n, metav1.DeleteOptions{PropagationPolicy: &bg})
+			_ = stack.kube.Client.BatchV1().Jobs(bns).Delete(context.Background(), n, metav1.DeleteOptions{PropagationPolicy: &bg})
 		}
 	})
 }
@@ -238,7 +238,7 @@ func TestConcurrentSendsHoldTheActiveLimit(t *testing.T) {
 		assert.Contains(t, accepted, job, "a pod was created for %s, which send refused", job)
 	}
 	require.Eventually(t, func() bool {
-		cms, err := stack.kube.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
+		cms, err := stack.kube.Client.CoreV1().ConfigMaps(bns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
 		return err == nil && len(cms.Items) == limit
 	}, 30*time.Second, 100*time.Millisecond, "the refused builds' contexts go with their Jobs")
 
@@ -341,12 +341,12 @@ func TestCollidingUserNames(t *testing.T) {
 	legacyRunning := makeJob(t, ctx, long, "legacy2", running, 0, true)
 	for _, j := range []*batchv1.Job{legacyDone, legacyRunning} {
 		require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			cur, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, j.Name, metav1.GetOptions{})
+			cur, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, j.Name, metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
 			cur.Labels[names.LabelUser] = oldCut
-			_, err = stack.kube.Client.BatchV1().Jobs(ns).Update(ctx, cur, metav1.UpdateOptions{})
+			_, err = stack.kube.Client.BatchV1().Jobs(bns).Update(ctx, cur, metav1.UpdateOptions{})
 			return err
 		}))
 	}
@@ -358,7 +358,7 @@ func TestCollidingUserNames(t *testing.T) {
 	code, body = call(t, action(t, "cleanjobs"), invoker.Web("cleanjobs", oldCut, "POST", map[string]any{"max_age_hours": 0}))
 	require.Equal(t, 200, code, "%v", body)
 	assert.Empty(t, body["jobs"], "oldCut's cleanup leaves long's builds")
-	_, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, legacyDone.Name, metav1.GetOptions{})
+	_, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, legacyDone.Name, metav1.GetOptions{})
 	assert.NoError(t, err)
 
 	var made []string
@@ -371,7 +371,7 @@ func TestCollidingUserNames(t *testing.T) {
 	code, body = call(t, action(t, "send"), invoker.Web("send", long, "POST", seed(long+":v1")))
 	require.Equal(t, 200, code, "%v", body)
 	made = append(made, body["job_name"].(string))
-	job, err := stack.kube.Client.BatchV1().Jobs(ns).Get(ctx, body["job_name"].(string), metav1.GetOptions{})
+	job, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, body["job_name"].(string), metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.NotEqual(t, oldCut, job.Labels[names.LabelUser], "a new build's label is no user's name")
 	code, st := call(t, action(t, "logs"), invoker.Web("logs", oldCut, "GET", nil))
@@ -462,7 +462,7 @@ func TestSourcesAreAllowListed(t *testing.T) {
 // the Job).
 func podsCreatedFor(t *testing.T, prefix string) []string {
 	t.Helper()
-	events, err := stack.kube.Client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "reason=SuccessfulCreate,involvedObject.kind=Job"})
+	events, err := stack.kube.Client.CoreV1().Events(bns).List(context.Background(), metav1.ListOptions{FieldSelector: "reason=SuccessfulCreate,involvedObject.kind=Job"})
 	require.NoError(t, err)
 	var jobs []string
 	for _, e := range events.Items {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,8 +20,25 @@ import (
 	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
-// Namespace is where the builder runs, as on OpenServerless.
-const Namespace = "nuvolaris"
+const (
+	// Namespace is where the builder runs, as on OpenServerless.
+	Namespace = "nuvolaris"
+	// BuildNamespace is where builds live (deploy/rbac.yaml creates it).
+	BuildNamespace = "nuvolaris-builds"
+	// BuildkitImage is the BuildKit image the stack deploys with, pinned
+	// by digest as deploy/admission.yaml demands. The node pulls nothing:
+	// it runs the buildkitd it built for any moby/buildkit image, so the
+	// digest is zeros, naming no image anywhere: only its shape, that of
+	// an operator's pinned reference, matters here.
+	BuildkitImage = "moby/buildkit:v0.34.2-rootless@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+)
+
+// Params are the package parameters the stack deploys with besides the
+// kubeconfig: the pinned BuildKit image, and the base runtimes under
+// runtimes/ shared with every user.
+func Params(kubeconfig string) map[string]any {
+	return map[string]any{"kubeconfig": kubeconfig, "buildkit_image": BuildkitImage, "shared_repositories": "runtimes"}
+}
 
 // Stack is a whole local OpenServerless cluster as the builder sees it: the
 // control plane with a node that runs builds, the registry, the builder's
@@ -36,7 +54,7 @@ type Stack struct {
 // AdmissionValues are the parameters of deploy/admission.yaml for the
 // local stack: the builder's defaults.
 var AdmissionValues = map[string]string{
-	"BUILD_NAMESPACE": Namespace, "BUILDKIT_IMAGE": "moby/buildkit:v0.34.2-rootless",
+	"BUILD_NAMESPACE": BuildNamespace, "BUILDKIT_IMAGE": BuildkitImage,
 	"REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false",
 }
 
@@ -86,8 +104,12 @@ func (s *Stack) setup(ctx context.Context, rbac string) error {
 	}
 	doc := registrytest.DockerConfig(s.Registry.Host, s.Registry.User, s.Registry.Password)
 	core := s.Kube.Client.CoreV1()
-	if _, err := core.Secrets(Namespace).Create(ctx, registrytest.Secret("registry-pull-secret", Namespace, doc), metav1.CreateOptions{}); err != nil {
-		return err
+	// The registry actions read the Secret in the system namespace; the
+	// builds mount their copy in theirs, as the operator copies it there.
+	for _, ns := range []string{Namespace, BuildNamespace} {
+		if _, err := core.Secrets(ns).Create(ctx, registrytest.Secret("registry-pull-secret", ns, doc), metav1.CreateOptions{}); err != nil {
+			return err
+		}
 	}
 	if _, err := core.ConfigMaps(Namespace).Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "config", Annotations: map[string]string{"registry_host": s.Registry.Host}},
@@ -132,6 +154,10 @@ func (k *Kube) ApplyWith(ctx context.Context, path string, values map[string]str
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		switch o := obj.(type) {
+		case *corev1.Namespace:
+			wait, cancel := context.WithTimeout(ctx, time.Minute)
+			err = k.ensureNamespace(wait, o.Name)
+			cancel()
 		case *corev1.ServiceAccount:
 			_, err = c.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 		case *corev1.Secret:

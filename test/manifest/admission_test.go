@@ -13,13 +13,14 @@ import (
 )
 
 // TestAdmissionPolicyParses: deploy/admission.yaml is a policy and its
-// binding once its parameters are filled in; it matches the Jobs of the
-// builder's ServiceAccount only, denies, and says why for every rule.
+// binding once its parameters are filled in; it holds the Jobs and pods of
+// the build namespace only, denies, demands a digest, and says why for
+// every rule.
 // (test/e2e proves on the real API server what it admits and refuses.)
 func TestAdmissionPolicyParses(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
 	require.NoError(t, err)
-	values := map[string]string{"BUILD_NAMESPACE": "nuvolaris", "BUILDKIT_IMAGE": "moby/buildkit:v0.34.2-rootless", "REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false"}
+	values := map[string]string{"BUILD_NAMESPACE": "nuvolaris-builds", "BUILDKIT_IMAGE": "moby/buildkit:v0.34.2-rootless@sha256:" + strings.Repeat("0", 64), "REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false"}
 	text := os.Expand(string(raw), func(k string) string {
 		v, ok := values[k]
 		require.True(t, ok, "no value for %s", k)
@@ -34,9 +35,14 @@ func TestAdmissionPolicyParses(t *testing.T) {
 
 	assert.Equal(t, policy.Name, binding.Spec.PolicyName)
 	assert.Equal(t, []admissionv1.ValidationAction{admissionv1.Deny}, binding.Spec.ValidationActions)
-	require.Len(t, policy.Spec.MatchConditions, 1)
-	assert.Contains(t, policy.Spec.MatchConditions[0].Expression, "system:serviceaccount:nuvolaris:openserverless-builder")
-	assert.Equal(t, []string{"jobs"}, []string(policy.Spec.MatchConstraints.ResourceRules[0].Resources))
+	require.NotNil(t, binding.Spec.MatchResources)
+	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "nuvolaris-builds"}, binding.Spec.MatchResources.NamespaceSelector.MatchLabels)
+	var resources []string
+	for _, r := range policy.Spec.MatchConstraints.ResourceRules {
+		resources = append(resources, r.Resources...)
+	}
+	assert.Equal(t, []string{"jobs", "pods"}, resources)
+	assert.Contains(t, policy.Spec.Validations[0].Expression, "@sha256:", "the first rule demands a digest")
 	assert.NotEmpty(t, policy.Spec.Validations)
 	for _, v := range policy.Spec.Validations {
 		assert.NotEmpty(t, v.Message, v.Expression)

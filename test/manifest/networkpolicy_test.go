@@ -15,7 +15,7 @@ import (
 // NetworkPolicyValues are example values of deploy/networkpolicy.yaml's
 // parameters.
 var NetworkPolicyValues = map[string]string{
-	"BUILD_NAMESPACE": "nuvolaris", "POD_CIDR": "10.244.0.0/16", "SERVICE_CIDR": "10.96.0.0/12",
+	"BUILD_NAMESPACE": "nuvolaris-builds", "POD_CIDR": "10.244.0.0/16", "SERVICE_CIDR": "10.96.0.0/12",
 	"METADATA_CIDR": "169.254.169.254/32", "REGISTRY_NAMESPACE": "nuvolaris",
 	"REGISTRY_APP": "nuvolaris-registry", "REGISTRY_PORT": "5000",
 }

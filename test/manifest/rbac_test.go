@@ -14,51 +14,63 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
-// role reads the Role of deploy/rbac.yaml.
-func role(t *testing.T) rbacv1.Role {
+// roles reads the Roles of deploy/rbac.yaml by namespace.
+func roles(t *testing.T) map[string]rbacv1.Role {
 	f, err := os.Open(filepath.Join("..", "..", "deploy", "rbac.yaml"))
 	require.NoError(t, err)
 	defer f.Close()
 	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	out := map[string]rbacv1.Role{}
 	for {
 		var r rbacv1.Role
 		err := dec.Decode(&r)
 		if errors.Is(err, io.EOF) {
-			t.Fatal("deploy/rbac.yaml has no Role")
+			return out
 		}
 		require.NoError(t, err)
 		if r.Kind == "Role" {
-			return r
+			out[r.Namespace] = r
 		}
 	}
 }
 
-// TestRBACIsLeastPrivilege pins the builder's Role to what the actions use
+// TestRBACIsLeastPrivilege pins the builder's Roles to what the actions use
 // (each rule's comment in deploy/rbac.yaml says which): a wider rule, or a
-// rule that loses its resourceNames, fails here. The real API server's
+// rule that loses its resourceNames, fails here. In the system namespace
+// the builder only reads; builds are in their own. The real API server's
 // test (test/e2e, TestServiceAccountIsLeastPrivilege) proves the same rules are enough.
 func TestRBACIsLeastPrivilege(t *testing.T) {
-	r := role(t)
-	assert.Equal(t, "nuvolaris", r.Namespace)
-	want := []rbacv1.PolicyRule{
-		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "patch", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "get", "list", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"config", "nuvolaris-buildkitd-conf"}, Verbs: []string{"get", "update"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"registry-pull-secret"}, Verbs: []string{"get"}},
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	got := roles(t)
+	want := map[string][]rbacv1.PolicyRule{
+		"nuvolaris": {
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"config"}, Verbs: []string{"get"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"registry-pull-secret"}, Verbs: []string{"get"}},
+		},
+		"nuvolaris-builds": {
+			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "patch", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "get", "list", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"nuvolaris-buildkitd-conf"}, Verbs: []string{"update"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"registry-pull-secret"}, Verbs: []string{"get"}},
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+		},
 	}
-	assert.Equal(t, want, r.Rules)
-	for _, rule := range r.Rules {
-		for _, field := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames} {
-			assert.NotContains(t, field, "*", "no wildcard: %+v", rule)
-		}
-		if slices.Contains(rule.Resources, "secrets") {
-			assert.Equal(t, []string{"registry-pull-secret"}, rule.ResourceNames, "the registry Secret and no other")
-			assert.Equal(t, []string{"get"}, rule.Verbs)
-		}
-		if slices.Contains(rule.Verbs, "update") {
-			assert.NotEmpty(t, rule.ResourceNames, "updates only of named objects: %+v", rule)
+	require.Len(t, got, len(want))
+	for ns, rules := range want {
+		assert.Equal(t, rules, got[ns].Rules, ns)
+	}
+	for _, r := range got {
+		for _, rule := range r.Rules {
+			for _, field := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames} {
+				assert.NotContains(t, field, "*", "no wildcard: %+v", rule)
+			}
+			if slices.Contains(rule.Resources, "secrets") {
+				assert.Equal(t, []string{"registry-pull-secret"}, rule.ResourceNames, "the registry Secret and no other")
+				assert.Equal(t, []string{"get"}, rule.Verbs)
+			}
+			if slices.Contains(rule.Verbs, "update") {
+				assert.NotEmpty(t, rule.ResourceNames, "updates only of named objects: %+v", rule)
+			}
 		}
 	}
 }
