@@ -103,6 +103,11 @@ type Config struct {
 	// RegistryPullHost is the host in the images users deploy with
 	// (registry_pull_host); "" is the push host.
 	RegistryPullHost string
+	// RegistryMirrors maps a public registry (as go-containerregistry
+	// names it: index.docker.io for Docker Hub) to the mirror that serves
+	// it to this cluster (registry_mirrors): send resolves sources there
+	// and the default buildkitd.toml pulls them from there.
+	RegistryMirrors map[string]string
 }
 
 // ParamNames are the package parameters FromParams reads: the manifest
@@ -112,7 +117,7 @@ func ParamNames() []string {
 		"admin_namespaces", "allowed_sources", "build_cache", "build_disk", "build_namespace", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
 		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
-		"registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
+		"registry_mirrors", "registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
 	}
 }
 
@@ -142,6 +147,7 @@ func FromParams(p params.Params) (Config, error) {
 	disk := str("build_disk", DefaultBuildDisk)
 	aliases := str("registry_aliases", "")
 	shared := str("shared_repositories", "")
+	mirrors := str("registry_mirrors", "")
 	if err != nil {
 		return Config{}, err
 	}
@@ -204,6 +210,9 @@ func FromParams(p params.Params) (Config, error) {
 		if err := CheckRegistryHost(c.RegistryPullHost); err != nil {
 			return Config{}, apperr.BadRequest("registry_pull_host %q is not a registry host[:port]", c.RegistryPullHost)
 		}
+	}
+	if c.RegistryMirrors, err = parseMirrors(mirrors); err != nil {
+		return Config{}, err
 	}
 	if c.Builders, err = parseBuilders(builders); err != nil {
 		return Config{}, err
@@ -303,6 +312,32 @@ func List(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseMirrors reads registry_mirrors: comma-separated
+// <registry>=<mirror host[:port]>, such as docker.io=mirror.local:5000.
+func parseMirrors(s string) (map[string]string, error) {
+	var out map[string]string
+	for _, entry := range List(s) {
+		from, to, ok := strings.Cut(entry, "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		reg, err := name.NewRegistry(from, name.StrictValidation)
+		if !ok || err != nil || strings.ContainsAny(from, "/ ") || CheckRegistryHost(to) != nil {
+			return nil, apperr.BadRequest("registry_mirrors: %q is not <registry>=<mirror host[:port]>, such as docker.io=mirror.local:5000", entry)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[reg.RegistryStr()] = to
+	}
+	return out, nil
+}
+
+// Mirror is the mirror that serves registry (as go-containerregistry
+// names it), if one is configured.
+func (c Config) Mirror(registry string) (string, bool) {
+	m, ok := c.RegistryMirrors[registry]
+	return m, ok
 }
 
 // CheckRegistryHost checks that host is a registry host[:port].

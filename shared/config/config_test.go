@@ -9,6 +9,7 @@ import (
 
 	"errors"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -121,6 +122,19 @@ func TestFromParams(t *testing.T) {
 	assert.True(t, c.AllowPrivileged)
 }
 
+// TestRegistryMirrors: mirrors are keyed by the registry as references
+// name it, so docker.io and its aliases are one.
+func TestRegistryMirrors(t *testing.T) {
+	c, err := FromParams(params.Params{"registry_mirrors": " docker.io=mirror.local:5000, ghcr.io=10.0.0.7:5001 "})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"index.docker.io": "mirror.local:5000", "ghcr.io": "10.0.0.7:5001"}, c.RegistryMirrors)
+	m, ok := c.Mirror(name.DefaultRegistry)
+	assert.True(t, ok)
+	assert.Equal(t, "mirror.local:5000", m)
+	_, ok = c.Mirror("quay.io")
+	assert.False(t, ok)
+}
+
 func TestFromParamsRejects(t *testing.T) {
 	tests := map[string]params.Params{
 		"namespace not a label":   {"kube_namespace": "Not_A_Namespace"},
@@ -141,6 +155,9 @@ func TestFromParamsRejects(t *testing.T) {
 		"buildkit not a ref":      {"buildkit_image": "Moby/BuildKit::x"},
 		"buildkit without tag":    {"buildkit_image": "moby/buildkit"},
 		"secret name invalid":     {"registry_secret": "Bad Secret"},
+		"mirror without target":   {"registry_mirrors": "docker.io"},
+		"mirror with a path":      {"registry_mirrors": "docker.io=mirror:5000/x"},
+		"mirror of a path":        {"registry_mirrors": "docker.io/library=mirror:5000"},
 	}
 	for name, p := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -180,13 +180,18 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 		return buildspec.Source{}, err
 	}
 	reg := ref.Context().RegistryStr()
-	auth, insecure := authn.Anonymous, false
+	from, auth, insecure := reg, authn.Anonymous, false
 	if policy.InCluster(reg) {
 		// The caller may read it: the build pulls it with the builder's
 		// credential, and so does send.
 		auth, insecure = secret.Authenticator(reg), cfg.RegistryInsecure
+	} else if mirror, ok := cfg.Mirror(reg); ok {
+		// The cluster pulls this registry through its mirror
+		// (registry_mirrors, and the buildkitd.toml updatetoml writes):
+		// so does send, anonymously as for any outside source.
+		from, insecure = mirror, cfg.RegistryInsecure
 	}
-	c, err := registryClient(inv, reg, auth, insecure)
+	c, err := registryClient(inv, from, auth, insecure)
 	if err != nil {
 		return buildspec.Source{}, err
 	}

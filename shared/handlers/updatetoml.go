@@ -35,7 +35,7 @@ func updateTOML(ctx context.Context, inv *action.Invocation) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		text = buildkitd.Default(host, cfg.RegistryInsecure)
+		text = buildkitd.Default(host, cfg.RegistryInsecure, cfg.RegistryMirrors)
 	}
 	// The build pods mount it: it lives beside them.
 	cms := k.Core.ConfigMaps(cfg.BuildNamespace)

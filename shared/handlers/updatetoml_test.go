@@ -40,7 +40,7 @@ func TestUpdate(t *testing.T) {
 	res, err := runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000"})
 	require.NoError(t, err)
 	assert.Equal(t, true, res["changed"])
-	assert.Equal(t, buildkitd.Default("reg.local:5000", true), stored(t, cs))
+	assert.Equal(t, buildkitd.Default("reg.local:5000", true, nil), stored(t, cs))
 
 	res, err = runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000"})
 	require.NoError(t, err)
