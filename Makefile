@@ -15,6 +15,8 @@ GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=fa
 # into the same cache as the local servers.
 TOOLS       ?= $(or $(OSB_TOOLS),$(HOME)/.cache/osb-tools)
 STATICCHECK := $(TOOLS)/bin/staticcheck
+# go-task, which runs the seed's tasks (Taskfile.yml) in the suite.
+TASK        := $(TOOLS)/bin/task
 
 .PHONY: help build test e2e check lint clean setup tools demo bench
 help:
@@ -26,7 +28,7 @@ help:
 	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt, go vet and staticcheck over every module, the e2e tag included"
 	@echo "make setup   check and install the prerequisites (apt packages, Go modules)"
-	@echo "make tools   setup, then build the local servers the integration suite runs (cached)"
+	@echo "make tools   setup, then build the local servers the integration suite runs and go-task (cached)"
 	@echo "make bench   benchmarks (in-process and on the local stack)"
 	@echo "make clean   remove build/"
 
@@ -60,9 +62,10 @@ check: setup lint test e2e
 setup:
 	./hack/setup.sh
 
-# tools runs setup itself first.
+# tools runs setup itself first (Go included), then builds go-task.
 tools:
 	./hack/tools.sh
+	@$(MAKE) --no-print-directory $(TASK)
 
 # The builder's whole story on the local stack, from the zips; as the first
 # command on a fresh machine it installs and builds what it needs.
@@ -83,6 +86,10 @@ lint: $(STATICCHECK)
 $(STATICCHECK): hack/devtools/go.mod hack/devtools/go.sum
 	@mkdir -p $(@D)
 	go build -C hack/devtools -o $@ honnef.co/go/tools/cmd/staticcheck
+
+$(TASK): hack/devtools/go.mod hack/devtools/go.sum
+	@mkdir -p $(@D)
+	go build -C hack/devtools -o $@ github.com/go-task/task/v3/cmd/task
 
 # Benchmarks: the builder's own cost in-process, each zip under the harness,
 # then against the local stack; one table at the end (BENCHMARKS.md).

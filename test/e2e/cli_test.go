@@ -20,11 +20,7 @@ import (
 // real, and a failing build exits non-zero.
 func TestCLI(t *testing.T) {
 	python, _ := bases(t)
-	bin := filepath.Join(t.TempDir(), "builder")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/builder")
-	build.Dir = stack.root
-	built, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", built)
+	bin := builderCommand(t)
 
 	api := whiskfake.New(filepath.Join(stack.root, "build"), bound(), map[string]string{"uuid-cli:key": "cliuser"})
 	defer api.Close()
@@ -65,4 +61,16 @@ func TestCLI(t *testing.T) {
 	code, out = cli("logs", "--tail", "3")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "failed")
+}
+
+// builderCommand builds the builder command from the tree and returns its
+// path.
+func builderCommand(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "builder")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/builder")
+	build.Dir = stack.root
+	built, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", built)
+	return bin
 }

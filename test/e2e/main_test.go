@@ -35,6 +35,7 @@ var stack struct {
 	kube         *localstack.Kube
 	registry     *localstack.Registry // deletion enabled
 	noDelete     *localstack.Registry // deletion disabled
+	mirror       *localstack.Registry // anonymous, the cluster's Docker Hub mirror
 	saKubeconfig string               // the builder ServiceAccount's, from deploy/rbac.yaml
 	root         string
 }
@@ -82,6 +83,20 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer stack.noDelete.Stop()
+	mirror := filepath.Join(dir, "mirror")
+	if err := os.Mkdir(mirror, 0o755); err != nil {
+		panic(err)
+	}
+	stack.mirror, err = localstack.StartRegistry(ctx, tools, mirror, localstack.RegistryOptions{Anonymous: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the Docker Hub mirror:", err)
+		return 1
+	}
+	defer stack.mirror.Stop()
+	if _, err := stack.mirror.PushSeedSource(); err != nil {
+		fmt.Fprintln(os.Stderr, "pushing the seed's source to the mirror:", err)
+		return 1
+	}
 	// Every send resolves its source: the base runtimes are there first.
 	goroot, err := localstack.GoRoot()
 	if err != nil {
@@ -105,10 +120,11 @@ func run(m *testing.M) int {
 }
 
 // bound are the package parameters a deployment binds: the builder's own
-// ServiceAccount and the stack's (localstack.Params); the registry comes
-// from ConfigMap config.
+// ServiceAccount and the stack's (localstack.Params), with Docker Hub
+// pulled through the mirror as an air-gapped cluster does; the registry
+// comes from ConfigMap config.
 func bound() map[string]any {
-	return invoker.Deployment(localstack.Params(stack.saKubeconfig))
+	return invoker.Deployment(invoker.Merge(localstack.Params(stack.saKubeconfig), map[string]any{"registry_mirrors": "docker.io=" + stack.mirror.Host}))
 }
 
 // action starts the zip of an action under the invoker harness, deployed

@@ -228,15 +228,38 @@ func image(files map[string]file, env []string) (v1.Image, error) {
 const (
 	PythonRuntimeRef = "runtimes/python:v3.13"
 	GoRuntimeRef     = "runtimes/go:v1.22"
+	// SeedSource is the seed's example source (../shared/seed/DEPLOYER.md,
+	// test/e2e's tasks test), on Docker Hub: the suite's Docker Hub mirror
+	// serves the python stand-in under its repository and tag.
+	SeedSource = "apache/openserverless-runtime-python:v3.13-2506091954"
 )
 
-// Push writes img to r as ref ("repo:tag"), with r's credentials.
+// PushSeedSource pushes the python stand-in to a Docker Hub mirror as the
+// seed's source and returns its digest.
+func (r *Registry) PushSeedSource() (string, error) {
+	py, err := PythonRuntime()
+	if err != nil {
+		return "", err
+	}
+	if err := r.Push(SeedSource, py); err != nil {
+		return "", err
+	}
+	d, err := py.Digest()
+	return d.String(), err
+}
+
+// Push writes img to r as ref ("repo:tag"), with r's credentials if it
+// has any.
 func (r *Registry) Push(ref string, img v1.Image) error {
 	n, err := name.ParseReference(r.Host+"/"+ref, name.Insecure)
 	if err != nil {
 		return err
 	}
-	if err := remote.Write(n, img, remote.WithAuth(&authn.Basic{Username: r.User, Password: r.Password})); err != nil {
+	var auth authn.Authenticator = authn.Anonymous
+	if r.User != "" {
+		auth = &authn.Basic{Username: r.User, Password: r.Password}
+	}
+	if err := remote.Write(n, img, remote.WithAuth(auth)); err != nil {
 		return fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	return nil

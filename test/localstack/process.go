@@ -46,6 +46,10 @@ func (t Tools) buildkit(name string) string {
 // node is the local node (hack/node), rebuilt by every `make tools`.
 func (t Tools) node() string { return filepath.Join(t.Dir, "bin", "osb-node") }
 
+// Task is go-task, which `make tools` builds from hack/devtools: the suite
+// runs the seed's tasks (Taskfile.yml) with it.
+func (t Tools) Task() string { return filepath.Join(t.Dir, "bin", "task") }
+
 // Check reports what is missing, with the command that provides it.
 func (t Tools) Check() error {
 	var missing []string

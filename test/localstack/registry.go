@@ -25,6 +25,9 @@ type Registry struct {
 type RegistryOptions struct {
 	// DeleteDisabled turns manifest deletion off, as some registries run.
 	DeleteDisabled bool
+	// Anonymous serves everyone without credentials, as a pull-through
+	// mirror of a public registry does.
+	Anonymous bool
 }
 
 // StartRegistry starts the registry with its storage under dir.
@@ -41,13 +44,20 @@ func StartRegistry(ctx context.Context, tools Tools, dir string, o RegistryOptio
 		return nil, err
 	}
 	r := &Registry{Host: "127.0.0.1:" + strconv.Itoa(port), User: "builder", Password: pass, Dir: dir}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		return nil, err
-	}
-	htpasswd := filepath.Join(dir, "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte(r.User+":"+string(hash)+"\n"), 0o600); err != nil {
-		return nil, err
+	auth, up := "", http.StatusOK
+	if o.Anonymous {
+		r.User, r.Password = "", ""
+	} else {
+		hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			return nil, err
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(r.User+":"+string(hash)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: openserverless-builder-test\n    path: %s\n", htpasswd)
+		up = http.StatusUnauthorized
 	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
@@ -61,11 +71,7 @@ storage:
     enabled: %t
 http:
   addr: %s
-auth:
-  htpasswd:
-    realm: openserverless-builder-test
-    path: %s
-`, filepath.Join(dir, "storage"), !o.DeleteDisabled, r.Host, htpasswd)
+%s`, filepath.Join(dir, "storage"), !o.DeleteDisabled, r.Host, auth)
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -76,8 +82,8 @@ auth:
 	}
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	// Up when /v2/ asks for credentials.
-	if err := r.proc.waitHTTP(wait, "http://"+r.Host+"/v2/", nil, func(s int) bool { return s == http.StatusUnauthorized }); err != nil {
+	// Up when /v2/ answers (asking for credentials unless anonymous).
+	if err := r.proc.waitHTTP(wait, "http://"+r.Host+"/v2/", nil, func(s int) bool { return s == up }); err != nil {
 		r.Stop()
 		return nil, err
 	}
