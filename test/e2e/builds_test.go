@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -211,8 +212,16 @@ func TestUpdateToml(t *testing.T) {
 	code, body := admin(nil)
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, true, body["changed"])
-	assert.Contains(t, stored(), `[registry."`+stack.registry.Host+`"]`)
-	assert.Contains(t, stored(), "http = true")
+	var doc struct {
+		Registry map[string]struct {
+			HTTP    bool     `toml:"http"`
+			Mirrors []string `toml:"mirrors"`
+		} `toml:"registry"`
+	}
+	require.NoError(t, toml.Unmarshal([]byte(stored()), &doc))
+	assert.True(t, doc.Registry[stack.registry.Host].HTTP, "the cluster registry over plain HTTP")
+	assert.Equal(t, []string{stack.mirror.Host}, doc.Registry["docker.io"].Mirrors, "Docker Hub through its mirror")
+	assert.True(t, doc.Registry[stack.mirror.Host].HTTP, "the mirror over plain HTTP")
 
 	code, body = admin(nil)
 	require.Equal(t, 200, code, "%v", body)
