@@ -20,8 +20,9 @@ var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
 // Pinned is a source resolved to what the build uses.
 type Pinned struct {
-	// Digest is what the source's reference names now: an index's digest
-	// for a multi-platform image. The build is FROM this digest.
+	// Digest is the image the build is FROM: the one whose config send
+	// read. For a multi-platform index, its one image for Platform, so
+	// that BuildKit cannot pick another entry than the one checked.
 	Digest string
 	// User is the user the image runs as (its config's User); "" is root.
 	User string
@@ -51,19 +52,60 @@ func (c *Client) Resolve(ctx context.Context, ref name.Reference) (Pinned, error
 	if err != nil {
 		return Pinned{}, sourceFailure(err, src)
 	}
-	img, err := desc.Image() // for an index: the image for Platform
-	if err != nil {
+	digest := desc.Digest
+	var img v1.Image
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return Pinned{}, sourceFailure(err, src)
+		}
+		m, err := idx.IndexManifest()
+		if err != nil {
+			return Pinned{}, sourceFailure(err, src)
+		}
+		if digest, err = platformImage(src, m); err != nil {
+			return Pinned{}, err
+		}
+		if img, err = idx.Image(digest); err != nil {
+			return Pinned{}, sourceFailure(err, src)
+		}
+	} else if img, err = desc.Image(); err != nil {
 		return Pinned{}, sourceFailure(err, src)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return Pinned{}, sourceFailure(err, src)
 	}
-	p := Pinned{Digest: desc.Digest.String(), User: cf.Config.User}
+	p := Pinned{Digest: digest.String(), User: cf.Config.User}
 	if p.User != "" && !userRE.MatchString(p.User) {
 		return Pinned{}, apperr.BadRequest("source %q runs as user %q, which the builder cannot restore after the install: use an image whose user is a name or id", src, p.User)
 	}
 	return p, nil
+}
+
+// platformImage is the one image of index m that a build for Platform
+// may use. An entry without a platform could be chosen too (BuildKit
+// takes it for any platform), so it is a candidate; attestations are not
+// (platform unknown/unknown). Anything but exactly one candidate is
+// refused: the image checked must be the image built.
+func platformImage(src string, m *v1.IndexManifest) (v1.Hash, error) {
+	var found []v1.Hash
+	for _, d := range m.Manifests {
+		if !d.MediaType.IsImage() {
+			continue
+		}
+		p := d.Platform
+		if p == nil || (p.OS == Platform.OS && p.Architecture == Platform.Architecture) {
+			found = append(found, d.Digest)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return v1.Hash{}, apperr.BadRequest("source %s has no %s/%s image", src, Platform.OS, Platform.Architecture)
+	}
+	return v1.Hash{}, apperr.BadRequest("source %s is an index with %d images that a %s/%s build could use (entries for that platform or without one): name one of them by digest", src, len(found), Platform.OS, Platform.Architecture)
 }
 
 // separator is what joins ref's repository and identifier.

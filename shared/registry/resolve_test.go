@@ -1,0 +1,88 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
+)
+
+// TestResolvePinsThePlatformImage: the digest the build is FROM is the
+// image whose config send read. For an index, its one linux/amd64 image
+// (attestations aside); an index where a build could take another entry
+// (one without a platform, or two for linux/amd64) is refused, and so is
+// one with no image for the platform.
+func TestResolvePinsThePlatformImage(t *testing.T) {
+	host := registrytest.Serve(t, registrytest.Handler())
+	c, err := New(host, Options{Insecure: true})
+	require.NoError(t, err)
+	image := func(user string) v1.Image {
+		img, err := random.Image(128, 1)
+		require.NoError(t, err)
+		cf, err := img.ConfigFile()
+		require.NoError(t, err)
+		cf = cf.DeepCopy()
+		cf.Config.User = user
+		img, err = mutate.ConfigFile(img, cf)
+		require.NoError(t, err)
+		return img
+	}
+	entry := func(img v1.Image, p *v1.Platform) mutate.IndexAddendum {
+		return mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}}
+	}
+	amd64 := &v1.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 := &v1.Platform{OS: "linux", Architecture: "arm64"}
+	index := func(entries ...mutate.IndexAddendum) v1.ImageIndex {
+		return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), entries...)
+	}
+	digest := func(img v1.Image) string {
+		d, err := img.Digest()
+		require.NoError(t, err)
+		return d.String()
+	}
+	attested, amdImage, _ := attested(t)
+	armImage, runtimeImage, noPlatform, twin := image("arm"), image("nobody"), image("root"), image("twin")
+
+	for _, tt := range []struct {
+		name   string
+		push   remote.Taggable
+		want   string // digest; "" means refused
+		user   string
+		status int
+	}{
+		{"an image", runtimeImage, digest(runtimeImage), "nobody", 0},
+		{"an attested index", attested, digest(amdImage), "", 0},
+		{"an index of two platforms", index(entry(armImage, arm64), entry(runtimeImage, amd64)), digest(runtimeImage), "nobody", 0},
+		{"an entry without a platform first", index(entry(noPlatform, nil), entry(runtimeImage, amd64)), "", "", http.StatusBadRequest},
+		{"two entries for the platform", index(entry(runtimeImage, amd64), entry(twin, amd64)), "", "", http.StatusBadRequest},
+		{"no entry for the platform", index(entry(armImage, arm64)), "", "", http.StatusBadRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ref, err := name.ParseReference(host+"/src:"+name.DefaultTag, name.Insecure)
+			require.NoError(t, err)
+			require.NoError(t, remote.Push(ref, tt.push))
+			p, err := c.Resolve(context.Background(), ref)
+			if tt.want == "" {
+				require.Error(t, err)
+				assert.Equal(t, tt.status, apperr.Status(err))
+				assert.Contains(t, err.Error(), "src:latest")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, p.Digest)
+			assert.Equal(t, tt.user, p.User)
+		})
+	}
+}
