@@ -20,7 +20,14 @@ func listCatalogs(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := c.Catalog(ctx)
+	// A user's listing costs their own repositories: the catalog from
+	// their name on. Admins see the whole registry.
+	var all []string
+	if inv.Caller.Admin {
+		all, err = c.Catalog(ctx)
+	} else {
+		all, err = c.OwnedCatalog(ctx, inv.Caller.Name)
+	}
 	if err != nil {
 		return nil, err
 	}

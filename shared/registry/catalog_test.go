@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,6 +21,8 @@ import (
 type pagedCatalog struct {
 	repos []string
 	pages int
+	// less is the catalog's order; nil is by byte.
+	less func(a, b string) bool
 }
 
 func (p *pagedCatalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,8 +37,11 @@ func (p *pagedCatalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.pages++
 	start := 0
 	if last := r.URL.Query().Get("last"); last != "" {
-		start = sort.SearchStrings(p.repos, last)
-		if start < len(p.repos) && p.repos[start] == last {
+		less := p.less
+		if less == nil {
+			less = byteLess
+		}
+		for start < len(p.repos) && !less(last, p.repos[start]) {
 			start++
 		}
 	}
@@ -56,4 +63,89 @@ func TestCatalogFollowsEveryPage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, cat.repos, repos)
 	assert.Equal(t, 3, cat.pages, "three pages of two, two and one")
+}
+
+// TestOwnedCatalog: a user's repositories are found from their name on,
+// past the names that sort between owner and owner/ (owner-x, owner.x),
+// and the listing stops at the first name after owner/…: three pages of
+// two here, not the six of the whole catalog.
+func TestOwnedCatalog(t *testing.T) {
+	cat := &pagedCatalog{repos: []string{"alice", "deve", "devek", "devekzzz", "devel", "devel-a", "devel.b", "devel/x", "devel/y/z", "devel0", "develop", "zed"}}
+	require.True(t, sort.StringsAreSorted(cat.repos))
+	c, err := New(registrytest.Serve(t, cat), Options{Insecure: true})
+	require.NoError(t, err)
+	repos, err := c.OwnedCatalog(context.Background(), "devel")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"devel", "devel/x", "devel/y/z"}, repos)
+	assert.Equal(t, 3, cat.pages, "from devel to devel0, two names a page")
+
+	for owner, want := range map[string][]string{"alice": {"alice"}, "zed": {"zed"}, "nobody": nil, "deve": {"deve"}} {
+		got, err := c.OwnedCatalog(context.Background(), owner)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, owner)
+	}
+}
+
+// TestBefore: every name below owner sorts at or below before(owner), and
+// owner above it, for the characters repository names have.
+func TestBefore(t *testing.T) {
+	for _, tt := range []struct {
+		owner string
+		below []string
+	}{
+		{"devel", []string{"deve", "devek", "devek-x", "devekzzzzzzzz", "devek/" + strings.Repeat("z", 240), "a", ""}},
+		{"a", []string{"0", "9zzz", "9/" + strings.Repeat("z", 250)}},
+		{"u0", []string{"u", "u/x", "u-zzz", "u.zzz"}},
+	} {
+		b := before(tt.owner)
+		assert.Less(t, b, tt.owner)
+		for _, name := range tt.below {
+			assert.LessOrEqual(t, name, b, "%q below %q", name, tt.owner)
+		}
+	}
+}
+
+// TestOwnedCatalogInComponentOrder: the distribution registry lists its
+// storage as a walk, owner/x before owner-a; the listing is the same.
+func TestOwnedCatalogInComponentOrder(t *testing.T) {
+	cat := &pagedCatalog{less: componentLess, repos: []string{"alice", "deve", "devek", "devekzzz", "devel", "devel/x", "devel/y/z", "devel-a", "devel.b", "devel0", "develop", "zed"}}
+	require.True(t, sort.SliceIsSorted(cat.repos, func(i, j int) bool { return componentLess(cat.repos[i], cat.repos[j]) }))
+	c, err := New(registrytest.Serve(t, cat), Options{Insecure: true})
+	require.NoError(t, err)
+	repos, err := c.OwnedCatalog(context.Background(), "devel")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"devel", "devel/x", "devel/y/z"}, repos)
+	assert.Equal(t, 3, cat.pages, "from devel to devel0, two names a page")
+}
+
+func TestComponentLess(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		less bool
+	}{
+		{"devel", "devel/x", true},
+		{"devel/x", "devel-a", true},
+		{"devel/y/z", "devel-a", true},
+		{"devel-a", "devel/x", false},
+		{"devel/x", "devel/x", false},
+		{"devel/x", "devel/x/y", true},
+		{"a/b", "a/c", true},
+		{"b", "a/z", false},
+	} {
+		assert.Equal(t, tt.less, componentLess(tt.a, tt.b), "%s < %s", tt.a, tt.b)
+	}
+}
+
+// TestOwnedCatalogWithoutPaging: a registry that ignores `last` (such as
+// go-containerregistry's, which answers in map order) still gives the
+// owner's repositories, from the whole catalog.
+func TestOwnedCatalogWithoutPaging(t *testing.T) {
+	host := registrytest.Start(t, "u", "p", "alice:v1", "devel:v1", "devel/python:v1", "devel0:v1", "develop:v1", "zed:v1")
+	c, err := New(host, Options{Insecure: true, Auth: &authn.Basic{Username: "u", Password: "p"}})
+	require.NoError(t, err)
+	for i := 0; i < 5; i++ { // map order differs from call to call
+		repos, err := c.OwnedCatalog(context.Background(), "devel")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"devel", "devel/python"}, repos)
+	}
 }

@@ -5,10 +5,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -19,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
@@ -83,6 +86,43 @@ func TestListCatalogsFollowsPagination(t *testing.T) {
 	require.Equal(t, 200, code, "%v", body)
 	assert.GreaterOrEqual(t, len(body["repositories"].([]any)), 1101, "an admin sees every repository")
 	assert.Contains(t, body["repositories"], "pagesother")
+}
+
+// catalogCounter counts the catalog pages a client reads.
+type catalogCounter struct {
+	next  http.RoundTripper
+	pages atomic.Int64
+}
+
+func (c *catalogCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/_catalog") {
+		c.pages.Add(1)
+	}
+	return c.next.RoundTrip(r)
+}
+
+// TestListCatalogsFromTheUsersName: on the distribution registry, which
+// lists its storage as a walk (sorte, sorter, sorter/x, sorter/y/z,
+// sorter-a, sorter.b, sorter0, sorterp), a user's listing has their
+// repositories and no neighbour's, in one catalog page read from their
+// name on, not the whole registry's.
+func TestListCatalogsFromTheUsersName(t *testing.T) {
+	img := image(t)
+	push(t, stack.registry, img, "sorte:v1", "sorter:v1", "sorter-a:v1", "sorter.b:v1", "sorter/x:v1", "sorter/y/z:v1", "sorter0:v1", "sorterp:v1")
+	p := action(t, "registry")
+	code, body := call(t, p, invoker.Web("list-catalogs", "sorter", "GET", nil))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, []any{"sorter", "sorter/x", "sorter/y/z"}, body["repositories"])
+
+	counter := &catalogCounter{next: http.DefaultTransport.(*http.Transport).Clone()}
+	c, err := registry.New(stack.registry.Host, registry.Options{
+		Insecure: true, Auth: &authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}, Transport: counter,
+	})
+	require.NoError(t, err)
+	repos, err := c.OwnedCatalog(context.Background(), "sorter")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"sorter", "sorter/x", "sorter/y/z"}, repos)
+	assert.Equal(t, int64(1), counter.pages.Load(), "one page from sorter on")
 }
 
 func TestImagesLifecycle(t *testing.T) {
