@@ -24,11 +24,12 @@ type Deleter interface {
 }
 
 // UserJobs lists the builder's Jobs of user ("" for everyone's), every
-// page. The label selects them; the annotation, checked again here, holds
-// the full name.
-func UserJobs(ctx context.Context, jobs JobLister, user string) ([]batchv1.Job, error) {
+// page, at least as fresh as revision rv ("": a consistent read; see
+// kube.ListPages). The label selects them; the annotation, checked again
+// here, holds the full name.
+func UserJobs(ctx context.Context, jobs JobLister, user, rv string) ([]batchv1.Job, error) {
 	var out []batchv1.Job
-	err := kube.ListPages(ctx, names.UserSelector(user), func(opts metav1.ListOptions) (string, error) {
+	err := kube.ListPages(ctx, names.UserSelector(user), rv, func(opts metav1.ListOptions) (string, error) {
 		list, err := jobs.List(ctx, opts)
 		if err != nil {
 			return "", err
@@ -60,12 +61,12 @@ func FindJob(ctx context.Context, jobs kube.Jobs, name string) (*batchv1.Job, er
 
 // Latest finds the user's newest build: a live Job, or else the record of
 // one whose Job is gone (job is nil then).
-func Latest(ctx context.Context, jobs JobLister, records Records, user string) (*batchv1.Job, Record, error) {
-	mine, err := UserJobs(ctx, jobs, user)
+func Latest(ctx context.Context, jobs JobLister, records Records, user, rv string) (*batchv1.Job, Record, error) {
+	mine, err := UserJobs(ctx, jobs, user, rv)
 	if err != nil {
 		return nil, Record{}, err
 	}
-	recs, err := records.List(ctx, user)
+	recs, err := records.List(ctx, user, rv)
 	if err != nil {
 		return nil, Record{}, err
 	}

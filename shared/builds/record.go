@@ -97,9 +97,17 @@ func IsRecord(cm *corev1.ConfigMap) bool { return cm.Labels[names.LabelRecord] =
 // IsRecordLog reports whether cm is the log of a build record.
 func IsRecordLog(cm *corev1.ConfigMap) bool { return cm.Labels[names.LabelRecordLog] == "true" }
 
+// ConfigMaps is what Records needs of the ConfigMap client.
+type ConfigMaps interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
+	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
+	Create(ctx context.Context, cm *corev1.ConfigMap, opts metav1.CreateOptions) (*corev1.ConfigMap, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
 // Records stores and reads build records in one namespace.
 type Records struct {
-	ConfigMaps kube.ConfigMaps
+	ConfigMaps ConfigMaps
 	Namespace  string
 }
 
@@ -179,11 +187,12 @@ func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) 
 	return r, true, nil
 }
 
-// List reads every record of user ("" for everyone's), page by page,
-// without their logs (Get reads one's).
-func (s Records) List(ctx context.Context, user string) ([]Record, error) {
+// List reads every record of user ("" for everyone's), page by page, at
+// least as fresh as revision rv ("": a consistent read), without their
+// logs (Get reads one's).
+func (s Records) List(ctx context.Context, user, rv string) ([]Record, error) {
 	var out []Record
-	err := kube.ListPages(ctx, names.RecordSelector(user), func(opts metav1.ListOptions) (string, error) {
+	err := kube.ListPages(ctx, names.RecordSelector(user), rv, func(opts metav1.ListOptions) (string, error) {
 		list, err := s.ConfigMaps.List(ctx, opts)
 		if err != nil {
 			return "", err

@@ -26,7 +26,7 @@ func TestRecordsKeepTheLogApart(t *testing.T) {
 		Log: strings.Repeat("x", RecordLogBytes) + "the end\n"}
 	require.NoError(t, s.Save(ctx, r))
 
-	list, err := s.List(ctx, "devel")
+	list, err := s.List(ctx, "devel", "")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Empty(t, list[0].Log, "a listing reads no log")

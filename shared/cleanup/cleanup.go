@@ -54,6 +54,9 @@ type Options struct {
 	// RecordsCutoff: records of builds that finished before it go.
 	RecordsCutoff time.Time
 	DryRun        bool
+	// Revision: the lists are at least this fresh, from the API server's
+	// watch cache ("": consistent reads; see kube.ListPages).
+	Revision string
 }
 
 type jobsAPI interface {
@@ -85,7 +88,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	live := map[string]bool{} // build ids whose Job stays
 	gone := map[string]bool{} // Jobs deleted now: the garbage collector takes their ConfigMaps
 	bg := metav1.DeletePropagationBackground
-	err := kube.ListPages(ctx, selector, func(opts metav1.ListOptions) (string, error) {
+	err := kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
 		list, err := c.Jobs.List(ctx, opts)
 		if err != nil {
 			return "", err
@@ -129,7 +132,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	// ConfigMaps of the Jobs just deleted go with them (owner references);
 	// these are the ones whose Job is gone or never came (an interrupted
 	// send).
-	err = kube.ListPages(ctx, selector, func(opts metav1.ListOptions) (string, error) {
+	err = kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
 		list, err := c.ConfigMaps.List(ctx, opts)
 		if err != nil {
 			return "", err

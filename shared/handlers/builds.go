@@ -10,6 +10,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/reference"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -72,11 +73,12 @@ func listBuilds(ctx context.Context, inv *action.Invocation) (any, error) {
 	}
 	ns := inv.Config.BuildNamespace
 	records := builds.RecordsIn(k, ns)
-	jobs, err := builds.UserJobs(ctx, k.Batch.Jobs(ns), user)
+	// From the watch cache: the caller's builds, whatever others hold.
+	jobs, err := builds.UserJobs(ctx, k.Batch.Jobs(ns), user, kube.Cached)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := records.List(ctx, user)
+	recs, err := records.List(ctx, user, kube.Cached)
 	if err != nil {
 		return nil, err
 	}

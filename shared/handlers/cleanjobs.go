@@ -12,6 +12,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/cleanup"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -41,6 +42,12 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 		user = inv.Caller.Name
 	}
 	ns := inv.Config.BuildNamespace
+	// A user's run reads their builds from the watch cache; the
+	// schedule's, every user's, reads consistently.
+	rv := ""
+	if user != "" {
+		rv = kube.Cached
+	}
 	c := cleanup.Cleaner{
 		Jobs:       k.Batch.Jobs(ns),
 		ConfigMaps: k.Core.ConfigMaps(ns),
@@ -54,12 +61,13 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 		Cutoff:        now.Add(-time.Duration(hours * float64(time.Hour))),
 		RecordsCutoff: now.Add(-inv.Config.RecordRetention),
 		DryRun:        dry,
+		Revision:      rv,
 	})
 	if err != nil {
 		return nil, err
 	}
 	// Then the bound on each user's history, whatever the ages.
-	pruned, errs, err := pruneUsers(ctx, k.Batch.Jobs(ns), builds.RecordsIn(k, ns), user, inv.Config.MaxRetainedBuilds, dry)
+	pruned, errs, err := pruneUsers(ctx, k.Batch.Jobs(ns), builds.RecordsIn(k, ns), user, rv, inv.Config.MaxRetainedBuilds, dry)
 	if err != nil {
 		return nil, err
 	}
@@ -80,12 +88,12 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 // pruneUsers applies max_retained_builds to the history of user, or of
 // every user when user is "" (the schedule's run). err is a failed
 // listing; errs are the builds that could not be deleted.
-func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, user string, keep int, dry bool) (pruned []string, errs []error, err error) {
-	all, err := builds.UserJobs(ctx, jobs, user)
+func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, user, rv string, keep int, dry bool) (pruned []string, errs []error, err error) {
+	all, err := builds.UserJobs(ctx, jobs, user, rv)
 	if err != nil {
 		return nil, nil, err
 	}
-	recs, err := records.List(ctx, user)
+	recs, err := records.List(ctx, user, rv)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -43,7 +44,7 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 	var job *batchv1.Job
 	var rec builds.Record
 	if name == "" {
-		job, rec, err = builds.Latest(ctx, jobs, records, inv.Caller.Name)
+		job, rec, err = builds.Latest(ctx, jobs, records, inv.Caller.Name, kube.Cached)
 	} else if job, err = builds.FindJob(ctx, jobs, name); apperr.Status(err) == http.StatusNotFound {
 		// The Job is gone: its record answers.
 		var recorded bool

@@ -156,7 +156,7 @@ func TestLogsKeepsCollidingUsersApart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "build-aaa-new", res.(*builds.Status).JobName, "their own, though older")
 
-	jobs, err := builds.UserJobs(context.Background(), cs.BatchV1().Jobs(buildNS), oldCut)
+	jobs, err := builds.UserJobs(context.Background(), cs.BatchV1().Jobs(buildNS), oldCut, "")
 	require.NoError(t, err)
 	require.Len(t, jobs, 1, "the per-user limits count only the user's own builds")
 	assert.Equal(t, "build-aaa-new", jobs[0].Name)

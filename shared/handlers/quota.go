@@ -8,7 +8,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
@@ -32,7 +31,7 @@ type jobsAPI interface {
 }
 
 type configMapLister interface {
-	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
+	ListMetadata(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error)
 }
 
 // unfinished are the builds of jobs that have not finished and are not
@@ -128,6 +127,15 @@ func pruneHistory(ctx context.Context, jobs builds.Deleter, records recordStore,
 	return deleted, errs
 }
 
+// admissionJobs is what admitted needs of the Job client.
+type admissionJobs interface {
+	builds.JobLister
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)
+}
+
+// revisions are those of the new build's Job and context, as stored.
+type revisions struct{ job, context string }
+
 // admitted decides, after a build was created, whether it is among the
 // user's oldest limit unfinished builds. Builds are ordered by the
 // resourceVersion of their build context ConfigMap, which nothing changes
@@ -135,22 +143,28 @@ func pruneHistory(ctx context.Context, jobs builds.Deleter, records recordStore,
 // every build created before this one is in this one's list, and the first
 // limit builds in that order are the ones every concurrent send keeps.
 // Builds whose context is not stored yet were created after this one's.
-func admitted(ctx context.Context, jobs jobsAPI, cms configMapLister, user, id string, limit int) (bool, []batchv1.Job, error) {
-	all, err := builds.UserJobs(ctx, jobs, user)
+//
+// Both lists come from the API server's watch cache, at least as fresh as
+// the new build's own objects (at): the contexts list has every context
+// stored before this one's. The Jobs list has every Job stored before this
+// one's Job; a build ahead whose Job came later (two sends interleaved)
+// is read by name, so the decision is exact.
+func admitted(ctx context.Context, jobs admissionJobs, cms configMapLister, user, id string, at revisions, limit int) (bool, []batchv1.Job, error) {
+	all, err := builds.UserJobs(ctx, jobs, user, at.job)
 	if err != nil {
 		return false, nil, err
 	}
-	active := unfinished(all)
-	contexts := map[string]corev1.ConfigMap{}
-	// Contexts only: the selector leaves out records and their logs.
-	err = kube.ListPages(ctx, names.ContextSelector(user), func(opts metav1.ListOptions) (string, error) {
-		list, err := cms.List(ctx, opts)
+	contexts := map[string]metav1.ObjectMeta{}
+	// Contexts only (the selector leaves out records and their logs), and
+	// their metadata only: the order needs no Dockerfile.
+	err = kube.ListPages(ctx, names.ContextSelector(user), at.context, func(opts metav1.ListOptions) (string, error) {
+		list, err := cms.ListMetadata(ctx, opts)
 		if err != nil {
 			return "", err
 		}
-		for i, cm := range list.Items {
-			if cm.Annotations[names.AnnotationUser] == user && cm.Labels[names.LabelBuildID] != "" && !builds.IsRecord(&list.Items[i]) {
-				contexts[cm.Labels[names.LabelBuildID]] = cm
+		for _, cm := range list.Items {
+			if cm.Annotations[names.AnnotationUser] == user && cm.Labels[names.LabelBuildID] != "" && cm.Labels[names.LabelRecord] != "true" {
+				contexts[cm.Labels[names.LabelBuildID]] = cm.ObjectMeta
 			}
 		}
 		return list.Continue, nil
@@ -162,6 +176,27 @@ func admitted(ctx context.Context, jobs jobsAPI, cms configMapLister, user, id s
 	if !ok {
 		return false, nil, apperr.New(500, "the build context of build %s is not listed right after it was created", id)
 	}
+	listed := map[string]bool{}
+	for _, j := range all {
+		listed[j.Labels[names.LabelBuildID]] = true
+	}
+	for bid, cm := range contexts {
+		if bid == id || listed[bid] || !before(cm, mine) {
+			continue
+		}
+		// A context names its Job.
+		j, err := jobs.Get(ctx, cm.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return false, nil, apperr.Upstream(err, "reading build %s", cm.Name)
+		}
+		if j.Annotations[names.AnnotationUser] == user {
+			all = append(all, *j)
+		}
+	}
+	active := unfinished(all)
 	ahead := 0
 	for _, j := range active {
 		bid := j.Labels[names.LabelBuildID]
@@ -178,7 +213,7 @@ func admitted(ctx context.Context, jobs jobsAPI, cms configMapLister, user, id s
 // before orders two build contexts by creation: resourceVersion where the
 // API server gives comparable ones (etcd's revision), else creation time
 // and name.
-func before(a, b corev1.ConfigMap) bool {
+func before(a, b metav1.ObjectMeta) bool {
 	if c, err := resourceversion.CompareResourceVersion(a.ResourceVersion, b.ResourceVersion); err == nil {
 		return c < 0
 	}

@@ -133,14 +133,15 @@ func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan b
 	if err != nil {
 		return nil, apperr.Upstream(err, "creating the build Job")
 	}
-	if _, err := k.Core.ConfigMaps(ns).Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{}); err != nil {
+	stored, err := k.Core.ConfigMaps(ns).Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{})
+	if err != nil {
 		// Leave nothing half-created: the Job would wait for its context
 		// forever.
 		undo(ctx, inv, jobs, job)
 		return nil, apperr.Upstream(err, "creating the build context ConfigMap")
 	}
 	if limit > 0 {
-		ok, active, err := admitted(ctx, jobs, k.Core.ConfigMaps(ns), inv.Caller.Name, plan.ID, limit)
+		ok, active, err := admitted(ctx, jobs, k.Core.ConfigMaps(ns), inv.Caller.Name, plan.ID, revisions{job: job.ResourceVersion, context: stored.ResourceVersion}, limit)
 		if err != nil || !ok {
 			undo(ctx, inv, jobs, job)
 		}
@@ -215,12 +216,16 @@ func builderSources(cfg config.Config) []string {
 // prunes the caller's finished builds (Jobs and records) beyond
 // max_retained_builds, and refuses a caller already at limit unfinished
 // builds (0: no limit).
+//
+// Its lists are read from the watch cache (kube.Cached): a build the
+// cache has not seen yet is pruned at the next send, and the limit is
+// decided exactly by admitted.
 func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, records builds.Records, limit int) error {
-	mine, err := builds.UserJobs(ctx, jobs, inv.Caller.Name)
+	mine, err := builds.UserJobs(ctx, jobs, inv.Caller.Name, kube.Cached)
 	if err != nil {
 		return err
 	}
-	recs, err := records.List(ctx, inv.Caller.Name)
+	recs, err := records.List(ctx, inv.Caller.Name, kube.Cached)
 	if err != nil {
 		return err
 	}

@@ -314,10 +314,10 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, ok, "record of %s", id)
 	}
-	others, err := records.List(context.Background(), "other")
+	others, err := records.List(context.Background(), "other", "")
 	require.NoError(t, err)
 	assert.Len(t, others, 1, "another user's records are not this user's bound")
-	mine, err := records.List(context.Background(), "devel")
+	mine, err := records.List(context.Background(), "devel", "")
 	require.NoError(t, err)
 	assert.Len(t, mine, 1, "three finished builds are kept, Jobs and records together: f0, f1 (and its record), f2")
 }

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/actionloop"
@@ -33,9 +35,29 @@ func Env(cs *fake.Clientset) *action.Env {
 // clientset's typed clients, which have the same verbs.
 type fakeCore struct{ cs *fake.Clientset }
 
-func (f fakeCore) ConfigMaps(ns string) kube.ConfigMaps { return f.cs.CoreV1().ConfigMaps(ns) }
-func (f fakeCore) Secrets(ns string) kube.Secrets       { return f.cs.CoreV1().Secrets(ns) }
-func (f fakeCore) Pods(ns string) kube.Pods             { return f.cs.CoreV1().Pods(ns) }
+func (f fakeCore) ConfigMaps(ns string) kube.ConfigMaps {
+	return fakeConfigMaps{f.cs.CoreV1().ConfigMaps(ns)}
+}
+func (f fakeCore) Secrets(ns string) kube.Secrets { return f.cs.CoreV1().Secrets(ns) }
+func (f fakeCore) Pods(ns string) kube.Pods       { return f.cs.CoreV1().Pods(ns) }
+
+// fakeConfigMaps answers ListMetadata from the fake's full list, as the
+// API server answers it: the same objects, metadata only.
+type fakeConfigMaps struct {
+	corev1client.ConfigMapInterface
+}
+
+func (f fakeConfigMaps) ListMetadata(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
+	list, err := f.List(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := &metav1.PartialObjectMetadataList{ListMeta: list.ListMeta}
+	for _, cm := range list.Items {
+		out.Items = append(out.Items, metav1.PartialObjectMetadata{TypeMeta: cm.TypeMeta, ObjectMeta: cm.ObjectMeta})
+	}
+	return out, nil
+}
 
 type fakeBatch struct{ cs *fake.Clientset }
 
