@@ -23,6 +23,8 @@ var goals = []struct{ prefix, goal string }{
 	{"ListCatalogs10k", "≤ 2 s"},
 	{"ListImages5k", "≤ 2 s"},
 	{"BuildCache", "second-ratio ≤ 0.4"},
+	{"ListCatalogsCrowd", "ratio ≤ 1.5, crowd-pages ≤ 2"},
+	{"SendBuildsLogsCrowd", "each ratio ≤ 1.3"},
 }
 
 var line = regexp.MustCompile(`^Benchmark(\S+?)(-\d+)?\s+(\d+)\s+(.*)$`)

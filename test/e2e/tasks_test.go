@@ -66,6 +66,14 @@ func TestSeedTasks(t *testing.T) {
 		return 0, out.String()
 	}
 
+	t.Run("task --list says what each task does", func(t *testing.T) {
+		code, out := run("task --list")
+		require.Equal(t, 0, code, out)
+		for _, name := range []string{"send", "logs", "cleanjobs", "updatetoml", "list-catalogs", "list-images", "get-image", "delete-image", "builds", "cancel", "ensure", "builders"} {
+			assert.Regexp(t, `(?m)^\* builder:`+name+`:\s+\S`, out, name)
+		}
+	})
+
 	t.Run("bad variables stop before any call", func(t *testing.T) {
 		for _, tt := range []struct{ command, names string }{
 			{"task builder:send SOURCE=apache/openserverless-runtime-python:v3.13-2506091954 KIND=python", "TARGET"},
