@@ -189,7 +189,13 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 	} else if mirror, ok := cfg.Mirror(reg); ok {
 		// The cluster pulls this registry through its mirror
 		// (registry_mirrors, and the buildkitd.toml updatetoml writes):
-		// so does send, anonymously as for any outside source.
+		// so does send, anonymously as for any outside source. Not from
+		// the cluster registry: users own repositories there, and BuildKit
+		// would pull with the builder's credential, so user apache would
+		// decide what docker.io/apache/... is for everyone.
+		if policy.InCluster(mirror) {
+			return buildspec.Source{}, apperr.New(500, "registry_mirrors: the mirror of %s, %s, is the cluster registry, where users own repositories: configure a mirror of its own", reg, mirror)
+		}
 		from, insecure = mirror, cfg.RegistryInsecure
 	}
 	c, err := registryClient(inv, from, auth, insecure)

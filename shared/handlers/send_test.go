@@ -251,6 +251,31 @@ func TestSendRefusesAnotherUsersSourceAndCreatesNothing(t *testing.T) {
 	}
 }
 
+// TestSendRefusesTheClusterRegistryAsAMirror: a mirror of Docker Hub
+// that is the cluster registry would let user apache decide what
+// docker.io/apache/... is for everyone (BuildKit pulls mirrors with the
+// builder's credential): send refuses it, naming the setting, and
+// creates nothing; a mirror of its own is used.
+func TestSendRefusesTheClusterRegistryAsAMirror(t *testing.T) {
+	for _, mirror := range []string{"registry.local:5000", "nuvolaris-registry-svc:5000", "REGISTRY.local:5000"} {
+		cs := fake.NewClientset()
+		p := seedParams()
+		p["registry_host"] = "registry.local:5000"
+		p["registry_mirrors"] = "docker.io=" + mirror
+		_, err := send(context.Background(), invocation(t, cs, devel, p))
+		require.Error(t, err, mirror)
+		assert.Equal(t, 500, apperr.Status(err))
+		assert.Contains(t, err.Error(), "registry_mirrors")
+		assert.Empty(t, created(cs), "nothing created")
+	}
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["registry_host"] = "registry.local:5000"
+	p["registry_mirrors"] = "docker.io=mirror.local:5001"
+	_, err := send(context.Background(), invocation(t, cs, devel, p))
+	require.NoError(t, err, "the test registry answers for every host")
+}
+
 func TestSendLimitsActiveBuilds(t *testing.T) {
 	now := time.Now()
 	cs := fake.NewClientset(

@@ -4,8 +4,10 @@ import (
 	"context"
 
 	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/buildkitd"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/source"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -34,6 +36,13 @@ func updateTOML(ctx context.Context, inv *action.Invocation) (any, error) {
 		host, err := cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(cfg.KubeNamespace))
 		if err != nil {
 			return nil, err
+		}
+		// Never the cluster registry as a mirror (send refuses it too).
+		cluster := source.NewPolicy(source.Cluster{RegistryHost: host, KubeNamespace: cfg.KubeNamespace, Aliases: cfg.RegistryAliases})
+		for from, mirror := range cfg.RegistryMirrors {
+			if cluster.InCluster(mirror) {
+				return nil, apperr.BadRequest("registry_mirrors: the mirror of %s, %s, is the cluster registry, where users own repositories: configure a mirror of its own", from, mirror)
+			}
 		}
 		text = buildkitd.Default(host, cfg.RegistryInsecure, cfg.RegistryMirrors)
 	}

@@ -69,3 +69,22 @@ func TestUpdateRejects(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
 	assert.Equal(t, "ok = true\n", stored(t, cs))
 }
+
+// TestUpdateMirrors: the default points Docker Hub at its mirror, and
+// refuses a mirror that is the cluster registry, leaving the ConfigMap
+// as it was.
+func TestUpdateMirrors(t *testing.T) {
+	cs := fake.NewClientset()
+	_, err := runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000", "registry_mirrors": "docker.io=mirror.local:5001"})
+	require.NoError(t, err)
+	assert.Equal(t, buildkitd.Default("reg.local:5000", true, map[string]string{"index.docker.io": "mirror.local:5001"}), stored(t, cs))
+	assert.Contains(t, stored(t, cs), "mirrors = ['mirror.local:5001']")
+
+	for _, mirror := range []string{"reg.local:5000", "nuvolaris-registry-svc:5000", "alias.local:5000"} {
+		_, err = runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000", "registry_aliases": "alias.local:5000", "registry_mirrors": "docker.io=" + mirror})
+		require.Error(t, err, mirror)
+		assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
+		assert.Contains(t, err.Error(), "registry_mirrors")
+		assert.Contains(t, stored(t, cs), "mirrors = ['mirror.local:5001']", "untouched")
+	}
+}
