@@ -193,7 +193,7 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 		// the cluster registry: users own repositories there, and BuildKit
 		// would pull with the builder's credential, so user apache would
 		// decide what docker.io/apache/... is for everyone.
-		if policy.InCluster(mirror) {
+		if policy.ClusterEndpoint(mirror) {
 			return buildspec.Source{}, apperr.New(500, "registry_mirrors: the mirror of %s, %s, is the cluster registry, where users own repositories: configure a mirror of its own", reg, mirror)
 		}
 		from, insecure = mirror, cfg.RegistryInsecure

@@ -40,7 +40,7 @@ func updateTOML(ctx context.Context, inv *action.Invocation) (any, error) {
 		// Never the cluster registry as a mirror (send refuses it too).
 		cluster := source.NewPolicy(source.Cluster{RegistryHost: host, KubeNamespace: cfg.KubeNamespace, Aliases: cfg.RegistryAliases})
 		for from, mirror := range cfg.RegistryMirrors {
-			if cluster.InCluster(mirror) {
+			if cluster.ClusterEndpoint(mirror) {
 				return nil, apperr.BadRequest("registry_mirrors: the mirror of %s, %s, is the cluster registry, where users own repositories: configure a mirror of its own", from, mirror)
 			}
 		}

@@ -17,14 +17,21 @@ import (
 // ServiceName is the cluster registry's Service in OpenServerless.
 const ServiceName = "nuvolaris-registry-svc"
 
+// ServicePort is the port of the registry Service.
+const ServicePort = "5000"
+
 // Policy says which hosts are the cluster registry, which of its
 // repositories every user may build from, and what users may build from
 // elsewhere.
 type Policy struct {
-	hosts   map[string]bool // host names, lower case, without port
-	shared  []string        // repository prefixes anyone may read
-	allowed []string        // prefixes of host/repository outside the cluster registry
-	exact   []string        // sources whose repositories are allowed as they are (the builders')
+	hosts map[string]bool // host names, lower case, without port
+	// endpoints are the cluster registry's host:port names exactly (the
+	// service's with its port), lower case: what a client may be pointed
+	// at, and presents the Secret's credential to.
+	endpoints map[string]bool
+	shared    []string // repository prefixes anyone may read
+	allowed   []string // prefixes of host/repository outside the cluster registry
+	exact     []string // sources whose repositories are allowed as they are (the builders')
 }
 
 // Cluster describes the cluster registry's names.
@@ -53,20 +60,21 @@ type Cluster struct {
 // never make a foreign one look like ours, so ignoring it refuses more, not
 // less.
 func NewPolicy(c Cluster) Policy {
-	p := Policy{hosts: map[string]bool{}, shared: c.Shared, exact: c.Builders}
+	p := Policy{hosts: map[string]bool{}, endpoints: map[string]bool{}, shared: c.Shared, exact: c.Builders}
 	for _, a := range c.Allowed {
 		p.allowed = append(p.allowed, canonical(a))
 	}
 	add := func(h string) {
-		if h = hostname(h); h != "" {
-			p.hosts[h] = true
+		if n := hostname(h); n != "" {
+			p.hosts[n] = true
+			p.endpoints[endpoint(h)] = true
 		}
 	}
 	add(c.RegistryHost)
-	add(ServiceName)
+	add(ServiceName + ":" + ServicePort)
 	if c.KubeNamespace != "" {
 		for _, suffix := range []string{"", ".svc", ".svc.cluster.local"} {
-			add(ServiceName + "." + c.KubeNamespace + suffix)
+			add(ServiceName + "." + c.KubeNamespace + suffix + ":" + ServicePort)
 		}
 	}
 	for _, h := range c.Aliases {
@@ -93,6 +101,23 @@ func hostname(host string) string {
 
 // InCluster reports whether host[:port] is the cluster registry.
 func (p Policy) InCluster(host string) bool { return p.hosts[hostname(host)] }
+
+// ClusterEndpoint reports whether host[:port] is exactly one of the
+// cluster registry's names with its port, or a host the registry Secret
+// has a credential for: where a client would read what users own, or
+// present the builder's credential. (InCluster, for sources, is wider:
+// any port.)
+func (p Policy) ClusterEndpoint(host string) bool { return p.endpoints[endpoint(host)] }
+
+// endpoint is host[:port] in lower case, with docker.io spelt as
+// go-containerregistry resolves it.
+func endpoint(host string) string {
+	host = strings.ToLower(strings.TrimSpace(host))
+	if r, err := name.NewRegistry(host); err == nil {
+		host = r.RegistryStr()
+	}
+	return strings.TrimSuffix(host, ".")
+}
 
 // Shared reports whether repo is under a shared prefix.
 func (p Policy) Shared(repo string) bool {

@@ -163,3 +163,29 @@ func mustRef(t *testing.T, s string) name.Reference {
 	require.NoError(t, err)
 	return ref
 }
+
+// TestClusterEndpoint: a mirror is the cluster registry only at one of its
+// names with its port, or at a host the Secret has a credential for; the
+// same machine at another port is another server.
+func TestClusterEndpoint(t *testing.T) {
+	p := NewPolicy(Cluster{
+		RegistryHost:    "registry.local:5000",
+		KubeNamespace:   "nuvolaris",
+		Aliases:         []string{"registry.example.com"},
+		CredentialHosts: []string{"mirror.corp:8443"},
+	})
+	for host, want := range map[string]bool{
+		"registry.local:5000":                                     true,
+		"REGISTRY.local:5000":                                     true,
+		"registry.example.com":                                    true,
+		"nuvolaris-registry-svc:5000":                             true,
+		"nuvolaris-registry-svc.nuvolaris.svc.cluster.local:5000": true,
+		"mirror.corp:8443":                                        true,
+		"registry.local:5001":                                     false,
+		"mirror.corp":                                             false,
+		"mirror.local:5000":                                       false,
+	} {
+		assert.Equal(t, want, p.ClusterEndpoint(host), host)
+	}
+	assert.True(t, p.InCluster("registry.local:5001"), "sources stay wider: any port")
+}
