@@ -12,8 +12,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/kubernetes/fake"
@@ -61,14 +59,7 @@ func sourceRegistry(t testing.TB) routeAll {
 		sources.host = strings.TrimPrefix(srv.URL, "http://")
 		sources.digests = map[string]string{}
 		for ref, user := range sourceImages {
-			img, err := random.Image(128, 1)
-			require.NoError(t, err)
-			cf, err := img.ConfigFile()
-			require.NoError(t, err)
-			cf = cf.DeepCopy()
-			cf.Config.User = user
-			img, err = mutate.ConfigFile(img, cf)
-			require.NoError(t, err)
+			img := registrytest.ImageAs(t, user)
 			r, err := name.ParseReference(ref)
 			require.NoError(t, err)
 			require.NoError(t, remote.Write(r, img, remote.WithTransport(routeAll{sources.host})))

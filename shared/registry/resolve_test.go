@@ -9,7 +9,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/assert"
@@ -28,17 +27,6 @@ func TestResolvePinsThePlatformImage(t *testing.T) {
 	host := registrytest.Serve(t, registrytest.Handler())
 	c, err := New(host, Options{Insecure: true})
 	require.NoError(t, err)
-	image := func(user string) v1.Image {
-		img, err := random.Image(128, 1)
-		require.NoError(t, err)
-		cf, err := img.ConfigFile()
-		require.NoError(t, err)
-		cf = cf.DeepCopy()
-		cf.Config.User = user
-		img, err = mutate.ConfigFile(img, cf)
-		require.NoError(t, err)
-		return img
-	}
 	entry := func(img v1.Image, p *v1.Platform) mutate.IndexAddendum {
 		return mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}}
 	}
@@ -53,6 +41,7 @@ func TestResolvePinsThePlatformImage(t *testing.T) {
 		return d.String()
 	}
 	attested, amdImage, _ := attested(t)
+	image := func(user string) v1.Image { return registrytest.ImageAs(t, user) }
 	armImage, runtimeImage, noPlatform, twin := image("arm"), image("nobody"), image("root"), image("twin")
 
 	for _, tt := range []struct {

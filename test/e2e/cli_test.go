@@ -34,14 +34,7 @@ func TestCLI(t *testing.T) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = []string{"HOME=" + home}
 		cmd.Dir = home
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		err := cmd.Run()
-		if exit, ok := err.(*exec.ExitError); ok {
-			return exit.ExitCode(), buf.String()
-		}
-		require.NoError(t, err)
-		return 0, buf.String()
+		return runCommand(t, cmd)
 	}
 
 	code, out := cli("send", "--source", python, "--target", "cliuser:cli", "--requirements", "requirements.txt", "--follow")
@@ -73,4 +66,18 @@ func builderCommand(t *testing.T) string {
 	built, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", built)
 	return bin
+}
+
+// runCommand runs cmd to its end: its exit code, and its output, stdout
+// and stderr together.
+func runCommand(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return exit.ExitCode(), out.String()
+	}
+	require.NoError(t, err)
+	return 0, out.String()
 }

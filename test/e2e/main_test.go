@@ -73,21 +73,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	stack.kube, stack.registry, stack.saKubeconfig = s.Kube, s.Registry, s.SAKubeconfig
-	nodelete := filepath.Join(dir, "nodelete")
-	if err := os.Mkdir(nodelete, 0o755); err != nil {
-		panic(err)
-	}
-	stack.noDelete, err = localstack.StartRegistry(ctx, tools, nodelete, localstack.RegistryOptions{DeleteDisabled: true})
+	stack.noDelete, err = localstack.StartRegistry(ctx, tools, filepath.Join(dir, "nodelete"), localstack.RegistryOptions{DeleteDisabled: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the second registry:", err)
 		return 1
 	}
 	defer stack.noDelete.Stop()
-	mirror := filepath.Join(dir, "mirror")
-	if err := os.Mkdir(mirror, 0o755); err != nil {
-		panic(err)
-	}
-	stack.mirror, err = localstack.StartRegistry(ctx, tools, mirror, localstack.RegistryOptions{Anonymous: true})
+	stack.mirror, err = localstack.StartRegistry(ctx, tools, filepath.Join(dir, "mirror"), localstack.RegistryOptions{Anonymous: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the Docker Hub mirror:", err)
 		return 1

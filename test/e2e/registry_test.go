@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -88,19 +87,6 @@ func TestListCatalogsFollowsPagination(t *testing.T) {
 	assert.Contains(t, body["repositories"], "pagesother")
 }
 
-// catalogCounter counts the catalog pages a client reads.
-type catalogCounter struct {
-	next  http.RoundTripper
-	pages atomic.Int64
-}
-
-func (c *catalogCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.URL.Path, "/_catalog") {
-		c.pages.Add(1)
-	}
-	return c.next.RoundTrip(r)
-}
-
 // TestListCatalogsFromTheUsersName: on the distribution registry, which
 // lists its storage as a walk (sorte, sorter, sorter/x, sorter/y/z,
 // sorter-a, sorter.b, sorter0, sorterp), a user's listing has their
@@ -114,7 +100,7 @@ func TestListCatalogsFromTheUsersName(t *testing.T) {
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, []any{"sorter", "sorter/x", "sorter/y/z"}, body["repositories"])
 
-	counter := &catalogCounter{next: http.DefaultTransport.(*http.Transport).Clone()}
+	counter := &countingTransport{next: http.DefaultTransport.(*http.Transport).Clone(), path: "/_catalog"}
 	c, err := registry.New(stack.registry.Host, registry.Options{
 		Insecure: true, Auth: &authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}, Transport: counter,
 	})
@@ -122,7 +108,7 @@ func TestListCatalogsFromTheUsersName(t *testing.T) {
 	repos, err := c.OwnedCatalog(context.Background(), "sorter")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"sorter", "sorter/x", "sorter/y/z"}, repos)
-	assert.Equal(t, int64(1), counter.pages.Load(), "one page from sorter on")
+	assert.Equal(t, int64(1), counter.calls.Load(), "one page from sorter on")
 }
 
 func TestImagesLifecycle(t *testing.T) {

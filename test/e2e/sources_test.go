@@ -3,14 +3,24 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
@@ -91,4 +101,71 @@ func TestImageRunsAsItsSourceRuns(t *testing.T) {
 		user, _ := got["config"].(map[string]any)["user"].(string)
 		assert.Equal(t, tt.user, user, "%s runs as its source %s", tt.target, tt.source)
 	}
+}
+
+// TestSendRefusesAnIndexWithAnotherCandidate: on the real registry, an
+// index whose first entry has no platform (BuildKit could build FROM it)
+// beside a linux/amd64 image is refused before anything is created; the
+// same image alone is pinned by its own digest.
+func TestSendRefusesAnIndexWithAnotherCandidate(t *testing.T) {
+	amd64, other := image(t), image(t)
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: other},
+		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	ref, err := name.ParseReference(stack.registry.Host+"/pinner/base:idx", name.Insecure)
+	require.NoError(t, err)
+	require.NoError(t, remote.WriteIndex(ref, idx, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})))
+	push(t, stack.registry, amd64, "pinner/base:one")
+
+	p := action(t, "send")
+	jobs, cms := counts(t)
+	code, body := call(t, p, invoker.Web("send", "pinner", "POST", map[string]any{"source": ref.String(), "target": "pinner:x", "kind": "python"}))
+	assert.Equal(t, 400, code, "%v", body)
+	assert.Contains(t, body["error"], "pinner/base:idx")
+	j, c := counts(t)
+	assert.Equal(t, jobs, j, "no Job")
+	assert.Equal(t, cms, c, "no context")
+
+	cordon(t)
+	code, body = call(t, p, invoker.Web("send", "pinner", "POST", map[string]any{"source": stack.registry.Host + "/pinner/base:one", "target": "pinner:x", "kind": "python"}))
+	require.Equal(t, 200, code, "%v", body)
+	d, err := amd64.Digest()
+	require.NoError(t, err)
+	assert.Equal(t, d.String(), body["source_digest"])
+	made := []string{body["job_name"].(string)}
+	removeJobs(t, &made)
+}
+
+// TestMirrorIsNeverTheClusterRegistry: deployed with Docker Hub mirrored
+// at the cluster registry, where users own repositories and BuildKit
+// would pull with the builder's credential, send refuses the seed's
+// source and creates nothing, and updatetoml leaves buildkitd.toml as it
+// was; alice's images are intact.
+func TestMirrorIsNeverTheClusterRegistry(t *testing.T) {
+	ctx := context.Background()
+	digest := victim(t)
+	bad := map[string]any{"registry_mirrors": "docker.io=" + stack.registry.Host}
+	p := action(t, "send", bad)
+	jobs, cms := counts(t)
+	code, body := call(t, p, invoker.Web("send", "apache", "POST", map[string]any{"source": localstack.SeedSource, "target": "apache:x", "kind": "python"}))
+	assert.Equal(t, 500, code, "%v", body)
+	assert.Contains(t, body["error"], "registry_mirrors")
+	j, c := counts(t)
+	assert.Equal(t, jobs, j, "no Job")
+	assert.Equal(t, cms, c, "no context")
+
+	stored := func() string {
+		cm, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, names.BuildkitdConfigMap, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return ""
+		}
+		require.NoError(t, err)
+		return cm.Data["buildkitd.toml"]
+	}
+	before := stored()
+	code, body = call(t, action(t, "updatetoml", bad), invoker.Plain("updatetoml", "nuvolaris", nil))
+	assert.Equal(t, 0, code, "an application error")
+	assert.Contains(t, body["error"], "registry_mirrors")
+	assert.Equal(t, before, stored(), "buildkitd.toml untouched")
+	intact(t, digest)
 }

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -56,14 +55,7 @@ func TestSeedTasks(t *testing.T) {
 		cmd := exec.Command("bash", "-c", command)
 		cmd.Dir = stack.root
 		cmd.Env = []string{"HOME=" + home, "PATH=" + filepath.Dir(builder) + ":" + filepath.Dir(task) + ":/usr/local/bin:/usr/bin:/bin"}
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		if exit, ok := err.(*exec.ExitError); ok {
-			return exit.ExitCode(), out.String()
-		}
-		require.NoError(t, err)
-		return 0, out.String()
+		return runCommand(t, cmd)
 	}
 
 	t.Run("task --list says what each task does", func(t *testing.T) {

@@ -30,9 +30,13 @@ type RegistryOptions struct {
 	Anonymous bool
 }
 
-// StartRegistry starts the registry with its storage under dir.
+// StartRegistry starts the registry with its storage under dir, which it
+// makes if need be.
 func StartRegistry(ctx context.Context, tools Tools, dir string, o RegistryOptions) (*Registry, error) {
 	if err := tools.Check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	port, err := freePort()

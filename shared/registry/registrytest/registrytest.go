@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
@@ -78,4 +80,19 @@ func Secret(name, namespace, doc string) *corev1.Secret {
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(doc)},
 	}
+}
+
+// ImageAs is a random one-layer image whose config runs as user ("" is
+// root).
+func ImageAs(t testing.TB, user string) v1.Image {
+	t.Helper()
+	img, err := random.Image(128, 1)
+	require.NoError(t, err)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	cf = cf.DeepCopy()
+	cf.Config.User = user
+	img, err = mutate.ConfigFile(img, cf)
+	require.NoError(t, err)
+	return img
 }
