@@ -31,7 +31,11 @@ const (
 	// DefaultBuildkitImage is the rootless BuildKit release the build Jobs
 	// run; a release tag, never a moving one like latest or rootless.
 	DefaultBuildkitImage = "moby/buildkit:v0.34.2-rootless"
-	DefaultBuildTimeout  = 1800 * time.Second
+	// DefaultCraneImage is go-containerregistry's crane, which fetches a
+	// build's source and cache and pushes its image: the only steps that
+	// hold the registry credential.
+	DefaultCraneImage   = "gcr.io/go-containerregistry/crane:v0.22.0"
+	DefaultBuildTimeout = 1800 * time.Second
 	// DefaultBuildDisk fits a large Python stack (several GiB installed)
 	// with BuildKit's copy of its layers for the export.
 	DefaultBuildDisk = "20Gi"
@@ -67,6 +71,7 @@ type Config struct {
 	RegistryPassword string // a secret, never logged or returned
 	RegistryInsecure bool
 	BuildkitImage    string
+	CraneImage       string
 	BuildTimeout     time.Duration
 	// AllowPrivileged lets build Jobs run BuildKit privileged, for clusters
 	// where rootless BuildKit cannot create user namespaces.
@@ -115,6 +120,7 @@ type Config struct {
 func ParamNames() []string {
 	return []string{
 		"admin_namespaces", "allowed_sources", "build_cache", "build_disk", "build_namespace", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
+		"crane_image",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
 		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
 		"registry_mirrors", "registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
@@ -141,6 +147,7 @@ func FromParams(p params.Params) (Config, error) {
 	c.RegistryUser = str("registry_user", "")
 	c.RegistryPassword = str("registry_password", "")
 	c.BuildkitImage = str("buildkit_image", DefaultBuildkitImage)
+	c.CraneImage = str("crane_image", DefaultCraneImage)
 	c.RegistryPullHost = str("registry_pull_host", "")
 	builders := str("builders", "")
 	allowed := str("allowed_sources", "")
@@ -203,7 +210,10 @@ func FromParams(p params.Params) (Config, error) {
 			return Config{}, err
 		}
 	}
-	if err := checkPinned(c.BuildkitImage); err != nil {
+	if err := checkPinned("buildkit_image", c.BuildkitImage, DefaultBuildkitImage); err != nil {
+		return Config{}, err
+	}
+	if err := checkPinned("crane_image", c.CraneImage, DefaultCraneImage); err != nil {
 		return Config{}, err
 	}
 	if c.RegistryPullHost != "" {
@@ -348,18 +358,20 @@ func CheckRegistryHost(host string) error {
 	return nil
 }
 
-func checkPinned(image string) error {
+// checkPinned refuses a parameter's image without a tag or digest, or with
+// a moving tag.
+func checkPinned(param, image, example string) error {
 	if _, err := name.NewDigest(image); err == nil {
 		return nil
 	}
 	tag, err := name.NewTag(image)
 	// NewTag defaults a missing tag to latest: insist on an explicit one.
 	if err != nil || !strings.HasSuffix(image, ":"+tag.TagStr()) {
-		return apperr.BadRequest("buildkit_image %q is not an image reference with a tag or digest", image)
+		return apperr.BadRequest("%s %q is not an image reference with a tag or digest", param, image)
 	}
 	switch tag.TagStr() {
-	case "latest", "rootless", "master", "nightly", "buildx-stable-1":
-		return apperr.BadRequest("buildkit_image %q uses a moving tag: pin a release such as %s", image, DefaultBuildkitImage)
+	case "latest", "rootless", "master", "main", "nightly", "buildx-stable-1", "debug":
+		return apperr.BadRequest("%s %q uses a moving tag: pin a release such as %s", param, image, example)
 	}
 	return nil
 }

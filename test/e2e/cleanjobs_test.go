@@ -95,7 +95,7 @@ func ptr[T any](v T) *T { return &v }
 // carry its pod template (their external controller runs no pod).
 func buildPlan(t testing.TB) buildspec.Plan {
 	t.Helper()
-	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage})
+	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage, "crane_image": localstack.CraneImage})
 	require.NoError(t, err)
 	require.Equal(t, bns, conf.BuildNamespace)
 	k, _ := kinds.Lookup("python")
