@@ -21,8 +21,8 @@ import (
 
 // Config says where the node's tools and files are.
 type Config struct {
-	Buildkitd, Buildctl string
-	WorkDir             string
+	Buildkitd, Buildctl, Crane string
+	WorkDir                    string
 }
 
 // Provider runs build pods with local BuildKit.
@@ -41,9 +41,13 @@ type podRun struct {
 	mu     sync.Mutex
 	pod    *corev1.Pod // replaced, never changed in place
 	dir    string
-	log    string
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// logPath is where the pod's container name logs.
+func (r *podRun) logPath(name string) string {
+	return filepath.Join(r.dir, "logs", name+".log")
 }
 
 func (r *podRun) get() *corev1.Pod {
@@ -89,7 +93,7 @@ func (p *Provider) CreatePod(_ context.Context, pod *corev1.Pod) error {
 	// Short: the buildkitd socket inside must fit a unix socket path (104).
 	dir := filepath.Join(p.cfg.WorkDir, "pods", strings.ReplaceAll(string(pod.UID), "-", "")[:12])
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &podRun{pod: pod.DeepCopy(), dir: dir, log: filepath.Join(dir, "container.log"), cancel: cancel, done: make(chan struct{})}
+	r := &podRun{pod: pod.DeepCopy(), dir: dir, cancel: cancel, done: make(chan struct{})}
 	now := metav1.Now()
 	r.pod.Status = corev1.PodStatus{
 		Phase:     corev1.PodPending,
@@ -100,18 +104,19 @@ func (p *Provider) CreatePod(_ context.Context, pod *corev1.Pod) error {
 		StartTime: &now,
 		Conditions: []corev1.PodCondition{
 			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionFalse, LastTransitionTime: now},
 		},
 	}
+	waiting := corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}
+	for _, c := range pod.Spec.InitContainers {
+		r.pod.Status.InitContainerStatuses = append(r.pod.Status.InitContainerStatuses, corev1.ContainerStatus{Name: c.Name, Image: c.Image, State: waiting})
+	}
 	for _, c := range pod.Spec.Containers {
-		r.pod.Status.ContainerStatuses = append(r.pod.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image,
-			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
-		})
+		r.pod.Status.ContainerStatuses = append(r.pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: c.Name, Image: c.Image, State: waiting})
 	}
 	p.pods[k] = r
 	p.mu.Unlock()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return err
 	}
 	go p.run(ctx, r)
@@ -187,19 +192,22 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 	return pods, nil
 }
 
-// GetContainerLogs serves a container's log (the build's, or the
-// buildkitd sidecar's), for `kubectl logs` and
-// the API server's pods/log.
+// GetContainerLogs serves a container's log, for `kubectl logs` and the
+// API server's pods/log; a container that has not started has none yet.
 func (p *Provider) GetContainerLogs(_ context.Context, ns, name, container string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
 	r, err := p.lookup(ns, name)
 	if err != nil {
 		return nil, err
 	}
-	path := r.log
-	if container == "buildkitd" {
-		path = filepath.Join(r.dir, "buildkitd.log")
+	pod := r.get()
+	known := false
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		known = known || c.Name == container
 	}
-	data, err := os.ReadFile(path)
+	if !known {
+		return nil, errdefs.InvalidInputf("container %s is not in pod %s/%s", container, ns, name)
+	}
+	data, err := os.ReadFile(r.logPath(container))
 	if errors.Is(err, os.ErrNotExist) {
 		data, err = nil, nil
 	}
@@ -262,37 +270,62 @@ func (p *Provider) Close() {
 // run executes the pod and reports how it ended.
 func (p *Provider) run(ctx context.Context, r *podRun) {
 	defer close(r.done)
-	logf, err := os.Create(r.log)
-	if err != nil {
-		p.finish(r, 1, "Error", err.Error())
-		return
-	}
-	defer logf.Close()
-	code, reason, msg := p.execute(ctx, r, logf)
+	code, reason, msg := p.execute(ctx, r)
 	p.finish(r, code, reason, msg)
 }
 
+// finish sets the pod's phase from how it ended; a container still
+// running (the sidecar, or a step of a deleted pod) ends with it.
 func (p *Provider) finish(r *podRun, code int32, reason, msg string) {
 	now := metav1.Now()
 	p.update(r, func(pod *corev1.Pod) {
 		pod.Status.Phase = corev1.PodSucceeded
 		if code != 0 {
 			pod.Status.Phase = corev1.PodFailed
+			pod.Status.Message = msg
 		}
-		for i := range pod.Status.ContainerStatuses {
-			cs := &pod.Status.ContainerStatuses[i]
-			started := now
-			if cs.State.Running != nil {
-				started = cs.State.Running.StartedAt
+		for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+			for i := range list {
+				cs := &list[i]
+				cs.Ready = false
+				if cs.State.Running != nil {
+					cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+						ExitCode: code, Reason: reason, StartedAt: cs.State.Running.StartedAt, FinishedAt: now,
+					}}
+				}
 			}
-			cs.Ready = false
-			cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-				ExitCode: code, Reason: reason, Message: msg, StartedAt: started, FinishedAt: now,
-			}}
 		}
 		setCondition(pod, corev1.PodReady, corev1.ConditionFalse, now)
 		setCondition(pod, corev1.ContainersReady, corev1.ConditionFalse, now)
 	})
+}
+
+// setState sets the state of the pod's container name.
+func (p *Provider) setState(r *podRun, name string, state corev1.ContainerState) {
+	p.update(r, func(pod *corev1.Pod) {
+		for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+			for i := range list {
+				if list[i].Name != name {
+					continue
+				}
+				if t := state.Terminated; t != nil && list[i].State.Running != nil {
+					t.StartedAt = list[i].State.Running.StartedAt
+				}
+				list[i].State = state
+				list[i].Ready = state.Running != nil
+				started := state.Running != nil
+				list[i].Started = &started
+			}
+		}
+	})
+}
+
+func running() corev1.ContainerState {
+	return corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
+}
+
+func terminated(code int32, reason string) corev1.ContainerState {
+	return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, FinishedAt: metav1.Now()}}
 }
 
 func setCondition(pod *corev1.Pod, typ corev1.PodConditionType, status corev1.ConditionStatus, at metav1.Time) {

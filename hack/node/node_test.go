@@ -69,13 +69,18 @@ func TestWriteVolume(t *testing.T) {
 // buildPod is a pod of the builder's shape, changed by edit.
 func buildPod(edit func(*corev1.PodSpec)) *corev1.Pod {
 	always := corev1.ContainerRestartPolicyAlways
+	crane := "gcr.io/go-containerregistry/crane:v0.22.0"
 	spec := corev1.PodSpec{
-		InitContainers: []corev1.Container{{
-			Name: "buildkitd", Image: "moby/buildkit:v0.34.2-rootless", RestartPolicy: &always,
-			Command:      []string{"rootlesskit", "buildkitd"},
-			StartupProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"buildctl", "debug", "workers"}}}},
-		}},
-		Containers: []corev1.Container{{Name: "build", Image: "docker.io/moby/buildkit:v0.34.2-rootless", Command: []string{"buildctl"}}},
+		InitContainers: []corev1.Container{
+			{Name: "fetch", Image: crane, Command: []string{"crane"}},
+			{
+				Name: "buildkitd", Image: "moby/buildkit:v0.34.2-rootless", RestartPolicy: &always,
+				Command:      []string{"rootlesskit", "buildkitd"},
+				StartupProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"buildctl", "debug", "workers"}}}},
+			},
+			{Name: "build", Image: "docker.io/moby/buildkit:v0.34.2-rootless", Command: []string{"buildctl"}},
+		},
+		Containers: []corev1.Container{{Name: "push", Image: crane, Command: []string{"crane"}}},
 	}
 	if edit != nil {
 		edit(&spec)
@@ -90,18 +95,26 @@ func TestBuildShape(t *testing.T) {
 		err  string
 	}{
 		{"the builder's pod", nil, ""},
-		{"privileged daemon without rootlesskit", func(s *corev1.PodSpec) { s.InitContainers[0].Command = []string{"buildkitd"} }, ""},
-		{"no sidecar", func(s *corev1.PodSpec) { s.InitContainers = nil }, "one buildkitd sidecar"},
-		{"two containers", func(s *corev1.PodSpec) { s.Containers = append(s.Containers, s.Containers[0]) }, "one buildctl container"},
-		{"sidecar that is a plain init container", func(s *corev1.PodSpec) { s.InitContainers[0].RestartPolicy = nil }, "native sidecar"},
-		{"another image", func(s *corev1.PodSpec) { s.InitContainers[0].Image = "evil/buildkit:1" }, "cannot be pulled"},
-		{"another command", func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"sh", "-c", "id"} }, "must run buildctl"},
-		{"no startup probe", func(s *corev1.PodSpec) { s.InitContainers[0].StartupProbe = nil }, "would race it"},
+		{"privileged daemon without rootlesskit", func(s *corev1.PodSpec) { s.InitContainers[1].Command = []string{"buildkitd"} }, ""},
+		{"no sidecar", func(s *corev1.PodSpec) { s.InitContainers = s.InitContainers[:1] }, "one buildkitd sidecar"},
+		{"buildctl before the sidecar", func(s *corev1.PodSpec) {
+			s.InitContainers[1], s.InitContainers[2] = s.InitContainers[2], s.InitContainers[1]
+		}, "before any buildkitd sidecar"},
+		{"no container", func(s *corev1.PodSpec) { s.Containers = nil }, "no container"},
+		{"sidecar that is a plain init container", func(s *corev1.PodSpec) { s.InitContainers[1].RestartPolicy = nil }, "native sidecar"},
+		{"crane as a sidecar", func(s *corev1.PodSpec) { s.InitContainers[0].RestartPolicy = s.InitContainers[1].RestartPolicy }, "buildkitd sidecars only"},
+		{"another image", func(s *corev1.PodSpec) { s.InitContainers[1].Image = "evil/buildkit:1" }, "cannot be pulled"},
+		{"another command", func(s *corev1.PodSpec) { s.InitContainers[2].Command = []string{"sh", "-c", "id"} }, "buildkitd or buildctl"},
+		{"crane running a shell", func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"sh"} }, "runs crane"},
+		{"daemon as a main container", func(s *corev1.PodSpec) { s.Containers[0] = s.InitContainers[1] }, "only a sidecar may"},
+		{"no startup probe", func(s *corev1.PodSpec) { s.InitContainers[1].StartupProbe = nil }, "would race it"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := buildShape(buildPod(tt.edit))
+			init, main, err := buildShape(buildPod(tt.edit))
 			if tt.err == "" {
-				assert.NoError(t, err)
+				require.NoError(t, err)
+				assert.Equal(t, []role{craneRole, daemonRole, buildctlRole}, []role{init[0].role, init[1].role, init[2].role})
+				assert.Equal(t, craneRole, main[0].role)
 				return
 			}
 			require.Error(t, err)
@@ -119,20 +132,25 @@ func TestLastLinesAndFlagValue(t *testing.T) {
 	assert.Equal(t, "", flagValue(args, "--root"))
 }
 
-// TestIsBuildkit: the images the node runs BuildKit for, by tag and by
-// digest (deploy/admission.yaml admits only digests).
-func TestIsBuildkit(t *testing.T) {
+// TestIsImage: the images the node runs BuildKit and crane for, by tag
+// and by digest (deploy/admission.yaml admits only digests).
+func TestIsImage(t *testing.T) {
 	digest := "@sha256:" + strings.Repeat("0", 64)
-	for image, want := range map[string]bool{
-		"moby/buildkit:v0.34.2-rootless":                    true,
-		"moby/buildkit:v0.34.2-rootless" + digest:           true,
-		"moby/buildkit" + digest:                            true,
-		"docker.io/moby/buildkit:v0.34.2-rootless" + digest: true,
-		"registry:5000/moby/buildkit:v1":                    true,
-		"busybox:1":                                         false,
-		"evil/moby/buildkitx:v1" + digest:                   false,
-		"moby/buildkit-fake:v1":                             false,
+	for _, tt := range []struct {
+		image, repo string
+		want        bool
+	}{
+		{"moby/buildkit:v0.34.2-rootless", "moby/buildkit", true},
+		{"moby/buildkit:v0.34.2-rootless" + digest, "moby/buildkit", true},
+		{"moby/buildkit" + digest, "moby/buildkit", true},
+		{"docker.io/moby/buildkit:v0.34.2-rootless" + digest, "moby/buildkit", true},
+		{"registry:5000/moby/buildkit:v1", "moby/buildkit", true},
+		{"gcr.io/go-containerregistry/crane:v0.22.0" + digest, "go-containerregistry/crane", true},
+		{"busybox:1", "moby/buildkit", false},
+		{"evil/moby/buildkitx:v1" + digest, "moby/buildkit", false},
+		{"moby/buildkit-fake:v1", "moby/buildkit", false},
+		{"evil/crane:v1", "go-containerregistry/crane", false},
 	} {
-		assert.Equal(t, want, isBuildkit(image), image)
+		assert.Equal(t, tt.want, isImage(tt.image, tt.repo), tt.image)
 	}
 }

@@ -18,39 +18,72 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// execute runs the pod's build and returns the exit code of its build
-// container. A build pod is two containers, as the builder makes it: a
-// buildkitd native sidecar (an init container with restartPolicy Always)
-// and a buildctl container, sharing the daemon's socket on an emptyDir.
-// Each runs with its own mounts and environment only, as a kubelet would
-// run them: the daemon never sees what the build container mounts.
-func (p *Provider) execute(ctx context.Context, r *podRun, log io.Writer) (int32, string, string) {
+// execute runs the pod as a kubelet runs it and returns how it ended: its
+// init containers in order (the buildkitd sidecar started, and its
+// startup probe passed, before the next), then its containers together,
+// each with its own mounts, environment and log only: a step never sees
+// what another mounts. The sidecar stops when the containers end.
+func (p *Provider) execute(ctx context.Context, r *podRun) (int32, string, string) {
 	pod := r.get()
-	daemon, client, err := buildShape(pod)
+	init, main, err := buildShape(pod)
 	if err != nil {
 		return 1, "Unsupported", err.Error()
 	}
-	daemonMounts, err := p.materialize(ctx, pod, daemon, r.dir)
-	if err != nil {
-		return 1, "CreateContainerConfigError", err.Error()
+	for _, cs := range [][]container{init, main} {
+		for i := range cs {
+			if cs[i].mounts, err = p.materialize(ctx, pod, cs[i].spec, r.dir); err != nil {
+				return 1, "CreateContainerConfigError", err.Error()
+			}
+		}
 	}
-	clientMounts, err := p.materialize(ctx, pod, client, r.dir)
-	if err != nil {
-		return 1, "CreateContainerConfigError", err.Error()
+	var daemon *daemonProc
+	defer func() { daemon.stop() }()
+	for _, c := range init {
+		p.setState(r, c.spec.Name, running())
+		if c.role == daemonRole {
+			if daemon, err = p.startDaemon(ctx, r, c); err != nil {
+				p.setState(r, c.spec.Name, terminated(1, "Error"))
+				return 1, "Error", err.Error()
+			}
+			continue
+		}
+		code, reason := p.runStep(ctx, r, c)
+		p.setState(r, c.spec.Name, terminated(code, reason))
+		if code != 0 {
+			return code, reason, fmt.Sprintf("init container %s exited with code %d", c.spec.Name, code)
+		}
 	}
-	now := metav1.Now()
 	p.update(r, func(pod *corev1.Pod) {
 		pod.Status.Phase = corev1.PodRunning
-		for i := range pod.Status.ContainerStatuses {
-			pod.Status.ContainerStatuses[i].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}
-			pod.Status.ContainerStatuses[i].Ready = true
-			started := true
-			pod.Status.ContainerStatuses[i].Started = &started
-		}
+		now := metav1.Now()
+		setCondition(pod, corev1.PodInitialized, corev1.ConditionTrue, now)
 		setCondition(pod, corev1.PodReady, corev1.ConditionTrue, now)
 		setCondition(pod, corev1.ContainersReady, corev1.ConditionTrue, now)
 	})
-	return p.build(ctx, r.dir, container{daemon, daemonMounts}, container{client, clientMounts}, log)
+	type result struct {
+		name   string
+		code   int32
+		reason string
+	}
+	results := make(chan result, len(main))
+	for _, c := range main {
+		p.setState(r, c.spec.Name, running())
+		go func(c container) {
+			code, reason := p.runStep(ctx, r, c)
+			p.setState(r, c.spec.Name, terminated(code, reason))
+			results <- result{c.spec.Name, code, reason}
+		}(c)
+	}
+	var failed *result
+	for range main {
+		if res := <-results; res.code != 0 && failed == nil {
+			failed = &res
+		}
+	}
+	if failed != nil {
+		return failed.code, failed.reason, fmt.Sprintf("container %s exited with code %d", failed.name, failed.code)
+	}
+	return 0, "Completed", ""
 }
 
 // rewrite maps the container's paths in args to where they are on this
@@ -104,21 +137,28 @@ func flagValue(args []string, name string) string {
 	return ""
 }
 
-// build runs the pod as a kubelet runs it: the daemon sidecar with its own
-// mounts (buildkitd.toml, state, the socket's emptyDir) and environment,
-// its startup probe until it passes, then the build container's buildctl
-// with its own. The daemon is the local buildkitd, which runs as root here
-// and so keeps BuildKit's process sandbox: it drops the rootless-only
-// --oci-worker-no-process-sandbox.
-func (p *Provider) build(ctx context.Context, dir string, daemon, client container, log io.Writer) (int32, string, string) {
-	daemonArgs := rewrite(daemon.spec.Args, daemon.mounts)
+// daemonProc is a running buildkitd sidecar.
+type daemonProc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	state  string
+}
+
+// startDaemon starts the buildkitd sidecar with its own mounts
+// (buildkitd.toml, state, the socket's emptyDir), flags and environment,
+// and runs its startup probe until it passes. The daemon is the local
+// buildkitd, which runs as root here and so keeps BuildKit's process
+// sandbox: it drops the rootless-only --oci-worker-no-process-sandbox.
+func (p *Provider) startDaemon(ctx context.Context, r *podRun, c container) (*daemonProc, error) {
+	daemonArgs := rewrite(c.spec.Args, c.mounts)
 	addr := flagValue(daemonArgs, "--addr")
 	if !strings.HasPrefix(addr, "unix://") {
-		return 1, "Unsupported", "the buildkitd sidecar must listen on a unix socket in a shared emptyDir (--addr unix://...)"
+		return nil, errors.New("the buildkitd sidecar must listen on a unix socket in a shared emptyDir (--addr unix://...)")
 	}
-	args := []string{"--root", filepath.Join(dir, "state"), "--addr", addr,
+	state := filepath.Join(r.dir, "state")
+	args := []string{"--root", state, "--addr", addr,
 		"--oci-worker-snapshotter", "native", "--oci-worker-net", "host"}
-	if host, ok := daemon.mounts["/home/user/.config/buildkit"]; ok {
+	if host, ok := c.mounts["/home/user/.config/buildkit"]; ok {
 		if _, err := os.Stat(filepath.Join(host, "buildkitd.toml")); err == nil {
 			args = append(args, "--config", filepath.Join(host, "buildkitd.toml"))
 		}
@@ -132,54 +172,73 @@ func (p *Provider) build(ctx context.Context, dir string, daemon, client contain
 			args = append(args, a)
 		}
 	}
-	daemonLog, err := os.Create(filepath.Join(dir, "buildkitd.log"))
+	logf, err := os.Create(r.logPath(c.spec.Name))
 	if err != nil {
-		return 1, "Error", err.Error()
+		return nil, err
 	}
-	defer daemonLog.Close()
-	d := command(p.cfg.Buildkitd, args, p.env(daemon, dir), daemonLog, daemonLog)
-	if err := d.Start(); err != nil {
-		return 1, "Error", "starting buildkitd: " + err.Error()
+	defer logf.Close()
+	cmd := command(p.cfg.Buildkitd, args, p.env(c, r.dir), logf, logf)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting buildkitd: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = d.Wait(); close(exited) }()
-	defer func() {
-		stop(d, exited)
-		_ = os.RemoveAll(filepath.Join(dir, "state"))
-	}()
+	d := &daemonProc{cmd: cmd, exited: make(chan struct{}), state: state}
+	go func() { _ = cmd.Wait(); close(d.exited) }()
+	if err := p.probe(ctx, c, r.dir, d.exited); err != nil {
+		d.stop()
+		return nil, fmt.Errorf("buildkitd did not start: %w\n%s", err, tail(r.logPath(c.spec.Name)))
+	}
+	return d, nil
+}
 
-	if err := p.probe(ctx, daemon, dir, exited); err != nil {
-		fmt.Fprintf(log, "buildkitd did not start: %v\n%s", err, tail(filepath.Join(dir, "buildkitd.log")))
-		return 1, "Error", "buildkitd did not start"
+// stop ends the daemon by its PID and removes its state.
+func (d *daemonProc) stop() {
+	if d == nil {
+		return
 	}
-	cargs := rewrite(client.spec.Args, client.mounts)
-	b := command(p.cfg.Buildctl, cargs, p.env(client, dir), log, log)
-	if err := b.Start(); err != nil {
-		return 1, "Error", "starting buildctl: " + err.Error()
+	stop(d.cmd, d.exited)
+	_ = os.RemoveAll(d.state)
+}
+
+// runStep runs a container to its end with its own arguments, mounts and
+// environment, logging to its own log; the pod's deletion kills it.
+func (p *Provider) runStep(ctx context.Context, r *podRun, c container) (int32, string) {
+	bin := p.cfg.Buildctl
+	if c.role == craneRole {
+		bin = p.cfg.Crane
+	}
+	logf, err := os.Create(r.logPath(c.spec.Name))
+	if err != nil {
+		return 1, "Error"
+	}
+	defer logf.Close()
+	cmd := command(bin, rewrite(c.spec.Args, c.mounts), p.env(c, r.dir), logf, logf)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(logf, "starting %s: %v\n", c.spec.Command[0], err)
+		return 1, "Error"
 	}
 	done := make(chan error, 1)
-	go func() { done <- b.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return int32(exit.ExitCode()), "Error", "buildctl failed"
+			return int32(exit.ExitCode()), "Error"
 		}
 		if err != nil {
-			return 1, "Error", err.Error()
+			return 1, "Error"
 		}
-		return 0, "Completed", ""
+		return 0, "Completed"
 	case <-ctx.Done():
-		_ = syscall.Kill(-b.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		return 137, "Killed", "the pod was deleted"
+		return 137, "Killed"
 	}
 }
 
 // probe runs the sidecar's exec startup probe (its buildctl, mapped to this
 // machine's) every periodSeconds until it passes or fails failureThreshold
 // times, as a kubelet does before it starts the pod's containers.
-func (p *Provider) probe(ctx context.Context, daemon container, dir string, exited chan struct{}) error {
+func (p *Provider) probe(ctx context.Context, daemon container, dir string, exited <-chan struct{}) error {
 	pr := daemon.spec.StartupProbe
 	cmd := rewrite(pr.Exec.Command, daemon.mounts)
 	if len(cmd) == 0 || cmd[0] != "buildctl" {
@@ -213,7 +272,7 @@ func command(bin string, args []string, env map[string]string, stdout, stderr io
 }
 
 // stop ends a daemon by PID: TERM, then KILL after 10 s.
-func stop(cmd *exec.Cmd, exited chan struct{}) {
+func stop(cmd *exec.Cmd, exited <-chan struct{}) {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-exited:

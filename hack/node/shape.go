@@ -8,42 +8,98 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// role is what runs a container of a build pod on this machine.
+type role int
+
+const (
+	daemonRole   role = iota // buildkitd, the native sidecar
+	buildctlRole             // buildctl, to its end
+	craneRole                // crane, to its end
+)
+
 // container is a pod's container with its volumes on this machine.
 type container struct {
 	spec   corev1.Container
 	mounts map[string]string // mount path → host path
+	role   role
 }
 
-// buildShape finds the daemon sidecar and the build container, refusing
-// any other pod: this node runs nothing else.
-func buildShape(pod *corev1.Pod) (daemon, client corev1.Container, err error) {
-	if len(pod.Spec.InitContainers) != 1 || len(pod.Spec.Containers) != 1 {
-		return daemon, client, errors.New("this node runs build pods: one buildkitd sidecar and one buildctl container")
+// buildShape maps the pod's init containers and containers to what runs
+// them here, refusing any other pod, since this node pulls no image: the
+// BuildKit image running buildkitd (a native sidecar with an exec startup
+// probe, before any buildctl) or buildctl, and the crane image running
+// crane.
+func buildShape(pod *corev1.Pod) (init, main []container, err error) {
+	sidecars := 0
+	for _, c := range pod.Spec.InitContainers {
+		r, err := roleOf(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		switch {
+		case r == daemonRole && !sidecar:
+			return nil, nil, fmt.Errorf("init container %s runs buildkitd but is not a native sidecar (restartPolicy: Always)", c.Name)
+		case r != daemonRole && sidecar:
+			return nil, nil, fmt.Errorf("init container %s is a sidecar: this node runs buildkitd sidecars only", c.Name)
+		case r == daemonRole && (c.StartupProbe == nil || c.StartupProbe.Exec == nil):
+			return nil, nil, fmt.Errorf("the buildkitd sidecar %s has no exec startup probe: the build would race it", c.Name)
+		case r == buildctlRole && sidecars == 0:
+			return nil, nil, fmt.Errorf("init container %s runs buildctl before any buildkitd sidecar", c.Name)
+		case r == daemonRole:
+			sidecars++
+		}
+		init = append(init, container{spec: c, role: r})
 	}
-	daemon, client = pod.Spec.InitContainers[0], pod.Spec.Containers[0]
-	if daemon.RestartPolicy == nil || *daemon.RestartPolicy != corev1.ContainerRestartPolicyAlways {
-		return daemon, client, errors.New("the buildkitd init container is not a native sidecar (restartPolicy: Always)")
+	if sidecars != 1 {
+		return nil, nil, errors.New("this node runs build pods: one buildkitd sidecar among the init containers")
 	}
-	cmd := daemon.Command
-	if len(cmd) > 0 && cmd[0] == "rootlesskit" {
-		cmd = cmd[1:]
+	if len(pod.Spec.Containers) == 0 {
+		return nil, nil, errors.New("the pod has no container")
 	}
-	if !isBuildkit(daemon.Image) || len(cmd) != 1 || cmd[0] != "buildkitd" {
-		return daemon, client, fmt.Errorf("image %s cannot be pulled on this node: its sidecar must run buildkitd", daemon.Image)
+	for _, c := range pod.Spec.Containers {
+		r, err := roleOf(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if r == daemonRole {
+			return nil, nil, fmt.Errorf("container %s runs buildkitd: only a sidecar may", c.Name)
+		}
+		main = append(main, container{spec: c, role: r})
 	}
-	if !isBuildkit(client.Image) || len(client.Command) != 1 || client.Command[0] != "buildctl" {
-		return daemon, client, fmt.Errorf("image %s cannot be pulled on this node: its build container must run buildctl", client.Image)
-	}
-	if daemon.StartupProbe == nil || daemon.StartupProbe.Exec == nil {
-		return daemon, client, errors.New("the buildkitd sidecar has no exec startup probe: the build container would race it")
-	}
-	return daemon, client, nil
+	return init, main, nil
 }
 
-func isBuildkit(image string) bool {
-	repo, _, _ := strings.Cut(image, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
+// roleOf is what runs c here, by its image and command.
+func roleOf(c corev1.Container) (role, error) {
+	cmd := c.Command
+	switch {
+	case isImage(c.Image, "moby/buildkit"):
+		if len(cmd) > 0 && cmd[0] == "rootlesskit" {
+			cmd = cmd[1:]
+		}
+		if len(cmd) == 1 && cmd[0] == "buildkitd" {
+			return daemonRole, nil
+		}
+		if len(c.Command) == 1 && c.Command[0] == "buildctl" {
+			return buildctlRole, nil
+		}
+		return 0, fmt.Errorf("container %s: image %s runs buildkitd or buildctl on this node, not %q", c.Name, c.Image, c.Command)
+	case isImage(c.Image, "go-containerregistry/crane"):
+		if len(cmd) == 1 && cmd[0] == "crane" {
+			return craneRole, nil
+		}
+		return 0, fmt.Errorf("container %s: image %s runs crane on this node, not %q", c.Name, c.Image, c.Command)
 	}
-	return repo == "moby/buildkit" || strings.HasSuffix(repo, "/moby/buildkit")
+	return 0, fmt.Errorf("container %s: image %s cannot be pulled on this node: it runs BuildKit and crane only", c.Name, c.Image)
+}
+
+// isImage reports whether image is repository repo, on any registry, by
+// tag or digest.
+func isImage(image, repo string) bool {
+	name, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	return name == repo || strings.HasSuffix(name, "/"+repo)
 }

@@ -33,6 +33,7 @@ func (k *Kube) StartNode(ctx context.Context, tools Tools) error {
 		"-port", strconv.Itoa(port),
 		"-buildkitd", tools.buildkit("buildkitd"),
 		"-buildctl", tools.buildkit("buildctl"),
+		"-crane", tools.crane(),
 		"-workdir", work)
 	if err != nil {
 		return err

@@ -43,6 +43,8 @@ func (t Tools) buildkit(name string) string {
 	return filepath.Join(t.Dir, "buildkit", name)
 }
 
+func (t Tools) crane() string { return filepath.Join(t.Dir, "crane", "crane") }
+
 // node is the local node (hack/node), rebuilt by every `make tools`.
 func (t Tools) node() string { return filepath.Join(t.Dir, "bin", "osb-node") }
 
@@ -54,7 +56,7 @@ func (t Tools) Task() string { return filepath.Join(t.Dir, "bin", "task") }
 func (t Tools) Check() error {
 	var missing []string
 	for _, p := range []string{t.kube("kube-apiserver"), t.kube("kube-controller-manager"), t.kube("kube-scheduler"), t.registry(),
-		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.node()} {
+		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.crane(), t.node()} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}
