@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/apache/openwhisk-client-go v0.0.0-20250309042127-fa7fa7e48863
 	github.com/apache/openwhisk-wskdeploy v0.0.0-20241212232442-16acc805fe2c
+	github.com/distribution/reference v0.6.0
 	github.com/google/go-containerregistry v0.22.0
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/spf13/cobra v1.10.2

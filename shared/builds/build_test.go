@@ -9,6 +9,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/shared/names"
 )
 
 var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
@@ -54,6 +56,38 @@ func TestPushedDigest(t *testing.T) {
 	assert.Equal(t, d2, PushedDigest(log))
 	assert.Equal(t, d1, PushedDigest("#8 exporting manifest "+d1+" done\n"))
 	assert.Equal(t, "", PushedDigest("ERROR: failed to solve"))
+	crane := "2026/11/30 12:00:00 pushed blob: " + d1 + "\nreg:5000/devel@" + d2 + "\n"
+	assert.Equal(t, d2, PushedDigest(crane), "crane push prints the pushed reference alone on a line")
+}
+
+// TestStepLogs: the push step's digest is the image's, not the cache's
+// printed after it; steps are read in the order they run, the sidecar
+// left out; the first failed step is named.
+func TestStepLogs(t *testing.T) {
+	image, cache := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	l := logs{{names.StepFetch, ""}, {names.ContainerName, "#1 done"}, {names.StepPush, "reg/devel@" + image + "\n"}, {names.StepPushCache, "reg/devel/buildcache@" + cache + "\n"}}
+	assert.Equal(t, image, l.pushedDigest())
+	assert.Equal(t, "==> fetch\n==> build\n#1 done\n==> push\nreg/devel@"+image+"\n==> push-cache\nreg/devel/buildcache@"+cache+"\n", l.text())
+
+	always := corev1.ContainerRestartPolicyAlways
+	pod := &corev1.Pod{
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: names.StepFetch}, {Name: names.DaemonContainer, RestartPolicy: &always}, {Name: names.ContainerName}},
+			Containers:     []corev1.Container{{Name: names.StepPush}, {Name: names.StepPushCache}},
+		},
+		Status: corev1.PodStatus{
+			InitContainerStatuses: []corev1.ContainerStatus{
+				{Name: names.StepFetch, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}},
+				{Name: names.ContainerName, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}},
+			},
+		},
+	}
+	assert.Equal(t, []string{names.StepFetch, names.ContainerName, names.StepPush, names.StepPushCache}, stepNames(pod))
+	assert.True(t, started(pod, names.StepFetch))
+	assert.False(t, started(pod, names.ContainerName))
+	assert.Equal(t, "step fetch failed (exit code 1): fetching the source image; its log says why", failedStep(pod))
+	pod.Status.InitContainerStatuses[0].State.Terminated.ExitCode = 0
+	assert.Empty(t, failedStep(pod))
 }
 
 func TestLastLines(t *testing.T) {

@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -48,15 +49,17 @@ func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64)
 		}
 		return s, nil
 	}
-	// A pod that ran is running the build until the Job controller records
+	// A pod whose first step has started (its init containers run while
+	// it is still Pending) runs the build until the Job controller records
 	// how it ended.
-	if s.Status == names.Pending && pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" {
+	steps := stepNames(pod)
+	if len(steps) == 0 || !started(pod, steps[0]) {
+		return s, nil // no log before the first step starts
+	}
+	if s.Status == names.Pending {
 		s.Status = names.Running
 	}
-	if pod.Status.Phase == corev1.PodPending {
-		return s, nil // no log before the container starts
-	}
-	text, gone, err := podLog(ctx, pods, job, pod.Name, tail)
+	logs, gone, err := stepLogs(ctx, pods, job, pod, tail)
 	if err != nil {
 		return nil, err
 	}
@@ -64,9 +67,14 @@ func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64)
 		s.Message = podGone
 		return s, nil
 	}
-	s.Logs = text
+	s.Logs = LastLines(logs.text(), int(tail))
 	if s.Status == names.Succeeded {
-		s.Digest = PushedDigest(s.Logs)
+		s.Digest = logs.pushedDigest()
+	}
+	if s.Status == names.Failed {
+		if msg := failedStep(pod); msg != "" {
+			s.Message = msg
+		}
 	}
 	return s, nil
 }
@@ -89,27 +97,118 @@ func buildPod(ctx context.Context, pods kube.Pods, job *batchv1.Job) (*corev1.Po
 	return &newest, nil
 }
 
-// podLog reads the build container's log (the last tail lines when tail >
-// 0), at most MaxLogBytes; gone is true when the pod went meanwhile.
-func podLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod string, tail int64) (string, bool, error) {
-	limit := int64(MaxLogBytes)
-	opts := &corev1.PodLogOptions{Container: names.ContainerName, LimitBytes: &limit}
-	if tail > 0 {
-		opts.TailLines = &tail
+// step is one step's log.
+type step struct{ name, log string }
+
+// logs are a pod's steps' logs in the order they ran.
+type logs []step
+
+// text is the steps' logs, each under a line naming it.
+func (l logs) text() string {
+	var b strings.Builder
+	for _, s := range l {
+		b.WriteString("==> " + s.name + "\n")
+		b.WriteString(s.log)
+		if s.log != "" && !strings.HasSuffix(s.log, "\n") {
+			b.WriteString("\n")
+		}
 	}
-	stream, err := pods.GetLogs(pod, opts).Stream(ctx)
-	if apierrors.IsNotFound(err) {
-		return "", true, nil
+	return b.String()
+}
+
+// pushedDigest is the digest the push step printed, else what a build of
+// the older shape (BuildKit pushing itself) logged.
+func (l logs) pushedDigest() string {
+	for _, s := range l {
+		if s.name == names.StepPush {
+			return PushedDigest(s.log)
+		}
 	}
-	if err != nil {
-		return "", false, apperr.Upstream(err, "reading the log of build %s", job.Name)
+	return PushedDigest(l.text())
+}
+
+// stepNames are the steps of pod in the order they run: its init
+// containers but the sidecars, then its containers.
+func stepNames(pod *corev1.Pod) []string {
+	var out []string
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+			out = append(out, c.Name)
+		}
 	}
-	defer stream.Close()
-	text, err := io.ReadAll(io.LimitReader(stream, MaxLogBytes))
-	if err != nil {
-		return "", false, apperr.Upstream(err, "reading the log of build %s", job.Name)
+	for _, c := range pod.Spec.Containers {
+		out = append(out, c.Name)
 	}
-	return string(text), false, nil
+	return out
+}
+
+// stepLogs reads the log of each step that has started (the last tail
+// lines of each when tail > 0), at most MaxLogBytes in all; gone is true
+// when the pod went meanwhile.
+func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1.Pod, tail int64) (logs, bool, error) {
+	var out logs
+	budget := int64(MaxLogBytes)
+	for _, name := range stepNames(pod) {
+		if budget <= 0 || !started(pod, name) {
+			break
+		}
+		opts := &corev1.PodLogOptions{Container: name, LimitBytes: &budget}
+		if tail > 0 {
+			opts.TailLines = &tail
+		}
+		stream, err := pods.GetLogs(pod.Name, opts).Stream(ctx)
+		if apierrors.IsNotFound(err) {
+			return nil, true, nil
+		}
+		if apierrors.IsBadRequest(err) {
+			break // the step has not started after all: no log yet
+		}
+		if err != nil {
+			return nil, false, apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)
+		}
+		text, err := io.ReadAll(io.LimitReader(stream, budget))
+		stream.Close()
+		if err != nil {
+			return nil, false, apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)
+		}
+		budget -= int64(len(text))
+		out = append(out, step{name, string(text)})
+	}
+	return out, false, nil
+}
+
+// started reports whether the step name of pod has run or runs. A step
+// its status does not list is taken to have started once the pod has left
+// Pending.
+func started(pod *corev1.Pod, name string) bool {
+	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		if cs.Name == name {
+			return cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil
+		}
+	}
+	return pod.Status.Phase != corev1.PodPending && pod.Status.Phase != ""
+}
+
+// failedStep says which step of pod failed, first in order, with its exit
+// code: "" when none did.
+func failedStep(pod *corev1.Pod) string {
+	for _, name := range stepNames(pod) {
+		for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+			if t := cs.State.Terminated; cs.Name == name && t != nil && t.ExitCode != 0 {
+				return fmt.Sprintf("step %s failed (exit code %d): %s", name, t.ExitCode, stepPurpose[name])
+			}
+		}
+	}
+	return ""
+}
+
+// stepPurpose says what each step does, for the message of a failed one.
+var stepPurpose = map[string]string{
+	names.StepFetch:      "fetching the source image; its log says why",
+	names.StepFetchCache: "fetching the build cache; its log says why",
+	names.ContainerName:  "the build; its log says why",
+	names.StepPush:       "pushing the image to the registry; its log says why",
+	names.StepPushCache:  "pushing the build cache to the registry; its log says why",
 }
 
 // recordTailLines are the lines asked for a record's log: the API's
@@ -117,18 +216,19 @@ func podLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod string, t
 // 64 KiB of them for any plain BuildKit progress.
 const recordTailLines = 4000
 
-// JobLog is the end of job's build log, as much as a record keeps; "" when
-// its pod is gone or never ran.
-func JobLog(ctx context.Context, pods kube.Pods, job *batchv1.Job) (string, error) {
+// JobLog is the end of job's build log, as much as a record keeps, and the
+// digest its push step printed; "" when its pod is gone or never ran.
+func JobLog(ctx context.Context, pods kube.Pods, job *batchv1.Job) (text, digest string, err error) {
 	pod, err := buildPod(ctx, pods, job)
-	if err != nil || pod == nil || pod.Status.Phase == corev1.PodPending {
-		return "", err
+	if err != nil || pod == nil {
+		return "", "", err
 	}
-	text, _, err := podLog(ctx, pods, job, pod.Name, recordTailLines)
+	steps, _, err := stepLogs(ctx, pods, job, pod, recordTailLines)
+	text = steps.text()
 	if len(text) > RecordLogBytes {
 		text = text[len(text)-RecordLogBytes:]
 	}
-	return text, err
+	return text, steps.pushedDigest(), err
 }
 
 // LastLines is the last n lines of text (all of it when n <= 0), each with
@@ -148,13 +248,19 @@ func LastLines(text string, n int) string {
 }
 
 var (
-	pushedRE   = regexp.MustCompile(`pushing manifest for \S+@(sha256:[0-9a-f]{64})`)
-	exportedRE = regexp.MustCompile(`exporting manifest (sha256:[0-9a-f]{64})`)
+	// crane push prints the pushed reference, by digest, on a line alone.
+	cranePushedRE = regexp.MustCompile(`(?m)^\S+@(sha256:[0-9a-f]{64})\s*$`)
+	pushedRE      = regexp.MustCompile(`pushing manifest for \S+@(sha256:[0-9a-f]{64})`)
+	exportedRE    = regexp.MustCompile(`exporting manifest (sha256:[0-9a-f]{64})`)
 )
 
-// PushedDigest finds the digest BuildKit pushed in its plain progress
-// output: the manifest it pushed, else the last manifest it exported.
+// PushedDigest finds the pushed digest in a log: the one crane's push
+// printed, else, in BuildKit's plain progress output of a build that
+// pushed itself, the manifest it pushed or the last one it exported.
 func PushedDigest(log string) string {
+	if m := cranePushedRE.FindAllStringSubmatch(log, -1); len(m) > 0 {
+		return m[len(m)-1][1]
+	}
 	if m := pushedRE.FindAllStringSubmatch(log, -1); len(m) > 0 {
 		return m[len(m)-1][1]
 	}

@@ -222,13 +222,13 @@ func RecordJob(ctx context.Context, pods kube.Pods, records Records, job *batchv
 // RecordNew stores the record of a finished Job known to have none.
 func RecordNew(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) error {
 	r := Record{Build: FromJob(job)}
-	text, err := JobLog(ctx, pods, job)
+	text, digest, err := JobLog(ctx, pods, job)
 	if err != nil {
 		return err
 	}
 	r.Log = text
 	if r.Status == names.Succeeded {
-		r.Digest = PushedDigest(text)
+		r.Digest = digest
 	}
 	return records.Save(ctx, r)
 }

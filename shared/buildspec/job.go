@@ -17,17 +17,27 @@ import (
 // TTL controller removes it; cleanjobs usually removes it sooner.
 const TTLAfterFinished = 7 * 24 * time.Hour
 
-// Where rootless BuildKit (user 1000, HOME /home/user) reads its files.
+// Where rootless BuildKit (user 1000, HOME /home/user) reads its files,
+// and where the steps hand each other the OCI layouts.
 const (
 	workspaceDir = "/workspace"
-	dockerDir    = "/home/user/.docker"
 	buildkitDir  = "/home/user/.config/buildkit"
 	stateDir     = "/home/user/.local/share/buildkit"
 	socketDir    = "/run/buildkit"
+	// dockerDir holds the registry credential, in fetch and push steps
+	// only.
+	dockerDir = "/registry-auth"
+	// layoutsDir holds the layouts: the fetched source and cache, the
+	// built image and cache.
+	layoutsDir     = "/layouts"
+	sourceLayout   = layoutsDir + "/source"
+	cacheLayout    = layoutsDir + "/cache"
+	imageLayout    = layoutsDir + "/image"
+	cacheOutLayout = layoutsDir + "/cache-out"
 )
 
-// DaemonAddress is where buildkitd listens, on the emptyDir the two
-// containers share.
+// DaemonAddress is where buildkitd listens, on the emptyDir the daemon
+// and the build step share.
 const DaemonAddress = "unix://" + socketDir + "/buildkitd.sock"
 
 // Plan is everything a build's objects are made from.
@@ -38,16 +48,24 @@ type Plan struct {
 	// root).
 	SourceDigest string
 	SourceUser   string
-	ID           string
-	User         string // full user name
-	Namespace    string
-	Image        string // full reference pushed: host/repo:tag
+	// SourceFetch is where the fetch step pulls the source, pinned by
+	// digest: the registry send resolved it at. SourceInsecure is plain
+	// HTTP to it; SourceCredential fetches with the registry credential
+	// (a cluster source the caller may read), else it goes anonymously.
+	SourceFetch      string
+	SourceInsecure   bool
+	SourceCredential bool
+	ID               string
+	User             string // full user name
+	Namespace        string
+	Image            string // full reference pushed: host/repo:tag
 	// PullImage is the image users deploy with: Image with the pull host
 	// (registry_pull_host), which the annotation and every result name.
 	PullImage string
 	Insecure  bool   // plain-HTTP registry
-	Secret    string // dockerconfigjson Secret for the push
+	Secret    string // dockerconfigjson Secret of the fetch and push steps
 	Buildkit  string // BuildKit image
+	Crane     string // crane image: the fetch and push steps
 	Timeout   time.Duration
 	// Privileged runs BuildKit privileged, for clusters where rootless
 	// BuildKit cannot create user namespaces (an operator's opt-in).
@@ -55,10 +73,13 @@ type Plan struct {
 	// Cache is the registry reference of the user's BuildKit cache for the
 	// kind (host/<user>/buildcache:<kind>); "" builds without a cache.
 	Cache string
+	// CacheDigest is the digest send found at Cache: the cache the build
+	// imports. "" when there is none yet: no step fetches it.
+	CacheDigest string
 	// Provenance attaches BuildKit's provenance attestation (mode=min).
 	Provenance bool
 	// Disk bounds the pod's ephemeral storage (build_disk): the daemon's
-	// limit and its state's emptyDir.
+	// limit, its state's and the layouts' emptyDirs.
 	Disk resource.Quantity
 }
 
@@ -66,61 +87,43 @@ type Plan struct {
 type Source struct {
 	Digest string // what the build is FROM
 	User   string // the user the image runs as; "" is root
+	// Fetch, Insecure and Credential say where and how the fetch step
+	// pulls it (Plan.SourceFetch).
+	Fetch      string
+	Insecure   bool
+	Credential bool
 }
 
 // NewPlan is the one place a plan is assembled: the request of user, build
 // id, pushing to the registry at host, FROM src, configured by cfg.
 func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) Plan {
 	p := Plan{
-		Request:      req,
-		SourceDigest: src.Digest,
-		SourceUser:   src.User,
-		ID:           id,
-		User:         user,
-		Namespace:    cfg.BuildNamespace,
-		Image:        host + "/" + req.Target(),
-		PullImage:    cfg.PullHost(host) + "/" + req.Target(),
-		Insecure:     cfg.RegistryInsecure,
-		Secret:       cfg.RegistrySecret,
-		Buildkit:     cfg.BuildkitImage,
-		Timeout:      cfg.BuildTimeout,
-		Privileged:   cfg.AllowPrivileged,
-		Provenance:   cfg.Provenance,
-		Disk:         cfg.BuildDisk,
+		Request:          req,
+		SourceDigest:     src.Digest,
+		SourceUser:       src.User,
+		SourceFetch:      src.Fetch,
+		SourceInsecure:   src.Insecure,
+		SourceCredential: src.Credential,
+		ID:               id,
+		User:             user,
+		Namespace:        cfg.BuildNamespace,
+		Image:            host + "/" + req.Target(),
+		PullImage:        cfg.PullHost(host) + "/" + req.Target(),
+		Insecure:         cfg.RegistryInsecure,
+		Secret:           cfg.RegistrySecret,
+		Buildkit:         cfg.BuildkitImage,
+		Crane:            cfg.CraneImage,
+		Timeout:          cfg.BuildTimeout,
+		Privileged:       cfg.AllowPrivileged,
+		Provenance:       cfg.Provenance,
+		Disk:             cfg.BuildDisk,
 	}
-	if cache := names.CacheRepository(user); cfg.BuildCache && reference.ValidRepository(cache) {
+	// A build without a file is its source alone: no step to cache, and
+	// BuildKit exports no cache for it.
+	if cache := names.CacheRepository(user); cfg.BuildCache && req.File != nil && reference.ValidRepository(cache) {
 		p.Cache = host + "/" + cache + ":" + req.Kind.Name
 	}
 	return p
-}
-
-// buildArgs are buildctl's arguments: the build, its output, the cache
-// import and export, and the provenance attestation.
-func (p Plan) buildArgs() []string {
-	insecure := ""
-	if p.Insecure {
-		insecure = ",registry.insecure=true"
-	}
-	args := []string{
-		"--addr", DaemonAddress,
-		"build", "--progress=plain",
-		"--frontend", "dockerfile.v0",
-		"--local", "context=" + workspaceDir,
-		"--local", "dockerfile=" + workspaceDir,
-		"--output", "type=image,name=" + p.Image + ",push=true" + insecure,
-	}
-	if p.Cache != "" {
-		// mode=max keeps every step's layers; an OCI image manifest is what
-		// the distribution registry stores. A missing cache (the first
-		// build) is not an error.
-		args = append(args,
-			"--import-cache", "type=registry,ref="+p.Cache+insecure,
-			"--export-cache", "type=registry,ref="+p.Cache+",mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"+insecure)
-	}
-	if p.Provenance {
-		args = append(args, "--opt", "attest:provenance=mode=min")
-	}
-	return args
 }
 
 // Name of the Job and ConfigMap.
@@ -184,21 +187,36 @@ func (p Plan) CheckSize(limit int) (map[string]string, error) {
 	return files, nil
 }
 
-// Job runs one build in a pod of two containers, so that the push
-// credential stays out of reach of the build steps (docs/contract.md, "Isolation"):
-//   - buildkitd, a native sidecar (an init container that keeps running),
-//     runs the user's build steps and holds no credential;
-//   - build runs buildctl with the registry Secret mounted as its docker
-//     config; BuildKit asks buildctl for a registry's credential over its
-//     session when it pushes, so the daemon never reads the file.
+// Job runs one build in a pod whose steps hand each other OCI layouts on
+// an emptyDir, so that the registry credential never reaches a process
+// that runs, or talks to, the user's build steps (docs/contract.md,
+// "Isolation"). In order:
 //
-// They share only the daemon's socket, on an emptyDir, and no process
-// namespace. The sidecar's startup probe holds the build container back
-// until the daemon answers: no sleep, no race.
+//  1. fetch (crane) pulls the pinned source into a layout: anonymously, or
+//     with the credential for a cluster source the caller may read; then
+//     fetch-cache (crane) pulls the user's cache, when send found one;
+//  2. buildkitd, a native sidecar, runs the user's build steps;
+//  3. build (buildctl) builds FROM the source's layout, imports and exports
+//     the cache as layouts and writes the image as a layout: neither it
+//     nor the daemon holds a credential or talks to a registry;
+//  4. push and push-cache (crane, the main containers) push the layouts.
+//
+// Only crane steps mount the Secret, and they run no user code. The
+// sidecar's startup probe holds the build step back until the daemon
+// answers: no sleep, no race.
 func (p Plan) Job() *batchv1.Job {
 	deadline := int64(p.Timeout / time.Second)
 	ttl := int32(TTLAfterFinished / time.Second)
-	job := &batchv1.Job{
+	initContainers := []corev1.Container{p.fetch()}
+	if p.importsCache() {
+		initContainers = append(initContainers, p.fetchCache())
+	}
+	initContainers = append(initContainers, p.daemon(), p.build())
+	containers := []corev1.Container{p.push()}
+	if p.Cache != "" {
+		containers = append(containers, p.pushCache())
+	}
+	return &batchv1.Job{
 		ObjectMeta: p.meta(),
 		Spec: batchv1.JobSpec{
 			// Created suspended: no pod starts until send has admitted
@@ -214,95 +232,38 @@ func (p Plan) Job() *batchv1.Job {
 					AutomountServiceAccountToken: ptr(false),
 					ShareProcessNamespace:        ptr(false),
 					EnableServiceLinks:           ptr(false),
-					InitContainers:               []corev1.Container{p.daemon()},
-					Containers: []corev1.Container{{
-						Name:    names.ContainerName,
-						Image:   p.Buildkit,
-						Command: []string{"buildctl"},
-						Args:    p.buildArgs(),
-						Env:     []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: dockerDir}},
-						// buildctl only talks to the daemon: no privilege.
-						SecurityContext: &corev1.SecurityContext{
-							RunAsUser:                ptr(int64(1000)),
-							RunAsGroup:               ptr(int64(1000)),
-							RunAsNonRoot:             ptr(true),
-							AllowPrivilegeEscalation: ptr(false),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
-						Resources: resources("50m", "64Mi", "500m", "256Mi", resource.MustParse("16Mi"), resource.MustParse("256Mi")),
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: "workspace", MountPath: workspaceDir, ReadOnly: true},
-							{Name: "docker-config", MountPath: dockerDir, ReadOnly: true},
-							{Name: "run", MountPath: socketDir},
-						},
-					}},
-					Volumes: []corev1.Volume{
-						{Name: "workspace", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: p.Name()},
-						}}},
-						{Name: "docker-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-							SecretName: p.Secret,
-							Items:      []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}},
-							// No Secret: push anonymously, as the registry
-							// actions do.
-							Optional: ptr(true),
-						}}},
-						{Name: "buildkitd-config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: names.BuildkitdConfigMap},
-							Items:                []corev1.KeyToPath{{Key: "buildkitd.toml", Path: "buildkitd.toml"}},
-							Optional:             ptr(true),
-						}}},
-						// Every emptyDir is bounded: a step cannot fill the node.
-						{Name: "buildkit-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(p.Disk)}}},
-						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("1Mi"))}}},
-					},
+					InitContainers:               initContainers,
+					Containers:                   containers,
+					Volumes:                      p.volumes(),
 				},
 			},
 		},
 	}
-	return job
 }
 
-// daemon is the buildkitd sidecar: rootless unless the operator opted into
-// privileged BuildKit. It mounts no credential.
-func (p Plan) daemon() corev1.Container {
-	c := corev1.Container{
-		Name:          names.DaemonContainer,
-		Image:         p.Buildkit,
-		RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
-		Command:       []string{"rootlesskit", "buildkitd"},
-		// Rootless BuildKit in a pod cannot mount a fresh /proc; the build
-		// steps share this container's process namespace, which holds
-		// nothing but the daemon.
-		Args: []string{"--addr", DaemonAddress, "--oci-worker-no-process-sandbox"},
-		SecurityContext: &corev1.SecurityContext{
-			RunAsUser:                ptr(int64(1000)),
-			RunAsGroup:               ptr(int64(1000)),
-			AllowPrivilegeEscalation: ptr(true), // newuidmap is setuid
-			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined},
-			AppArmorProfile:          &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined},
-		},
-		StartupProbe: &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
-				Command: []string{"buildctl", "--addr", DaemonAddress, "debug", "workers"},
-			}},
-			PeriodSeconds:    1,
-			TimeoutSeconds:   5,
-			FailureThreshold: 120,
-		},
-		Resources: resources("250m", "512Mi", "2", "4Gi", resource.MustParse("1Gi"), p.Disk),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: "buildkitd-config", MountPath: buildkitDir, ReadOnly: true},
-			{Name: "buildkit-state", MountPath: stateDir},
-			{Name: "run", MountPath: socketDir},
-		},
+// volumes are the pod's volumes; each step mounts only those it needs.
+func (p Plan) volumes() []corev1.Volume {
+	return []corev1.Volume{
+		{Name: "workspace", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: p.Name()},
+		}}},
+		{Name: volumeCredential, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: p.Secret,
+			Items:      []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}},
+			// No Secret: fetch and push anonymously, as the registry
+			// actions do.
+			Optional: ptr(true),
+		}}},
+		{Name: "buildkitd-config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.BuildkitdConfigMap},
+			Items:                []corev1.KeyToPath{{Key: "buildkitd.toml", Path: "buildkitd.toml"}},
+			Optional:             ptr(true),
+		}}},
+		// Every emptyDir is bounded: a step cannot fill the node.
+		{Name: "buildkit-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(p.Disk)}}},
+		{Name: volumeLayouts, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(p.Disk)}}},
+		{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("1Mi"))}}},
 	}
-	if p.Privileged {
-		c.Command, c.Args = []string{"buildkitd"}, []string{"--addr", DaemonAddress}
-		c.SecurityContext = &corev1.SecurityContext{Privileged: ptr(true)}
-	}
-	return c
 }
 
 // resources are a container's requests and limits, ephemeral storage (its

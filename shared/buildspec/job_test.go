@@ -1,6 +1,7 @@
 package buildspec
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,64 +18,150 @@ import (
 func testPlan(privileged bool) Plan {
 	k, _ := kinds.Lookup("python")
 	return Plan{
-		Request: Request{Source: "busybox:1", Repo: "devel", Tag: "v1", Kind: k, File: []byte("x\n")},
-		ID:      "0123456789", User: "devel", Namespace: "nuvolaris", Image: "registry:5000/devel:v1",
+		Request:      Request{Source: "busybox:1", Repo: "devel", Tag: "v1", Kind: k, File: []byte("x\n")},
+		SourceDigest: "sha256:" + strings.Repeat("1", 64), SourceFetch: "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64),
+		ID: "0123456789", User: "devel", Namespace: "nuvolaris", Image: "registry:5000/devel:v1",
 		Insecure: true, Secret: "registry-pull-secret", Buildkit: "moby/buildkit:v0.34.2-rootless",
-		Timeout: time.Hour, Privileged: privileged,
+		Crane: "gcr.io/go-containerregistry/crane:v0.22.0", Timeout: time.Hour, Privileged: privileged,
+		Cache: "registry:5000/devel/buildcache:python",
 	}
 }
 
-// TestJobKeepsTheCredentialFromTheDaemon: whatever the options, no
-// container that runs buildkitd (and so the user's build steps) sees the
-// registry credential, and the pod shares no process namespace.
-func TestJobKeepsTheCredentialFromTheDaemon(t *testing.T) {
-	for _, privileged := range []bool{false, true} {
-		pod := testPlan(privileged).Job().Spec.Template.Spec
-		require.NotNil(t, pod.ShareProcessNamespace)
-		assert.False(t, *pod.ShareProcessNamespace)
-		assert.False(t, *pod.AutomountServiceAccountToken)
-		secrets := map[string]bool{}
-		for _, v := range pod.Volumes {
-			if v.Secret != nil || v.Projected != nil {
-				secrets[v.Name] = true
-			}
-		}
-		require.NotEmpty(t, secrets, "the push credential is mounted somewhere")
-		all := append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...)
-		daemons, clients := 0, 0
-		for _, c := range all {
-			runsDaemon := strings.Contains(strings.Join(c.Command, " "), "buildkitd")
-			mountsSecret := false
-			for _, m := range c.VolumeMounts {
-				mountsSecret = mountsSecret || secrets[m.Name]
-			}
-			if runsDaemon {
-				daemons++
-				assert.False(t, mountsSecret, "%s runs buildkitd and mounts a Secret", c.Name)
-				for _, e := range c.Env {
-					assert.NotEqual(t, "DOCKER_CONFIG", e.Name)
+// steps is the pod's containers in the order they start.
+func steps(pod corev1.PodSpec) []corev1.Container {
+	return append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...)
+}
+
+// TestJobShape pins who holds the credential: the Secret is mounted only
+// in crane's fetch and push steps, DOCKER_CONFIG is set nowhere else, the
+// source is fetched anonymously unless send said otherwise, and the steps
+// run in order: fetch, [fetch-cache], the daemon, build, then push and
+// push-cache.
+func TestJobShape(t *testing.T) {
+	cacheDigest := "sha256:" + strings.Repeat("2", 64)
+	cases := map[string]struct {
+		privileged, clusterSource bool
+		cacheDigest               string
+		order                     []string
+		holders                   []string
+	}{
+		"outside source, no cache yet": {
+			order:   []string{names.StepFetch, names.DaemonContainer, names.ContainerName, names.StepPush, names.StepPushCache},
+			holders: []string{names.StepPush, names.StepPushCache},
+		},
+		"outside source, cache": {
+			cacheDigest: cacheDigest,
+			order:       []string{names.StepFetch, names.StepFetchCache, names.DaemonContainer, names.ContainerName, names.StepPush, names.StepPushCache},
+			holders:     []string{names.StepFetchCache, names.StepPush, names.StepPushCache},
+		},
+		"cluster source, privileged daemon": {
+			privileged: true, clusterSource: true, cacheDigest: cacheDigest,
+			order:   []string{names.StepFetch, names.StepFetchCache, names.DaemonContainer, names.ContainerName, names.StepPush, names.StepPushCache},
+			holders: []string{names.StepFetch, names.StepFetchCache, names.StepPush, names.StepPushCache},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := testPlan(tc.privileged)
+			p.SourceCredential, p.CacheDigest = tc.clusterSource, tc.cacheDigest
+			pod := p.Job().Spec.Template.Spec
+			require.NotNil(t, pod.ShareProcessNamespace)
+			assert.False(t, *pod.ShareProcessNamespace)
+			assert.False(t, *pod.AutomountServiceAccountToken)
+			secrets := map[string]bool{}
+			for _, v := range pod.Volumes {
+				if v.Secret != nil || v.Projected != nil {
+					secrets[v.Name] = true
 				}
-				assert.Empty(t, c.EnvFrom)
-				require.NotNil(t, c.RestartPolicy, "the daemon is a native sidecar")
-				assert.Equal(t, corev1.ContainerRestartPolicyAlways, *c.RestartPolicy)
-				require.NotNil(t, c.StartupProbe, "the build waits for the daemon's startup probe")
-				assert.Equal(t, []string{"buildctl", "--addr", DaemonAddress, "debug", "workers"}, c.StartupProbe.Exec.Command)
-			} else {
-				clients++
-				assert.True(t, mountsSecret, "buildctl holds the credential it hands BuildKit for the push")
-				assert.Equal(t, []string{"buildctl"}, c.Command)
-				assert.False(t, *c.SecurityContext.AllowPrivilegeEscalation)
-				assert.Nil(t, c.SecurityContext.Privileged)
 			}
-			for _, a := range append(append([]string{}, c.Command...), c.Args...) {
-				assert.NotContains(t, a, "sleep")
-				assert.NotContains(t, a, "daemonless")
+			require.NotEmpty(t, secrets)
+			var order, holders []string
+			for _, c := range steps(pod) {
+				order = append(order, c.Name)
+				mounts := false
+				for _, m := range c.VolumeMounts {
+					mounts = mounts || secrets[m.Name]
+				}
+				config := false
+				for _, e := range c.Env {
+					config = config || e.Name == "DOCKER_CONFIG"
+				}
+				assert.Empty(t, c.EnvFrom, c.Name)
+				assert.Equal(t, mounts, config, "%s: DOCKER_CONFIG goes with the Secret", c.Name)
+				if mounts {
+					holders = append(holders, c.Name)
+					assert.Equal(t, p.Crane, c.Image, "%s holds the credential: it runs crane", c.Name)
+					assert.Equal(t, []string{"crane"}, c.Command, c.Name)
+				}
+				if c.Image == p.Buildkit {
+					assert.False(t, mounts, "%s runs BuildKit and holds the credential", c.Name)
+				}
 			}
-		}
-		assert.Equal(t, 1, daemons)
-		assert.Equal(t, 1, clients)
-		assert.Equal(t, names.DaemonContainer, pod.InitContainers[0].Name)
-		assert.Equal(t, names.ContainerName, pod.Containers[0].Name, "logs reads the build container")
+			assert.Equal(t, tc.order, order)
+			assert.Equal(t, tc.holders, holders)
+			daemon := pod.InitContainers[slices.IndexFunc(pod.InitContainers, func(c corev1.Container) bool { return c.Name == names.DaemonContainer })]
+			require.NotNil(t, daemon.RestartPolicy, "the daemon is a native sidecar")
+			assert.Equal(t, corev1.ContainerRestartPolicyAlways, *daemon.RestartPolicy)
+			require.NotNil(t, daemon.StartupProbe, "the build waits for the daemon's startup probe")
+			assert.Equal(t, []string{"buildctl", "--addr", DaemonAddress, "debug", "workers"}, daemon.StartupProbe.Exec.Command)
+			for _, c := range steps(pod) {
+				if c.Name == names.DaemonContainer {
+					continue
+				}
+				assert.Nil(t, c.RestartPolicy, "%s runs to its end", c.Name)
+				assert.False(t, *c.SecurityContext.AllowPrivilegeEscalation, c.Name)
+				assert.True(t, *c.SecurityContext.ReadOnlyRootFilesystem, c.Name)
+				assert.Nil(t, c.SecurityContext.Privileged, c.Name)
+				for _, a := range append(append([]string{}, c.Command...), c.Args...) {
+					assert.NotContains(t, a, "sleep")
+					assert.NotContains(t, a, " ", "argv only")
+				}
+			}
+		})
+	}
+}
+
+// TestJobStepsArguments: the fetch pulls the pinned source where send
+// resolved it; buildctl builds FROM its layout under the name the
+// Dockerfile frontend looks up, never from a registry, and writes layouts;
+// the pushes push those layouts.
+func TestJobStepsArguments(t *testing.T) {
+	p := testPlan(false)
+	p.CacheDigest = "sha256:" + strings.Repeat("2", 64)
+	p.Provenance = true
+	args := map[string][]string{}
+	for _, c := range steps(p.Job().Spec.Template.Spec) {
+		args[c.Name] = c.Args
+	}
+	assert.Equal(t, []string{"pull", "--format=oci", p.SourceFetch, "/layouts/source"}, args[names.StepFetch],
+		"the source goes over HTTPS unless send resolved it over HTTP")
+	assert.Equal(t, []string{"pull", "--insecure", "--format=oci", "registry:5000/devel/buildcache@" + p.CacheDigest, "/layouts/cache"}, args[names.StepFetchCache])
+	assert.Equal(t, []string{"push", "--insecure", "/layouts/image", p.Image}, args[names.StepPush])
+	assert.Equal(t, []string{"push", "--insecure", "/layouts/cache-out", p.Cache}, args[names.StepPushCache])
+	build := strings.Join(args[names.ContainerName], " ")
+	assert.Contains(t, build, "--oci-layout source=/layouts/source")
+	assert.Contains(t, build, "--opt context:busybox:1@"+p.SourceDigest+"=oci-layout://source@"+p.SourceDigest)
+	assert.Contains(t, build, "--output type=oci,tar=false,dest=/layouts/image,name="+p.Image)
+	assert.Contains(t, build, "oci-artifact=false")
+	assert.Contains(t, build, "--import-cache type=local,src=/layouts/cache,digest="+p.CacheDigest)
+	assert.Contains(t, build, "--export-cache type=local,dest=/layouts/cache-out,mode=max")
+	assert.Contains(t, build, "--opt attest:provenance=mode=min")
+	assert.NotContains(t, build, "type=registry")
+	assert.NotContains(t, build, "push=true")
+}
+
+// TestContextName: the named context's key is what BuildKit's Dockerfile
+// frontend derives from the FROM (the familiar name, no :latest).
+func TestContextName(t *testing.T) {
+	d := "@sha256:" + strings.Repeat("3", 64)
+	for from, want := range map[string]string{
+		"docker.io/library/python:3.13" + d:              "python:3.13" + d,
+		"python" + d:                                     "python" + d,
+		"docker.io/apache/runtime:v1" + d:                "apache/runtime:v1" + d,
+		"127.0.0.1:5000/alice/python:v1" + d:             "127.0.0.1:5000/alice/python:v1" + d,
+		"nuvolaris-registry-svc:5000/runtimes/py:v3" + d: "nuvolaris-registry-svc:5000/runtimes/py:v3" + d,
+	} {
+		assert.Equal(t, want, contextName(from), from)
 	}
 }
 
@@ -101,6 +188,6 @@ func TestJobBoundsItsDisk(t *testing.T) {
 			assert.True(t, v.EmptyDir.SizeLimit.Cmp(p.Disk) <= 0, v.Name)
 		}
 	}
-	assert.Equal(t, 2, n)
+	assert.Equal(t, 3, n)
 	assert.True(t, *p.Job().Spec.Suspend, "created suspended: send resumes it once admitted")
 }

@@ -185,7 +185,7 @@ func TestLogsRecordsAFinishedBuild(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, names.Succeeded, rec.Status)
-	assert.Equal(t, "fake logs", rec.Log, "the log's end")
+	assert.Equal(t, "==> fetch\nfake logs\n==> build\nfake logs\n==> push\nfake logs\n", rec.Log, "every step's log, in order")
 	require.NoError(t, cs.BatchV1().Jobs(buildNS).Delete(context.Background(), "build-devel-fin", metav1.DeleteOptions{}))
 	res, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-fin"}))
 	require.NoError(t, err)

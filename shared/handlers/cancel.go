@@ -52,7 +52,7 @@ func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, apperr.New(http.StatusConflict, "build %s has finished already (%s): there is nothing to cancel", job.Name, builds.FromJob(job).Status)
 	}
 	// Keep what it logged so far: the pod and its log go with the Job.
-	log, err := builds.JobLog(ctx, pods, job)
+	log, _, err := builds.JobLog(ctx, pods, job)
 	if err != nil {
 		inv.Log.Printf("cancel: reading the log of %s: %v", job.Name, err)
 	}

@@ -126,7 +126,7 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 			return nil, err
 		}
 	}
-	job, err = create(ctx, inv, k, plan)
+	job, err = create(ctx, inv, p, plan)
 	if errors.Is(err, errBuildExists) {
 		// Another call created it a moment ago.
 		if job, err = builds.FindJob(ctx, jobs, name); err != nil {

@@ -187,7 +187,7 @@ func TestPullHostInResults(t *testing.T) {
 	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, sent.Image, job.Annotations[names.AnnotationImage])
-	assert.Contains(t, flagValues(job.Spec.Template.Spec.Containers[0].Args, "--output")[0], "name=push.internal:5000/devel:python3.13-custom", "pushed to the push host")
+	assert.Equal(t, "push.internal:5000/devel:python3.13-custom", step(t, job, names.StepPush).Args[len(step(t, job, names.StepPush).Args)-1], "pushed to the push host")
 
 	logs, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": sent.JobName}))
 	require.NoError(t, err)

@@ -14,6 +14,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/apache/openserverless-builder/shared/action"
@@ -101,3 +103,16 @@ func toJSON(t testing.TB, v any) string {
 // buildNS is where the handlers keep builds by default; the cluster's
 // configuration (ConfigMap config) stays in "nuvolaris".
 const buildNS = config.DefaultBuildNamespace
+
+// step is the container of job's pod named name, init containers included.
+func step(t *testing.T, job *batchv1.Job, name string) corev1.Container {
+	t.Helper()
+	pod := job.Spec.Template.Spec
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("build pod of %s has no step %s", job.Name, name)
+	return corev1.Container{}
+}

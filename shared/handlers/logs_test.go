@@ -37,10 +37,16 @@ func builderJob(name, user string, created time.Time, conds ...batchv1.JobCondit
 	}
 }
 
+// testPod is a build pod of job with the steps the builder's Jobs have.
 func testPod(job string, phase corev1.PodPhase) *corev1.Pod {
+	always := corev1.ContainerRestartPolicyAlways
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: job + "-x", Namespace: buildNS, Labels: map[string]string{"batch.kubernetes.io/job-name": job}},
-		Status:     corev1.PodStatus{Phase: phase},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: names.StepFetch}, {Name: names.DaemonContainer, RestartPolicy: &always}, {Name: names.ContainerName}},
+			Containers:     []corev1.Container{{Name: names.StepPush}},
+		},
+		Status: corev1.PodStatus{Phase: phase},
 	}
 }
 

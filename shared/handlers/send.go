@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -55,7 +56,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, fmt.Errorf("making a build id: %w", err)
 	}
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.host, p.source, cfg)
-	job, err := create(ctx, inv, p.kube, plan)
+	job, err := create(ctx, inv, p, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -105,17 +106,21 @@ func pin(ctx context.Context, inv *action.Invocation, req buildspec.Request) (pi
 // ensure's concurrent calls for the same inputs meet there.
 var errBuildExists = errors.New("the build exists already")
 
-// create starts the build of plan: it measures the context, applies the
-// quota, creates the Job suspended and then its context (owned by the
-// Job), admits it, and only then resumes it. Nothing is left half-created,
-// and a refused build never starts a container.
-func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan buildspec.Plan) (*batchv1.Job, error) {
+// create starts the build of plan: it measures the context, looks the
+// user's cache up, applies the quota, creates the Job suspended and then
+// its context (owned by the Job), admits it, and only then resumes it.
+// Nothing is left half-created, and a refused build never starts a
+// container.
+func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspec.Plan) (*batchv1.Job, error) {
 	cfg := inv.Config
-	ns := cfg.BuildNamespace
+	ns, k := cfg.BuildNamespace, p.kube
 	// The Dockerfile names the digest and the user: the whole context is
 	// measured now, and the context before the pin was measured at parse.
 	files, err := plan.CheckSize(cfg.MaxContextBytes)
 	if err != nil {
+		return nil, err
+	}
+	if plan.CacheDigest, err = cacheDigest(ctx, inv, p, plan.Cache); err != nil {
 		return nil, err
 	}
 	jobs := k.Batch.Jobs(ns)
@@ -161,6 +166,24 @@ func create(ctx context.Context, inv *action.Invocation, k *kube.Clients, plan b
 	return resumed, nil
 }
 
+// cacheDigest is the digest of the user's cache at cache ("" when there is
+// none yet), read with the credential the build's fetch step will use: the
+// Job fetches a cache that exists, and no step has to tolerate a failure.
+func cacheDigest(ctx context.Context, inv *action.Invocation, p pinned, cache string) (string, error) {
+	if cache == "" {
+		return "", nil
+	}
+	reg, err := registryClient(inv, p.host, p.secret.Authenticator(p.host), inv.Config.RegistryInsecure)
+	if err != nil {
+		return "", err
+	}
+	digest, _, err := reg.Head(ctx, strings.TrimPrefix(cache, p.host+"/"))
+	if err != nil {
+		return "", fmt.Errorf("looking up the build cache: %w", err)
+	}
+	return digest, nil
+}
+
 // resolveSource decides whether the caller may build from ref, before
 // anything is created (the build would pull it with the builder's
 // credential wherever that applies), and resolves it to its digest and
@@ -181,11 +204,11 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 		return buildspec.Source{}, err
 	}
 	reg := ref.Context().RegistryStr()
-	from, auth, insecure := reg, authn.Anonymous, false
+	from, auth, insecure, credential := reg, authn.Anonymous, false, false
 	if policy.InCluster(reg) {
-		// The caller may read it: the build pulls it with the builder's
+		// The caller may read it: the build fetches it with the builder's
 		// credential, and so does send.
-		auth, insecure = secret.Authenticator(reg), cfg.RegistryInsecure
+		auth, insecure, credential = secret.Authenticator(reg), cfg.RegistryInsecure, true
 	} else if mirror, ok := cfg.Mirror(reg); ok {
 		// The cluster pulls this registry through its mirror
 		// (registry_mirrors, and the buildkitd.toml updatetoml writes):
@@ -206,7 +229,9 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 	if err != nil {
 		return buildspec.Source{}, err
 	}
-	return buildspec.Source{Digest: pinned.Digest, User: pinned.User}, nil
+	// The fetch step pulls what send checked, where send checked it.
+	fetch := from + "/" + ref.Context().RepositoryStr() + "@" + pinned.Digest
+	return buildspec.Source{Digest: pinned.Digest, User: pinned.User, Fetch: fetch, Insecure: insecure, Credential: credential}, nil
 }
 
 // builderSources are the sources of the builder catalog.

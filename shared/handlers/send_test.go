@@ -66,14 +66,18 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Equal(t, int32(buildspec.TTLAfterFinished/time.Second), *job.Spec.TTLSecondsAfterFinished)
 
 	pod := job.Spec.Template.Spec
-	require.Len(t, pod.Containers, 1)
-	require.Len(t, pod.InitContainers, 1)
-	c, d := pod.Containers[0], pod.InitContainers[0]
+	c, d := step(t, job, names.ContainerName), step(t, job, names.DaemonContainer)
 	assert.Equal(t, config.DefaultBuildkitImage, c.Image)
 	assert.Equal(t, config.DefaultBuildkitImage, d.Image)
 	assert.Equal(t, []string{"buildctl"}, c.Command)
 	assert.Equal(t, []string{"--addr", buildspec.DaemonAddress, "build"}, c.Args[:3])
-	assert.Contains(t, c.Args, "type=image,name=registry.local:5000/devel:python3.13-custom,push=true,registry.insecure=true")
+	push := step(t, job, names.StepPush)
+	assert.Equal(t, config.DefaultCraneImage, push.Image)
+	assert.Equal(t, []string{"push", "--insecure", "/layouts/image", "registry.local:5000/devel:python3.13-custom"}, push.Args)
+	fetch := step(t, job, names.StepFetch)
+	assert.Equal(t, []string{"pull", "--format=oci", "index.docker.io/apache/openserverless-runtime-python@" + sources.digests[seedSource], "/layouts/source"}, fetch.Args,
+		"the source is fetched where send resolved it, pinned")
+	assert.Empty(t, fetch.Env, "a source outside the cluster registry is fetched anonymously")
 	assert.Equal(t, []string{"rootlesskit", "buildkitd"}, d.Command)
 	assert.Nil(t, d.SecurityContext.Privileged, "rootless by default")
 	assert.Equal(t, int64(1000), *d.SecurityContext.RunAsUser)
@@ -114,9 +118,9 @@ func TestSendOptions(t *testing.T) {
 	require.NoError(t, err)
 	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
-	c := job.Spec.Template.Spec.Containers[0]
-	assert.Contains(t, c.Args, "type=image,name=ext.registry:443/devel:python3.13-custom,push=true")
-	d := job.Spec.Template.Spec.InitContainers[0]
+	c := step(t, job, names.ContainerName)
+	assert.Equal(t, []string{"push", "/layouts/image", "ext.registry:443/devel:python3.13-custom"}, step(t, job, names.StepPush).Args)
+	d := step(t, job, names.DaemonContainer)
 	assert.True(t, *d.SecurityContext.Privileged)
 	assert.Equal(t, []string{"buildkitd"}, d.Command)
 	assert.Nil(t, c.SecurityContext.Privileged, "only the daemon is privileged")
@@ -442,12 +446,13 @@ func TestSendCacheAndProvenance(t *testing.T) {
 		require.NoError(t, err, user)
 		job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 		require.NoError(t, err)
-		args := job.Spec.Template.Spec.Containers[0].Args
+		args := step(t, job, names.ContainerName).Args
 		cache := "registry.local:5000/" + user + "/buildcache:python"
-		assert.Equal(t, []string{"type=registry,ref=" + cache + ",registry.insecure=true"}, flagValues(args, "--import-cache"), user)
-		assert.Equal(t, []string{"type=registry,ref=" + cache + ",mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true,registry.insecure=true"}, flagValues(args, "--export-cache"), user)
+		assert.Empty(t, flagValues(args, "--import-cache"), "no cache yet: nothing to import")
+		assert.Equal(t, []string{"type=local,dest=/layouts/cache-out,mode=max,image-manifest=true,oci-mediatypes=true"}, flagValues(args, "--export-cache"), user)
+		assert.Equal(t, []string{"push", "--insecure", "/layouts/cache-out", cache}, step(t, job, names.StepPushCache).Args, user)
 		assert.True(t, identity.Caller{Name: user}.Owns(names.CacheRepository(user)), "the cache is the user's own repository")
-		assert.Equal(t, []string{"attest:provenance=mode=min"}, flagValues(args, "--opt"))
+		assert.Contains(t, flagValues(args, "--opt"), "attest:provenance=mode=min")
 	}
 
 	cs := fake.NewClientset()
@@ -459,11 +464,14 @@ func TestSendCacheAndProvenance(t *testing.T) {
 	require.NoError(t, err)
 	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
-	args := job.Spec.Template.Spec.Containers[0].Args
+	args := step(t, job, names.ContainerName).Args
 	assert.Empty(t, flagValues(args, "--import-cache"))
 	assert.Empty(t, flagValues(args, "--export-cache"))
-	assert.Empty(t, flagValues(args, "--opt"), "no provenance")
-	for _, a := range args {
+	assert.Len(t, job.Spec.Template.Spec.Containers, 1, "no cache to push")
+	for _, o := range flagValues(args, "--opt") {
+		assert.NotContains(t, o, "attest:", "no provenance")
+	}
+	for _, a := range step(t, job, names.StepPush).Args {
 		assert.NotContains(t, a, "insecure")
 	}
 }

@@ -34,11 +34,19 @@ const (
 	LabelJobName = "batch.kubernetes.io/job-name"
 )
 
-// Containers of a build pod.
+// Containers of a build pod: its steps, in the order they run, and the
+// daemon beside them. logs reads the steps' logs in that order.
 const (
-	// ContainerName is the build container (buildctl), whose log the logs
-	// action reads.
+	// StepFetch pulls the source (crane).
+	StepFetch = "fetch"
+	// StepFetchCache pulls the user's cache, when there is one (crane).
+	StepFetchCache = "fetch-cache"
+	// ContainerName is the build step (buildctl).
 	ContainerName = "build"
+	// StepPush pushes the image and prints its digest (crane).
+	StepPush = "push"
+	// StepPushCache pushes the cache (crane).
+	StepPushCache = "push-cache"
 	// DaemonContainer is the buildkitd sidecar.
 	DaemonContainer = "buildkitd"
 )

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,11 +46,15 @@ func TestBuildCache(t *testing.T) {
 	}
 	first := build("cacher", "cacher:first")
 	assert.NotContains(t, first["logs"], "CACHED", "the first build has no cache to use")
+	assert.NotContains(t, first["logs"], "==> fetch-cache", "send found no cache: no step fetches one")
+	assert.Regexp(t, `==> push-cache\n(?:.*\n)*`+regexp.QuoteMeta(stack.registry.Host)+`/cacher/buildcache@sha256:[0-9a-f]{64}\n`, first["logs"], "the cache is pushed after the build")
 	second := build("cacher", "cacher:second")
 	assert.Regexp(t, `#\d+ CACHED`, second["logs"], "the second build's steps come from the cache")
-	assert.Contains(t, second["logs"], "importing cache manifest from "+stack.registry.Host+"/cacher/buildcache:python")
+	assert.Contains(t, second["logs"], "==> fetch-cache\n", "send found the cache: a step fetches it")
+	assert.Contains(t, second["logs"], "importing cache manifest from local:", "the build imports the fetched layout")
 	other := build("cacher2", "cacher2:first")
 	assert.NotContains(t, other["logs"], "CACHED", "another user's build does not use cacher's cache")
+	assert.NotContains(t, other["logs"], "==> fetch-cache")
 
 	rp := action(t, "registry")
 	get := func(user, image string) map[string]any {
@@ -58,6 +63,19 @@ func TestBuildCache(t *testing.T) {
 		return body
 	}
 	assert.Equal(t, layers(t, get("cacher", "cacher:first")), layers(t, get("cacher", "cacher:second")), "the same layers")
+	// logs and builds (from the record its logs call wrote) report the
+	// image's digest, which push printed, not the cache's after it.
+	assert.Equal(t, get("cacher", "cacher:second")["digest"], second["digest"], "logs reports the image's digest")
+	code, list := call(t, action(t, "logs", map[string]any{"operation": "builds"}), invoker.Web("builds", "cacher", "GET", nil))
+	require.Equal(t, 200, code, "%v", list)
+	digests := map[any]any{}
+	for _, b := range list["builds"].([]any) {
+		digests[b.(map[string]any)["image"]] = b.(map[string]any)["digest"]
+	}
+	for _, target := range []string{"cacher:first", "cacher:second"} {
+		img := get("cacher", target)
+		assert.Equal(t, img["digest"], digests[stack.registry.Host+"/"+target], "builds reports the digest of %s", target)
+	}
 	for _, user := range []string{"cacher", "cacher2"} {
 		cache := get(user, user+"/buildcache:python")
 		assert.Equal(t, "application/vnd.oci.image.manifest.v1+json", cache["media_type"], "an OCI image manifest, which distribution stores")
@@ -95,6 +113,11 @@ func TestProvenance(t *testing.T) {
 	assert.Equal(t, got["platform_digest"], att["subject_digest"], "it describes the image")
 	require.NotEmpty(t, att["predicate_types"])
 	assert.True(t, strings.HasPrefix(att["predicate_types"].([]any)[0].(string), "https://slsa.dev/provenance/"), "%v", att)
+	// The registry has no referrers API: an attestation with an OCI
+	// subject would have made crane add a sha256-<digest> fallback tag.
+	code, tags := call(t, rp, invoker.Web("list-images", "attester", "GET", map[string]any{"catalog": "attester", "all": true}))
+	require.Equal(t, 200, code, "%v", tags)
+	assert.Equal(t, []any{"v1"}, tags["tags"], "no referrers fallback tag")
 
 	code, body := call(t, rp, invoker.Web("delete-image", "attester", "DELETE", map[string]any{"image": "attester:v1"}))
 	require.Equal(t, 200, code, "%v", body)

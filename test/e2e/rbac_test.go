@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -159,12 +160,21 @@ func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 			s.Volumes = append(s.Volumes, corev1.Volume{Name: "loot", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "couchdb-admin"}}})
 		},
 		"the registry Secret in the daemon": func(s *corev1.PodSpec) {
-			s.InitContainers[0].VolumeMounts = append(s.InitContainers[0].VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/tmp/x"})
+			d := podStep(s, names.DaemonContainer)
+			d.VolumeMounts = append(d.VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/tmp/x"})
 		},
-		"another image":      func(s *corev1.PodSpec) { s.Containers[0].Image = "busybox:1" },
-		"the image by tag":   func(s *corev1.PodSpec) { s.Containers[0].Image = config.DefaultBuildkitImage },
+		"the registry Secret in the build step": func(s *corev1.PodSpec) {
+			b := podStep(s, names.ContainerName)
+			b.VolumeMounts = append(b.VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/tmp/x"})
+		},
+		"another image":          func(s *corev1.PodSpec) { s.Containers[0].Image = "busybox:1" },
+		"the image by tag":       func(s *corev1.PodSpec) { podStep(s, names.ContainerName).Image = config.DefaultBuildkitImage },
+		"the crane image by tag": func(s *corev1.PodSpec) { podStep(s, names.StepPush).Image = config.DefaultCraneImage },
+		"crane running a shell": func(s *corev1.PodSpec) {
+			podStep(s, names.StepPush).Command = []string{"sh", "-c", "cat /registry-auth/config.json"}
+		},
 		"a token":            func(s *corev1.PodSpec) { s.AutomountServiceAccountToken = nil },
-		"privilege":          func(s *corev1.PodSpec) { p := true; s.InitContainers[0].SecurityContext.Privileged = &p },
+		"privilege":          func(s *corev1.PodSpec) { p := true; podStep(s, names.DaemonContainer).SecurityContext.Privileged = &p },
 		"the host's network": func(s *corev1.PodSpec) { s.HostNetwork = true },
 		"a hostPath": func(s *corev1.PodSpec) {
 			s.Volumes = append(s.Volumes, corev1.Volume{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
@@ -198,4 +208,19 @@ func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 	job.Namespace = ns
 	_, err = admin.BatchV1().Jobs(ns).Create(ctx, job, dry)
 	assert.NoError(t, err, "the system namespace is not the policy's")
+}
+
+// podStep is the container of s named name, init containers included.
+func podStep(s *corev1.PodSpec, name string) *corev1.Container {
+	for i := range s.InitContainers {
+		if s.InitContainers[i].Name == name {
+			return &s.InitContainers[i]
+		}
+	}
+	for i := range s.Containers {
+		if s.Containers[i].Name == name {
+			return &s.Containers[i]
+		}
+	}
+	panic("no step " + name)
 }
