@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -300,13 +301,19 @@ func TestSendContextLimit(t *testing.T) {
 }
 
 // TestBuildStepFindsNoCredential: a real build on the local node whose
-// build step (the source image's /bin/extend) looks for a registry
-// credential in the filesystem, in every process it can see (/proc/*/root,
-// /proc/*/environ) and in its environment, and prints what it finds. It
-// finds the canary planted in its own requirements file, and nothing else.
+// build step (the source image's /bin/extend) looks for the registry
+// credential everywhere it can reach: every file, every process it can see
+// (its files through /proc/*/root, its environment, every readable mapping
+// of its memory), its own environment, and any socket to a daemon's
+// session. Its needles are the registry's password (2) and the encoded
+// user:password of the docker config (3); needle 1 is a canary that is in
+// the memory of the shell running the step, and a docker config (a canary
+// too) is planted in its requirements file: the search finds both canaries
+// where they are, and nothing else.
 func TestBuildStepFindsNoCredential(t *testing.T) {
 	bases(t)
-	img, err := localstack.ProbeRuntime()
+	auth := base64.StdEncoding.EncodeToString([]byte(stack.registry.User + ":" + stack.registry.Password))
+	img, err := localstack.ProbeRuntime("[ -x /bin/extend ]", stack.registry.Password, auth)
 	require.NoError(t, err)
 	push(t, stack.registry, img, "runtimes/probe:1")
 	canary := base64.StdEncoding.EncodeToString([]byte(`{"auths":{"canary.invalid":{"auth":"Y2FuYXJ5"}}}` + "\n"))
@@ -316,12 +323,26 @@ func TestBuildStepFindsNoCredential(t *testing.T) {
 	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 	logs := st["logs"].(string)
 	assert.Contains(t, logs, "probe: done", "the probe ran to its end")
-	assert.Regexp(t, `probe: searched [1-9][0-9]* files and [1-9][0-9]* processes`, logs)
-	assert.Contains(t, logs, "probe: credential-like file /tmp/requirements.txt", "the search finds a credential where there is one")
-	assert.Equal(t, 1, strings.Count(logs, "probe: credential-like file"), "and nowhere else: %s", logs)
-	assert.NotContains(t, logs, "probe: credential in the environment")
+	assert.Regexp(t, `probe: searched [1-9][0-9]* files, [1-9][0-9]* processes and [1-9][0-9]* memory mappings`, logs)
+	found := regexp.MustCompile(`probe: credential \( ([^)]*)\) in (.*)`).FindAllStringSubmatch(logs, -1)
+	where := map[string]string{}
+	for _, f := range found {
+		where[f[2]] = f[1]
+	}
+	assert.Equal(t, "docker ", where["file /tmp/requirements.txt"], "the search finds a docker config where there is one")
+	memory := 0
+	for place, what := range where {
+		if strings.HasPrefix(place, "the memory of /proc/") && what == "1 " {
+			memory++
+			delete(where, place)
+		}
+	}
+	assert.NotZero(t, memory, "the search finds the canary in the memory of the step's shell: %s", logs)
+	delete(where, "file /tmp/requirements.txt")
+	assert.Empty(t, where, "and nothing else: %s", logs)
+	assert.NotContains(t, logs, "probe: socket reachable", "no daemon's session is within reach")
 	assert.NotContains(t, logs, stack.registry.Password)
-	assert.NotContains(t, logs, base64.StdEncoding.EncodeToString([]byte(stack.registry.User+":"+stack.registry.Password)))
+	assert.NotContains(t, logs, auth)
 	require.NotEmpty(t, sent["image"])
 }
 

@@ -59,40 +59,69 @@ func PythonRuntime() (v1.Image, error) {
 }
 
 // probeScript is the /bin/extend of ProbeRuntime: a build step that looks
-// for a registry credential everywhere it can (every file of its
-// filesystem, every process it can see through /proc, its environment) and
-// prints what it finds. The pattern is split so that the script does not
-// find itself.
+// for a registry credential everywhere it can reach and prints where it
+// finds one, never what: every file of its filesystem, every process it
+// can see through /proc (its environment, its files through /proc/*/root,
+// every readable mapping of its memory), its own environment, and any
+// socket through which it could reach a BuildKit daemon's session. It
+// looks for a docker config ("docker": "auths", the pattern split so that
+// the script does not find itself) and for the lines of /etc/probe/needles
+// (by number: the test's credential and canaries).
 const probeScript = `#!/bin/sh
 echo "probe: looking for a registry credential"
 pat='"au''ths"'
+hits() { # hits <file | ->: what it holds, "docker" and needle numbers
+  if [ "$1" = - ]; then tr '\0' '\n'; else tr '\0' '\n' < "$1" 2>/dev/null; fi |
+    grep -oF -e "$pat" -f /etc/probe/needles | sort -u | while read -r m; do
+      if [ "$m" = "$pat" ]; then echo docker; else grep -nxF -e "$m" /etc/probe/needles | cut -d: -f1; fi
+    done | sort -u | tr '\n' ' '
+}
+report() { [ -z "$1" ] || echo "probe: credential ( $1) in $2"; }
 files=0
-for f in $(find / -xdev -type f -size -2048k 2>/dev/null); do
+for f in $(find / -xdev -type f -size -2048k ! -path '/etc/probe/*' ! -path /bin/extend 2>/dev/null); do
   files=$((files+1))
-  if grep -qsF "$pat" "$f"; then echo "probe: credential-like file $f"; fi
+  report "$(hits "$f")" "file $f"
 done
-procs=0
+procs=0 maps=0
 for p in /proc/[0-9]*; do
+  [ "$p" = "/proc/$$" ] && continue # this shell reads the needles
   procs=$((procs+1))
-  if tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qiE '^(DOCKER_CONFIG|DOCKER_AUTH_CONFIG|REGISTRY_[A-Z_]*)='; then
-    echo "probe: credential in the environment of $p"
-  fi
+  report "$(hits "$p/environ")" "the environment of $p"
   for f in $(find "$p/root/" -xdev -name config.json -path '*docker*' 2>/dev/null); do
-    echo "probe: credential-like file $f"
+    echo "probe: credential ( docker ) in file $f"
   done
+  [ -r "$p/maps" ] || continue
+  while read -r range perms rest; do
+    case "$perms" in r*) ;; *) continue ;; esac
+    start=$((0x${range%-*} / 4096)) end=$((0x${range#*-} / 4096))
+    [ $((end - start)) -le 65536 ] || continue
+    maps=$((maps+1))
+    report "$(dd if="$p/mem" bs=4096 skip="$start" count=$((end - start)) 2>/dev/null | hits -)" "the memory of $p"
+  done < "$p/maps"
+done
+for s in $(find / /proc/[0-9]*/root/ -xdev -type s 2>/dev/null); do
+  echo "probe: socket reachable at $s"
 done
 if env | grep -qiE '^(DOCKER_CONFIG|DOCKER_AUTH_CONFIG|REGISTRY_[A-Z_]*)='; then
-  echo "probe: credential in the environment of the build step"
+  echo "probe: credential ( env ) in the environment of the build step"
 fi
-echo "probe: searched $files files and $procs processes"
+echo "probe: searched $files files, $procs processes and $maps memory mappings"
 echo "probe: done"
 `
 
 // ProbeRuntime is a runtime image whose /bin/extend is the credential
-// probe: building from it shows what a user's build step can reach.
-func ProbeRuntime() (v1.Image, error) {
+// probe: building from it shows what a user's build step can reach. It
+// looks for each of needles too.
+func ProbeRuntime(needles ...string) (v1.Image, error) {
 	files := baseFiles()
 	files["/bin/extend"] = file{mode: 0o755, data: []byte(probeScript)}
+	var list []byte // no empty line: an empty pattern would match anything
+	for _, n := range needles {
+		if n != "" {
+			list = append(list, n+"\n"...)
+		}
+	}
+	files["/etc/probe/needles"] = file{mode: 0o600, data: list}
 	return image(files, []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
 }
 
