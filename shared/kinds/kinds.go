@@ -27,9 +27,12 @@ var table = []Kind{
 	{"php", "composer.json", "mkdir -p /phpAction/composer && cp /tmp/composer.json /phpAction/composer/ && composer install --no-dev --no-interaction --working-dir=/phpAction/composer"},
 	// The Java launcher puts every jar of /usr/java/lib on the classpath.
 	{"java", "pom.xml", "mvn -q -f /tmp/pom.xml dependency:copy-dependencies -DoutputDirectory=/usr/java/lib"},
-	// The Go runtime compiles actions at init with the image's module cache.
-	// Go ignores a go.mod in the temp root itself: download from a subdir.
-	{"go", "go.mod", "mkdir -p /tmp/gomod && cp /tmp/go.mod /tmp/gomod/ && cd /tmp/gomod && go mod download && rm -rf /tmp/gomod"},
+	// The Go runtime's compile step builds actions at init as the runtime's
+	// user with GOPATH=/home/go, not the image's GOPATH: the modules go to
+	// /home/go's module cache, writable by that user (so the compile
+	// step's own `go mod download` finds them and can add to it). Go
+	// ignores a go.mod in the temp root itself: download from a subdir.
+	{"go", "go.mod", "mkdir -p /tmp/gomod && cp /tmp/go.mod /tmp/gomod/ && cd /tmp/gomod && GOPATH=/home/go GOFLAGS=-modcacherw go mod download && chmod -R a+rwX /home/go && rm -rf /tmp/gomod"},
 	// Bundler installs into the system gems the Ruby launcher requires from.
 	{"ruby", "Gemfile", "bundle install --gemfile=/tmp/Gemfile --system"},
 	// The .NET runtime restores into the shared NuGet packages folder.

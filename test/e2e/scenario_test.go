@@ -8,6 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -172,16 +175,77 @@ func TestBuildPastItsDeadline(t *testing.T) {
 }
 
 // TestKindInstallWithoutExtend: an image without /bin/extend gets the kind's
-// own package manager, here `go mod download` from the Go module proxy.
+// own package manager, here `go mod download` from the Go module proxy,
+// into the module cache the Go runtime's compile step uses (GOPATH
+// /home/go, not the image's /go). A probe build FROM the custom image then
+// compiles and runs an action importing the module as the compile step
+// does: as the runtime's user (nobody), with its environment, and with
+// the module proxy cut (GOPROXY=off). On the fallback that downloaded
+// into the image's GOPATH, the probe finds no module and fails.
 func TestKindInstallWithoutExtend(t *testing.T) {
 	_, golang := bases(t)
-	gomod := base64.StdEncoding.EncodeToString([]byte("module action\n\ngo 1.22\n\nrequire github.com/google/uuid v1.6.0\n"))
+	// A module of few imports: the probe compiles the standard library's
+	// part it needs from source.
+	gomod := "module action\n\ngo 1.22\n\nrequire github.com/pkg/errors v0.9.1\n"
 	sent, st := buildAndWait(t, "devel", map[string]any{
-		"source": golang, "target": "devel/go:custom", "kind": "go", "file": gomod,
+		"source": golang, "target": "devel/go:custom", "kind": "go", "file": base64.StdEncoding.EncodeToString([]byte(gomod)),
 	})
 	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 	fs := files(t, sent["image"].(string))
-	assert.True(t, fs["go/pkg/mod/github.com/google/uuid@v1.6.0/uuid.go"], "the module is in the image's module cache")
+	assert.True(t, fs["home/go/pkg/mod/github.com/pkg/errors@v0.9.1/errors.go"], "the module is in the compile step's module cache")
+
+	main := "package main\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/pkg/errors\"\n)\n\nfunc main() { fmt.Println(\"probe:\", errors.Wrap(errors.New(\"loaded\"), \"the module\")) }\n"
+	probe := probeImage(t, sent["image"].(string), goCompileProbe, map[string]string{
+		"/opt/probe/go.mod": gomod, "/opt/probe/go.sum": goSum(t, gomod, main), "/opt/probe/main.go": main,
+	})
+	_, st = buildAndWait(t, "devel", map[string]any{"source": probe, "target": "devel/go:probe", "kind": "go", "file": base64.StdEncoding.EncodeToString([]byte(gomod))})
+	require.Equal(t, "succeeded", st["status"], "the probe compiles offline: %v", st["logs"])
+	assert.Contains(t, st["logs"], "probe: the module: loaded", "and its action runs")
+}
+
+// goCompileProbe is the /bin/extend of a go probe: it compiles and runs the
+// action in /opt/probe as the Go runtime's compile step would (its
+// environment, from runtime/go/<version>/bin/compile), as nobody, with
+// the module proxy cut.
+const goCompileProbe = `#!/bin/sh
+set -eu
+rm -rf /tmp/probe && cp -r /opt/probe /tmp/probe && chmod -R a+rwX /tmp/probe
+su -s /bin/sh nobody -c 'cd /tmp/probe && env -i GOROOT=/usr/local/go GOPATH=/home/go PATH=/usr/local/go/bin:/usr/bin:/bin GOCACHE=/tmp GO111MODULE=on GOPROXY=off sh -c "go mod download && go build -o exec . && ./exec"'
+`
+
+// probeImage pushes, under the shared runtimes/ prefix, the image ref
+// with extend as its /bin/extend and files added, and returns its
+// reference: a build FROM it runs extend as its step.
+func probeImage(t *testing.T, ref, extend string, files map[string]string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	require.NoError(t, err)
+	base, err := remote.Image(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
+	require.NoError(t, err)
+	img, err := localstack.WithExtend(base, extend, files)
+	require.NoError(t, err)
+	id, err := names.NewID()
+	require.NoError(t, err)
+	target := "runtimes/probe:" + id
+	push(t, stack.registry, img, target)
+	return stack.registry.Host + "/" + target
+}
+
+// goSum is the go.sum of a module with gomod and main.go, as a user's
+// `go mod tidy` makes it (from the Go module proxy).
+func goSum(t *testing.T, gomod, main string) string {
+	t.Helper()
+	dir, cache := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644))
+	cmd := exec.Command("go", "mod", "tidy")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOPATH="+cache, "GOFLAGS=-modcacherw", "GOTOOLCHAIN=local")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	sum, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+	require.NoError(t, err)
+	return string(sum)
 }
 
 // TestCleanJobsAfterBuilds: finished build Jobs go, with their pods and

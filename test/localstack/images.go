@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -125,22 +127,69 @@ func ProbeRuntime(needles ...string) (v1.Image, error) {
 	return image(files, []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
 }
 
-// GoRuntime is a go runtime image without /bin/extend: its go.mod is
-// installed by the kind's own step, `go mod download`, against the Go module
-// proxy. It carries this machine's (static) go command.
+// GoRuntime is a go runtime image without /bin/extend, like the Go runtimes
+// users pick today (runtime/go/v1.22/Dockerfile: FROM golang, USER nobody,
+// WORKDIR /action, the image's GOPATH=/go writable by all): its go.mod is
+// installed by the kind's own step against the Go module proxy. It carries
+// this machine's (static) go command with what compiling a pure Go action
+// needs of its GOROOT: the compiler, assembler and linker, and the
+// standard library's sources.
 func GoRuntime(goroot string) (v1.Image, error) {
 	files := baseFiles()
-	for _, f := range []string{"bin/go", "VERSION", "go.env"} {
+	for f, mode := range map[string]int64{
+		"bin/go": 0o755, "VERSION": 0o644, "go.env": 0o644,
+		"pkg/tool/linux_amd64/compile": 0o755, "pkg/tool/linux_amd64/asm": 0o755, "pkg/tool/linux_amd64/link": 0o755,
+	} {
 		data, err := os.ReadFile(path.Join(goroot, f))
 		if err != nil {
 			return nil, fmt.Errorf("reading the Go toolchain: %w", err)
 		}
-		files["/usr/local/go/"+f] = file{mode: 0o755, data: data}
+		files["/usr/local/go/"+f] = file{mode: mode, data: data}
 	}
-	files["/go/"] = file{mode: 0o777, dir: true}
-	return image(files, []string{
-		"PATH=/usr/local/go/bin:/usr/bin:/bin",
-		"GOROOT=/usr/local/go", "GOPATH=/go", "GOTOOLCHAIN=local", "GOFLAGS=-modcacherw", "HOME=/tmp",
+	for _, dir := range []string{"src", "pkg/include"} {
+		if err := addTree(files, goroot, dir, "/usr/local/go"); err != nil {
+			return nil, fmt.Errorf("reading the Go toolchain: %w", err)
+		}
+	}
+	files["/go/"] = file{mode: 0o1777, dir: true}
+	files["/action/"] = file{mode: 0o1777, dir: true}
+	img, err := image(files, []string{
+		"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"GOLANG_VERSION=" + runtime.Version()[2:], "GOTOOLCHAIN=local", "GOPATH=/go",
+		"OW_EXECUTION_ENV=apacheopenserverless/runtime-golang", "OW_COMPILER=/bin/compile", "OW_LOG_INIT_ERROR=1", "OW_WAIT_FOR_ACK=1",
+	})
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Config.WorkingDir = "/action"
+	return mutate.ConfigFile(img, cf)
+}
+
+// addTree adds the files under root/dir to files, under prefix/dir,
+// without tests, test data and the go command's own sources (src/cmd).
+func addTree(files map[string]file, root, dir, prefix string) error {
+	return filepath.WalkDir(filepath.Join(root, dir), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case d.IsDir() && (d.Name() == "testdata" || rel == "src/cmd"):
+			return filepath.SkipDir
+		case d.IsDir() || strings.HasSuffix(p, "_test.go") || !d.Type().IsRegular():
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[prefix+"/"+filepath.ToSlash(rel)] = file{mode: 0o644, data: data}
+		return nil
 	})
 }
 
@@ -183,6 +232,43 @@ func baseFiles() map[string]file {
 
 // image is one layer of files with a linux/amd64 config.
 func image(files map[string]file, env []string) (v1.Image, error) {
+	layer, err := tarLayer(files)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.Env = env
+	cf.Config.User = "nobody"
+	cf.Config.WorkingDir = "/"
+	return mutate.ConfigFile(img, cf)
+}
+
+// WithExtend is base with one more layer: extend as its /bin/extend, and
+// files (path → content), readable by all. A probe build FROM it runs
+// extend as its build step.
+func WithExtend(base v1.Image, extend string, files map[string]string) (v1.Image, error) {
+	fs := map[string]file{"/bin/extend": {mode: 0o755, data: []byte(extend)}}
+	for p, data := range files {
+		fs[p] = file{mode: 0o644, data: []byte(data)}
+	}
+	layer, err := tarLayer(fs)
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendLayers(base, layer)
+}
+
+// tarLayer is a layer of files, parent directories first.
+func tarLayer(files map[string]file) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	names := make([]string, 0, len(files))
@@ -232,24 +318,7 @@ func image(files map[string]file, env []string) (v1.Image, error) {
 		return nil, err
 	}
 	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		return nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Env = env
-	cf.Config.User = "nobody"
-	cf.Config.WorkingDir = "/"
-	return mutate.ConfigFile(img, cf)
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 }
 
 // Where the base runtimes go: under runtimes/, which the suite and the
