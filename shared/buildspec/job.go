@@ -118,12 +118,20 @@ func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) 
 		Provenance:       cfg.Provenance,
 		Disk:             cfg.BuildDisk,
 	}
-	// A build without a file is its source alone: no step to cache, and
-	// BuildKit exports no cache for it.
-	if cache := names.CacheRepository(user); cfg.BuildCache && req.File != nil && reference.ValidRepository(cache) {
-		p.Cache = host + "/" + cache + ":" + req.Kind.Name
-	}
+	p.Cache = CacheRef(req, user, host, cfg)
 	return p
+}
+
+// CacheRef is the registry reference of user's build cache for the
+// request's kind on the registry at host; "" when the build keeps none:
+// build_cache off, or a build without a file, which is its source alone,
+// with no step to cache (BuildKit exports no cache for it).
+func CacheRef(req Request, user, host string, cfg config.Config) string {
+	cache := names.CacheRepository(user)
+	if !cfg.BuildCache || req.File == nil || !reference.ValidRepository(cache) {
+		return ""
+	}
+	return host + "/" + cache + ":" + req.Kind.Name
 }
 
 // Name of the Job and ConfigMap.

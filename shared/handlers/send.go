@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -72,12 +73,16 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 
 // pinned is what a request builds on, resolved before anything is
 // created: the cluster clients, the registry host, the registry Secret
-// (read once) and the source pinned to its digest and user.
+// (read once), the source pinned to its digest and user, and the digest
+// of the user's cache.
 type pinned struct {
 	kube   *kube.Clients
 	host   string
 	secret registry.Secret
 	source buildspec.Source
+	// cache waits for the lookup of the user's cache, which runs while
+	// the source is resolved and the quota read.
+	cache func() (string, error)
 }
 
 // pin resolves it, after the source rules. send and ensure start with it.
@@ -96,19 +101,54 @@ func pin(ctx context.Context, inv *action.Invocation, req buildspec.Request) (pi
 	if p.secret, err = (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, p.kube.Core.Secrets(cfg.BuildNamespace)); err != nil {
 		return pinned{}, err
 	}
+	p.cache = lookupCache(ctx, inv, p.host, p.secret, buildspec.CacheRef(req, inv.Caller.Name, p.host, cfg))
 	if p.source, err = resolveSource(ctx, inv, p.secret, req.SourceRef, p.host); err != nil {
 		return pinned{}, err
 	}
 	return p, nil
 }
 
+// lookupCache starts looking up the digest of the user's cache at cache
+// ("" when there is none yet), with the credential the build's fetch step
+// will use, and returns what waits for it: the Job fetches a cache that
+// exists, so no step has to tolerate a failure. The registry may take a
+// while to check a password (htpasswd's bcrypt), so the lookup runs
+// beside send's other calls.
+func lookupCache(ctx context.Context, inv *action.Invocation, host string, secret registry.Secret, cache string) func() (string, error) {
+	if cache == "" {
+		return func() (string, error) { return "", nil }
+	}
+	type result struct {
+		digest string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		reg, err := registryClient(inv, host, secret.Authenticator(host), inv.Config.RegistryInsecure)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		digest, _, err := reg.Head(ctx, strings.TrimPrefix(cache, host+"/"))
+		if err != nil {
+			err = fmt.Errorf("looking up the build cache: %w", err)
+		}
+		done <- result{digest, err}
+	}()
+	return sync.OnceValues(func() (string, error) {
+		r := <-done
+		return r.digest, r.err
+	})
+}
+
 // errBuildExists is create's answer when the build's Job exists already:
 // ensure's concurrent calls for the same inputs meet there.
 var errBuildExists = errors.New("the build exists already")
 
-// create starts the build of plan: it measures the context, looks the
-// user's cache up, applies the quota, creates the Job suspended and then
-// its context (owned by the Job), admits it, and only then resumes it.
+// create starts the build of plan: it measures the context, applies the
+// quota, waits for the digest of the user's cache, creates the Job
+// suspended and then its context (owned by the Job), admits it, and only
+// then resumes it.
 // Nothing is left half-created, and a refused build never starts a
 // container.
 func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspec.Plan) (*batchv1.Job, error) {
@@ -120,15 +160,17 @@ func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspe
 	if err != nil {
 		return nil, err
 	}
-	if plan.CacheDigest, err = cacheDigest(ctx, inv, p, plan.Cache); err != nil {
-		return nil, err
-	}
 	jobs := k.Batch.Jobs(ns)
 	limit := cfg.MaxActiveBuilds
 	if inv.Caller.Admin {
 		limit = 0
 	}
 	if err := beforeCreate(ctx, inv, jobs, builds.RecordsIn(k, ns), limit); err != nil {
+		return nil, err
+	}
+	// The Job fetches the cache only if there is one: wait for the lookup
+	// pin started.
+	if plan.CacheDigest, err = p.cache(); err != nil {
 		return nil, err
 	}
 	job, err := jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
@@ -164,24 +206,6 @@ func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspe
 		return nil, apperr.Upstream(err, "starting the admitted build %s", job.Name)
 	}
 	return resumed, nil
-}
-
-// cacheDigest is the digest of the user's cache at cache ("" when there is
-// none yet), read with the credential the build's fetch step will use: the
-// Job fetches a cache that exists, and no step has to tolerate a failure.
-func cacheDigest(ctx context.Context, inv *action.Invocation, p pinned, cache string) (string, error) {
-	if cache == "" {
-		return "", nil
-	}
-	reg, err := registryClient(inv, p.host, p.secret.Authenticator(p.host), inv.Config.RegistryInsecure)
-	if err != nil {
-		return "", err
-	}
-	digest, _, err := reg.Head(ctx, strings.TrimPrefix(cache, p.host+"/"))
-	if err != nil {
-		return "", fmt.Errorf("looking up the build cache: %w", err)
-	}
-	return digest, nil
 }
 
 // resolveSource decides whether the caller may build from ref, before
