@@ -195,9 +195,12 @@ func TestKindInstallWithoutExtend(t *testing.T) {
 	assert.True(t, fs["home/go/pkg/mod/github.com/pkg/errors@v0.9.1/errors.go"], "the module is in the compile step's module cache")
 
 	main := "package main\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/pkg/errors\"\n)\n\nfunc main() { fmt.Println(\"probe:\", errors.Wrap(errors.New(\"loaded\"), \"the module\")) }\n"
-	probe := probeImage(t, sent["image"].(string), goCompileProbe, map[string]string{
-		"/opt/probe/go.mod": gomod, "/opt/probe/go.sum": goSum(t, gomod, main), "/opt/probe/main.go": main,
-	})
+	goroot, err := localstack.GoRoot()
+	require.NoError(t, err)
+	files, err := localstack.GoToolchain(goroot) // the real image ships it
+	require.NoError(t, err)
+	files["/opt/probe/go.mod"], files["/opt/probe/go.sum"], files["/opt/probe/main.go"] = gomod, goSum(t, gomod, main), main
+	probe := probeImage(t, sent["image"].(string), goCompileProbe, files)
 	_, st = buildAndWait(t, "devel", map[string]any{"source": probe, "target": "devel/go:probe", "kind": "go", "file": base64.StdEncoding.EncodeToString([]byte(gomod))})
 	require.Equal(t, "succeeded", st["status"], "the probe compiles offline: %v", st["logs"])
 	assert.Contains(t, st["logs"], "probe: the module: loaded", "and its action runs")

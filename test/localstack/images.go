@@ -131,31 +131,24 @@ func ProbeRuntime(needles ...string) (v1.Image, error) {
 // users pick today (runtime/go/v1.22/Dockerfile: FROM golang, USER nobody,
 // WORKDIR /action, the image's GOPATH=/go writable by all): its go.mod is
 // installed by the kind's own step against the Go module proxy. It carries
-// this machine's (static) go command with what compiling a pure Go action
-// needs of its GOROOT: the compiler, assembler and linker, and the
-// standard library's sources.
+// this machine's (static) go command only; a probe that compiles adds the
+// rest of the toolchain (GoToolchain), which the real images ship.
 func GoRuntime(goroot string) (v1.Image, error) {
 	files := baseFiles()
-	for f, mode := range map[string]int64{
-		"bin/go": 0o755, "VERSION": 0o644, "go.env": 0o644,
-		"pkg/tool/linux_amd64/compile": 0o755, "pkg/tool/linux_amd64/asm": 0o755, "pkg/tool/linux_amd64/link": 0o755,
-	} {
+	for _, f := range []string{"bin/go", "VERSION", "go.env"} {
 		data, err := os.ReadFile(path.Join(goroot, f))
 		if err != nil {
 			return nil, fmt.Errorf("reading the Go toolchain: %w", err)
 		}
-		files["/usr/local/go/"+f] = file{mode: mode, data: data}
-	}
-	for _, dir := range []string{"src", "pkg/include"} {
-		if err := addTree(files, goroot, dir, "/usr/local/go"); err != nil {
-			return nil, fmt.Errorf("reading the Go toolchain: %w", err)
-		}
+		files["/usr/local/go/"+f] = file{mode: 0o755, data: data}
 	}
 	files["/go/"] = file{mode: 0o1777, dir: true}
 	files["/action/"] = file{mode: 0o1777, dir: true}
 	img, err := image(files, []string{
 		"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"GOLANG_VERSION=" + runtime.Version()[2:], "GOTOOLCHAIN=local", "GOPATH=/go",
+		// GOROOT, which the golang images leave to the go command: this
+		// one's tree is too thin for it to find its root.
+		"GOLANG_VERSION=" + runtime.Version()[2:], "GOTOOLCHAIN=local", "GOPATH=/go", "GOROOT=/usr/local/go",
 		"OW_EXECUTION_ENV=apacheopenserverless/runtime-golang", "OW_COMPILER=/bin/compile", "OW_LOG_INIT_ERROR=1", "OW_WAIT_FOR_ACK=1",
 	})
 	if err != nil {
@@ -168,6 +161,30 @@ func GoRuntime(goroot string) (v1.Image, error) {
 	cf = cf.DeepCopy()
 	cf.Config.WorkingDir = "/action"
 	return mutate.ConfigFile(img, cf)
+}
+
+// GoToolchain is what compiling a pure Go action needs of goroot besides
+// the go command, under /usr/local/go: the compiler, assembler and linker,
+// and the standard library's sources (path → content, for WithExtend).
+func GoToolchain(goroot string) (map[string]string, error) {
+	files := map[string]file{}
+	for _, f := range []string{"pkg/tool/linux_amd64/compile", "pkg/tool/linux_amd64/asm", "pkg/tool/linux_amd64/link"} {
+		data, err := os.ReadFile(path.Join(goroot, f))
+		if err != nil {
+			return nil, fmt.Errorf("reading the Go toolchain: %w", err)
+		}
+		files["/usr/local/go/"+f] = file{mode: 0o755, data: data}
+	}
+	for _, dir := range []string{"src", "pkg/include"} {
+		if err := addTree(files, goroot, dir, "/usr/local/go"); err != nil {
+			return nil, fmt.Errorf("reading the Go toolchain: %w", err)
+		}
+	}
+	out := make(map[string]string, len(files))
+	for p, f := range files {
+		out[p] = string(f.data)
+	}
+	return out, nil
 }
 
 // addTree adds the files under root/dir to files, under prefix/dir,
@@ -253,12 +270,17 @@ func image(files map[string]file, env []string) (v1.Image, error) {
 }
 
 // WithExtend is base with one more layer: extend as its /bin/extend, and
-// files (path → content), readable by all. A probe build FROM it runs
+// files (path → content), readable by all (and executable under a bin/ or
+// pkg/tool/ folder). A probe build FROM it runs
 // extend as its build step.
 func WithExtend(base v1.Image, extend string, files map[string]string) (v1.Image, error) {
 	fs := map[string]file{"/bin/extend": {mode: 0o755, data: []byte(extend)}}
 	for p, data := range files {
-		fs[p] = file{mode: 0o644, data: []byte(data)}
+		mode := int64(0o644)
+		if strings.Contains(p, "/bin/") || strings.Contains(p, "/pkg/tool/") {
+			mode = 0o755 // commands
+		}
+		fs[p] = file{mode: mode, data: []byte(data)}
 	}
 	layer, err := tarLayer(fs)
 	if err != nil {
