@@ -57,7 +57,7 @@ func PythonRuntime() (v1.Image, error) {
 	files["/opt/index/setuptools/setuptools/__init__.py"] = file{mode: 0o644, data: []byte("__version__ = '75.0.0'\n")}
 	files["/opt/index/slow/install.sh"] = file{mode: 0o755, data: []byte("#!/bin/sh\necho installing slowly\nsleep 3600\n")}
 	files["/usr/lib/python3/site-packages/"] = file{mode: 0o755, dir: true}
-	return image(files, []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
+	return image(files, "/", []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
 }
 
 // probeScript is the /bin/extend of ProbeRuntime: a build step that looks
@@ -124,7 +124,7 @@ func ProbeRuntime(needles ...string) (v1.Image, error) {
 		}
 	}
 	files["/etc/probe/needles"] = file{mode: 0o600, data: list}
-	return image(files, []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
+	return image(files, "/", []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
 }
 
 // GoRuntime is a go runtime image without /bin/extend, like the Go runtimes
@@ -144,23 +144,13 @@ func GoRuntime(goroot string) (v1.Image, error) {
 	}
 	files["/go/"] = file{mode: 0o1777, dir: true}
 	files["/action/"] = file{mode: 0o1777, dir: true}
-	img, err := image(files, []string{
+	return image(files, "/action", []string{
 		"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		// GOROOT, which the golang images leave to the go command: this
 		// one's tree is too thin for it to find its root.
 		"GOLANG_VERSION=" + runtime.Version()[2:], "GOTOOLCHAIN=local", "GOPATH=/go", "GOROOT=/usr/local/go",
 		"OW_EXECUTION_ENV=apacheopenserverless/runtime-golang", "OW_COMPILER=/bin/compile", "OW_LOG_INIT_ERROR=1", "OW_WAIT_FOR_ACK=1",
 	})
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Config.WorkingDir = "/action"
-	return mutate.ConfigFile(img, cf)
 }
 
 // GoToolchain is what compiling a pure Go action needs of goroot besides
@@ -247,8 +237,9 @@ func baseFiles() map[string]file {
 	return files
 }
 
-// image is one layer of files with a linux/amd64 config.
-func image(files map[string]file, env []string) (v1.Image, error) {
+// image is one layer of files with a linux/amd64 config that runs as
+// nobody in workdir with env.
+func image(files map[string]file, workdir string, env []string) (v1.Image, error) {
 	layer, err := tarLayer(files)
 	if err != nil {
 		return nil, err
@@ -265,7 +256,7 @@ func image(files map[string]file, env []string) (v1.Image, error) {
 	cf.OS, cf.Architecture = "linux", "amd64"
 	cf.Config.Env = env
 	cf.Config.User = "nobody"
-	cf.Config.WorkingDir = "/"
+	cf.Config.WorkingDir = workdir
 	return mutate.ConfigFile(img, cf)
 }
 
