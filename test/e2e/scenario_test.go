@@ -208,8 +208,7 @@ func TestKindInstallWithoutExtend(t *testing.T) {
 
 // goCompileProbe is the /bin/extend of a go probe: it compiles and runs the
 // action in /opt/probe as the Go runtime's compile step would (its
-// environment, from runtime/go/<version>/bin/compile), as nobody, with
-// the module proxy cut.
+// environment, docs/kinds.md), as nobody, with the module proxy cut.
 const goCompileProbe = `#!/bin/sh
 set -eu
 rm -rf /tmp/probe && cp -r /opt/probe /tmp/probe && chmod -R a+rwX /tmp/probe

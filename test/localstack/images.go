@@ -128,8 +128,8 @@ func ProbeRuntime(needles ...string) (v1.Image, error) {
 }
 
 // GoRuntime is a go runtime image without /bin/extend, like the Go runtimes
-// users pick today (runtime/go/v1.22/Dockerfile: FROM golang, USER nobody,
-// WORKDIR /action, the image's GOPATH=/go writable by all): its go.mod is
+// users pick today (docs/kinds.md: FROM golang, USER nobody, WORKDIR
+// /action, the image's GOPATH=/go writable by all): its go.mod is
 // installed by the kind's own step against the Go module proxy. It carries
 // this machine's (static) go command only; a probe that compiles adds the
 // rest of the toolchain (GoToolchain), which the real images ship.
