@@ -177,14 +177,25 @@ func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1
 	return out, false, nil
 }
 
+// containerStatus is the status of pod's container name, init containers
+// included; nil when the pod's status does not list it yet.
+func containerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
 // started reports whether the step name of pod has run or runs. A step
 // its status does not list is taken to have started once the pod has left
 // Pending.
 func started(pod *corev1.Pod, name string) bool {
-	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
-		if cs.Name == name {
-			return cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil
-		}
+	if cs := containerStatus(pod, name); cs != nil {
+		return cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil
 	}
 	return pod.Status.Phase != corev1.PodPending && pod.Status.Phase != ""
 }
@@ -193,10 +204,8 @@ func started(pod *corev1.Pod, name string) bool {
 // code: "" when none did.
 func failedStep(pod *corev1.Pod) string {
 	for _, name := range stepNames(pod) {
-		for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
-			if t := cs.State.Terminated; cs.Name == name && t != nil && t.ExitCode != 0 {
-				return fmt.Sprintf("step %s failed (exit code %d): %s", name, t.ExitCode, stepPurpose[name])
-			}
+		if cs := containerStatus(pod, name); cs != nil && cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
+			return fmt.Sprintf("step %s failed (exit code %d): %s", name, cs.State.Terminated.ExitCode, stepPurpose[name])
 		}
 	}
 	return ""

@@ -68,16 +68,30 @@ func TestCatalogFollowsEveryPage(t *testing.T) {
 // TestOwnedCatalog: a user's repositories are found from their name on,
 // past the names that sort between owner and owner/ (owner-x, owner.x),
 // and the listing stops at the first name after owner/…: three pages of
-// two here, not the six of the whole catalog.
+// two here, not the six of the whole catalog. The same holds whether the
+// registry sorts by byte or, as the distribution registry lists its
+// storage as a walk, by path component (owner/x before owner-a).
 func TestOwnedCatalog(t *testing.T) {
+	for name, cat := range map[string]*pagedCatalog{
+		"byte order":      {repos: []string{"alice", "deve", "devek", "devekzzz", "devel", "devel-a", "devel.b", "devel/x", "devel/y/z", "devel0", "develop", "zed"}},
+		"component order": {less: componentLess, repos: []string{"alice", "deve", "devek", "devekzzz", "devel", "devel/x", "devel/y/z", "devel-a", "devel.b", "devel0", "develop", "zed"}},
+	} {
+		less := cat.less
+		if less == nil {
+			less = func(a, b string) bool { return a < b }
+		}
+		require.True(t, sort.SliceIsSorted(cat.repos, func(i, j int) bool { return less(cat.repos[i], cat.repos[j]) }), name)
+		c, err := New(registrytest.Serve(t, cat), Options{Insecure: true})
+		require.NoError(t, err)
+		repos, err := c.OwnedCatalog(context.Background(), "devel")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"devel", "devel/x", "devel/y/z"}, repos, name)
+		assert.Equal(t, 3, cat.pages, "%s: from devel to devel0, two names a page", name)
+	}
+
 	cat := &pagedCatalog{repos: []string{"alice", "deve", "devek", "devekzzz", "devel", "devel-a", "devel.b", "devel/x", "devel/y/z", "devel0", "develop", "zed"}}
-	require.True(t, sort.StringsAreSorted(cat.repos))
 	c, err := New(registrytest.Serve(t, cat), Options{Insecure: true})
 	require.NoError(t, err)
-	repos, err := c.OwnedCatalog(context.Background(), "devel")
-	require.NoError(t, err)
-	assert.Equal(t, []string{"devel", "devel/x", "devel/y/z"}, repos)
-	assert.Equal(t, 3, cat.pages, "from devel to devel0, two names a page")
 
 	for owner, want := range map[string][]string{"alice": {"alice"}, "zed": {"zed"}, "nobody": nil, "deve": {"deve"}} {
 		got, err := c.OwnedCatalog(context.Background(), owner)
@@ -103,19 +117,6 @@ func TestBefore(t *testing.T) {
 			assert.LessOrEqual(t, name, b, "%q below %q", name, tt.owner)
 		}
 	}
-}
-
-// TestOwnedCatalogInComponentOrder: the distribution registry lists its
-// storage as a walk, owner/x before owner-a; the listing is the same.
-func TestOwnedCatalogInComponentOrder(t *testing.T) {
-	cat := &pagedCatalog{less: componentLess, repos: []string{"alice", "deve", "devek", "devekzzz", "devel", "devel/x", "devel/y/z", "devel-a", "devel.b", "devel0", "develop", "zed"}}
-	require.True(t, sort.SliceIsSorted(cat.repos, func(i, j int) bool { return componentLess(cat.repos[i], cat.repos[j]) }))
-	c, err := New(registrytest.Serve(t, cat), Options{Insecure: true})
-	require.NoError(t, err)
-	repos, err := c.OwnedCatalog(context.Background(), "devel")
-	require.NoError(t, err)
-	assert.Equal(t, []string{"devel", "devel/x", "devel/y/z"}, repos)
-	assert.Equal(t, 3, cat.pages, "from devel to devel0, two names a page")
 }
 
 func TestComponentLess(t *testing.T) {
