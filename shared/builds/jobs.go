@@ -59,35 +59,6 @@ func FindJob(ctx context.Context, jobs kube.Jobs, name string) (*batchv1.Job, er
 	return job, nil
 }
 
-// Latest finds the user's newest build: a live Job, or else the record of
-// one whose Job is gone (job is nil then).
-func Latest(ctx context.Context, jobs JobLister, records Records, user, rv string) (*batchv1.Job, Record, error) {
-	mine, err := UserJobs(ctx, jobs, user, rv)
-	if err != nil {
-		return nil, Record{}, err
-	}
-	recs, err := records.List(ctx, user, rv)
-	if err != nil {
-		return nil, Record{}, err
-	}
-	all := Merge(mine, recs)
-	if len(all) == 0 {
-		return nil, Record{}, apperr.NotFound("you have no builds: start one with the send action")
-	}
-	newest := all[0]
-	for i := range mine {
-		if mine[i].Name == newest.JobName {
-			return &mine[i], Record{}, nil
-		}
-	}
-	for _, r := range recs {
-		if r.JobName == newest.JobName {
-			return nil, r, nil
-		}
-	}
-	return nil, Record{}, apperr.New(500, "build %s vanished while it was read", newest.JobName)
-}
-
 // DeleteJob deletes job with its pods and context (propagation Background),
 // only if it is still the Job that was read (its UID). It runs to the end
 // even when ctx is cancelled: a half-done deletion helps nobody.

@@ -102,6 +102,7 @@ type ConfigMaps interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
 	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
 	Create(ctx context.Context, cm *corev1.ConfigMap, opts metav1.CreateOptions) (*corev1.ConfigMap, error)
+	Update(ctx context.Context, cm *corev1.ConfigMap, opts metav1.UpdateOptions) (*corev1.ConfigMap, error)
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 }
 
@@ -165,16 +166,9 @@ func (s Records) Delete(ctx context.Context, jobName string) error {
 // Get reads the record of the build whose Job is jobName; ok is false when
 // there is none.
 func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) {
-	cm, err := s.ConfigMaps.Get(ctx, names.RecordName(jobName), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return Record{}, false, nil
-	}
-	if err != nil {
-		return Record{}, false, apperr.Upstream(err, "reading the record of build %s", jobName)
-	}
-	r, ok := RecordOf(cm)
-	if !ok || r.Log != "" {
-		return r, ok, nil
+	r, ok, err := s.Summary(ctx, jobName)
+	if err != nil || !ok || r.Log != "" {
+		return r, ok, err
 	}
 	logCM, err := s.ConfigMaps.Get(ctx, names.RecordLogName(jobName), metav1.GetOptions{})
 	switch {
@@ -185,6 +179,20 @@ func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) 
 		r.Log = logCM.Data[logKey]
 	}
 	return r, true, nil
+}
+
+// Summary reads the record of the build whose Job is jobName without its
+// log; ok is false when there is none.
+func (s Records) Summary(ctx context.Context, jobName string) (Record, bool, error) {
+	cm, err := s.ConfigMaps.Get(ctx, names.RecordName(jobName), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, apperr.Upstream(err, "reading the record of build %s", jobName)
+	}
+	r, ok := RecordOf(cm)
+	return r, ok, nil
 }
 
 // List reads every record of user ("" for everyone's), page by page, at

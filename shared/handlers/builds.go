@@ -13,6 +13,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/reference"
 	"github.com/apache/openserverless-builder/shared/web"
+	batchv1 "k8s.io/api/batch/v1"
 )
 
 // Builds lists the caller's builds, newest first, paged.
@@ -73,12 +74,7 @@ func listBuilds(ctx context.Context, inv *action.Invocation) (any, error) {
 	}
 	ns := inv.Config.BuildNamespace
 	records := builds.RecordsIn(k, ns)
-	// From the watch cache: the caller's builds, whatever others hold.
-	jobs, err := builds.UserJobs(ctx, k.Batch.Jobs(ns), user, kube.Cached)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := records.List(ctx, user, kube.Cached)
+	jobs, recs, err := history(ctx, k, ns, user)
 	if err != nil {
 		return nil, err
 	}
@@ -118,4 +114,20 @@ func listBuilds(ctx context.Context, inv *action.Invocation) (any, error) {
 		}
 	}
 	return page, nil
+}
+
+// history reads the builds of user by name, through their index; an
+// admin's listing of every user's builds ("") lists them by label, from
+// the watch cache.
+func history(ctx context.Context, k *kube.Clients, ns, user string) ([]batchv1.Job, []builds.Record, error) {
+	if user != "" {
+		h, err := builds.IndexOf(k, ns, user).Load(ctx)
+		return h.Jobs, h.Records, err
+	}
+	jobs, err := builds.UserJobs(ctx, k.Batch.Jobs(ns), "", kube.Cached)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs, err := builds.RecordsIn(k, ns).List(ctx, "", kube.Cached)
+	return jobs, recs, err
 }

@@ -67,7 +67,10 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	// Then the bound on each user's history, whatever the ages.
-	pruned, errs, err := pruneUsers(ctx, k.Batch.Jobs(ns), builds.RecordsIn(k, ns), user, rv, inv.Config.MaxRetainedBuilds, dry)
+	forget := func(ctx context.Context, user string, jobNames []string) error {
+		return builds.IndexOf(k, ns, user).Remove(ctx, jobNames...)
+	}
+	pruned, errs, err := pruneUsers(ctx, k.Batch.Jobs(ns), builds.RecordsIn(k, ns), forget, user, rv, inv.Config.MaxRetainedBuilds, dry)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +89,10 @@ func cleanJobs(ctx context.Context, inv *action.Invocation) (any, error) {
 }
 
 // pruneUsers applies max_retained_builds to the history of user, or of
-// every user when user is "" (the schedule's run). err is a failed
-// listing; errs are the builds that could not be deleted.
-func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, user, rv string, keep int, dry bool) (pruned []string, errs []error, err error) {
+// every user when user is "" (the schedule's run), and forgets the
+// builds it removed from their users' indexes. err is a failed listing;
+// errs are the builds that could not be deleted or forgotten.
+func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, forget func(ctx context.Context, user string, jobNames []string) error, user, rv string, keep int, dry bool) (pruned []string, errs []error, err error) {
 	all, err := builds.UserJobs(ctx, jobs, user, rv)
 	if err != nil {
 		return nil, nil, err
@@ -116,9 +120,14 @@ func pruneUsers(ctx context.Context, jobs jobsAPI, records builds.Records, user,
 		h := of(r.User)
 		h.recs = append(h.recs, r)
 	}
-	for _, h := range byUser {
+	for u, h := range byUser {
 		d, e := pruneHistory(ctx, jobs, records, h.jobs, h.recs, keep, dry)
 		pruned, errs = append(pruned, d...), append(errs, e...)
+		if len(d) > 0 && !dry {
+			if err := forget(ctx, u, d); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return pruned, errs, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/buildspec"
-	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -44,7 +43,7 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 	var job *batchv1.Job
 	var rec builds.Record
 	if name == "" {
-		job, rec, err = builds.Latest(ctx, jobs, records, inv.Caller.Name, kube.Cached)
+		job, rec, err = latest(ctx, builds.IndexOf(k, ns, inv.Caller.Name))
 	} else if job, err = builds.FindJob(ctx, jobs, name); apperr.Status(err) == http.StatusNotFound {
 		// The Job is gone: its record answers.
 		var recorded bool
@@ -84,4 +83,29 @@ func logs(ctx context.Context, inv *action.Invocation) (any, error) {
 		}
 	}
 	return s, nil
+}
+
+// latest finds the newest build of the index's user: a live Job, or else
+// the record, with its log, of one whose Job is gone (job is nil then).
+func latest(ctx context.Context, index builds.Index) (*batchv1.Job, builds.Record, error) {
+	h, err := index.Load(ctx)
+	if err != nil {
+		return nil, builds.Record{}, err
+	}
+	job, rec, ok := h.Latest()
+	if !ok {
+		return nil, builds.Record{}, apperr.NotFound("you have no builds: start one with the send action")
+	}
+	if job != nil {
+		return job, builds.Record{}, nil
+	}
+	// The history holds records without their logs.
+	full, ok, err := index.Records.Get(ctx, rec.JobName)
+	if err != nil {
+		return nil, builds.Record{}, err
+	}
+	if !ok {
+		return nil, builds.Record{}, apperr.NotFound("your latest build, %s, has just been cleaned up", rec.JobName)
+	}
+	return nil, full, nil
 }

@@ -3,19 +3,16 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/resourceversion"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
-	"github.com/apache/openserverless-builder/shared/kube"
-	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // Fair use (docs/contract.md, "Fair use"): how many builds a user runs
@@ -30,10 +27,6 @@ type jobsAPI interface {
 	builds.Deleter
 }
 
-type configMapLister interface {
-	ListMetadata(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error)
-}
-
 // unfinished are the builds of jobs that have not finished and are not
 // being deleted.
 func unfinished(jobs []batchv1.Job) []batchv1.Job {
@@ -46,14 +39,11 @@ func unfinished(jobs []batchv1.Job) []batchv1.Job {
 	return out
 }
 
-// tooMany is the 429 of a user at the limit, naming their unfinished builds.
-func tooMany(limit int, active []batchv1.Job) error {
-	jobNames := make([]string, 0, len(active))
-	for _, j := range active {
-		jobNames = append(jobNames, j.Name)
-	}
-	sort.Strings(jobNames)
-	return apperr.TooMany(RetryAfter, "you have %d unfinished builds (%s) and the limit is %d (max_active_builds): wait for one to finish, then send again", len(active), strings.Join(jobNames, ", "), limit)
+// tooMany is the 429 of a user at the limit, naming their unfinished
+// builds.
+func tooMany(limit int, jobNames []string) error {
+	jobNames = slices.Sorted(slices.Values(jobNames))
+	return apperr.TooMany(RetryAfter, "you have %d unfinished builds (%s) and the limit is %d (max_active_builds): wait for one to finish, then send again", len(jobNames), strings.Join(jobNames, ", "), limit)
 }
 
 // recordStore is what pruning needs of the records.
@@ -127,98 +117,29 @@ func pruneHistory(ctx context.Context, jobs builds.Deleter, records recordStore,
 	return deleted, errs
 }
 
-// admissionJobs is what admitted needs of the Job client.
-type admissionJobs interface {
-	builds.JobLister
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)
-}
-
-// revisions are those of the new build's Job and context, as stored.
-type revisions struct{ job, context string }
-
-// admitted decides, after a build was created, whether it is among the
-// user's oldest limit unfinished builds. Builds are ordered by the
-// resourceVersion of their build context ConfigMap, which nothing changes
-// after it is created: that is the API server's own order of creation, so
-// every build created before this one is in this one's list, and the first
-// limit builds in that order are the ones every concurrent send keeps.
-// Builds whose context is not stored yet were created after this one's.
-//
-// Both lists come from the API server's watch cache, at least as fresh as
-// the new build's own objects (at): the contexts list has every context
-// stored before this one's. The Jobs list has every Job stored before this
-// one's Job; a build ahead whose Job came later (two sends interleaved)
-// is read by name, so the decision is exact.
-func admitted(ctx context.Context, jobs admissionJobs, cms configMapLister, user, id string, at revisions, limit int) (bool, []batchv1.Job, error) {
-	all, err := builds.UserJobs(ctx, jobs, user, at.job)
-	if err != nil {
-		return false, nil, err
+// admit decides whether the build whose Job is name may join history h
+// of its user: whether the user's unfinished builds, and the builds other
+// sends are creating, number fewer than limit (0: no limit). It decides on
+// the index as the entry is written (builds.Index.Add): a concurrent send
+// that entered its build first is in h, Job or not, so the limit is
+// exact.
+func admit(h builds.History, name string, limit int) error {
+	if limit <= 0 {
+		return nil
 	}
-	contexts := map[string]metav1.ObjectMeta{}
-	// Contexts only (the selector leaves out records and their logs), and
-	// their metadata only: the order needs no Dockerfile.
-	err = kube.ListPages(ctx, names.ContextSelector(user), at.context, func(opts metav1.ListOptions) (string, error) {
-		list, err := cms.ListMetadata(ctx, opts)
-		if err != nil {
-			return "", err
-		}
-		for _, cm := range list.Items {
-			if cm.Annotations[names.AnnotationUser] == user && cm.Labels[names.LabelBuildID] != "" && cm.Labels[names.LabelRecord] != "true" {
-				contexts[cm.Labels[names.LabelBuildID]] = cm.ObjectMeta
-			}
-		}
-		return list.Continue, nil
-	})
-	if err != nil {
-		return false, nil, apperr.Upstream(err, "listing the build contexts of %s", user)
-	}
-	mine, ok := contexts[id]
-	if !ok {
-		return false, nil, apperr.New(500, "the build context of build %s is not listed right after it was created", id)
-	}
-	listed := map[string]bool{}
-	for _, j := range all {
-		listed[j.Labels[names.LabelBuildID]] = true
-	}
-	for bid, cm := range contexts {
-		if bid == id || listed[bid] || !before(cm, mine) {
-			continue
-		}
-		// A context names its Job.
-		j, err := jobs.Get(ctx, cm.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return false, nil, apperr.Upstream(err, "reading build %s", cm.Name)
-		}
-		if j.Annotations[names.AnnotationUser] == user {
-			all = append(all, *j)
+	var ahead []string
+	for _, j := range unfinished(h.Jobs) {
+		if j.Name != name {
+			ahead = append(ahead, j.Name)
 		}
 	}
-	active := unfinished(all)
-	ahead := 0
-	for _, j := range active {
-		bid := j.Labels[names.LabelBuildID]
-		if bid == id {
-			continue
-		}
-		if cm, ok := contexts[bid]; ok && before(cm, mine) {
-			ahead++
+	for _, e := range h.Pending {
+		if e.Job != name {
+			ahead = append(ahead, e.Job)
 		}
 	}
-	return ahead < limit, active, nil
-}
-
-// before orders two build contexts by creation: resourceVersion where the
-// API server gives comparable ones (etcd's revision), else creation time
-// and name.
-func before(a, b metav1.ObjectMeta) bool {
-	if c, err := resourceversion.CompareResourceVersion(a.ResourceVersion, b.ResourceVersion); err == nil {
-		return c < 0
+	if len(ahead) >= limit {
+		return tooMany(limit, ahead)
 	}
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return a.Name < b.Name
+	return nil
 }

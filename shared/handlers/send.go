@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -145,12 +146,12 @@ func lookupCache(ctx context.Context, inv *action.Invocation, host string, secre
 // ensure's concurrent calls for the same inputs meet there.
 var errBuildExists = errors.New("the build exists already")
 
-// create starts the build of plan: it measures the context, applies the
-// quota, waits for the digest of the user's cache, creates the Job
-// suspended and then its context (owned by the Job), admits it, and only
-// then resumes it.
-// Nothing is left half-created, and a refused build never starts a
-// container.
+// create starts the build of plan: it measures the context, prunes the
+// caller's history, enters the build in the caller's index if the limit
+// admits it (the decision: see admit), waits for the digest of the user's
+// cache, creates the Job suspended and then its context (owned by the
+// Job), and only then resumes it.
+// Nothing is left half-created, and a refused build creates nothing.
 func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspec.Plan) (*batchv1.Job, error) {
 	cfg := inv.Config
 	ns, k := cfg.BuildNamespace, p.kube
@@ -165,45 +166,50 @@ func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspe
 	if inv.Caller.Admin {
 		limit = 0
 	}
-	if err := beforeCreate(ctx, inv, jobs, builds.RecordsIn(k, ns), limit); err != nil {
+	index := builds.IndexOf(k, ns, inv.Caller.Name)
+	h, pruned, err := beforeCreate(ctx, inv, jobs, index)
+	if err != nil {
 		return nil, err
+	}
+	name := plan.Name()
+	entry := builds.Entry{Job: name, Created: time.Now().UTC()}
+	if err := index.Add(ctx, h, entry, pruned, func(h builds.History) error { return admit(h, name, limit) }); err != nil {
+		return nil, err
+	}
+	// From here a failure takes the entry back, and the Job if it came.
+	forget := func(job *batchv1.Job) {
+		if job != nil {
+			undo(ctx, inv, jobs, job)
+		}
+		if err := index.Remove(ctx, name); err != nil {
+			inv.Log.Printf("send: removing build %s from the index: %v", name, err)
+		}
 	}
 	// The Job fetches the cache only if there is one: wait for the lookup
 	// pin started.
 	if plan.CacheDigest, err = p.cache(); err != nil {
+		forget(nil)
 		return nil, err
 	}
 	job, err := jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
+		// ensure's concurrent call for the same inputs: the entry is its.
 		return nil, errBuildExists
 	}
 	if err != nil {
+		forget(nil)
 		return nil, apperr.Upstream(err, "creating the build Job")
 	}
-	stored, err := k.Core.ConfigMaps(ns).Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{})
-	if err != nil {
+	if _, err := k.Core.ConfigMaps(ns).Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{}); err != nil {
 		// Leave nothing half-created: the Job would wait for its context
 		// forever.
-		undo(ctx, inv, jobs, job)
+		forget(job)
 		return nil, apperr.Upstream(err, "creating the build context ConfigMap")
 	}
-	if limit > 0 {
-		ok, active, err := admitted(ctx, jobs, k.Core.ConfigMaps(ns), inv.Caller.Name, plan.ID, revisions{job: job.ResourceVersion, context: stored.ResourceVersion}, limit)
-		if err != nil || !ok {
-			undo(ctx, inv, jobs, job)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, tooMany(limit, others(active, job.Name))
-		}
-	}
-	// Admitted: only now may its pod start.
 	resumed, err := jobs.Patch(ctx, job.Name, types.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{})
 	if err != nil {
-		undo(ctx, inv, jobs, job)
-		return nil, apperr.Upstream(err, "starting the admitted build %s", job.Name)
+		forget(job)
+		return nil, apperr.Upstream(err, "starting build %s", job.Name)
 	}
 	return resumed, nil
 }
@@ -267,37 +273,23 @@ func builderSources(cfg config.Config) []string {
 	return out
 }
 
-// beforeCreate applies the fair-use limits that need no new object: it
-// prunes the caller's finished builds (Jobs and records) beyond
-// max_retained_builds, and refuses a caller already at limit unfinished
-// builds (0: no limit).
-//
-// Its lists are read from the watch cache (kube.Cached): a build the
-// cache has not seen yet is pruned at the next send, and the limit is
-// decided exactly by admitted.
-func beforeCreate(ctx context.Context, inv *action.Invocation, jobs jobsAPI, records builds.Records, limit int) error {
-	mine, err := builds.UserJobs(ctx, jobs, inv.Caller.Name, kube.Cached)
+// beforeCreate loads the caller's history from their index and prunes
+// their finished builds (Jobs and records) beyond max_retained_builds. It
+// returns the history and the Job names of the builds it removed, which
+// the index drops as it enters the new build.
+func beforeCreate(ctx context.Context, inv *action.Invocation, jobs builds.Deleter, index builds.Index) (builds.History, []string, error) {
+	h, err := index.Load(ctx)
 	if err != nil {
-		return err
+		return builds.History{}, nil, err
 	}
-	recs, err := records.List(ctx, inv.Caller.Name, kube.Cached)
-	if err != nil {
-		return err
-	}
-	deleted, errs := pruneHistory(ctx, jobs, records, mine, recs, inv.Config.MaxRetainedBuilds, false)
+	deleted, errs := pruneHistory(ctx, jobs, index.Records, h.Jobs, h.Records, inv.Config.MaxRetainedBuilds, false)
 	for _, e := range errs {
 		inv.Log.Printf("send: %v", e)
 	}
 	if len(deleted) > 0 {
 		inv.Log.Printf("send: removed %d finished builds of %s beyond max_retained_builds=%d", len(deleted), inv.Caller.Name, inv.Config.MaxRetainedBuilds)
 	}
-	if limit <= 0 {
-		return nil
-	}
-	if active := unfinished(mine); len(active) >= limit {
-		return tooMany(limit, active)
-	}
-	return nil
+	return h, deleted, nil
 }
 
 // undo deletes a Job send created and will not answer for.
@@ -305,15 +297,4 @@ func undo(ctx context.Context, inv *action.Invocation, jobs builds.Deleter, job 
 	if err := builds.DeleteJob(ctx, jobs, job); err != nil {
 		inv.Log.Printf("send: removing Job %s: %v", job.Name, err)
 	}
-}
-
-// others are the jobs other than name.
-func others(jobs []batchv1.Job, name string) []batchv1.Job {
-	var out []batchv1.Job
-	for _, j := range jobs {
-		if j.Name != name {
-			out = append(out, j)
-		}
-	}
-	return out
 }

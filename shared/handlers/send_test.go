@@ -9,7 +9,7 @@ import (
 	"log"
 	"net/http"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -169,7 +170,10 @@ func TestSendRejectsBadInputBeforeTouchingTheCluster(t *testing.T) {
 
 func TestSendLeavesNothingWhenConfigMapFails(t *testing.T) {
 	cs := fake.NewClientset()
-	cs.PrependReactor("create", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+	cs.PrependReactor("create", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.CreateAction).GetObject().(*corev1.ConfigMap).Labels[names.LabelIndex] == "true" {
+			return false, nil, nil
+		}
 		return true, nil, errors.New("etcd is down")
 	})
 	_, err := send(context.Background(), invocation(t, cs, devel, seedParams()))
@@ -177,6 +181,8 @@ func TestSendLeavesNothingWhenConfigMapFails(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
 	jobs, _ := cs.BatchV1().Jobs(buildNS).List(context.Background(), metav1.ListOptions{})
 	assert.Empty(t, jobs.Items, "the Job goes when its ConfigMap cannot be made")
+	cms, _ := cs.CoreV1().ConfigMaps(buildNS).List(context.Background(), metav1.ListOptions{})
+	assert.Empty(t, cms.Items, "and the build's entry: the index it made is gone")
 	var deleted bool
 	for _, a := range cs.Actions() {
 		if d, ok := a.(k8stesting.DeleteAction); ok && a.GetResource().Resource == "jobs" {
@@ -245,7 +251,7 @@ func TestSendRefusesAnotherUsersSourceAndCreatesNothing(t *testing.T) {
 			_, err := send(context.Background(), invocation(t, cs, tt.caller, p))
 			if tt.status == 200 {
 				require.NoError(t, err)
-				assert.Equal(t, []string{"jobs", "configmaps"}, created(cs))
+				assert.Equal(t, []string{"configmaps", "jobs", "configmaps"}, created(cs), "the index, the Job, its context")
 				return
 			}
 			require.Error(t, err)
@@ -391,7 +397,7 @@ func TestSendMeasuresThePinnedContext(t *testing.T) {
 			_, err := send(context.Background(), invocation(t, cs, devel, p))
 			if tt.want == http.StatusOK {
 				require.NoError(t, err)
-				assert.ElementsMatch(t, []string{"jobs", "configmaps"}, created(cs))
+				assert.ElementsMatch(t, []string{"configmaps", "jobs", "configmaps"}, created(cs), "the index, the Job, its context")
 				return
 			}
 			require.Error(t, err)
@@ -576,9 +582,8 @@ func TestSharedPrefixesAreReadOnlyToUsers(t *testing.T) {
 }
 
 // TestSendStartsOnlyAdmittedBuilds: a build's Job is created suspended and
-// resumed only once admitted; one refused at admission (another send of
-// the user committed first) is deleted without ever being resumed, so its
-// pod never starts.
+// resumed once its context exists; a build refused at admission (another
+// send of the user entered its build first) creates nothing.
 func TestSendStartsOnlyAdmittedBuilds(t *testing.T) {
 	cs := fake.NewClientset()
 	p := seedParams()
@@ -602,27 +607,47 @@ func TestSendStartsOnlyAdmittedBuilds(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, *job.Spec.Suspend)
 
-	// Another send of devel commits its build while this one creates.
+	// Another send of devel enters its build in the index while this one
+	// writes: this one's write loses, it reads the index again, and the
+	// other build takes the only place.
 	cs = fake.NewClientset()
 	earlier := userJob("devel", "0000000000", time.Time{})
-	cm := contextOf(earlier, "")
-	var once sync.Once
-	cs.PrependReactor("create", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
-		once.Do(func() {
-			require.NoError(t, cs.Tracker().Add(earlier))
-			require.NoError(t, cs.Tracker().Add(&cm))
-		})
-		return false, nil, nil
+	other := builds.Index{Jobs: cs.BatchV1().Jobs(buildNS), Records: builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}, User: "devel"}
+	var raced atomic.Bool
+	cs.PrependReactor("create", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		cm := a.(k8stesting.CreateAction).GetObject().(*corev1.ConfigMap)
+		if cm.Name != names.IndexName("devel") || raced.Swap(true) {
+			return false, nil, nil
+		}
+		// The other send's write, made beside and stored as it came.
+		side := fake.NewClientset()
+		o := other
+		o.Jobs, o.Records.ConfigMaps = side.BatchV1().Jobs(buildNS), side.CoreV1().ConfigMaps(buildNS)
+		require.NoError(t, o.Add(context.Background(), builds.History{}, builds.Entry{Job: earlier.Name, Created: time.Now()}, nil, func(builds.History) error { return nil }))
+		index, err := side.CoreV1().ConfigMaps(buildNS).Get(context.Background(), cm.Name, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.NoError(t, cs.Tracker().Add(index))
+		return true, nil, apierrors.NewAlreadyExists(corev1.Resource("configmaps"), cm.Name)
 	})
 	_, err = send(context.Background(), invocation(t, cs, devel, p))
 	require.Error(t, err)
 	assert.Equal(t, http.StatusTooManyRequests, apperr.Status(err))
+	assert.Contains(t, err.Error(), earlier.Name, "the 429 names the build ahead, whose Job is still to come")
 	for _, a := range cs.Actions() {
-		_, patched := a.(k8stesting.PatchAction)
-		assert.False(t, patched, "a refused build is never resumed")
+		if c, ok := a.(k8stesting.CreateAction); ok {
+			assert.NotEqual(t, "jobs", c.GetResource().Resource, "a refused build creates no Job")
+		}
 	}
-	left, err := cs.BatchV1().Jobs(buildNS).List(context.Background(), metav1.ListOptions{})
+	h, err := other.Load(context.Background())
 	require.NoError(t, err)
-	require.Len(t, left.Items, 1)
-	assert.Equal(t, earlier.Name, left.Items[0].Name, "the refused build's Job is gone")
+	assert.Equal(t, []builds.Entry{{Job: earlier.Name}}, stripTimes(h.Pending), "the index names only the build admitted")
+}
+
+// stripTimes drops the times of entries, for comparing names.
+func stripTimes(entries []builds.Entry) []builds.Entry {
+	out := make([]builds.Entry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, builds.Entry{Job: e.Job})
+	}
+	return out
 }

@@ -22,7 +22,10 @@ const (
 	LabelRecord = "builder.openserverless.apache.org/record"
 	// LabelRecordLog marks the log of a build record, kept apart so that
 	// listing records reads no logs.
-	LabelRecordLog   = "builder.openserverless.apache.org/record-log"
+	LabelRecordLog = "builder.openserverless.apache.org/record-log"
+	// LabelIndex marks a user's build index, the ConfigMap that names
+	// their builds.
+	LabelIndex       = "builder.openserverless.apache.org/index"
 	AnnotationUser   = "builder.openserverless.apache.org/user"
 	AnnotationTarget = "builder.openserverless.apache.org/target"
 	AnnotationSource = "builder.openserverless.apache.org/source"
@@ -96,21 +99,36 @@ func UserLabel(user string) string {
 // JobName names the Job and the ConfigMap of a build: a DNS label of at most
 // 63 characters for any user name.
 func JobName(user, id string) string {
+	// "build-" + part + "-" + id must fit 63.
+	return "build-" + labelPart(user, 63-len("build-")-1-len(id)) + "-" + id
+}
+
+// labelPart is user as a piece of a DNS label of at most max characters:
+// lower-case letters and digits, '-' for the rest.
+func labelPart(user string, max int) string {
 	part := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
 			return r
 		}
 		return '-'
 	}, strings.ToLower(user))
-	// "build-" + part + "-" + id must fit 63.
-	if max := 63 - len("build-") - 1 - len(id); len(part) > max {
+	if len(part) > max {
 		part = part[:max]
 	}
 	part = strings.Trim(part, "-")
 	if part == "" {
 		part = "user"
 	}
-	return "build-" + part + "-" + id
+	return part
+}
+
+// IndexName names the ConfigMap that indexes the builds of user: the
+// sanitized name as in JobName, and a hash of the whole name, since cut
+// or sanitized names may meet.
+func IndexName(user string) string {
+	sum := sha256.Sum256([]byte(user))
+	// "index-" + part + "-" + 12 hex digits fits 63.
+	return "index-" + labelPart(user, 63-len("index-")-1-12) + "-" + hex.EncodeToString(sum[:])[:12]
 }
 
 // RecordName is the name of a build's record: its Job's, suffixed.
@@ -135,7 +153,7 @@ func RecordSelector(user string) string { return UserSelector(user) + "," + Labe
 // ContextSelector selects the build contexts of one user: neither records
 // nor their logs.
 func ContextSelector(user string) string {
-	return UserSelector(user) + ",!" + LabelRecord + ",!" + LabelRecordLog
+	return UserSelector(user) + ",!" + LabelRecord + ",!" + LabelRecordLog + ",!" + LabelIndex
 }
 
 // BuildSelector selects the builder's objects of one build id.

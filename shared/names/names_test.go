@@ -66,3 +66,21 @@ func TestNewID(t *testing.T) {
 	assert.Len(t, a, 10)
 	assert.NotEqual(t, a, b)
 }
+
+func TestIndexName(t *testing.T) {
+	long := strings.Repeat("a", 80)
+	for _, tc := range []struct{ user, prefix string }{
+		{"devel", "index-devel-"},
+		{"a.b_c", "index-a-b-c-"},
+		{"___", "index-user-"},
+		{long, "index-" + strings.Repeat("a", 44) + "-"},
+	} {
+		got := IndexName(tc.user)
+		assert.True(t, strings.HasPrefix(got, tc.prefix), "%s: %s", tc.user, got)
+		assert.LessOrEqual(t, len(got), 63, tc.user)
+		assert.Regexp(t, `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`, got)
+	}
+	// Users whose sanitized or cut names meet have indexes of their own.
+	assert.NotEqual(t, IndexName("a.b"), IndexName("a-b"))
+	assert.NotEqual(t, IndexName(long), IndexName(long+"b"))
+}

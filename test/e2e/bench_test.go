@@ -58,6 +58,7 @@ func sendRealAPI(b *testing.B, config map[string]any, clear bool) {
 	b.Cleanup(func() {
 		require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).DeleteCollection(ctx,
 			metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("bench")}))
+		require.NoError(b, stack.kube.Client.CoreV1().ConfigMaps(bns).Delete(ctx, names.IndexName("bench"), metav1.DeleteOptions{}))
 	})
 	p, err := invoker.Start(filepath.Join(stack.root, "build", "send.zip"), invoker.Options{Dir: b.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv,
 		Bound: invoker.Merge(bound(), config)})
@@ -75,7 +76,11 @@ func sendRealAPI(b *testing.B, config map[string]any, clear bool) {
 			b.Fatalf("%d %v", code, body)
 		}
 		if clear {
-			require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).Delete(ctx, body["job_name"].(string), metav1.DeleteOptions{PropagationPolicy: &bg}))
+			// As a cancel or cleanup leaves it: the Job gone, and no
+			// longer in the index.
+			name := body["job_name"].(string)
+			require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg}))
+			require.NoError(b, indexOf("bench").Remove(ctx, name))
 		}
 		return took
 	}

@@ -38,8 +38,9 @@ const (
 	failed
 )
 
-// makeJob creates a Job like send's, with its owned ConfigMap, and sets its
-// status through the status subresource to st, finished `ago` ago.
+// makeJob creates a Job like send's, entered in its user's index (when
+// labelled), with its owned ConfigMap, and sets its status through the
+// status subresource to st, finished `ago` ago.
 func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago time.Duration, labelled bool) *batchv1.Job {
 	t.Helper()
 	c := stack.kube.Client
@@ -55,6 +56,9 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 			BackoffLimit: ptr(int32(0)),
 			Template:     buildPlan(t).Job().Spec.Template,
 		},
+	}
+	if labelled {
+		enter(t, ctx, user, job.Name, time.Now())
 	}
 	job, err := c.BatchV1().Jobs(bns).Create(ctx, job, metav1.CreateOptions{})
 	require.NoError(t, err)

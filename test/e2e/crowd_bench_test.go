@@ -180,8 +180,12 @@ func BenchmarkSendBuildsLogsCrowd(b *testing.B) {
 		res, err := handlers.Send.Run(ctx, inv)
 		require.NoError(b, err)
 		b.StopTimer()
-		// Untimed: the user keeps no backlog, as under the default limits.
-		require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).Delete(ctx, res.(handlers.Sent).JobName, metav1.DeleteOptions{PropagationPolicy: &bg}))
+		// Untimed: the user keeps no backlog, as under the default limits
+		// (the Job gone, and no longer in the index, as cancel or cleanup
+		// leave it).
+		name := res.(handlers.Sent).JobName
+		require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg}))
+		require.NoError(b, indexOf(crowdUser).Remove(ctx, name))
 		b.StartTimer()
 	}
 	rows := []row{{"send", send}, {"builds", invoke(handlers.Builds, params.Params{})}, {"logs", invoke(handlers.Logs, params.Params{})}}
@@ -224,14 +228,14 @@ func BenchmarkSendBuildsLogsCrowd(b *testing.B) {
 }
 
 // makeCrowd gives each of users per finished builds as send and the
-// records leave them: a Job of the build's shape (managed elsewhere, so
-// no pod runs), its context, its record and the record's log, created 32
-// at a time.
+// records leave them: an entry in the user's index, a Job of the build's
+// shape (managed elsewhere, so no pod runs), its context, its record and
+// the record's log; 32 users at a time.
 func makeCrowd(b *testing.B, ctx context.Context, conf config.Config, users []string, per int) {
 	c := stack.kube.Client
 	py, _ := kinds.Lookup("python")
 	managedBy := externalController
-	work := make(chan [2]string)
+	work := make(chan string)
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	logText := strings.Repeat("#7 [2/3] RUN pip install -r /tmp/requirements.txt\n", 80)
@@ -240,16 +244,24 @@ func makeCrowd(b *testing.B, ctx context.Context, conf config.Config, users []st
 		go func() {
 			defer wg.Done()
 			for u := range work {
-				if err := makeFinished(ctx, c.BatchV1().Jobs(bns), c.CoreV1().ConfigMaps(bns), conf, py, managedBy, u[0], u[1], logText); err != nil {
-					failed.Store(err)
+				// Each build entered in its user's index first, as send
+				// enters it.
+				x := indexOf(u)
+				for i := 0; i < per; i++ {
+					id := fmt.Sprintf("c%09d", i)
+					err := x.Add(ctx, builds.History{}, builds.Entry{Job: names.JobName(u, id), Created: time.Now().UTC()}, nil, func(builds.History) error { return nil })
+					if err == nil {
+						err = makeFinished(ctx, c.BatchV1().Jobs(bns), c.CoreV1().ConfigMaps(bns), conf, py, managedBy, u, id, logText)
+					}
+					if err != nil {
+						failed.Store(err)
+					}
 				}
 			}
 		}()
 	}
 	for _, u := range users {
-		for i := 0; i < per; i++ {
-			work <- [2]string{u, fmt.Sprintf("c%09d", i)}
-		}
+		work <- u
 	}
 	close(work)
 	wg.Wait()

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
@@ -154,4 +155,21 @@ func call(t *testing.T, p *invoker.Process, a invoker.Activation) (int, map[stri
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// indexOf is user's build index on the real API server, with the admin's
+// rights: what tests use to leave a build as send leaves it.
+func indexOf(user string) builds.Index {
+	c := stack.kube.Client
+	return builds.Index{Jobs: c.BatchV1().Jobs(bns), Records: builds.Records{ConfigMaps: c.CoreV1().ConfigMaps(bns), Namespace: bns}, User: user}
+}
+
+// enter enters the build whose Job is jobName in user's index, as send
+// does before it creates the Job.
+func enter(t testing.TB, ctx context.Context, user, jobName string, created time.Time) {
+	t.Helper()
+	x := indexOf(user)
+	h, err := x.Load(ctx)
+	require.NoError(t, err)
+	require.NoError(t, x.Add(ctx, h, builds.Entry{Job: jobName, Created: created.UTC()}, nil, func(builds.History) error { return nil }))
 }

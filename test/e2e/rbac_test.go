@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/stretchr/testify/assert"
@@ -52,10 +53,6 @@ func TestServiceAccountIsLeastPrivilege(t *testing.T) {
 		},
 		"updating ConfigMap config": func() error {
 			_, err := sa.CoreV1().ConfigMaps(ns).Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config"}}, metav1.UpdateOptions{})
-			return err
-		},
-		"updating another ConfigMap in the build namespace": func() error {
-			_, err := sa.CoreV1().ConfigMaps(bns).Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt"}}, metav1.UpdateOptions{})
 			return err
 		},
 		"another Secret in the build namespace": func() error {
@@ -223,4 +220,82 @@ func podStep(s *corev1.PodSpec, name string) *corev1.Container {
 		}
 	}
 	panic("no step " + name)
+}
+
+// TestBuilderUpdatesOnlyIndexes: the builder's ServiceAccount may update
+// ConfigMaps in the build namespace (a Role cannot name each user's
+// index), and deploy/admission.yaml holds it to indexes that stay their
+// user's, and buildkitd.toml: a build context, a record, another user's
+// index turned into one's own, or any other ConfigMap are refused, and
+// stay as they were.
+func TestBuilderUpdatesOnlyIndexes(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
+	require.NoError(t, err)
+	sa, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	cms := sa.CoreV1().ConfigMaps(bns)
+	t.Cleanup(func() {
+		for _, n := range []string{"build-victim-ctx", names.RecordName("build-victim-ctx"), names.IndexName("victim"), names.IndexName("thief"), "operator-settings"} {
+			_ = stack.kube.Client.CoreV1().ConfigMaps(bns).Delete(ctx, n, metav1.DeleteOptions{})
+		}
+	})
+
+	// The builder's own path: an index made and updated with its rights.
+	x := builds.Index{Jobs: sa.BatchV1().Jobs(bns), Records: builds.Records{ConfigMaps: cms, Namespace: bns}, User: "victim"}
+	for _, job := range []string{"build-victim-a", "build-victim-b"} {
+		h, err := x.Load(ctx)
+		require.NoError(t, err)
+		require.NoError(t, x.Add(ctx, h, builds.Entry{Job: job, Created: time.Now().UTC()}, nil, func(builds.History) error { return nil }))
+	}
+	h, err := x.Load(ctx)
+	require.NoError(t, err)
+	assert.Len(t, h.Pending, 2, "the second entry is an update, admitted")
+
+	labels := map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: "victim", names.LabelBuildID: "ctx"}
+	buildContext := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "build-victim-ctx", Labels: labels, Annotations: map[string]string{names.AnnotationUser: "victim"}},
+		Data: map[string]string{"Dockerfile": "FROM busybox\n"}}
+	_, err = cms.Create(ctx, buildContext, metav1.CreateOptions{})
+	require.NoError(t, err)
+	record := buildContext.DeepCopy()
+	record.Name, record.Labels[names.LabelRecord] = names.RecordName(buildContext.Name), "true"
+	_, err = cms.Create(ctx, record, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	// Another ConfigMap of the namespace, not the builder's.
+	_, err = stack.kube.Client.CoreV1().ConfigMaps(bns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "operator-settings"}, Data: map[string]string{"mode": "closed"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	refused := map[string]func(*corev1.ConfigMap){
+		buildContext.Name: func(cm *corev1.ConfigMap) { cm.Data["Dockerfile"] = "FROM evil\n" },
+		record.Name:       func(cm *corev1.ConfigMap) { cm.Data["Dockerfile"] = "rewritten\n" },
+		// An index relabelled as an index, to smuggle in a context.
+		"context as an index": func(cm *corev1.ConfigMap) {},
+		// victim's index made thief's.
+		names.IndexName("victim"): func(cm *corev1.ConfigMap) { cm.Annotations[names.AnnotationUser] = "thief" },
+		"operator-settings":       func(cm *corev1.ConfigMap) { cm.Data["mode"] = "open" },
+	}
+	for what, edit := range refused {
+		name := what
+		if what == "context as an index" {
+			name = buildContext.Name
+		}
+		before, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err, what)
+		cm := before.DeepCopy()
+		if what == "context as an index" {
+			cm.Labels[names.LabelIndex] = "true"
+		}
+		edit(cm)
+		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		require.Error(t, err, what)
+		assert.True(t, apierrors.IsForbidden(err), "%s: %v", what, err)
+		assert.ErrorContains(t, err, "openserverless-builder-configmaps", what)
+		after, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, before.ResourceVersion, after.ResourceVersion, "%s is as it was", what)
+	}
+	h, err = x.Load(ctx)
+	require.NoError(t, err)
+	assert.Len(t, h.Pending, 2, "victim's index is intact")
 }

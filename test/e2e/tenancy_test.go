@@ -232,16 +232,20 @@ func TestConcurrentSendsHoldTheActiveLimit(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, accepted, live, "every 200 has its build, and no other build is left")
-	// Refused builds were created suspended and never resumed: the Job
-	// controller created pods for the accepted builds only.
+	// Refused builds created nothing: the Job controller created pods for
+	// the accepted builds only.
 	require.Eventually(t, func() bool { return len(podsCreatedFor(t, "build-"+user+"-")) >= limit }, 30*time.Second, 100*time.Millisecond)
 	for _, job := range podsCreatedFor(t, "build-"+user+"-") {
 		assert.Contains(t, accepted, job, "a pod was created for %s, which send refused", job)
 	}
 	require.Eventually(t, func() bool {
-		cms, err := stack.kube.Client.CoreV1().ConfigMaps(bns).List(context.Background(), metav1.ListOptions{LabelSelector: names.UserSelector(user)})
+		cms, err := stack.kube.Client.CoreV1().ConfigMaps(bns).List(context.Background(), metav1.ListOptions{LabelSelector: names.ContextSelector(user)})
 		return err == nil && len(cms.Items) == limit
-	}, 30*time.Second, 100*time.Millisecond, "the refused builds' contexts go with their Jobs")
+	}, 30*time.Second, 100*time.Millisecond, "the accepted builds' contexts, and no other")
+	h, err := indexOf(user).Load(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, h.Pending, "the index names no refused build")
+	assert.Len(t, h.Jobs, limit)
 
 	// At the limit, the next send is refused before anything is created.
 	jobs, cms := counts(t)

@@ -13,9 +13,9 @@ import (
 )
 
 // TestAdmissionPolicyParses: deploy/admission.yaml is a policy and its
-// binding once its parameters are filled in; it holds the Jobs and pods of
-// the build namespace only, denies, demands a digest, and says why for
-// every rule.
+// bindings once its parameters are filled in: one holds the Jobs and pods
+// of the build namespace and demands a digest, the other the builder's
+// updates of ConfigMaps there; both deny and say why for every rule.
 // (test/e2e proves on the real API server what it admits and refuses.)
 func TestAdmissionPolicyParses(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
@@ -27,24 +27,41 @@ func TestAdmissionPolicyParses(t *testing.T) {
 		return v
 	})
 	docs := strings.Split(text, "\n---\n")
-	require.Len(t, docs, 2)
-	var policy admissionv1.ValidatingAdmissionPolicy
-	require.NoError(t, yaml.UnmarshalStrict([]byte(docs[0]), &policy))
-	var binding admissionv1.ValidatingAdmissionPolicyBinding
-	require.NoError(t, yaml.UnmarshalStrict([]byte(docs[1]), &binding))
-
-	assert.Equal(t, policy.Name, binding.Spec.PolicyName)
-	assert.Equal(t, []admissionv1.ValidationAction{admissionv1.Deny}, binding.Spec.ValidationActions)
-	require.NotNil(t, binding.Spec.MatchResources)
-	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "nuvolaris-builds"}, binding.Spec.MatchResources.NamespaceSelector.MatchLabels)
-	var resources []string
-	for _, r := range policy.Spec.MatchConstraints.ResourceRules {
-		resources = append(resources, r.Resources...)
+	require.Len(t, docs, 4, "two policies, each with its binding")
+	want := []struct {
+		resources  []string
+		operations []admissionv1.OperationType
+	}{
+		{[]string{"jobs", "pods"}, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}},
+		{[]string{"configmaps"}, []admissionv1.OperationType{admissionv1.Update}},
 	}
-	assert.Equal(t, []string{"jobs", "pods"}, resources)
-	assert.Contains(t, policy.Spec.Validations[0].Expression, "@sha256:", "the first rule demands a digest")
-	assert.NotEmpty(t, policy.Spec.Validations)
-	for _, v := range policy.Spec.Validations {
-		assert.NotEmpty(t, v.Message, v.Expression)
+	for i, w := range want {
+		var policy admissionv1.ValidatingAdmissionPolicy
+		require.NoError(t, yaml.UnmarshalStrict([]byte(docs[2*i]), &policy))
+		var binding admissionv1.ValidatingAdmissionPolicyBinding
+		require.NoError(t, yaml.UnmarshalStrict([]byte(docs[2*i+1]), &binding))
+
+		assert.Equal(t, policy.Name, binding.Spec.PolicyName)
+		assert.Equal(t, []admissionv1.ValidationAction{admissionv1.Deny}, binding.Spec.ValidationActions)
+		require.NotNil(t, binding.Spec.MatchResources)
+		assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "nuvolaris-builds"}, binding.Spec.MatchResources.NamespaceSelector.MatchLabels)
+		var resources []string
+		for _, r := range policy.Spec.MatchConstraints.ResourceRules {
+			resources = append(resources, r.Resources...)
+			for _, op := range r.Operations {
+				assert.Contains(t, w.operations, op, policy.Name)
+			}
+		}
+		assert.Equal(t, w.resources, resources)
+		assert.NotEmpty(t, policy.Spec.Validations)
+		for _, v := range policy.Spec.Validations {
+			assert.NotEmpty(t, v.Message, v.Expression)
+		}
+		if i == 0 {
+			assert.Contains(t, policy.Spec.Validations[0].Expression, "@sha256:", "the first rule demands a digest")
+		} else {
+			require.Len(t, policy.Spec.MatchConditions, 1)
+			assert.Contains(t, policy.Spec.MatchConditions[0].Expression, "system:serviceaccount:nuvolaris:openserverless-builder", "the builder's own updates")
+		}
 	}
 }
