@@ -186,9 +186,15 @@ func (x Index) read(ctx context.Context, entries []Entry) (History, error) {
 }
 
 // readOne reads the Job of the build named name and, once it has
-// finished or is gone, its record: only the user's.
+// finished or is gone, its record: only the user's. Both from the API
+// server's watch cache (resourceVersion=0: a map lookup, where a
+// consistent read goes to etcd), at most the cache's delay behind, which
+// the limit tolerates: a Job not seen yet is an entry being created, and
+// counts; one seen unfinished a moment after it finished counts too.
+// The index itself is read consistently: its writes are the order.
 func (x Index) readOne(ctx context.Context, name string) found {
-	job, err := x.Jobs.Get(ctx, name, metav1.GetOptions{})
+	cached := metav1.GetOptions{ResourceVersion: kube.Cached}
+	job, err := x.Jobs.Get(ctx, name, cached)
 	switch {
 	case apierrors.IsNotFound(err):
 		job = nil
@@ -202,7 +208,7 @@ func (x Index) readOne(ctx context.Context, name string) found {
 			return found{job: job}
 		}
 	}
-	rec, ok, err := x.Records.Summary(ctx, name)
+	rec, ok, err := x.Records.summary(ctx, name, cached)
 	if err != nil {
 		return found{err: err}
 	}

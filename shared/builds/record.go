@@ -184,7 +184,12 @@ func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) 
 // Summary reads the record of the build whose Job is jobName without its
 // log; ok is false when there is none.
 func (s Records) Summary(ctx context.Context, jobName string) (Record, bool, error) {
-	cm, err := s.ConfigMaps.Get(ctx, names.RecordName(jobName), metav1.GetOptions{})
+	return s.summary(ctx, jobName, metav1.GetOptions{})
+}
+
+// summary is Summary, read with opts.
+func (s Records) summary(ctx context.Context, jobName string, opts metav1.GetOptions) (Record, bool, error) {
+	cm, err := s.ConfigMaps.Get(ctx, names.RecordName(jobName), opts)
 	if apierrors.IsNotFound(err) {
 		return Record{}, false, nil
 	}
