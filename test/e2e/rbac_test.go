@@ -28,13 +28,10 @@ import (
 // it is no more.
 func TestServiceAccountIsLeastPrivilege(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
-	require.NoError(t, err)
-	sa, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	sa := saClient(t)
 
 	for _, n := range []string{ns, bns} {
-		_, err = sa.CoreV1().Secrets(n).Get(ctx, "registry-pull-secret", metav1.GetOptions{})
+		_, err := sa.CoreV1().Secrets(n).Get(ctx, "registry-pull-secret", metav1.GetOptions{})
 		assert.NoError(t, err, "the registry Secret is readable in %s", n)
 	}
 
@@ -137,10 +134,7 @@ func TestNetworkPolicyIsValid(t *testing.T) {
 // the system namespace is not its business.
 func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
-	require.NoError(t, err)
-	sa, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	sa := saClient(t)
 	plan := buildPlan(t)
 	create := func(edit func(*corev1.PodSpec)) error {
 		job := plan.Job()
@@ -197,7 +191,7 @@ func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 	admin := stack.kube.Client
 	job := plan.Job()
 	job.Spec.Template.Spec.Containers[0].Image = "busybox:1"
-	_, err = admin.BatchV1().Jobs(bns).Create(ctx, job, dry)
+	_, err := admin.BatchV1().Jobs(bns).Create(ctx, job, dry)
 	assert.ErrorContains(t, err, "openserverless-builder-jobs", "an admin's Job of another image in the build namespace")
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "stray"}, Spec: *job.Spec.Template.Spec.DeepCopy()}
 	_, err = admin.CoreV1().Pods(bns).Create(ctx, pod, dry)
@@ -230,10 +224,7 @@ func podStep(s *corev1.PodSpec, name string) *corev1.Container {
 // stay as they were.
 func TestBuilderUpdatesOnlyIndexes(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
-	require.NoError(t, err)
-	sa, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	sa := saClient(t)
 	cms := sa.CoreV1().ConfigMaps(bns)
 	t.Cleanup(func() {
 		for _, n := range []string{"build-victim-ctx", names.RecordName("build-victim-ctx"), names.IndexName("victim"), names.IndexName("thief"), "operator-settings"} {
@@ -298,4 +289,15 @@ func TestBuilderUpdatesOnlyIndexes(t *testing.T) {
 	h, err = x.Load(ctx)
 	require.NoError(t, err)
 	assert.Len(t, h.Pending, 2, "victim's index is intact")
+}
+
+// saClient is a clientset with the builder ServiceAccount's rights
+// (deploy/rbac.yaml), as the actions hold them.
+func saClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(stack.saKubeconfig))
+	require.NoError(t, err)
+	sa, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	return sa
 }
