@@ -3,6 +3,7 @@ package builds
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -119,25 +120,43 @@ func (h History) Latest() (job *batchv1.Job, rec Record, ok bool) {
 // names. For a user without an index, it lists their builds by label
 // (rebuild).
 func (x Index) Load(ctx context.Context) (History, error) {
-	cm, err := x.Records.ConfigMaps.Get(ctx, names.IndexName(x.User), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	cm, entries, err := x.get(ctx)
+	switch {
+	case errors.Is(err, errDamaged):
+		// The lists say what it should hold, and the next write replaces
+		// it.
+		return x.rebuild(ctx, cm)
+	case err != nil:
+		return History{}, err
+	case cm == nil:
 		return x.rebuild(ctx, nil)
 	}
+	h, err := x.read(ctx, entries)
+	h.stored, h.version = true, cm.ResourceVersion
+	return h, err
+}
+
+// errDamaged is get's answer for an index whose entries do not decode.
+var errDamaged = errors.New("the build index does not decode")
+
+// get reads the index as stored, and its entries: cm is nil when there is
+// none.
+func (x Index) get(ctx context.Context) (cm *corev1.ConfigMap, entries []Entry, err error) {
+	cm, err = x.Records.ConfigMaps.Get(ctx, names.IndexName(x.User), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil, nil
+	}
 	if err != nil {
-		return History{}, apperr.Upstream(err, "reading the build index of %s", x.User)
+		return nil, nil, apperr.Upstream(err, "reading the build index of %s", x.User)
 	}
 	if cm.Annotations[names.AnnotationUser] != x.User || cm.Labels[names.LabelIndex] != "true" {
-		return History{}, apperr.New(http.StatusInternalServerError, "ConfigMap %s is not the build index of %s: remove it, and the next call rebuilds it", cm.Name, x.User)
+		return nil, nil, apperr.New(http.StatusInternalServerError, "ConfigMap %s is not the build index of %s: remove it, and the next call rebuilds it", cm.Name, x.User)
 	}
 	var doc indexDoc
 	if err := json.Unmarshal([]byte(cm.Data[indexKey]), &doc); err != nil {
-		// Damaged: the lists say what it should hold, and the next write
-		// replaces it.
-		return x.rebuild(ctx, cm)
+		return cm, nil, errDamaged
 	}
-	h, err := x.read(ctx, doc.Builds)
-	h.stored, h.version = true, cm.ResourceVersion
-	return h, err
+	return cm, doc.Builds, nil
 }
 
 // found is what read finds of one entry.
@@ -281,17 +300,23 @@ func (x Index) Add(ctx context.Context, h History, e Entry, drop []string, check
 
 // Remove drops the entries of jobNames from the index, if it has them,
 // and deletes an index left empty, so that a send that failed leaves
-// nothing. It runs to the end even when ctx is cancelled, like DeleteJob.
+// nothing. It reads the index alone, not the builds it names. It runs to
+// the end even when ctx is cancelled, like DeleteJob.
 func (x Index) Remove(ctx context.Context, jobNames ...string) error {
 	ctx = context.WithoutCancel(ctx)
 	for attempt := 1; ; attempt++ {
-		h, err := x.Load(ctx)
+		cm, entries, err := x.get(ctx)
+		if cm == nil || errors.Is(err, errDamaged) {
+			// It names nothing to remove.
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		keep := without(h.live, jobNames)
+		keep := without(entries, jobNames)
+		h := History{stored: true, version: cm.ResourceVersion}
 		switch {
-		case !h.stored || len(keep) == len(h.live):
+		case len(keep) == len(entries):
 			return nil
 		case len(keep) == 0:
 			// Only as it was read: a concurrent Add's entry stays.
@@ -299,7 +324,7 @@ func (x Index) Remove(ctx context.Context, jobNames ...string) error {
 			if h.version != "" {
 				opts.Preconditions = &metav1.Preconditions{ResourceVersion: &h.version}
 			}
-			err = x.Records.ConfigMaps.Delete(ctx, names.IndexName(x.User), opts)
+			err = x.Records.ConfigMaps.Delete(ctx, cm.Name, opts)
 			if apierrors.IsNotFound(err) {
 				err = nil
 			}

@@ -163,22 +163,32 @@ func (s Records) Delete(ctx context.Context, jobName string) error {
 	return nil
 }
 
-// Get reads the record of the build whose Job is jobName; ok is false when
-// there is none.
+// Get reads the record of the build whose Job is jobName, with its log;
+// ok is false when there is none.
 func (s Records) Get(ctx context.Context, jobName string) (Record, bool, error) {
 	r, ok, err := s.Summary(ctx, jobName)
-	if err != nil || !ok || r.Log != "" {
+	if err != nil || !ok {
 		return r, ok, err
 	}
-	logCM, err := s.ConfigMaps.Get(ctx, names.RecordLogName(jobName), metav1.GetOptions{})
+	r, err = s.WithLog(ctx, r)
+	return r, err == nil, err
+}
+
+// WithLog is r, a record read without its log, with the log kept apart
+// from it (none when it is gone).
+func (s Records) WithLog(ctx context.Context, r Record) (Record, error) {
+	if r.Log != "" {
+		return r, nil
+	}
+	logCM, err := s.ConfigMaps.Get(ctx, names.RecordLogName(r.JobName), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return Record{}, false, apperr.Upstream(err, "reading the log of build %s", jobName)
+		return Record{}, apperr.Upstream(err, "reading the log of build %s", r.JobName)
 	case logCM.Annotations[names.AnnotationUser] == r.User:
 		r.Log = logCM.Data[logKey]
 	}
-	return r, true, nil
+	return r, nil
 }
 
 // Summary reads the record of the build whose Job is jobName without its

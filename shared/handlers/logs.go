@@ -100,12 +100,6 @@ func latest(ctx context.Context, index builds.Index) (*batchv1.Job, builds.Recor
 		return job, builds.Record{}, nil
 	}
 	// The history holds records without their logs.
-	full, ok, err := index.Records.Get(ctx, rec.JobName)
-	if err != nil {
-		return nil, builds.Record{}, err
-	}
-	if !ok {
-		return nil, builds.Record{}, apperr.NotFound("your latest build, %s, has just been cleaned up", rec.JobName)
-	}
-	return nil, full, nil
+	rec, err = index.Records.WithLog(ctx, rec)
+	return nil, rec, err
 }
