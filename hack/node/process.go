@@ -157,7 +157,7 @@ func (p *Provider) startDaemon(ctx context.Context, r *podRun, c container) (*da
 	}
 	state := filepath.Join(r.dir, "state")
 	args := []string{"--root", state, "--addr", addr,
-		"--oci-worker-snapshotter", "native", "--oci-worker-net", "host"}
+		"--oci-worker-snapshotter", "auto", "--oci-worker-net", "host"}
 	if host, ok := c.mounts["/home/user/.config/buildkit"]; ok {
 		if _, err := os.Stat(filepath.Join(host, "buildkitd.toml")); err == nil {
 			args = append(args, "--config", filepath.Join(host, "buildkitd.toml"))
