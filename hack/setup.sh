@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prerequisites of the local stack, checked before any long build and
-# installed when missing: Debian's etcd, runc (for BuildKit) and a static
-# busybox (the test base images), with apt (through sudo when not root);
+# installed when missing: Debian's etcd, runc (for BuildKit), a static
+# busybox (the test base images) and debootstrap (the runtime stand-ins),
+# with apt (through sudo when not root);
 # then every Go module the build, the tests and the tools need, into the
 # caller's module cache. Quick when everything is there: `make demo` and
 # `make check` run it first.
@@ -17,6 +18,7 @@ command -v runc >/dev/null || missing+=(runc)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v git >/dev/null || missing+=(git)
 command -v make >/dev/null || missing+=(make)
+command -v debootstrap >/dev/null || missing+=(debootstrap) # the runtime stand-ins (hack/runtimes.sh)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then
@@ -26,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} with apt"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    etcd-server runc busybox-static make git ca-certificates >/dev/null
+    etcd-server runc busybox-static make git debootstrap ca-certificates >/dev/null
 fi
 say "system packages ready: etcd $(etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}'), $(runc --version | head -1)"
 

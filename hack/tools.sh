@@ -56,6 +56,8 @@ build "BuildKit $buildkit_version" hack/buildkit "$cache/buildkit-$buildkit_vers
   github.com/moby/buildkit/cmd/buildctl
 build "crane $crane_version (the build pods' fetch and push steps)" hack/registry "$cache/crane-$crane_version" \
   github.com/google/go-containerregistry/cmd/crane
+# The runtime stand-ins' root filesystems, from Debian's packages.
+./hack/runtimes.sh
 # The local node is this project's code: rebuilt every time (incremental).
 mkdir -p "$cache/bin"
 say "building the local node (hack/node)"

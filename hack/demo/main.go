@@ -1,7 +1,8 @@
 // Command demo runs the builder's whole story on a local stack (make demo):
 // it starts the control plane, a node that runs builds, and the registry;
-// builds a custom python runtime with the send action; follows the build
-// with logs; lists, inspects and deletes the image; and stops everything it
+// builds a custom python runtime and a custom nodejs runtime with the send
+// action; follows each build with logs; lists, inspects and deletes the
+// images; and stops everything it
 // started. Every action runs from its zip, as the Go runtime runs it.
 package main
 
@@ -79,49 +80,67 @@ func run(ctx context.Context) error {
 	detail("up in %s: API server %s, registry %s (htpasswd), node %s", time.Since(start).Round(time.Millisecond), d.stack.Kube.Server, d.stack.Registry.Host, localstack.NodeName)
 	detail("the actions use the builder's ServiceAccount from deploy/rbac.yaml")
 
-	d.say("pushing a python runtime image (made here: busybox with a /bin/extend) and writing buildkitd.toml")
-	source := d.stack.Registry.Host + "/" + localstack.PythonRuntimeRef
-	py, err := localstack.PythonRuntime()
+	d.say("pushing the python v3.13 and nodejs v21 runtime stand-ins (Debian's python3 and nodejs, docs/kinds.md), writing buildkitd.toml")
+	tools := localstack.DefaultTools()
+	python, err := d.stack.Registry.PushStandIn(tools, localstack.PythonV313())
 	if err != nil {
 		return err
 	}
-	if err := d.stack.Registry.Push(localstack.PythonRuntimeRef, py); err != nil {
+	nodejs, err := d.stack.Registry.PushStandIn(tools, localstack.NodejsV21())
+	if err != nil {
 		return err
 	}
-	detail("source image: %s", source)
+	detail("python: %s (with /bin/extend)", python)
+	detail("nodejs: %s (without: npm installs)", nodejs)
 	res, err := d.admin("updatetoml", "updatetoml", nil)
 	if err != nil {
 		return err
 	}
 	detail("%s", res["message"])
-
-	requirements := "beautifulsoup4\nsetuptools\n"
-	d.say("send, as user devel: build devel:python3.13-custom from the runtime and requirements.txt (%s)", strings.Join(strings.Fields(requirements), ", "))
-	sent, err := d.user("send", "send", "POST", map[string]any{
-		"source": source, "target": "devel:python3.13-custom", "kind": "python",
-		"file": base64.StdEncoding.EncodeToString([]byte(requirements)),
-	})
+	// PyPI cannot be reached from here: a package index on 127.0.0.1
+	// serves the wheel, as a user's own index would.
+	index, err := localstack.StartPythonIndex(localstack.Wheel{Name: "greeting", Version: "1.0", Source: "def hello(name):\n    return 'hello ' + name\n"})
 	if err != nil {
 		return err
 	}
-	job := sent["job_name"].(string)
-	detail("Job %s started; it will push %s", job, sent["image"])
+	defer index.Close()
 
-	d.say("logs: following the build")
-	st, err := d.follow(ctx, job)
-	if err != nil {
-		return err
-	}
-	for _, line := range strings.SplitAfter(builds.LastLines(st["logs"].(string), 12), "\n") {
-		if line = strings.TrimRight(line, "\n"); line != "" {
-			detail("│ %s", line)
+	var digests []string
+	for _, b := range []struct{ kind, source, target, file string }{
+		{"python", python, "devel:python3.13-custom", "--index-url " + index.URL + "\ngreeting==1.0\n"},
+		{"nodejs", nodejs, "devel:nodejs21-custom", `{"dependencies": {"is-number": "7.0.0"}}` + "\n"},
+	} {
+		d.say("send, as user devel: build %s from %s and its %s", b.target, b.source, clip(strings.ReplaceAll(strings.TrimSpace(b.file), "\n", " "), 70))
+		sent, err := d.user("send", "send", "POST", map[string]any{
+			"source": b.source, "target": b.target, "kind": b.kind,
+			"file": base64.StdEncoding.EncodeToString([]byte(b.file)),
+		})
+		if err != nil {
+			return err
 		}
+		job := sent["job_name"].(string)
+		detail("Job %s started; it will push %s", job, sent["image"])
+		detail("logs: following the build")
+		st, err := d.follow(ctx, job)
+		if err != nil {
+			return err
+		}
+		// What the package manager said: the install step's lines.
+		for _, line := range strings.Split(st["logs"].(string), "\n") {
+			for _, mark := range []string{"Extending", "Looking in indexes", "Successfully installed", "added "} {
+				if strings.Contains(line, mark) {
+					detail("│ %s", clip(strings.TrimSpace(line), 110))
+					break
+				}
+			}
+		}
+		if st["status"] != names.Succeeded {
+			return fmt.Errorf("the build %s: %v", st["status"], st["reason"])
+		}
+		digests = append(digests, st["digest"].(string))
+		detail("succeeded; pushed %s", st["digest"])
 	}
-	if st["status"] != names.Succeeded {
-		return fmt.Errorf("the build %s: %v", st["status"], st["reason"])
-	}
-	digest := st["digest"].(string)
-	detail("succeeded; pushed %s", digest)
+	digest := digests[0]
 
 	d.say("list-images catalog=devel")
 	res, err = d.user("registry", "list-images", "GET", map[string]any{"catalog": "devel"})
@@ -144,12 +163,14 @@ func run(ctx context.Context) error {
 	detail("%s, %s/%s, %v layers, %.1f MB, runs as %v", res["media_type"], cfg["os"], cfg["architecture"], cfg["layers"], cfg["total_size"].(float64)/1e6, cfg["user"])
 	detail("the image is at %s/devel:python3.13-custom", d.stack.Registry.Host)
 
-	d.say("delete-image devel:python3.13-custom")
-	res, err = d.user("registry", "delete-image", "DELETE", map[string]any{"image": "devel:python3.13-custom"})
-	if err != nil {
-		return err
+	d.say("delete-image devel:python3.13-custom and devel:nodejs21-custom")
+	for _, image := range []string{"devel:python3.13-custom", "devel:nodejs21-custom"} {
+		res, err = d.user("registry", "delete-image", "DELETE", map[string]any{"image": image})
+		if err != nil {
+			return err
+		}
+		detail("%s", res["message"])
 	}
-	detail("%s", res["message"])
 	if _, err := d.user("registry", "get-image", "GET", map[string]any{"image": "devel:python3.13-custom"}); err != nil {
 		detail("get-image now answers: %v", err)
 	}

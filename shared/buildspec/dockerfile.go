@@ -34,8 +34,9 @@ func (p Plan) Dockerfile() string {
 	}
 	b.WriteString("COPY " + k.File + " /tmp/" + k.File + "\n")
 	// The runtime images' /bin/extend installs /tmp/<file> the way their
-	// launcher expects; other images get the kind's own package manager.
-	b.WriteString("RUN if [ -x /bin/extend ]; then /bin/extend; else " + k.Install + "; fi && rm -f /tmp/" + k.File + "\n")
+	// launcher expects (then the kind's Extended, where the launcher needs
+	// more); other images get the kind's own package manager.
+	b.WriteString("RUN " + k.Run() + "\n")
 	if p.SourceUser != "" {
 		b.WriteString("USER " + p.SourceUser + "\n")
 	}

@@ -11,33 +11,112 @@ type Kind struct {
 	// /tmp/<File>, where the runtime images' /bin/extend reads it.
 	File string
 	// Install runs, from /tmp, when the image has no /bin/extend: the kind's
-	// own package manager, installing where that runtime's launcher looks.
+	// own package manager, installing where that runtime's launcher looks,
+	// or a refusal that says what the image lacks.
 	Install string
+	// Extended, when set, runs after the image's /bin/extend: what the
+	// runtime's launcher needs beyond what its /bin/extend does.
+	Extended string
 }
 
 // table holds the kinds send accepts. Why each fallback installs where it does
 // is in docs/kinds.md.
 var table = []Kind{
 	// The python launcher imports from the interpreter's site-packages.
-	{"python", "requirements.txt", "python3 -m pip install --no-cache-dir -r /tmp/requirements.txt"},
+	{Name: "python", File: "requirements.txt", Install: "python3 -m pip install --no-cache-dir -r /tmp/requirements.txt"},
 	// Node resolves modules from every parent of the action: /node_modules
-	// is found by every action under /action.
-	{"nodejs", "package.json", "npm install --omit=dev --no-audit --no-fund --prefix /tmp && mkdir -p /node_modules && cp -a /tmp/node_modules/. /node_modules/ && rm -rf /tmp/node_modules /tmp/package-lock.json"},
-	// The PHP runtime's runner loads /phpAction/composer/vendor/autoload.php.
-	{"php", "composer.json", "mkdir -p /phpAction/composer && cp /tmp/composer.json /phpAction/composer/ && composer install --no-dev --no-interaction --working-dir=/phpAction/composer"},
-	// The Java launcher puts every jar of /usr/java/lib on the classpath.
-	{"java", "pom.xml", "mvn -q -f /tmp/pom.xml dependency:copy-dependencies -DoutputDirectory=/usr/java/lib"},
+	// is found by every action under the runtime's action root, beside the
+	// packages the runtime ships there. The runtimes' /bin/extend installs
+	// globally (npm install -g), where require never looks: link each
+	// global package (but npm's own) into /node_modules.
+	{Name: "nodejs", File: "package.json",
+		Install:  "npm install --omit=dev --no-audit --no-fund --prefix /tmp && mkdir -p /node_modules && cp -a /tmp/node_modules/. /node_modules/ && rm -rf /tmp/node_modules /tmp/package-lock.json",
+		Extended: nodeLinks},
+	// The PHP runtime's compile step copies /phpAction/composer/vendor into
+	// an action without one, and the runner loads its autoload.php: the
+	// user's packages are installed beside the ones the runtime ships there,
+	// whose autoloader then loads the user's too.
+	{Name: "php", File: "composer.json", Install: phpInstall},
+	// The Java runtimes' compile step puts only the launcher, gson and the
+	// action's own jars on the classpath, and the images have no Maven.
+	{Name: "java", File: "pom.xml", Install: refuse("java",
+		"this java runtime has no /bin/extend and no Maven, and its compile step loads only the action's own jars: "+
+			"package the dependencies in the action's jar (a jar with dependencies), or use a java runtime with /bin/extend (v25)")},
 	// The Go runtime's compile step builds actions at init as the runtime's
 	// user with GOPATH=/home/go, not the image's GOPATH: the modules go to
 	// /home/go's module cache, writable by that user (so the compile
-	// step's own `go mod download` finds them and can add to it). Go
-	// ignores a go.mod in the temp root itself: download from a subdir.
-	{"go", "go.mod", "mkdir -p /tmp/gomod && cp /tmp/go.mod /tmp/gomod/ && cd /tmp/gomod && GOPATH=/home/go GOFLAGS=-modcacherw go mod download && chmod -R a+rwX /home/go && rm -rf /tmp/gomod"},
-	// Bundler installs into the system gems the Ruby launcher requires from.
-	{"ruby", "Gemfile", "bundle install --gemfile=/tmp/Gemfile --system"},
-	// The .NET runtime restores into the shared NuGet packages folder.
-	{"dotnet", "project.json", "cd /tmp && dotnet restore"},
+	// step's own `go mod download` finds them and can add to it). The
+	// runtimes' /bin/extend (go 1.25) only removes go.mod, which would
+	// leave every download to the action's init: the same download runs
+	// after it, from the copy of the file sent.
+	{Name: "go", File: "go.mod", Install: goDownload("/tmp/go.mod"), Extended: goDownload("/tmp/sent.go.mod")},
+	// The Ruby launcher runs actions under bundler, with the action's own
+	// Gemfile: gems installed in the image are not what it loads.
+	{Name: "ruby", File: "Gemfile", Install: refuse("ruby",
+		"this ruby runtime has no /bin/extend, and its launcher loads gems through the action's own Gemfile: "+
+			"vendor the gems in the action's zip (bundle install --path vendor/bundle)")},
+	// The .NET runtime images carry no SDK to restore with, and
+	// project.json is the .NET Core 1.x project format.
+	{Name: "dotnet", File: "project.json", Install: refuse("dotnet",
+		"this dotnet runtime has no /bin/extend and no .NET SDK to restore packages with: "+
+			"publish the action with its dependencies (dotnet publish) and zip the output")},
 }
+
+// nodeLinks links the global packages /bin/extend installed into
+// /node_modules, keeping what the runtime ships there; then checks that
+// each dependency of the package.json sent is there: the nodejs runtime's
+// /bin/extend ends with success even when npm failed.
+const nodeLinks = `g=$(npm root -g) && mkdir -p /node_modules && for p in "$g"/*; do n=${p##*/}; case "$n" in ` +
+	`npm|corepack|'*') ;; ` +
+	`@*) for q in "$p"/*; do if [ -d "$q" ] && [ ! -e "/node_modules/$n/${q##*/}" ]; then mkdir -p "/node_modules/$n" && ln -s "$q" "/node_modules/$n/${q##*/}"; fi; done ;; ` +
+	`*) if [ ! -e "/node_modules/$n" ]; then ln -s "$p" "/node_modules/$n"; fi ;; esac; done && ` +
+	`node -e 'const deps = Object.keys(require("/tmp/sent.package.json").dependencies || {}); ` +
+	`const lost = deps.filter((d) => !require("fs").existsSync("/node_modules/" + d)); ` +
+	`if (lost.length) { console.error("builder: the runtime\x27s /bin/extend did not install " + lost.join(", ") + ": see npm\x27s message above"); process.exit(1); }'`
+
+// phpInstall installs /tmp/composer.json in /phpAction/user, with its own
+// repositories and config, and leaves the runtime's packages as they are
+// (their composer.json names packagist, which a cluster may not reach, and
+// the runtime removed their composer.lock): the shipped autoload.php
+// becomes one that loads the shipped packages, then the user's, whose
+// loader composer registers first. An image that ships none gets the
+// user's vendor folder there.
+const phpInstall = `mkdir -p /phpAction/user && cp /tmp/composer.json /phpAction/user/ && cd /phpAction/user && ` +
+	`COMPOSER_ALLOW_SUPERUSER=1 composer install --no-dev --no-interaction --no-plugins --no-scripts --no-progress -o && ` +
+	`v=/phpAction/composer/vendor && if [ -f $v/autoload.php ]; then ` +
+	`if [ ! -f $v/autoload_runtime.php ]; then mv $v/autoload.php $v/autoload_runtime.php; fi && ` +
+	`printf '%s\n' '<?php' '$loader = require __DIR__ . "/autoload_runtime.php";' 'require "/phpAction/user/vendor/autoload.php";' 'return $loader;' > $v/autoload.php; ` +
+	`else mkdir -p /phpAction/composer && cp -a /phpAction/user/vendor /phpAction/composer/; fi`
+
+// goDownload downloads the modules of the go.mod at file into /home/go.
+// Go ignores a go.mod in the temp root itself: it downloads from a subdir.
+func goDownload(file string) string {
+	return "mkdir -p /tmp/gomod && cp " + file + " /tmp/gomod/go.mod && cd /tmp/gomod && " +
+		"GOPATH=/home/go GOFLAGS=-modcacherw go mod download && chmod -R a+rwX /home/go && rm -rf /tmp/gomod"
+}
+
+// refuse is the install of a kind whose images without /bin/extend cannot
+// be extended: the build fails at once with why, in the build's log.
+func refuse(kind, why string) string {
+	msg := "builder: cannot install the " + kind + " dependencies: " + why
+	return "echo '" + strings.ReplaceAll(msg, "'", `'\''`) + "' >&2; exit 1"
+}
+
+// Run is the build's install step: the image's /bin/extend when it has
+// one, else the kind's Install; then the requirements file goes.
+//
+// A /bin/extend may remove the file (the nodejs runtime's does): Extended
+// reads the copy the step keeps in /tmp/sent.<file>.
+func (k Kind) Run() string {
+	extend := "/bin/extend"
+	if k.Extended != "" {
+		extend = "cp /tmp/" + k.File + " " + k.Sent() + " && /bin/extend && " + k.Extended
+	}
+	return "if [ -x /bin/extend ]; then " + extend + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " " + k.Sent()
+}
+
+// Sent is where the install step keeps the file as it was sent.
+func (k Kind) Sent() string { return "/tmp/sent." + k.File }
 
 // Lookup returns the kind named name.
 func Lookup(name string) (Kind, bool) {

@@ -91,11 +91,19 @@ func dockerfileIs(t testing.TB, req buildspec.Plan) {
 		want = append(want,
 			instruction{"user", []string{"root"}},
 			instruction{"copy", []string{k.File, "/tmp/" + k.File}},
-			instruction{"run", []string{"if [ -x /bin/extend ]; then /bin/extend; else " + k.Install + "; fi && rm -f /tmp/" + k.File}},
+			instruction{"run", []string{"if [ -x /bin/extend ]; then " + extended(k) + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " /tmp/sent." + k.File}},
 			instruction{"user", []string{req.SourceUser}},
 		)
 	}
 	assert.Equal(t, want, got, "source %q", req.Source)
+}
+
+// extended is what runs for k when the image has /bin/extend.
+func extended(k kinds.Kind) string {
+	if k.Extended == "" {
+		return "/bin/extend"
+	}
+	return "cp /tmp/" + k.File + " /tmp/sent." + k.File + " && /bin/extend && " + k.Extended
 }
 
 func requireClear(t testing.TB, err error) {

@@ -174,36 +174,52 @@ func TestBuildPastItsDeadline(t *testing.T) {
 	assert.Contains(t, st["reason"], "DeadlineExceeded")
 }
 
-// TestKindInstallWithoutExtend: an image without /bin/extend gets the kind's
-// own package manager, here `go mod download` from the Go module proxy,
-// into the module cache the Go runtime's compile step uses (GOPATH
-// /home/go, not the image's /go). A probe build FROM the custom image then
-// compiles and runs an action importing the module as the compile step
-// does: as the runtime's user (nobody), with its environment, and with
-// the module proxy cut (GOPROXY=off). On the fallback that downloaded
-// into the image's GOPATH, the probe finds no module and fails.
-func TestKindInstallWithoutExtend(t *testing.T) {
+// TestKindGoModules: the go.mod's modules go to the module cache the Go
+// runtime's compile step uses (GOPATH /home/go, not the image's /go), from
+// the Go module proxy: by the kind's own step on an image without
+// /bin/extend (v1.22), and after the /bin/extend of go 1.25, which only
+// removes go.mod. A probe build FROM the custom image then compiles and
+// runs an action importing the module as the compile step does: as the
+// runtime's user (nobody), with its environment, and with the module proxy
+// cut (GOPROXY=off). On the former fallback, which downloaded into the
+// image's GOPATH, and on go 1.25's /bin/extend alone, the probe finds no
+// module and fails.
+func TestKindGoModules(t *testing.T) {
 	_, golang := bases(t)
+	goroot, err := localstack.GoRoot()
+	require.NoError(t, err)
+	v125, err := localstack.GoRuntimeV125(goroot)
+	require.NoError(t, err)
+	push(t, stack.registry, v125, localstack.GoRuntimeV125Ref)
 	// A module of few imports: the probe compiles the standard library's
 	// part it needs from source.
 	gomod := "module action\n\ngo 1.22\n\nrequire github.com/pkg/errors v0.9.1\n"
-	sent, st := buildAndWait(t, "devel", map[string]any{
-		"source": golang, "target": "devel/go:custom", "kind": "go", "file": base64.StdEncoding.EncodeToString([]byte(gomod)),
-	})
-	require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
-	fs := files(t, sent["image"].(string))
-	assert.True(t, fs["home/go/pkg/mod/github.com/pkg/errors@v0.9.1/errors.go"], "the module is in the compile step's module cache")
-
 	main := "package main\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/pkg/errors\"\n)\n\nfunc main() { fmt.Println(\"probe:\", errors.Wrap(errors.New(\"loaded\"), \"the module\")) }\n"
-	goroot, err := localstack.GoRoot()
+	toolchain, err := localstack.GoToolchain(goroot) // the real image ships it
 	require.NoError(t, err)
-	files, err := localstack.GoToolchain(goroot) // the real image ships it
-	require.NoError(t, err)
-	files["/opt/probe/go.mod"], files["/opt/probe/go.sum"], files["/opt/probe/main.go"] = gomod, goSum(t, gomod, main), main
-	probe := probeImage(t, sent["image"].(string), goCompileProbe, files)
-	_, st = buildAndWait(t, "devel", map[string]any{"source": probe, "target": "devel/go:probe", "kind": "go", "file": base64.StdEncoding.EncodeToString([]byte(gomod))})
-	require.Equal(t, "succeeded", st["status"], "the probe compiles offline: %v", st["logs"])
-	assert.Contains(t, st["logs"], "probe: the module: loaded", "and its action runs")
+	sum := goSum(t, gomod, main)
+	for _, tc := range []struct{ name, source, user string }{
+		{"v1.22 without /bin/extend", golang, "devel"},
+		{"v1.25 with /bin/extend", stack.registry.Host + "/" + localstack.GoRuntimeV125Ref, "gopher"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sent, st := buildAndWait(t, tc.user, map[string]any{
+				"source": tc.source, "target": tc.user + "/go:custom", "kind": "go", "file": b64(gomod),
+			})
+			require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+			fs := files(t, sent["image"].(string))
+			assert.True(t, fs["home/go/pkg/mod/github.com/pkg/errors@v0.9.1/errors.go"], "the module is in the compile step's module cache")
+
+			probe := map[string]string{"/bin/extend": goCompileProbe, "/opt/probe/go.mod": gomod, "/opt/probe/go.sum": sum, "/opt/probe/main.go": main}
+			for p, data := range toolchain {
+				probe[p] = data
+			}
+			_, st = buildAndWait(t, tc.user, map[string]any{"source": probeImage(t, sent["image"].(string), probe), "target": tc.user + "/go:probe", "kind": "go", "file": b64(gomod)})
+			require.Equal(t, "succeeded", st["status"], "the probe compiles offline: %v", st["logs"])
+			assert.Contains(t, st["logs"], "probe: the module: loaded", "and its action runs")
+		})
+	}
 }
 
 // goCompileProbe is the /bin/extend of a go probe: it compiles and runs the
@@ -216,15 +232,15 @@ su -s /bin/sh nobody -c 'cd /tmp/probe && env -i GOROOT=/usr/local/go GOPATH=/ho
 `
 
 // probeImage pushes, under the shared runtimes/ prefix, the image ref
-// with extend as its /bin/extend and files added, and returns its
-// reference: a build FROM it runs extend as its step.
-func probeImage(t *testing.T, ref, extend string, files map[string]string) string {
+// with files added, and returns its reference: a build FROM it runs the
+// /bin/extend among them as its step.
+func probeImage(t *testing.T, ref string, files map[string]string) string {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	require.NoError(t, err)
 	base, err := remote.Image(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
 	require.NoError(t, err)
-	img, err := localstack.WithExtend(base, extend, files)
+	img, err := localstack.WithFiles(base, files)
 	require.NoError(t, err)
 	id, err := names.NewID()
 	require.NoError(t, err)

@@ -134,7 +134,29 @@ func ProbeRuntime(needles ...string) (v1.Image, error) {
 // this machine's (static) go command only; a probe that compiles adds the
 // rest of the toolchain (GoToolchain), which the real images ship.
 func GoRuntime(goroot string) (v1.Image, error) {
+	return goRuntime(goroot, "", "apacheopenserverless/runtime-golang")
+}
+
+// goExtend follows runtime/go/v1.25/bin/extend: it says extension is
+// unnecessary and removes /tmp/go.mod ($WORKSPACE is unset there).
+const goExtend = `#!/bin/sh
+if [ -f /tmp/go.mod ]; then
+    echo "WARNING: Extension in go is unnecessary. Use go.mod inside action folder"
+    rm -rf $WORKSPACE /tmp/go.mod
+fi
+`
+
+// GoRuntimeV125 is GoRuntime with the /bin/extend of the go 1.25 runtime
+// (runtime/go/v1.25/Dockerfile: the same user, folders and compile step).
+func GoRuntimeV125(goroot string) (v1.Image, error) {
+	return goRuntime(goroot, goExtend, "apacheopenserverless/runtime-golang-v1.25")
+}
+
+func goRuntime(goroot, extend, executionEnv string) (v1.Image, error) {
 	files := baseFiles()
+	if extend != "" {
+		files["/bin/extend"] = file{mode: 0o755, data: []byte(extend)}
+	}
 	for _, f := range []string{"bin/go", "VERSION", "go.env"} {
 		data, err := os.ReadFile(path.Join(goroot, f))
 		if err != nil {
@@ -149,13 +171,13 @@ func GoRuntime(goroot string) (v1.Image, error) {
 		// GOROOT, which the golang images leave to the go command: this
 		// one's tree is too thin for it to find its root.
 		"GOLANG_VERSION=" + runtime.Version()[2:], "GOTOOLCHAIN=local", "GOPATH=/go", "GOROOT=/usr/local/go",
-		"OW_EXECUTION_ENV=apacheopenserverless/runtime-golang", "OW_COMPILER=/bin/compile", "OW_LOG_INIT_ERROR=1", "OW_WAIT_FOR_ACK=1",
+		"OW_EXECUTION_ENV=" + executionEnv, "OW_COMPILER=/bin/compile", "OW_LOG_INIT_ERROR=1", "OW_WAIT_FOR_ACK=1",
 	})
 }
 
 // GoToolchain is what compiling a pure Go action needs of goroot besides
 // the go command, under /usr/local/go: the compiler, assembler and linker,
-// and the standard library's sources (path → content, for WithExtend).
+// and the standard library's sources (path → content, for WithFiles).
 func GoToolchain(goroot string) (map[string]string, error) {
 	files := map[string]file{}
 	for _, f := range []string{"pkg/tool/linux_amd64/compile", "pkg/tool/linux_amd64/asm", "pkg/tool/linux_amd64/link"} {
@@ -205,6 +227,7 @@ type file struct {
 	data []byte
 	dir  bool
 	link string
+	uid  int // owner, with group root
 }
 
 // baseFiles are busybox with its applets, users root and nobody, CA
@@ -244,7 +267,13 @@ func image(files map[string]file, workdir string, env []string) (v1.Image, error
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	return configured([]v1.Layer{layer}, "nobody", workdir, env)
+}
+
+// configured is an image of layers, for linux/amd64, that runs as user
+// (root when empty) in workdir with env.
+func configured(layers []v1.Layer, user, workdir string, env []string) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		return nil, err
 	}
@@ -255,17 +284,17 @@ func image(files map[string]file, workdir string, env []string) (v1.Image, error
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
 	cf.Config.Env = env
-	cf.Config.User = "nobody"
+	cf.Config.User = user
 	cf.Config.WorkingDir = workdir
 	return mutate.ConfigFile(img, cf)
 }
 
-// WithExtend is base with one more layer: extend as its /bin/extend, and
-// files (path → content), readable by all (and executable under a bin/ or
-// pkg/tool/ folder). A probe build FROM it runs
-// extend as its build step.
-func WithExtend(base v1.Image, extend string, files map[string]string) (v1.Image, error) {
-	fs := map[string]file{"/bin/extend": {mode: 0o755, data: []byte(extend)}}
+// WithFiles is base with one more layer of files (path → content),
+// readable by all (and executable under a bin/ or pkg/tool/ folder). With
+// a /bin/extend among them (/usr/bin/extend where /bin links to usr/bin),
+// a build FROM it runs that as its build step: a probe.
+func WithFiles(base v1.Image, files map[string]string) (v1.Image, error) {
+	fs := map[string]file{}
 	for p, data := range files {
 		mode := int64(0o644)
 		if strings.Contains(p, "/bin/") || strings.Contains(p, "/pkg/tool/") {
@@ -273,7 +302,7 @@ func WithExtend(base v1.Image, extend string, files map[string]string) (v1.Image
 		}
 		fs[p] = file{mode: mode, data: []byte(data)}
 	}
-	layer, err := tarLayer(fs)
+	layer, err := upperLayer(fs)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +310,15 @@ func WithExtend(base v1.Image, extend string, files map[string]string) (v1.Image
 }
 
 // tarLayer is a layer of files, parent directories first.
-func tarLayer(files map[string]file) (v1.Layer, error) {
+func tarLayer(files map[string]file) (v1.Layer, error) { return writeLayer(files, true) }
+
+// upperLayer is a layer of files over an image that has their parent
+// directories, or where extraction makes them: no entry of its own for a
+// parent, which would replace a symlink of the image's (Debian's /bin →
+// usr/bin) with an empty directory.
+func upperLayer(files map[string]file) (v1.Layer, error) { return writeLayer(files, false) }
+
+func writeLayer(files map[string]file, parents bool) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	names := make([]string, 0, len(files))
@@ -295,7 +332,7 @@ func tarLayer(files map[string]file) (v1.Layer, error) {
 		f := files[n]
 		// Parent directories first.
 		parts := strings.Split(strings.Trim(n, "/"), "/")
-		for i := 1; i < len(parts); i++ {
+		for i := 1; parents && i < len(parts); i++ {
 			d := strings.Join(parts[:i], "/") + "/"
 			if !dirs[d] {
 				dirs[d] = true
@@ -312,11 +349,11 @@ func tarLayer(files map[string]file) (v1.Layer, error) {
 				continue
 			}
 			dirs[name] = true
-			h = &tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: f.mode, ModTime: epoch}
+			h = &tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: f.mode, Uid: f.uid, ModTime: epoch}
 		case f.link != "":
 			h = &tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: f.link, Mode: 0o777, ModTime: epoch}
 		default:
-			h = &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: f.mode, Size: int64(len(f.data)), ModTime: epoch}
+			h = &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: f.mode, Uid: f.uid, Size: int64(len(f.data)), ModTime: epoch}
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
@@ -339,6 +376,7 @@ func tarLayer(files map[string]file) (v1.Layer, error) {
 const (
 	PythonRuntimeRef = "runtimes/python:v3.13"
 	GoRuntimeRef     = "runtimes/go:v1.22"
+	GoRuntimeV125Ref = "runtimes/go:v1.25"
 	// SeedSource is the seed's example source (../shared/seed/DEPLOYER.md,
 	// test/e2e's tasks test), on Docker Hub: the suite's Docker Hub mirror
 	// serves the python stand-in under its repository and tag.

@@ -45,6 +45,12 @@ func (t Tools) buildkit(name string) string {
 
 func (t Tools) crane() string { return filepath.Join(t.Dir, "crane", "crane") }
 
+// RootFS is the root filesystem hack/runtimes.sh made for a stand-in of
+// kind's runtimes, as one gzipped layer.
+func (t Tools) RootFS(kind string) string {
+	return filepath.Join(t.Dir, "runtimes", kind+".tar.gz")
+}
+
 // node is the local node (hack/node), rebuilt by every `make tools`.
 func (t Tools) node() string { return filepath.Join(t.Dir, "bin", "osb-node") }
 
@@ -56,7 +62,7 @@ func (t Tools) Task() string { return filepath.Join(t.Dir, "bin", "task") }
 func (t Tools) Check() error {
 	var missing []string
 	for _, p := range []string{t.kube("kube-apiserver"), t.kube("kube-controller-manager"), t.kube("kube-scheduler"), t.registry(),
-		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.crane(), t.node()} {
+		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.crane(), t.node(), t.RootFS("python"), t.RootFS("nodejs"), t.RootFS("php")} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}

@@ -1,0 +1,165 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apache/openserverless-builder/test/localstack"
+)
+
+var (
+	standInsOnce sync.Once
+	standIns     map[string]string // Ref → full reference
+	standInsErr  error
+)
+
+// standIn pushes the runtime stand-ins once and returns s's reference.
+func standIn(t *testing.T, s localstack.StandIn) string {
+	t.Helper()
+	bases(t) // buildkitd.toml
+	standInsOnce.Do(func() {
+		standIns = map[string]string{}
+		for _, s := range []localstack.StandIn{localstack.PythonV312(), localstack.PythonV313(), localstack.NodejsV21(), localstack.NodejsV26(), localstack.PhpV83()} {
+			ref, err := stack.registry.PushStandIn(localstack.DefaultTools(), s)
+			if err != nil {
+				standInsErr = err
+				return
+			}
+			standIns[s.Ref] = ref
+		}
+	})
+	require.NoError(t, standInsErr)
+	return standIns[s.Ref]
+}
+
+// pythonProbe runs /opt/probe/main.py as the python runtime runs an action:
+// from a folder under its action root (/action/action), as nobody, with the
+// image's HOME and nothing from the build's environment, and pip cut off
+// from any index.
+const pythonProbe = `#!/bin/sh
+set -eu
+d=/action/action/1/bin
+mkdir -p $d && cp /opt/probe/main.py $d/ && chown -R nobody $d
+cd $d && setpriv --reuid=65534 --regid=65534 --clear-groups env -i HOME=/tmp PYTHONPYCACHEPREFIX=/tmp/pycache \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PIP_NO_INDEX=1 python3 main.py
+`
+
+// nodeProbe requires as the nodejs runtime's launcher does: from an action
+// folder under its action root (/app/action), as nobody, HOME=/app, with
+// npm offline.
+const nodeProbe = `#!/bin/sh
+set -eu
+d=/app/action/1/bin
+mkdir -p $d && cp /opt/probe/index.js $d/ && chown -R nobody $d
+cd $d && setpriv --reuid=65534 --regid=65534 --clear-groups env -i HOME=/app \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin npm_config_offline=true node index.js
+`
+
+// phpProbe runs /opt/probe/index.php as the php runtime runs an action
+// (runtime/php/v8.3/compile.php): from an action folder under
+// /phpAction/action, given the runtime's vendor folder since it has none,
+// as root (the image sets no USER), with composer's network cut.
+const phpProbe = `#!/bin/sh
+set -eu
+d=/phpAction/action/1/src
+mkdir -p $d && cp /opt/probe/index.php $d/ && cp -a /phpAction/composer/vendor $d/vendor
+cd $d && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin COMPOSER_DISABLE_NETWORK=1 php index.php
+`
+
+// TestKindsLoadTheirDependencies: for python and nodejs, on both
+// generations of runtime (without /bin/extend: the kind's own package
+// manager; with it: the runtime's contract), send builds the custom image
+// through the zip and the Job, and a probe build FROM that image loads the
+// new dependency, and one the runtime ships, as the launcher would. A
+// dependency that does not exist fails the build, with the package
+// manager's own message in logs. python installs from an index on
+// 127.0.0.1 named in requirements.txt; nodejs from the npm registry.
+func TestKindsLoadTheirDependencies(t *testing.T) {
+	index, err := localstack.StartPythonIndex(localstack.Wheel{Name: "osbprobe", Version: "1.0", Source: "def hello():\n    return 'osbprobe loaded'\n"})
+	require.NoError(t, err)
+	t.Cleanup(index.Close)
+	pyReq := "--index-url " + index.URL + "\nosbprobe==1.0\n"
+	pyMain := "import osbprobe, six\nprint('probe:', osbprobe.hello(), 'beside six', six.__version__)\n"
+	repo, err := localstack.StartComposerRepository(localstack.ComposerPackage{Name: "osb/greeting", Version: "1.0.0", Namespace: `Osb\Greeting`,
+		Files: map[string]string{"Hello.php": "<?php\nnamespace Osb\\Greeting;\n\nclass Hello\n{\n    public static function hi(): string\n    {\n        return 'osb/greeting loaded';\n    }\n}\n"}})
+	require.NoError(t, err)
+	t.Cleanup(repo.Close)
+	composer := func(pkg string) string {
+		return `{"require": {"` + pkg + `": "1.0.0"}, "repositories": [{"type": "composer", "url": "` + repo.URL + `"}, {"packagist.org": false}], "config": {"secure-http": false}}`
+	}
+	phpMain := "<?php\nrequire __DIR__ . '/vendor/autoload.php';\necho 'probe: ', \\Osb\\Greeting\\Hello::hi(), ' beside ', \\Osb\\Shipped\\Package::name(), \"\\n\";\n"
+	nodeMain := "const isNumber = require('is-number');\nconst shipped = require('osb-shipped');\nconsole.log('probe: is-number', isNumber(7), 'beside', shipped);\n"
+
+	for _, tc := range []struct {
+		name    string
+		standIn localstack.StandIn
+		kind    string
+		file    string
+		probe   string
+		files   map[string]string
+		want    string
+		missing string // requirements naming a package that does not exist
+		refusal string // the package manager's message for it
+	}{
+		{"python v3.12 (pip)", localstack.PythonV312(), "python", pyReq, pythonProbe, map[string]string{"/opt/probe/main.py": pyMain},
+			"probe: osbprobe loaded beside six", "--index-url " + index.URL + "\nosb-missing\n", "No matching distribution found for osb-missing"},
+		{"python v3.13 (/bin/extend)", localstack.PythonV313(), "python", pyReq, pythonProbe, map[string]string{"/opt/probe/main.py": pyMain},
+			"probe: osbprobe loaded beside six", "--index-url " + index.URL + "\nosb-missing\n", "No matching distribution found for osb-missing"},
+		{"nodejs v21 (npm)", localstack.NodejsV21(), "nodejs", `{"dependencies":{"is-number":"7.0.0"}}`, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
+			"probe: is-number true beside shipped by the runtime", `{"dependencies":{"osb-no-such-package-e2e":"1.0.0"}}`, "E404"},
+		{"nodejs v26 (/bin/extend)", localstack.NodejsV26(), "nodejs", `{"dependencies":{"is-number":"7.0.0"}}`, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
+			"probe: is-number true beside shipped by the runtime", `{"dependencies":{"osb-no-such-package-e2e":"1.0.0"}}`, "E404"},
+		{"php v8.3 (composer)", localstack.PhpV83(), "php", composer("osb/greeting"), phpProbe, map[string]string{"/opt/probe/index.php": phpMain},
+			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "osb/missing, it could not be found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			source := standIn(t, tc.standIn)
+			t.Parallel()
+			user := "kinds-" + strings.NewReplacer(":", "-", ".", "").Replace(strings.TrimPrefix(tc.standIn.Ref, "runtimes/standin-"))
+			sent, st := buildAndWait(t, user, map[string]any{
+				"source": source, "target": user + "/custom:v1", "kind": tc.kind, "file": b64(tc.file),
+			})
+			require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
+
+			files := map[string]string{localstack.ExtendPath: tc.probe}
+			for p, data := range tc.files {
+				files[p] = data
+			}
+			probe := probeImage(t, sent["image"].(string), files)
+			_, st = buildAndWait(t, user, map[string]any{"source": probe, "target": user + "/probe:v1", "kind": tc.kind, "file": b64(tc.file)})
+			require.Equal(t, "succeeded", st["status"], "the probe loads the dependency: %v", st["logs"])
+			assert.Contains(t, st["logs"], tc.want)
+
+			_, st = buildAndWait(t, user, map[string]any{"source": source, "target": user + "/missing:v1", "kind": tc.kind, "file": b64(tc.missing)})
+			assert.Equal(t, "failed", st["status"])
+			assert.Contains(t, st["logs"], tc.refusal, "the package manager's own message")
+		})
+	}
+}
+
+// TestKindsRefusedWithoutExtend: java, ruby and dotnet images without
+// /bin/extend cannot be extended where their launchers look
+// (docs/kinds.md): the build fails at once, and logs says why and what to
+// do instead.
+func TestKindsRefusedWithoutExtend(t *testing.T) {
+	_, plain := bases(t) // an image without /bin/extend
+	for kind, tc := range map[string]struct{ file, why string }{
+		"java":   {"<project/>", "package the dependencies in the action's jar"},
+		"ruby":   {"source 'https://rubygems.org'\n", "vendor the gems in the action's zip"},
+		"dotnet": {"{}", "no .NET SDK to restore packages with"},
+	} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			_, st := buildAndWait(t, "refused-"+kind, map[string]any{"source": plain, "target": "refused-" + kind + ":v1", "kind": kind, "file": b64(tc.file)})
+			assert.Equal(t, "failed", st["status"])
+			assert.Contains(t, st["logs"], "builder: cannot install the "+kind+" dependencies")
+			assert.Contains(t, st["logs"], tc.why)
+		})
+	}
+}
