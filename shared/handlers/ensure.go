@@ -14,6 +14,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -23,8 +24,8 @@ import (
 var Ensure = action.Action{Name: "ensure", Methods: web.Write(), Run: ensure}
 
 // ensureFormat versions what the builder makes of the same inputs (the
-// Dockerfile, the install steps): changing it gives every input a new
-// image, built again.
+// Dockerfile's shape): changing it gives every input a new image, built
+// again. The kind's install step is hashed itself (Identity).
 const ensureFormat = "openserverless-builder/ensure/1"
 
 // Ensured is ensure's result.
@@ -39,11 +40,13 @@ type Ensured struct {
 	Message      string `json:"message"`
 }
 
-// Identity is the hash that names what is built: the format, the kind, the
-// source's resolved digest (a patched base is a new image) and the file.
-func Identity(kind, sourceDigest string, file []byte) string {
+// Identity is the hash that names what is built: the format, the kind and
+// its install step (a mended step is a new image), the source's resolved
+// digest (a patched base is a new image) and the file.
+func Identity(k kinds.Kind, sourceDigest string, file []byte) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n%d\n", ensureFormat, kind, sourceDigest, len(file))
+	run := k.Run()
+	fmt.Fprintf(h, "%s\n%s\n%d\n%s\n%s\n%d\n", ensureFormat, k.Name, len(run), run, sourceDigest, len(file))
 	h.Write(file)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -66,7 +69,7 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	k, ns := p.kube, cfg.BuildNamespace
-	id := Identity(req.Kind.Name, p.source.Digest, req.File)[:20]
+	id := Identity(req.Kind, p.source.Digest, req.File)[:20]
 	req.Repo, req.Tag = inv.Caller.Name, req.Kind.Name+"-"+id
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.host, p.source, cfg)
 

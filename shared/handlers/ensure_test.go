@@ -19,6 +19,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 )
@@ -61,7 +62,8 @@ func TestEnsureBuildsOnceThenAnswersAtOnce(t *testing.T) {
 	code, first, err := runEnsure(t, cs, p)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusAccepted, code)
-	want := Identity("python", sources.digests[seedSource], []byte("beautifulsoup4\n"))[:20]
+	python, _ := kinds.Lookup("python")
+	want := Identity(python, sources.digests[seedSource], []byte("beautifulsoup4\n"))[:20]
 	assert.Equal(t, "registry.ensure:5000/devel:python-"+want, first.Image)
 	assert.Equal(t, want, first.ID)
 	assert.Equal(t, names.JobName("devel", want), first.JobName)
@@ -159,16 +161,21 @@ func TestEnsureRefusesATarget(t *testing.T) {
 
 func TestIdentity(t *testing.T) {
 	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
-	base := Identity("python", d1, []byte("a\n"))
+	python, _ := kinds.Lookup("python")
+	nodejs, _ := kinds.Lookup("nodejs")
+	mended := python
+	mended.Install += " --no-compile"
+	base := Identity(python, d1, []byte("a\n"))
 	assert.Len(t, base, 64)
-	assert.Equal(t, base, Identity("python", d1, []byte("a\n")), "the same inputs, the same image")
-	for _, other := range []string{
-		Identity("python", d2, []byte("a\n")), // a moved source tag
-		Identity("python", d1, []byte("b\n")),
-		Identity("nodejs", d1, []byte("a\n")),
-		Identity("python", d1, nil),
+	assert.Equal(t, base, Identity(python, d1, []byte("a\n")), "the same inputs, the same image")
+	for name, other := range map[string]string{
+		"a moved source tag":    Identity(python, d2, []byte("a\n")),
+		"another file":          Identity(python, d1, []byte("b\n")),
+		"another kind":          Identity(nodejs, d1, []byte("a\n")),
+		"no file":               Identity(python, d1, nil),
+		"a mended install step": Identity(mended, d1, []byte("a\n")),
 	} {
-		assert.NotEqual(t, base, other)
+		assert.NotEqual(t, base, other, name)
 	}
 }
 
