@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -140,21 +141,33 @@ func start(zipData []byte, o Options) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(execPath)
-	cmd.Dir = o.Dir
-	// Only what the runtime passes: no PATH, HOME or KUBERNETES_*.
-	cmd.Env = []string{"__OW_WAIT_FOR_ACK=1"}
-	for k, v := range o.InitEnv {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.ExtraFiles = []*os.File{resultW}
 	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
+	var cmd *exec.Cmd
+	var stdin io.WriteCloser
+	for attempt := 0; ; attempt++ {
+		cmd = exec.Command(execPath)
+		cmd.Dir = o.Dir
+		// Only what the runtime passes: no PATH, HOME or KUBERNETES_*.
+		cmd.Env = []string{"__OW_WAIT_FOR_ACK=1"}
+		for k, v := range o.InitEnv {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.ExtraFiles = []*os.File{resultW}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+		err = cmd.Start()
+		// A process forked meanwhile by another goroutine (parallel tests
+		// start zips at once) holds exec open, from its unzipping, until it
+		// execs itself: ETXTBSY for that moment.
+		if errors.Is(err, syscall.ETXTBSY) && attempt < 50 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		break
 	}
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		resultR.Close()
 		resultW.Close()
 		return nil, fmt.Errorf("starting exec: %w", err)
