@@ -58,11 +58,13 @@ for kind in "${!packages[@]}"; do
       >>"$out/$kind.log" 2>&1 || { tail -20 "$out/$kind.log" >&2; exit 1; }
   fi
   case $kind in
-  php) # A package the runtime ships in /phpAction/composer, installed by
-    # composer as runtime/php/v8.3/Dockerfile installs its own (then removes
-    # composer.lock); from a path repository, since packagist cannot be
-    # reached from here.
-    mkdir -p "$root/opt/shipped/osb-shipped/src" "$root/phpAction/composer"
+  php) # A package the runtime ships, installed by composer as the php
+    # Dockerfiles install their own (then remove composer.lock): in
+    # /phpAction/composer (runtime/php/v8.3/Dockerfile) and in
+    # /app/.composer, COMPOSER_HOME, owned by nobody
+    # (runtime/php/v8.4/Dockerfile); from a path repository, since
+    # packagist cannot be reached from here.
+    mkdir -p "$root/opt/shipped/osb-shipped/src" "$root/phpAction/composer" "$root/app/.composer" "$root/app/action"
     cat >"$root/opt/shipped/osb-shipped/composer.json" <<'JSON'
 {"name": "osb/shipped", "version": "1.0.0", "autoload": {"psr-4": {"Osb\\Shipped\\": "src/"}}}
 JSON
@@ -81,7 +83,10 @@ PHP
     cat >"$root/phpAction/composer/composer.json" <<'JSON'
 {"require": {"osb/shipped": "1.0.0"}, "repositories": [{"type": "path", "url": "/opt/shipped/osb-shipped", "options": {"symlink": false}}]}
 JSON
-    chroot "$root" sh -c 'cd /phpAction/composer && COMPOSER_ALLOW_SUPERUSER=1 composer install --no-plugins --no-scripts --prefer-dist --no-dev -o -q && rm composer.lock' \
+    cp "$root/phpAction/composer/composer.json" "$root/app/.composer/"
+    chroot "$root" sh -c 'for d in /phpAction/composer /app/.composer; do
+        (cd $d && COMPOSER_ALLOW_SUPERUSER=1 composer install --no-plugins --no-scripts --prefer-dist --no-dev -o -q && rm composer.lock) || exit 1
+      done && chown -R nobody:root /app && chmod -R 0775 /app' \
       >>"$out/$kind.log" 2>&1 || { tail -20 "$out/$kind.log" >&2; exit 1; } ;;
   python) # The python images build Python in /usr/local: no EXTERNALLY-MANAGED.
     rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED ;;

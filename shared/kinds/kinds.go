@@ -14,6 +14,9 @@ type Kind struct {
 	// own package manager, installing where that runtime's launcher looks,
 	// or a refusal that says what the image lacks.
 	Install string
+	// Prepare, when set, runs before the image's /bin/extend: what its
+	// /bin/extend needs of the file that it does not read itself.
+	Prepare string
 	// Extended, when set, runs after the image's /bin/extend: what the
 	// runtime's launcher needs beyond what its /bin/extend does.
 	Extended string
@@ -36,7 +39,12 @@ var table = []Kind{
 	// an action without one, and the runner loads its autoload.php: the
 	// user's packages are installed beside the ones the runtime ships there,
 	// whose autoloader then loads the user's too.
-	{Name: "php", File: "composer.json", Install: phpInstall},
+	// The php runtimes' /bin/extend (8.4) runs `composer global require` of
+	// each package, which reads the repositories and config of
+	// COMPOSER_HOME's composer.json, not the file's, and ends with success
+	// when composer failed: the file's are merged there first, and each
+	// package is checked after.
+	{Name: "php", File: "composer.json", Install: phpInstall, Prepare: phpPrepare, Extended: phpCheck},
 	// The Java runtimes' compile step puts only the launcher, gson and the
 	// action's own jars on the classpath, and the images have no Maven.
 	{Name: "java", File: "pom.xml", Install: refuse("java",
@@ -95,6 +103,23 @@ func goDownload(file string) string {
 		"GOPATH=/home/go GOFLAGS=-modcacherw go mod download && chmod -R a+rwX /home/go && rm -rf /tmp/gomod"
 }
 
+// phpPrepare merges the repositories (the file's first) and config of the
+// file sent into COMPOSER_HOME's composer.json, where the image sets one.
+const phpPrepare = `if [ -n "${COMPOSER_HOME:-}" ]; then mkdir -p "$COMPOSER_HOME" && ` +
+	`php -r '$f = getenv("COMPOSER_HOME") . "/composer.json"; $a = is_file($f) ? json_decode(file_get_contents($f), true) : []; ` +
+	`$b = json_decode(file_get_contents("/tmp/sent.composer.json"), true); ` +
+	`if (!is_array($b)) { fwrite(STDERR, "builder: composer.json is not valid JSON\n"); exit(1); } ` +
+	`if (isset($b["repositories"])) { $a["repositories"] = array_merge($b["repositories"], $a["repositories"] ?? []); } ` +
+	`if (isset($b["config"])) { $a["config"] = array_merge($a["config"] ?? [], $b["config"]); } ` +
+	`file_put_contents($f, json_encode($a, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES));'; fi`
+
+// phpCheck fails the build unless each package the file sent requires is
+// in COMPOSER_HOME's vendor folder (platform requirements aside).
+const phpCheck = `php -r '$b = json_decode(file_get_contents("/tmp/sent.composer.json"), true); ` +
+	`$home = getenv("COMPOSER_HOME") ?: getenv("HOME") . "/.config/composer"; $lost = []; ` +
+	`foreach (array_keys($b["require"] ?? []) as $p) { if (strpos($p, "/") !== false && !is_dir("$home/vendor/$p")) { $lost[] = $p; } } ` +
+	`if ($lost) { fwrite(STDERR, "builder: the runtime\x27s /bin/extend did not install " . implode(", ", $lost) . ": see composer\x27s message above\n"); exit(1); }'`
+
 // refuse is the install of a kind whose images without /bin/extend cannot
 // be extended: the build fails at once with why, in the build's log.
 func refuse(kind, why string) string {
@@ -105,12 +130,18 @@ func refuse(kind, why string) string {
 // Run is the build's install step: the image's /bin/extend when it has
 // one, else the kind's Install; then the requirements file goes.
 //
-// A /bin/extend may remove the file (the nodejs runtime's does): Extended
-// reads the copy the step keeps in /tmp/sent.<file>.
+// A /bin/extend may remove the file (the nodejs, php and go runtimes' do):
+// Prepare and Extended read the copy the step keeps in /tmp/sent.<file>.
 func (k Kind) Run() string {
 	extend := "/bin/extend"
+	if k.Prepare != "" {
+		extend = k.Prepare + " && " + extend
+	}
 	if k.Extended != "" {
-		extend = "cp /tmp/" + k.File + " " + k.Sent() + " && /bin/extend && " + k.Extended
+		extend += " && " + k.Extended
+	}
+	if k.Prepare != "" || k.Extended != "" {
+		extend = "cp /tmp/" + k.File + " " + k.Sent() + " && " + extend
 	}
 	return "if [ -x /bin/extend ]; then " + extend + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " " + k.Sent()
 }

@@ -49,7 +49,11 @@ func TestRun(t *testing.T) {
 		// kept for the check after it.
 		{"nodejs", []string{"then cp /tmp/package.json /tmp/sent.package.json && /bin/extend && g=$(npm root -g)", `require("/tmp/sent.package.json")`,
 			"; else npm install --omit=dev", "rm -f /tmp/package.json /tmp/sent.package.json"}},
-		{"php", []string{"/bin/extend; else mkdir -p /phpAction/user", "composer install --no-dev", `require "/phpAction/user/vendor/autoload.php";`}},
+		// php 8.4's /bin/extend reads COMPOSER_HOME's composer.json: the
+		// file's repositories go there first, and a check comes after.
+		{"php", []string{"then cp /tmp/composer.json /tmp/sent.composer.json && if [ -n \"${COMPOSER_HOME:-}\" ]; then",
+			"; fi && /bin/extend && php -r", "did not install", "; else mkdir -p /phpAction/user", "composer install --no-dev",
+			`require "/phpAction/user/vendor/autoload.php";`}},
 		// go 1.25's /bin/extend removes go.mod: the download runs after it,
 		// from the copy.
 		{"go", []string{"then cp /tmp/go.mod /tmp/sent.go.mod && /bin/extend && mkdir -p /tmp/gomod && cp /tmp/sent.go.mod /tmp/gomod/go.mod",

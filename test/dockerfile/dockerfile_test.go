@@ -100,10 +100,18 @@ func dockerfileIs(t testing.TB, req buildspec.Plan) {
 
 // extended is what runs for k when the image has /bin/extend.
 func extended(k kinds.Kind) string {
-	if k.Extended == "" {
+	if k.Prepare == "" && k.Extended == "" {
 		return "/bin/extend"
 	}
-	return "cp /tmp/" + k.File + " /tmp/sent." + k.File + " && /bin/extend && " + k.Extended
+	run := "cp /tmp/" + k.File + " /tmp/sent." + k.File + " && "
+	if k.Prepare != "" {
+		run += k.Prepare + " && "
+	}
+	run += "/bin/extend"
+	if k.Extended != "" {
+		run += " && " + k.Extended
+	}
+	return run
 }
 
 func requireClear(t testing.TB, err error) {

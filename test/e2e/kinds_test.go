@@ -25,7 +25,7 @@ func standIn(t *testing.T, s localstack.StandIn) string {
 	bases(t) // buildkitd.toml
 	standInsOnce.Do(func() {
 		standIns = map[string]string{}
-		for _, s := range []localstack.StandIn{localstack.PythonV312(), localstack.PythonV313(), localstack.NodejsV21(), localstack.NodejsV26(), localstack.PhpV83()} {
+		for _, s := range []localstack.StandIn{localstack.PythonV312(), localstack.PythonV313(), localstack.NodejsV21(), localstack.NodejsV26(), localstack.PhpV83(), localstack.PhpV84()} {
 			ref, err := stack.registry.PushStandIn(localstack.DefaultTools(), s)
 			if err != nil {
 				standInsErr = err
@@ -70,6 +70,16 @@ set -eu
 d=/phpAction/action/1/src
 mkdir -p $d && cp /opt/probe/index.php $d/ && cp -a /phpAction/composer/vendor $d/vendor
 cd $d && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin COMPOSER_DISABLE_NETWORK=1 php index.php
+`
+
+// php84Probe is phpProbe for runtime/php/v8.4 (runtime/php/v8.5/compile.php
+// copies /app/.composer/vendor): under /app/action, as nobody, HOME=/app.
+const php84Probe = `#!/bin/sh
+set -eu
+d=/app/action/1/src
+mkdir -p $d && cp /opt/probe/index.php $d/ && cp -a /app/.composer/vendor $d/vendor && chown -R nobody $d
+cd $d && setpriv --reuid=65534 --regid=65534 --clear-groups env -i HOME=/app \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin COMPOSER_DISABLE_NETWORK=1 php index.php
 `
 
 // TestKindsLoadTheirDependencies: for python and nodejs, on both
@@ -117,6 +127,8 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 			"probe: is-number true beside shipped by the runtime", `{"dependencies":{"osb-no-such-package-e2e":"1.0.0"}}`, "E404"},
 		{"php v8.3 (composer)", localstack.PhpV83(), "php", composer("osb/greeting"), phpProbe, map[string]string{"/opt/probe/index.php": phpMain},
 			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "osb/missing, it could not be found"},
+		{"php v8.4 (/bin/extend)", localstack.PhpV84(), "php", composer("osb/greeting"), php84Probe, map[string]string{"/opt/probe/index.php": phpMain},
+			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "matching version of package osb/missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			source := standIn(t, tc.standIn)
@@ -132,7 +144,10 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 				files[p] = data
 			}
 			probe := probeImage(t, sent["image"].(string), files)
-			_, st = buildAndWait(t, user, map[string]any{"source": probe, "target": user + "/probe:v1", "kind": tc.kind, "file": b64(tc.file)})
+			// The probe's file asks for nothing: its /bin/extend is the probe,
+			// which installs nothing for the kind's checks to find.
+			nothing := map[string]string{"python": "\n", "nodejs": `{"dependencies": {}}`, "php": `{"require": {}}`}[tc.kind]
+			_, st = buildAndWait(t, user, map[string]any{"source": probe, "target": user + "/probe:v1", "kind": tc.kind, "file": b64(nothing)})
 			require.Equal(t, "succeeded", st["status"], "the probe loads the dependency: %v", st["logs"])
 			assert.Contains(t, st["logs"], tc.want)
 

@@ -33,7 +33,7 @@ type StandIn struct {
 const ExtendPath = "/usr/bin/extend"
 
 // The stand-ins: for python and nodejs, the generation users pick today
-// (no /bin/extend) and the newer one (with it); for php, today's.
+// (no /bin/extend) and the newer one (with it).
 
 // PythonV312 stands in for runtime/python/v3.12 (no /bin/extend).
 func PythonV312() StandIn {
@@ -69,6 +69,32 @@ func PhpV83() StandIn {
 		Env:   []string{standinPath, "OW_COMPILER=/bin/compile.php", "OW_EXECUTION_ENV=apacheopenserverless/action-php-v8.3"},
 		files: map[string]file{"/phpAction/action/": {mode: 0o755, dir: true}}}
 }
+
+// PhpV84 stands in for runtime/php/v8.4, with its /bin/extend: USER
+// nobody, WORKDIR /app, HOME=/app and COMPOSER_HOME=/app/.composer, where
+// it ships its packages (hack/runtimes.sh installs one there).
+func PhpV84() StandIn {
+	return StandIn{Ref: "runtimes/standin-php:v8.4", Kind: "php", User: "nobody", Workdir: "/app",
+		Env: []string{standinPath, "OW_COMPILER=/bin/compile.php", "OW_EXECUTION_ENV=apacheopenserverless/action-php-v8.4",
+			"COMPOSER_HOME=/app/.composer", "HOME=/app"},
+		Extend: phpExtend, files: map[string]file{}}
+}
+
+// phpExtend follows runtime/php/v8.4/extend: `composer global require` of
+// each package the file requires, then `composer global show`, then the
+// file removed; without set -e.
+const phpExtend = `#!/bin/sh
+if [ -f /tmp/composer.json ]; then
+    echo "Extending runtime with requested packages"
+    cd /tmp
+    jq -r '.require | keys[]' composer.json | while read pkg; do
+        composer global require "$pkg"
+    done
+    echo "Global packages"
+    composer global show
+    rm -f composer.json
+fi
+`
 
 const standinPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
