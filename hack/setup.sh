@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prerequisites of the local stack, checked before any long build and
 # installed when missing: Debian's etcd, runc (for BuildKit), a static
-# busybox (the test base images) and debootstrap (the runtime stand-ins),
-# with apt (through sudo when not root);
+# busybox (the test base images), debootstrap and npm (the runtime
+# stand-ins), with apt (through sudo when not root);
 # then every Go module the build, the tests and the tools need, into the
 # caller's module cache. Quick when everything is there: `make demo` and
 # `make check` run it first.
@@ -19,6 +19,7 @@ command -v runc >/dev/null || missing+=(runc)
 command -v git >/dev/null || missing+=(git)
 command -v make >/dev/null || missing+=(make)
 command -v debootstrap >/dev/null || missing+=(debootstrap) # the runtime stand-ins (hack/runtimes.sh)
+command -v npm >/dev/null || missing+=(npm)                 # fetches npm for the nodejs stand-in
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then
@@ -28,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} with apt"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    etcd-server runc busybox-static make git debootstrap ca-certificates >/dev/null
+    "${missing[@]}" ca-certificates >/dev/null
 fi
 say "system packages ready: etcd $(etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}'), $(runc --version | head -1)"
 

@@ -57,7 +57,7 @@ var table = []Kind{
 	// runtimes' /bin/extend (go 1.25) only removes go.mod, which would
 	// leave every download to the action's init: the same download runs
 	// after it, from the copy of the file sent.
-	{Name: "go", File: "go.mod", Install: goDownload("/tmp/go.mod"), Extended: goDownload("/tmp/sent.go.mod")},
+	{Name: "go", File: "go.mod", Install: goDownload("/tmp/go.mod"), Extended: goDownload(sent + "go.mod")},
 	// The Ruby launcher runs actions under bundler, with the action's own
 	// Gemfile: gems installed in the image are not what it loads.
 	{Name: "ruby", File: "Gemfile", Install: refuse("ruby",
@@ -78,7 +78,7 @@ const nodeLinks = `g=$(npm root -g) && mkdir -p /node_modules && for p in "$g"/*
 	`npm|corepack|'*') ;; ` +
 	`@*) for q in "$p"/*; do if [ -d "$q" ] && [ ! -e "/node_modules/$n/${q##*/}" ]; then mkdir -p "/node_modules/$n" && ln -s "$q" "/node_modules/$n/${q##*/}"; fi; done ;; ` +
 	`*) if [ ! -e "/node_modules/$n" ]; then ln -s "$p" "/node_modules/$n"; fi ;; esac; done && ` +
-	`node -e 'const deps = Object.keys(require("/tmp/sent.package.json").dependencies || {}); ` +
+	`node -e 'const deps = Object.keys(require("` + sent + `package.json").dependencies || {}); ` +
 	`const lost = deps.filter((d) => !require("fs").existsSync("/node_modules/" + d)); ` +
 	`if (lost.length) { console.error("builder: the runtime\x27s /bin/extend did not install " + lost.join(", ") + ": see npm\x27s message above"); process.exit(1); }'`
 
@@ -107,7 +107,7 @@ func goDownload(file string) string {
 // file sent into COMPOSER_HOME's composer.json, where the image sets one.
 const phpPrepare = `if [ -n "${COMPOSER_HOME:-}" ]; then mkdir -p "$COMPOSER_HOME" && ` +
 	`php -r '$f = getenv("COMPOSER_HOME") . "/composer.json"; $a = is_file($f) ? json_decode(file_get_contents($f), true) : []; ` +
-	`$b = json_decode(file_get_contents("/tmp/sent.composer.json"), true); ` +
+	`$b = json_decode(file_get_contents("` + sent + `composer.json"), true); ` +
 	`if (!is_array($b)) { fwrite(STDERR, "builder: composer.json is not valid JSON\n"); exit(1); } ` +
 	`if (isset($b["repositories"])) { $a["repositories"] = array_merge($b["repositories"], $a["repositories"] ?? []); } ` +
 	`if (isset($b["config"])) { $a["config"] = array_merge($a["config"] ?? [], $b["config"]); } ` +
@@ -115,7 +115,7 @@ const phpPrepare = `if [ -n "${COMPOSER_HOME:-}" ]; then mkdir -p "$COMPOSER_HOM
 
 // phpCheck fails the build unless each package the file sent requires is
 // in COMPOSER_HOME's vendor folder (platform requirements aside).
-const phpCheck = `php -r '$b = json_decode(file_get_contents("/tmp/sent.composer.json"), true); ` +
+const phpCheck = `php -r '$b = json_decode(file_get_contents("` + sent + `composer.json"), true); ` +
 	`$home = getenv("COMPOSER_HOME") ?: getenv("HOME") . "/.config/composer"; $lost = []; ` +
 	`foreach (array_keys($b["require"] ?? []) as $p) { if (strpos($p, "/") !== false && !is_dir("$home/vendor/$p")) { $lost[] = $p; } } ` +
 	`if ($lost) { fwrite(STDERR, "builder: the runtime\x27s /bin/extend did not install " . implode(", ", $lost) . ": see composer\x27s message above\n"); exit(1); }'`
@@ -147,7 +147,10 @@ func (k Kind) Run() string {
 }
 
 // Sent is where the install step keeps the file as it was sent.
-func (k Kind) Sent() string { return "/tmp/sent." + k.File }
+func (k Kind) Sent() string { return sent + k.File }
+
+// sent prefixes the copy of the file sent, for Prepare and Extended.
+const sent = "/tmp/sent."
 
 // Lookup returns the kind named name.
 func Lookup(name string) (Kind, bool) {

@@ -91,27 +91,12 @@ func dockerfileIs(t testing.TB, req buildspec.Plan) {
 		want = append(want,
 			instruction{"user", []string{"root"}},
 			instruction{"copy", []string{k.File, "/tmp/" + k.File}},
-			instruction{"run", []string{"if [ -x /bin/extend ]; then " + extended(k) + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " /tmp/sent." + k.File}},
+			// One RUN, exactly the kind's step (shared/kinds tests its text).
+			instruction{"run", []string{k.Run()}},
 			instruction{"user", []string{req.SourceUser}},
 		)
 	}
 	assert.Equal(t, want, got, "source %q", req.Source)
-}
-
-// extended is what runs for k when the image has /bin/extend.
-func extended(k kinds.Kind) string {
-	if k.Prepare == "" && k.Extended == "" {
-		return "/bin/extend"
-	}
-	run := "cp /tmp/" + k.File + " /tmp/sent." + k.File + " && "
-	if k.Prepare != "" {
-		run += k.Prepare + " && "
-	}
-	run += "/bin/extend"
-	if k.Extended != "" {
-		run += " && " + k.Extended
-	}
-	return run
 }
 
 func requireClear(t testing.TB, err error) {
