@@ -51,6 +51,13 @@ func (t Tools) RootFS(kind string) string {
 	return filepath.Join(t.Dir, "runtimes", kind+".tar.gz")
 }
 
+// MavenRepository is what Maven fetched for the java stand-in's own build
+// (hack/runtimes.sh), as one gzipped tar: the tests' Maven repository
+// serves it in place of Maven Central.
+func (t Tools) MavenRepository() string {
+	return filepath.Join(t.Dir, "runtimes", "maven-repository.tar.gz")
+}
+
 // node is the local node (hack/node), rebuilt by every `make tools`.
 func (t Tools) node() string { return filepath.Join(t.Dir, "bin", "osb-node") }
 
@@ -62,7 +69,7 @@ func (t Tools) Task() string { return filepath.Join(t.Dir, "bin", "task") }
 func (t Tools) Check() error {
 	var missing []string
 	for _, p := range []string{t.kube("kube-apiserver"), t.kube("kube-controller-manager"), t.kube("kube-scheduler"), t.registry(),
-		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.crane(), t.node(), t.RootFS("python"), t.RootFS("nodejs"), t.RootFS("php")} {
+		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.crane(), t.node(), t.RootFS("python"), t.RootFS("nodejs"), t.RootFS("php"), t.RootFS("java"), t.MavenRepository()} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}

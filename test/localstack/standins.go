@@ -80,6 +80,45 @@ func PhpV84() StandIn {
 		Extend: phpExtend, files: map[string]file{}}
 }
 
+// JavaV21 stands in for runtime/java/v21 (no /bin/extend): no USER
+// (root), WORKDIR /javaAction. Its root filesystem is the java one, whose
+// Maven the real image lacks: the build refuses on /bin/extend's absence
+// alone.
+func JavaV21() StandIn {
+	return StandIn{Ref: "runtimes/standin-java:v21", Kind: "java", Workdir: "/javaAction",
+		Env: []string{"PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "JAVA_HOME=/opt/java/openjdk",
+			"VERSION=21", "OW_LOG_INIT_ERROR=1", "OW_COMPILER=/bin/compile", "OW_SAVE_JAR=exec.jar"},
+		files: map[string]file{}}
+}
+
+// JavaV25 stands in for runtime/java/v25, with its /bin/extend: USER
+// nobody, WORKDIR /javaAction, the JDK in /opt/java/openjdk, Maven with
+// its local repository in /javaAction/.m2/repository (MAVEN_OPTS), where
+// the image ships gson, and the launcher in /usr/java/lib/launcher.jar
+// (hack/runtimes.sh makes those).
+func JavaV25() StandIn {
+	return StandIn{Ref: "runtimes/standin-java:v25", Kind: "java", User: "nobody", Workdir: "/javaAction",
+		Env: []string{"PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "JAVA_HOME=/opt/java/openjdk",
+			"VERSION=25", "OW_LOG_INIT_ERROR=1", "OW_COMPILER=/bin/compile", "OW_SAVE_JAR=exec.jar",
+			"MAVEN_CONFIG=/javaAction/.m2", "MAVEN_OPTS=-Dmaven.repo.local=/javaAction/.m2/repository"},
+		Extend: javaExtend, files: map[string]file{}}
+}
+
+// javaExtend follows runtime/java/v25/bin/extend: Maven copies the
+// dependencies of /tmp/pom.xml into /javaAction/.m2/repository, then the
+// jars there are listed and the file removed; without set -e.
+const javaExtend = `#!/bin/sh
+if [ -f /tmp/pom.xml ]; then
+    echo "Extending runtime with requested dependencies"
+    cd /tmp
+    mvn dependency:copy-dependencies -DoutputDirectory=/javaAction/.m2/repository
+    echo "Installed dependencies in local repository"
+    du -sh /javaAction/.m2/repository
+    find /javaAction/.m2/repository -name "*.jar"
+    rm -f pom.xml
+fi
+`
+
 // phpExtend follows runtime/php/v8.4/extend: `composer global require` of
 // each package the file requires, then `composer global show`, then the
 // file removed; without set -e.
