@@ -46,10 +46,15 @@ var table = []Kind{
 	// package is checked after.
 	{Name: "php", File: "composer.json", Install: phpInstall, Prepare: phpPrepare, Extended: phpCheck},
 	// The Java runtimes' compile step puts only the launcher, gson and the
-	// action's own jars on the classpath, and the images have no Maven.
+	// action's own jars on the classpath, and the images without
+	// /bin/extend have no Maven. The java runtimes' /bin/extend (25) copies
+	// the pom's dependencies into the local repository, which that
+	// classpath does not name either, and ends with success when Maven
+	// failed: the launcher's jar then names them (javaClassPath).
 	{Name: "java", File: "pom.xml", Install: refuse("java",
 		"this java runtime has no /bin/extend and no Maven, and its compile step loads only the action's own jars: "+
-			"package the dependencies in the action's jar (a jar with dependencies), or use a java runtime with /bin/extend (v25)")},
+			"package the dependencies in the action's jar (a jar with dependencies), or use a java runtime with /bin/extend (v25)"),
+		Extended: javaClassPath},
 	// The Go runtime's compile step builds actions at init as the runtime's
 	// user with GOPATH=/home/go, not the image's GOPATH: the modules go to
 	// /home/go's module cache, writable by that user (so the compile
@@ -81,6 +86,37 @@ const nodeLinks = `g=$(npm root -g) && mkdir -p /node_modules && for p in "$g"/*
 	`node -e 'const deps = Object.keys(require("` + sent + `package.json").dependencies || {}); ` +
 	`const lost = deps.filter((d) => !require("fs").existsSync("/node_modules/" + d)); ` +
 	`if (lost.length) { console.error("builder: the runtime\x27s /bin/extend did not install " + lost.join(", ") + ": see npm\x27s message above"); process.exit(1); }'`
+
+// javaClassPath puts the dependencies of the pom.xml sent on the compile
+// step's classpath: Maven, offline, lists their jars in the local
+// repository /bin/extend filled (MAVEN_OPTS names it), failing with its
+// own message for one that is not there; the runtime's launcher jar, which
+// both javac and java are given, then names them in its manifest's
+// Class-Path, beside what it named before.
+const javaClassPath = `cd /tmp && { mvn -B -q -o -Dstyle.color=never -f ` + sent + `pom.xml dependency:build-classpath ` +
+	`-Dmdep.outputFile=/tmp/classpath.txt -Dmdep.includeScope=runtime || ` +
+	`{ echo "builder: the runtime's /bin/extend did not install the dependencies of pom.xml: see Maven's message above" >&2; exit 1; }; } && ` +
+	`python3 -c '` + launcherClassPath + `' && rm -f /tmp/classpath.txt`
+
+// launcherClassPath (Python, one line: the java images carry python3 for
+// their compile step) adds the jars in /tmp/classpath.txt to the
+// Class-Path of /usr/java/lib/launcher.jar's manifest, keeping the
+// manifest's other lines and folding each at 72 bytes as the JAR format
+// requires.
+const launcherClassPath = `import zipfile, os; j = "/usr/java/lib/launcher.jar"; M = "META-INF/MANIFEST.MF"; ` +
+	`new = [p for p in open("/tmp/classpath.txt").read().strip().split(":") if p]; ` +
+	`z = zipfile.ZipFile(j); items = [(i, z.read(i)) for i in z.infolist()]; z.close(); ` +
+	`names = [i.filename for i, d in items]; ` +
+	`mf = dict((i.filename, d) for i, d in items).get(M, b"Manifest-Version: 1.0\n").decode().replace("\r\n", "\n").replace("\n ", ""); ` +
+	`head, _, rest = mf.partition("\n\n"); lines = [l for l in head.split("\n") if l]; ` +
+	`old = next((l.split(":", 1)[1].split() for l in lines if l.lower().startswith("class-path:")), []); ` +
+	`cp = old + [p for p in new if p not in old]; ` +
+	`lines = [l for l in lines if not l.lower().startswith("class-path:")] + (["Class-Path: " + " ".join(cp)] if cp else []); ` +
+	`fold = lambda l: "\n ".join([l[:72]] + [l[i:i + 71] for i in range(72, len(l), 71)]); ` +
+	`out = ("\n".join(fold(l) for l in lines) + "\n\n" + rest).encode(); ` +
+	`items = [(i, out if i.filename == M else d) for i, d in items] + ([] if M in names else [(M, out)]); ` +
+	`n = zipfile.ZipFile(j + ".new", "w", zipfile.ZIP_DEFLATED); [n.writestr(i, d) for i, d in items]; n.close(); ` +
+	`os.chmod(j + ".new", 0o644); os.replace(j + ".new", j)`
 
 // phpInstall installs /tmp/composer.json in /phpAction/user, with its own
 // repositories and config, and leaves the runtime's packages as they are
@@ -130,7 +166,7 @@ func refuse(kind, why string) string {
 // Run is the build's install step: the image's /bin/extend when it has
 // one, else the kind's Install; then the requirements file goes.
 //
-// A /bin/extend may remove the file (the nodejs, php and go runtimes' do):
+// A /bin/extend may remove the file (the nodejs, php, go and java runtimes' do):
 // Prepare and Extended read the copy the step keeps in /tmp/sent.<file>.
 func (k Kind) Run() string {
 	extend := "/bin/extend"

@@ -25,7 +25,7 @@ func standIn(t *testing.T, s localstack.StandIn) string {
 	bases(t) // buildkitd.toml
 	standInsOnce.Do(func() {
 		standIns = map[string]string{}
-		for _, s := range []localstack.StandIn{localstack.PythonV312(), localstack.PythonV313(), localstack.NodejsV21(), localstack.NodejsV26(), localstack.PhpV83(), localstack.PhpV84()} {
+		for _, s := range []localstack.StandIn{localstack.PythonV312(), localstack.PythonV313(), localstack.NodejsV21(), localstack.NodejsV26(), localstack.PhpV83(), localstack.PhpV84(), localstack.JavaV21(), localstack.JavaV25()} {
 			ref, err := stack.registry.PushStandIn(localstack.DefaultTools(), s)
 			if err != nil {
 				standInsErr = err
@@ -82,6 +82,20 @@ cd $d && setpriv --reuid=65534 --regid=65534 --clear-groups env -i HOME=/app \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin COMPOSER_DISABLE_NETWORK=1 php index.php
 `
 
+// javaProbe compiles and runs /opt/probe/Main.java as the java runtime's
+// compile step and launcher do (runtime/java/v25/bin/compile): from an
+// action folder under /javaAction/action, as nobody, javac and java given
+// the launcher's jar and the gson jars of /javaAction/.m2/repository, and
+// nothing else but the action's folder; no Maven runs.
+const javaProbe = `#!/bin/sh
+set -eu
+d=/javaAction/action/1/src
+mkdir -p $d && cp /opt/probe/Main.java $d/ && chown -R nobody $d
+cd $d && setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/opt/java/openjdk/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c '
+cp=/usr/java/lib/launcher.jar:$(find /javaAction/.m2/repository -name "*.jar" | grep gson | tr "\n" ":")
+javac -encoding UTF-8 -cp "$cp" -d . Main.java && java -Dfile.encoding=UTF-8 -cp "$cp$PWD" Launcher "Main#main"'
+`
+
 // TestKindsLoadTheirDependencies: for python and nodejs, on both
 // generations of runtime (without /bin/extend: the kind's own package
 // manager; with it: the runtime's contract), send builds the custom image
@@ -104,6 +118,25 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 		return `{"require": {"` + pkg + `": "1.0.0"}, "repositories": [{"type": "composer", "url": "` + repo.URL + `"}, {"packagist.org": false}], "config": {"secure-http": false}}`
 	}
 	phpMain := "<?php\nrequire __DIR__ . '/vendor/autoload.php';\necho 'probe: ', \\Osb\\Greeting\\Hello::hi(), ' beside ', \\Osb\\Shipped\\Package::name(), \"\\n\";\n"
+	maven, err := localstack.StartMavenRepository(localstack.DefaultTools().MavenRepository(), localstack.MavenArtifact{
+		Group: "osb", Artifact: "greeting", Version: "1.0.0", Class: "osb/greeting/Hello", Method: "hello", Returns: "osb:greeting loaded"})
+	require.NoError(t, err)
+	t.Cleanup(maven.Close)
+	// A pom names the repository as its central one, for dependencies and
+	// plugins. It names the dependency plugin's version: the repository
+	// serves the one Debian packages, not Maven 3.8's default (2.8).
+	pom := func(artifact string) string {
+		return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>my</groupId><artifactId>action</artifactId><version>1.0.0</version>
+  <repositories><repository><id>central</id><url>` + maven.URL + `</url></repository></repositories>
+  <pluginRepositories><pluginRepository><id>central</id><url>` + maven.URL + `</url></pluginRepository></pluginRepositories>
+  <dependencies><dependency><groupId>osb</groupId><artifactId>` + artifact + `</artifactId><version>1.0.0</version></dependency></dependencies>
+  <build><plugins><plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId><version>3.5.0</version></plugin></plugins></build>
+</project>`
+	}
+	javaMain := "import com.google.gson.JsonObject;\n\npublic class Main {\n    public static JsonObject main(JsonObject args) {\n" +
+		"        JsonObject out = new JsonObject();\n        out.addProperty(\"probe\", osb.greeting.Hello.hello() + \" beside gson\");\n        return out;\n    }\n}\n"
 	nodeMain := "const isNumber = require('is-number');\nconst shipped = require('osb-shipped');\nconsole.log('probe: is-number', isNumber(7), 'beside', shipped);\n"
 
 	for _, tc := range []struct {
@@ -129,6 +162,8 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "osb/missing, it could not be found"},
 		{"php v8.4 (/bin/extend)", localstack.PhpV84(), "php", composer("osb/greeting"), php84Probe, map[string]string{"/opt/probe/index.php": phpMain},
 			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "matching version of package osb/missing"},
+		{"java v25 (/bin/extend)", localstack.JavaV25(), "java", pom("greeting"), javaProbe, map[string]string{"/opt/probe/Main.java": javaMain},
+			`{"probe":"osb:greeting loaded beside gson"}`, pom("missing"), "Could not find artifact osb:missing:jar:1.0.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			source := standIn(t, tc.standIn)
@@ -146,7 +181,11 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 			probe := probeImage(t, sent["image"].(string), files)
 			// The probe's file asks for nothing: its /bin/extend is the probe,
 			// which installs nothing for the kind's checks to find.
-			nothing := map[string]string{"python": "\n", "nodejs": `{"dependencies": {}}`, "php": `{"require": {}}`}[tc.kind]
+			// Maven runs offline after it: the pom names the plugin the
+			// custom image's build fetched.
+			nothing := map[string]string{"python": "\n", "nodejs": `{"dependencies": {}}`, "php": `{"require": {}}`,
+				"java": `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><groupId>probe</groupId><artifactId>probe</artifactId><version>1</version>` +
+					`<build><plugins><plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId><version>3.5.0</version></plugin></plugins></build></project>`}[tc.kind]
 			_, st = buildAndWait(t, user, map[string]any{"source": probe, "target": user + "/probe:v1", "kind": tc.kind, "file": b64(nothing)})
 			require.Equal(t, "succeeded", st["status"], "the probe loads the dependency: %v", st["logs"])
 			assert.Contains(t, st["logs"], tc.want)
@@ -161,17 +200,19 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 // TestKindsRefusedWithoutExtend: java, ruby and dotnet images without
 // /bin/extend cannot be extended where their launchers look
 // (docs/kinds.md): the build fails at once, and logs says why and what to
-// do instead.
+// do instead. java is refused on its v21 stand-in; ruby and dotnet, which
+// have none, on an image without /bin/extend.
 func TestKindsRefusedWithoutExtend(t *testing.T) {
-	_, plain := bases(t) // an image without /bin/extend
-	for kind, tc := range map[string]struct{ file, why string }{
-		"java":   {"<project/>", "package the dependencies in the action's jar"},
-		"ruby":   {"source 'https://rubygems.org'\n", "vendor the gems in the action's zip"},
-		"dotnet": {"{}", "no .NET SDK to restore packages with"},
+	_, plain := bases(t)
+	java := standIn(t, localstack.JavaV21())
+	for kind, tc := range map[string]struct{ source, file, why string }{
+		"java":   {java, "<project/>", "package the dependencies in the action's jar"},
+		"ruby":   {plain, "source 'https://rubygems.org'\n", "vendor the gems in the action's zip"},
+		"dotnet": {plain, "{}", "no .NET SDK to restore packages with"},
 	} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			_, st := buildAndWait(t, "refused-"+kind, map[string]any{"source": plain, "target": "refused-" + kind + ":v1", "kind": kind, "file": b64(tc.file)})
+			_, st := buildAndWait(t, "refused-"+kind, map[string]any{"source": tc.source, "target": "refused-" + kind + ":v1", "kind": kind, "file": b64(tc.file)})
 			assert.Equal(t, "failed", st["status"])
 			assert.Contains(t, st["logs"], "builder: cannot install the "+kind+" dependencies")
 			assert.Contains(t, st["logs"], tc.why)
