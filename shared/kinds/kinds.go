@@ -101,8 +101,8 @@ const javaClassPath = `cd /tmp && { mvn -B -q -o -Dstyle.color=never -f ` + sent
 // launcherClassPath (Python, one line: the java images carry python3 for
 // their compile step) adds the jars in /tmp/classpath.txt to the
 // Class-Path of /usr/java/lib/launcher.jar's manifest, keeping the
-// manifest's other lines and folding each at 72 bytes as the JAR format
-// requires.
+// manifest's other lines and folding each at 72 bytes (of UTF-8, which
+// a fold may split) as the JAR format requires.
 const launcherClassPath = `import zipfile, os; j = "/usr/java/lib/launcher.jar"; M = "META-INF/MANIFEST.MF"; ` +
 	`new = [p for p in open("/tmp/classpath.txt").read().strip().split(":") if p]; ` +
 	`z = zipfile.ZipFile(j); items = [(i, z.read(i)) for i in z.infolist()]; z.close(); ` +
@@ -112,8 +112,8 @@ const launcherClassPath = `import zipfile, os; j = "/usr/java/lib/launcher.jar";
 	`old = next((l.split(":", 1)[1].split() for l in lines if l.lower().startswith("class-path:")), []); ` +
 	`cp = old + [p for p in new if p not in old]; ` +
 	`lines = [l for l in lines if not l.lower().startswith("class-path:")] + (["Class-Path: " + " ".join(cp)] if cp else []); ` +
-	`fold = lambda l: "\n ".join([l[:72]] + [l[i:i + 71] for i in range(72, len(l), 71)]); ` +
-	`out = ("\n".join(fold(l) for l in lines) + "\n\n" + rest).encode(); ` +
+	`fold = lambda b: b"\n ".join([b[:72]] + [b[i:i + 71] for i in range(72, len(b), 71)]); ` +
+	`out = b"\n".join(fold(l.encode()) for l in lines) + b"\n\n" + rest.encode(); ` +
 	`items = [(i, out if i.filename == M else d) for i, d in items] + ([] if M in names else [(M, out)]); ` +
 	`n = zipfile.ZipFile(j + ".new", "w", zipfile.ZIP_DEFLATED); [n.writestr(i, d) for i, d in items]; n.close(); ` +
 	`os.chmod(j + ".new", 0o644); os.replace(j + ".new", j)`

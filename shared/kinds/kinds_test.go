@@ -120,6 +120,8 @@ func TestLauncherClassPath(t *testing.T) {
 		{"built from a custom image", "Manifest-Version: 1.0\nCreated-By: 17 (Debian)\nClass-Path: /old/a.jar\n  /old/b.jar\n\n",
 			"/old/b.jar:/new/c.jar", []string{"/old/a.jar", "/old/b.jar", "/new/c.jar"}},
 		{"nothing to add", "Manifest-Version: 1.0\nCreated-By: 17 (Debian)\n\n", "\n", nil},
+		{"a long line of UTF-8", "Manifest-Version: 1.0\nCreated-By: 17 (Debian)\nImplementation-Title: " + strings.Repeat("é", 60) + "\n\n",
+			"/new/c.jar", []string{"/new/c.jar"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -144,6 +146,9 @@ func TestLauncherClassPath(t *testing.T) {
 			}
 			assert.Equal(t, "1.0", attrs["Manifest-Version"])
 			assert.Equal(t, "17 (Debian)", attrs["Created-By"])
+			if strings.Contains(tc.manifest, "Implementation-Title") {
+				assert.Equal(t, strings.Repeat("é", 60), attrs["Implementation-Title"])
+			}
 			if tc.want == nil {
 				assert.NotContains(t, attrs, "Class-Path")
 				return
