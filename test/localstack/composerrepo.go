@@ -1,8 +1,6 @@
 package localstack
 
 import (
-	"archive/zip"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -74,18 +72,9 @@ func (p ComposerPackage) zip(meta map[string]any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	if err := writeZip(zw, "composer.json", string(manifest)); err != nil {
-		return nil, err
-	}
+	files := map[string]string{"composer.json": string(manifest)}
 	for name, src := range p.Files {
-		if err := writeZip(zw, "src/"+name, src); err != nil {
-			return nil, err
-		}
+		files["src/"+name] = src
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return zipOf(files)
 }

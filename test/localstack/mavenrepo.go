@@ -2,7 +2,6 @@ package localstack
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha1"
@@ -112,20 +111,13 @@ func readTarGz(file string) (map[string][]byte, error) {
 	}
 }
 
-// jar is the artifact's jar: a manifest and its one class.
+// jar is the artifact's jar: a manifest and its one class (name order
+// puts the manifest first, where jar readers look for it).
 func (a MavenArtifact) jar() ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	if err := writeZip(zw, "META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: osb-localstack\r\n\r\n"); err != nil {
-		return nil, err
-	}
-	if err := writeZip(zw, a.Class+".class", string(staticStringClass(a.Class, a.Method, a.Returns))); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return zipOf(map[string]string{
+		"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\r\nCreated-By: osb-localstack\r\n\r\n",
+		a.Class + ".class":     string(staticStringClass(a.Class, a.Method, a.Returns)),
+	})
 }
 
 // staticStringClass is the class file (Java 8's format, which every JDK

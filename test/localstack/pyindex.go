@@ -8,9 +8,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -88,36 +89,31 @@ func (w Wheel) zip() ([]byte, error) {
 		info + "METADATA":       fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", w.Name, w.Version),
 		info + "WHEEL":          "Wheel-Version: 1.0\nGenerator: osb-localstack\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var record strings.Builder
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		sum := sha256.Sum256([]byte(files[n]))
 		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", n, base64.RawURLEncoding.EncodeToString(sum[:]), len(files[n]))
-		if err := writeZip(zw, n, files[n]); err != nil {
-			return nil, err
-		}
 	}
 	record.WriteString(info + "RECORD,,\n")
-	if err := writeZip(zw, info+"RECORD", record.String()); err != nil {
-		return nil, err
+	files[info+"RECORD"] = record.String()
+	return zipOf(files)
+}
+
+// zipOf is a zip archive of files (name → content), in name order.
+func zipOf(files map[string]string) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, n := range slices.Sorted(maps.Keys(files)) {
+		f, err := zw.Create(n)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write([]byte(files[n])); err != nil {
+			return nil, err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func writeZip(zw *zip.Writer, name, content string) error {
-	f, err := zw.Create(name)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write([]byte(content))
-	return err
 }

@@ -2,7 +2,9 @@ package localstack
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -77,7 +79,7 @@ func PhpV84() StandIn {
 	return StandIn{Ref: "runtimes/standin-php:v8.4", Kind: "php", User: "nobody", Workdir: "/app",
 		Env: []string{standinPath, "OW_COMPILER=/bin/compile.php", "OW_EXECUTION_ENV=apacheopenserverless/action-php-v8.4",
 			"COMPOSER_HOME=/app/.composer", "HOME=/app"},
-		Extend: phpExtend, files: map[string]file{}}
+		Extend: phpExtend}
 }
 
 // JavaV21 stands in for runtime/java/v21 (no /bin/extend): no USER
@@ -86,9 +88,7 @@ func PhpV84() StandIn {
 // alone.
 func JavaV21() StandIn {
 	return StandIn{Ref: "runtimes/standin-java:v21", Kind: "java", Workdir: "/javaAction",
-		Env: []string{"PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "JAVA_HOME=/opt/java/openjdk",
-			"VERSION=21", "OW_LOG_INIT_ERROR=1", "OW_COMPILER=/bin/compile", "OW_SAVE_JAR=exec.jar"},
-		files: map[string]file{}}
+		Env: javaEnv("VERSION=21")}
 }
 
 // JavaV25 stands in for runtime/java/v25, with its /bin/extend: USER
@@ -98,10 +98,15 @@ func JavaV21() StandIn {
 // (hack/runtimes.sh makes those).
 func JavaV25() StandIn {
 	return StandIn{Ref: "runtimes/standin-java:v25", Kind: "java", User: "nobody", Workdir: "/javaAction",
-		Env: []string{"PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "JAVA_HOME=/opt/java/openjdk",
-			"VERSION=25", "OW_LOG_INIT_ERROR=1", "OW_COMPILER=/bin/compile", "OW_SAVE_JAR=exec.jar",
-			"MAVEN_CONFIG=/javaAction/.m2", "MAVEN_OPTS=-Dmaven.repo.local=/javaAction/.m2/repository"},
-		Extend: javaExtend, files: map[string]file{}}
+		Env:    javaEnv("VERSION=25", "MAVEN_CONFIG=/javaAction/.m2", "MAVEN_OPTS=-Dmaven.repo.local=/javaAction/.m2/repository"),
+		Extend: javaExtend}
+}
+
+// javaEnv is the java runtimes' environment (the JDK in /opt/java/openjdk,
+// first on PATH), and more.
+func javaEnv(more ...string) []string {
+	return append([]string{"PATH=/opt/java/openjdk/bin:" + strings.TrimPrefix(standinPath, "PATH="), "JAVA_HOME=/opt/java/openjdk",
+		"OW_LOG_INIT_ERROR=1", "OW_COMPILER=/bin/compile", "OW_SAVE_JAR=exec.jar"}, more...)
 }
 
 // javaExtend follows runtime/java/v25/bin/extend: Maven copies the
@@ -203,7 +208,10 @@ func (s StandIn) Image(tools Tools) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the %s root filesystem (run `make tools`): %w", s.Kind, err)
 	}
-	files := s.files
+	files := maps.Clone(s.files)
+	if files == nil {
+		files = map[string]file{}
+	}
 	if s.Extend != "" {
 		// Debian's /bin links to usr/bin: an entry under bin/ in an upper
 		// layer would hide it.
