@@ -23,7 +23,8 @@ help:
 	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
 	@echo "make test    build the zips, then: go test ./... (unit tests, every zip through the invoker harness,"
-	@echo "             the manifest, the CLI), the Dockerfile tests of test/dockerfile and the local node's (own modules)"
+	@echo "             the manifest, the CLI), the Dockerfile tests of test/dockerfile, the admission policy's CEL"
+	@echo "             (test/policy) and the local node's (own modules)"
 	@echo "make e2e     go test -tags e2e ./test/e2e/...: the integration suite on the local stack"
 	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt, go vet and staticcheck over every module, the e2e tag included"
@@ -45,11 +46,13 @@ build/%.zip: FORCE
 FORCE:
 
 # go test ./... leaves out test/e2e (build tag e2e: make e2e), and the
-# modules of their own: test/dockerfile (BuildKit's parser) and hack/node
+# modules of their own: test/dockerfile (BuildKit's parser), test/policy
+# (deploy/admission.yaml's CEL, with cel-go) and hack/node
 # (the local node's pure parts): run here.
 test: build
 	go test ./...
 	cd test/dockerfile && go test ./...
+	cd test/policy && go test -count=1 ./...
 	cd hack/node && go test ./...
 
 e2e: build tools
@@ -81,7 +84,7 @@ lint: $(STATICCHECK)
 	go vet -tags e2e ./test/e2e/...
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags e2e ./test/e2e/...
-	for m in test/dockerfile hack/node; do (cd $$m && go vet ./... && $(STATICCHECK) ./...) || exit 1; done
+	for m in test/dockerfile test/policy hack/node; do (cd $$m && go vet ./... && $(STATICCHECK) ./...) || exit 1; done
 
 $(STATICCHECK): hack/devtools/go.mod hack/devtools/go.sum
 	@mkdir -p $(@D)

@@ -34,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 say "system packages ready: etcd $(etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}'), $(runc --version | head -1)"
 
-for mod in . test/dockerfile hack/kube hack/registry hack/buildkit hack/node hack/devtools; do
+for mod in . test/dockerfile test/policy hack/kube hack/registry hack/buildkit hack/node hack/devtools; do
   say "Go modules of $mod"
   (cd "$mod" && go mod download)
 done

@@ -70,15 +70,53 @@ func DeleteJob(ctx context.Context, jobs Deleter, job *batchv1.Job) error {
 	})
 }
 
-// DeleteContext deletes the build context of the build whose Job is
-// jobName, if it is still there: the garbage collector removes it after its
-// Job, but not before a build of the same name needs the name again.
-func DeleteContext(ctx context.Context, cms Deleter, jobName string) error {
-	err := cms.Delete(ctx, jobName, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return apperr.Upstream(err, "deleting the build context of %s", jobName)
+// contextWait bounds how long ReleaseContext waits for the garbage
+// collector.
+const contextWait = 30 * time.Second
+
+// ReleaseContext returns once the build context named jobName is gone, so
+// that a build of the same name (ensure's) can make its own. A context its
+// Job owns goes with the Job, by the garbage collector, and the builder may
+// not delete it itself (deploy/admission.yaml: no context is deleted and
+// made again while its build waits); one without an owner (an older
+// builder's) is deleted here.
+func ReleaseContext(ctx context.Context, cms ConfigMaps, jobName string) error {
+	deadline := time.Now().Add(contextWait)
+	for {
+		cm, err := cms.Get(ctx, jobName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return apperr.Upstream(err, "reading the build context of %s", jobName)
+		}
+		if !OwnedByJob(cm.ObjectMeta) {
+			err := cms.Delete(ctx, jobName, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return apperr.Upstream(err, "deleting the build context of %s", jobName)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return apperr.Upstream(nil, "the build context of %s was not removed with its Job within %s; call again shortly", jobName, contextWait)
+		}
+		select {
+		case <-ctx.Done():
+			return apperr.UpstreamSaid(ctx.Err(), "waiting for the build context of %s to go: the request ended first", jobName)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return nil
+}
+
+// OwnedByJob reports whether a Job owns the object: the garbage collector
+// removes it after the Job.
+func OwnedByJob(meta metav1.ObjectMeta) bool {
+	for _, r := range meta.OwnerReferences {
+		if r.Kind == "Job" {
+			return true
+		}
+	}
+	return false
 }
 
 // stopWait bounds how long Stop waits for the build's pod to be gone.
@@ -117,7 +155,7 @@ func Stop(ctx context.Context, jobs kube.Jobs, pods kube.Pods, job *batchv1.Job)
 		}
 		select {
 		case <-ctx.Done():
-			return apperr.Upstream(ctx.Err(), "waiting for build %s to stop", job.Name)
+			return apperr.UpstreamSaid(ctx.Err(), "waiting for build %s to stop: the request ended first", job.Name)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -134,6 +134,16 @@ func CacheRef(req Request, user, host string, cfg config.Config) string {
 	return host + "/" + cache + ":" + req.Kind.Name
 }
 
+// Pushes are the repositories the build pushes to: the target's, and the
+// cache's when it keeps one.
+func (p Plan) Pushes() []string {
+	out := []string{p.Repo}
+	if p.Cache != "" {
+		out = append(out, names.CacheRepository(p.User))
+	}
+	return out
+}
+
 // Name of the Job and ConfigMap.
 func (p Plan) Name() string { return names.JobName(p.User, p.ID) }
 
@@ -168,9 +178,11 @@ func (p Plan) Context() map[string]string {
 }
 
 // ConfigMap holds the build context files, owned by the build's Job, so
-// that it goes when the Job goes.
+// that it goes when the Job goes. It is immutable, and the builder may not
+// delete it while its Job owns it (deploy/admission.yaml): what the build
+// runs is what send checked.
 func (p Plan) ConfigMap(files map[string]string, job *batchv1.Job) *corev1.ConfigMap {
-	cm := &corev1.ConfigMap{ObjectMeta: p.meta(), Data: files}
+	cm := &corev1.ConfigMap{ObjectMeta: p.meta(), Data: files, Immutable: ptr(true)}
 	cm.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}
 	return cm
 }

@@ -79,14 +79,13 @@ type Cleaner struct {
 }
 
 // Clean deletes the builder's Jobs that finished before the cutoff, and the
-// builder's ConfigMaps older than the cutoff whose Job is gone. Running Jobs
+// builder's build contexts older than the cutoff that no Job owns. Running Jobs
 // and objects without the builder's labels are never touched. A deletion
 // that fails is reported and the others still happen.
 func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	selector := names.UserSelector(o.User)
 	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
-	gone := map[string]bool{} // Jobs deleted now: the garbage collector takes their ConfigMaps
 	bg := metav1.DeletePropagationBackground
 	err := kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
 		list, err := c.Jobs.List(ctx, opts)
@@ -118,7 +117,6 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		})
 		for _, j := range deleted {
 			res.Jobs = append(res.Jobs, j.Name)
-			gone[j.Name] = true
 		}
 		for _, f := range failed {
 			res.Failed = append(res.Failed, Failure{Name: "job/" + f.obj.Name, Error: f.err.Error()})
@@ -129,9 +127,9 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, apperr.Upstream(err, "listing build Jobs")
 	}
-	// ConfigMaps of the Jobs just deleted go with them (owner references);
-	// these are the ones whose Job is gone or never came (an interrupted
-	// send).
+	// A context a Job owns goes with it, by the garbage collector, and
+	// the builder may not delete it (deploy/admission.yaml); these are
+	// the ones no Job owns (an older builder's, whose Job never came).
 	err = kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
 		list, err := c.ConfigMaps.List(ctx, opts)
 		if err != nil {
@@ -150,7 +148,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 				}
 				continue
 			}
-			if live[cm.Labels[names.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || ownedByAny(cm, gone) {
+			if live[cm.Labels[names.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || builds.OwnedByJob(cm.ObjectMeta) {
 				continue
 			}
 			orphans = append(orphans, cm)
@@ -277,14 +275,4 @@ func expired(cm *corev1.ConfigMap, cutoff time.Time) bool {
 		at = *r.Finished
 	}
 	return at.Before(cutoff)
-}
-
-// ownedByAny reports whether cm is owned by one of jobs.
-func ownedByAny(cm *corev1.ConfigMap, jobs map[string]bool) bool {
-	for _, ref := range cm.OwnerReferences {
-		if ref.Kind == "Job" && jobs[ref.Name] {
-			return true
-		}
-	}
-	return false
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
@@ -115,4 +118,15 @@ func step(t *testing.T, job *batchv1.Job, name string) corev1.Container {
 	}
 	t.Fatalf("build pod of %s has no step %s", job.Name, name)
 	return corev1.Container{}
+}
+
+// collectGarbage makes cs remove a build's context when its Job is
+// deleted, as the garbage collector does in a cluster: the builder may not
+// delete a context its Job owns (deploy/admission.yaml).
+func collectGarbage(cs *fake.Clientset) {
+	cs.PrependReactor("delete", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		d := a.(k8stesting.DeleteAction)
+		_ = cs.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, d.GetNamespace(), d.GetName())
+		return false, nil, nil
+	})
 }

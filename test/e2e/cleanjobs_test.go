@@ -49,13 +49,13 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 		labels = map[string]string{"app": "not-the-builder"}
 	}
 	managedBy := externalController
+	// The build's own Job spec (deploy/admission.yaml admits no other),
+	// handed to a controller that runs no pod.
+	spec := buildPlan(t).Job().Spec
+	spec.ManagedBy, spec.Suspend = &managedBy, nil
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: names.JobName(user, id), Labels: labels, Annotations: map[string]string{names.AnnotationUser: user}},
-		Spec: batchv1.JobSpec{
-			ManagedBy:    &managedBy,
-			BackoffLimit: ptr(int32(0)),
-			Template:     buildPlan(t).Job().Spec.Template,
-		},
+		Spec:       spec,
 	}
 	if labelled {
 		enter(t, ctx, user, job.Name, time.Now())
@@ -92,7 +92,6 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 	return job
 }
 
-func ptr[T any](v T) *T { return &v }
 
 // buildPlan is a real build's plan with the stack's configuration: the
 // admission policy admits its Job in the build namespace, so fixture Jobs

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/test/policycases"
 )
 
 // TestRedirectToAnotherUsersImageCopiesNothing: mallory builds from a
@@ -88,7 +89,7 @@ func TestRedirectToAnotherUsersImageCopiesNothing(t *testing.T) {
 	assert.Regexp(t, `SSRF protection: redirect .* denied|UNAUTHORIZED`, logs, "the redirect gets nothing")
 	job, err := stack.kube.Client.BatchV1().Jobs(bns).Get(context.Background(), sent["job_name"].(string), metav1.GetOptions{})
 	require.NoError(t, err)
-	fetch := podStep(&job.Spec.Template.Spec, names.StepFetch)
+	fetch := policycases.Step(&job.Spec.Template.Spec, names.StepFetch)
 	assert.Empty(t, fetch.Env, "the fetch step of a source elsewhere has no docker config")
 	for _, m := range fetch.VolumeMounts {
 		assert.NotEqual(t, "docker-config", m.Name, "nor the registry Secret")

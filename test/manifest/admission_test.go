@@ -14,8 +14,9 @@ import (
 
 // TestAdmissionPolicyParses: deploy/admission.yaml is a policy and its
 // bindings once its parameters are filled in: one holds the Jobs and pods
-// of the build namespace and demands a digest, the other the builder's
-// updates of ConfigMaps there; both deny and say why for every rule.
+// of the build namespace (ephemeral containers and resizes included) and
+// demands a digest, the other what the builder creates, updates and
+// deletes of ConfigMaps there; both deny and say why for every rule.
 // (test/e2e proves on the real API server what it admits and refuses.)
 func TestAdmissionPolicyParses(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
@@ -32,8 +33,8 @@ func TestAdmissionPolicyParses(t *testing.T) {
 		resources  []string
 		operations []admissionv1.OperationType
 	}{
-		{[]string{"jobs", "pods"}, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}},
-		{[]string{"configmaps"}, []admissionv1.OperationType{admissionv1.Update}},
+		{[]string{"jobs", "pods", "pods/ephemeralcontainers", "pods/resize"}, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}},
+		{[]string{"configmaps"}, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete}},
 	}
 	for i, w := range want {
 		var policy admissionv1.ValidatingAdmissionPolicy
@@ -55,7 +56,7 @@ func TestAdmissionPolicyParses(t *testing.T) {
 		assert.Equal(t, w.resources, resources)
 		assert.NotEmpty(t, policy.Spec.Validations)
 		for _, v := range policy.Spec.Validations {
-			assert.NotEmpty(t, v.Message, v.Expression)
+			assert.True(t, v.Message != "" || v.MessageExpression != "", "every rule says why: %s", v.Expression)
 		}
 		if i == 0 {
 			assert.Contains(t, policy.Spec.Validations[0].Expression, "@sha256:", "the first rule demands a digest")
