@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -414,7 +415,7 @@ func (c *cli) follow(ctx context.Context, job string) (map[string]any, error) {
 			return nil, err
 		}
 		status := str(st["status"])
-		line := strings.TrimSpace(str(st["logs"]))
+		line := safeText(strings.TrimSpace(str(st["logs"])))
 		if !c.json {
 			progress := fmt.Sprintf("%c %-9s %5.0fs  %s", spin[i%len(spin)], status, time.Since(start).Seconds(), clip(line, 60))
 			if c.tty {
@@ -452,7 +453,7 @@ func printStatus(w io.Writer, st map[string]any, withLog bool) {
 	}
 	table(w, rows)
 	if log := str(st["logs"]); withLog && log != "" {
-		fmt.Fprintln(w, "\n"+strings.TrimRight(log, "\n"))
+		fmt.Fprintln(w, "\n"+safeText(strings.TrimRight(log, "\n")))
 	}
 }
 
@@ -472,7 +473,7 @@ func printImage(w io.Writer, m map[string]any) {
 func table(w io.Writer, rows [][2]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", strings.ToUpper(r[0]), r[1])
+		fmt.Fprintf(tw, "%s\t%s\n", strings.ToUpper(r[0]), safeText(r[1]))
 	}
 	tw.Flush()
 }
@@ -492,4 +493,28 @@ func clip(s string, n int) string {
 		return s[:n-1] + "…"
 	}
 	return s
+}
+
+// safeText shows the control characters of text that came from a build
+// (its log: the user's own output) or a server escaped, as \x1b and the
+// like, keeping newlines and tabs: no escape sequence reaches the
+// terminal of whoever reads it (an OSC 52 clipboard write, a screen
+// clear, a title change, a line rewritten by a carriage return).
+func safeText(text string) string {
+	var b strings.Builder
+	for _, r := range text {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069:
+			fmt.Fprintf(&b, `\u%04x`, r) // line breaks and bidirectional overrides
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

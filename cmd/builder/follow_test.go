@@ -107,3 +107,22 @@ func TestEnsureFollowsUntilTheImageIsReady(t *testing.T) {
 		assert.ErrorAs(t, err, &ue, "%v", bad)
 	}
 }
+
+// TestSafeText: a build log's escape sequences reach no terminal: an OSC 52
+// clipboard write, a screen clear, a carriage return that rewrites a
+// line, C1 controls and bidirectional overrides are shown escaped; text,
+// newlines and tabs stay as they are.
+func TestSafeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain\ttext\nnext":          "plain\ttext\nnext",
+		"\x1b]52;c;cm0gLXJmIH4=\x07": `\x1b]52;c;cm0gLXJmIH4=\x07`,
+		"\x1b[2J\x1b[H":              `\x1b[2J\x1b[H`,
+		"ok\rFAKE SUCCESS":           `ok\x0dFAKE SUCCESS`,
+		"\u009b31m":                  `\x9b31m`,
+		"abc\u202edcba":              `abc\u202edcba`,
+		"naïve ✓":                    "naïve ✓",
+		"bad \xff byte":              `bad \ufffd byte`,
+	} {
+		assert.Equal(t, want, safeText(in), "%q", in)
+	}
+}

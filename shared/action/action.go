@@ -138,7 +138,7 @@ func (e *Env) Handler(actions ...Action) actionloop.Handler {
 			status = apperr.Status(err)
 			if status >= 500 {
 				// The cause stays in the log; the caller gets the message.
-				act.Log.Printf("%s: error: %v", a, err)
+				act.Log.Printf("%s: error: %v%s", a, err, apperr.Cause(err))
 			}
 			result = map[string]any{"error": apperr.Message(err)}
 		}

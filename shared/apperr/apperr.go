@@ -3,12 +3,18 @@
 package apperr
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Error is an error a user can act on. Msg is shown to the caller; Err, the
@@ -86,8 +92,56 @@ func HeadersOf(err error) map[string]string {
 }
 
 // Upstream is 502: the registry or Kubernetes is unreachable or failing.
+// The message says what was being done and what kind of failure it was
+// (Failure), never the other end's own text: a network error's addresses,
+// a TLS or auth realm's words, an API server's message. The cause stays in
+// Err, for the action's log alone.
 func Upstream(err error, format string, args ...any) *Error {
-	return Wrap(http.StatusBadGateway, err, format, args...)
+	msg := fmt.Sprintf(format, args...)
+	if err != nil {
+		msg += ": " + Failure(err)
+	}
+	return &Error{Status: http.StatusBadGateway, Msg: msg, Err: err}
+}
+
+// UpstreamSaid is 502 with the message as written, where the caller has
+// named the kind of failure itself; the cause stays for the log.
+func UpstreamSaid(cause error, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// apiStatus is what Kubernetes API errors carry: a fixed reason, such as
+// Forbidden or Conflict, beside the server's message.
+type apiStatus interface {
+	Status() metav1.Status
+}
+
+// Failure names the kind of err in words of the builder's own: one phrase
+// per kind of failure, and no text of the other end.
+func Failure(err error) string {
+	var status apiStatus
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		return "it did not answer in time"
+	case errors.Is(err, context.Canceled):
+		return "the request was cancelled"
+	case errors.As(err, &status) && status.Status().Reason != "":
+		return "the Kubernetes API answered " + string(status.Status().Reason)
+	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return "it is unreachable"
+	}
+	return "it failed (the action's log has the cause)"
+}
+
+// Cause is what the log adds to err's message: its cause, when the
+// message leaves it out ("" otherwise).
+func Cause(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Err != nil && !strings.Contains(e.Msg, e.Err.Error()) {
+		return " (cause: " + e.Err.Error() + ")"
+	}
+	return ""
 }
 
 // Status is the HTTP status for err: its own for an *Error, 500 otherwise.

@@ -67,6 +67,11 @@ func TestStepLogs(t *testing.T) {
 	image, cache := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
 	l := logs{{names.StepFetch, ""}, {names.ContainerName, "#1 done"}, {names.StepPush, "reg/devel@" + image + "\n"}, {names.StepPushCache, "reg/devel/buildcache@" + cache + "\n"}}
 	assert.Equal(t, image, l.pushedDigest())
+	// The user's RUN prints a digest line and fills the budget before the
+	// push step is read: the digest is never taken from the user's output.
+	forged := "sha256:" + strings.Repeat("6", 64)
+	userOnly := logs{{names.StepFetch, ""}, {names.ContainerName, "#5 RUN ...\nreg/devel@" + forged + "\n"}}
+	assert.Equal(t, "", userOnly.pushedDigest(), "no push step read: no digest")
 	assert.Equal(t, "==> fetch\n==> build\n#1 done\n==> push\nreg/devel@"+image+"\n==> push-cache\nreg/devel/buildcache@"+cache+"\n", l.text())
 
 	always := corev1.ContainerRestartPolicyAlways

@@ -97,6 +97,10 @@ func buildPod(ctx context.Context, pods kube.Pods, job *batchv1.Job) (*corev1.Po
 	return &newest, nil
 }
 
+// pushLogBytes is what is read of the push step's log when the steps
+// before it used the whole budget.
+const pushLogBytes = 16 << 10
+
 // step is one step's log.
 type step struct{ name, log string }
 
@@ -116,15 +120,15 @@ func (l logs) text() string {
 	return b.String()
 }
 
-// pushedDigest is the digest the push step printed, else what a build of
-// the older shape (BuildKit pushing itself) logged.
+// pushedDigest is the digest the push step printed, and nothing else: the
+// build step's log holds the user's own output, which may print any digest.
 func (l logs) pushedDigest() string {
 	for _, s := range l {
 		if s.name == names.StepPush {
 			return PushedDigest(s.log)
 		}
 	}
-	return PushedDigest(l.text())
+	return ""
 }
 
 // stepNames are the steps of pod in the order they run: its init
@@ -149,10 +153,19 @@ func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1
 	var out logs
 	budget := int64(MaxLogBytes)
 	for _, name := range stepNames(pod) {
-		if budget <= 0 || !started(pod, name) {
+		if !started(pod, name) {
 			break
 		}
-		opts := &corev1.PodLogOptions{Container: name, LimitBytes: &budget}
+		// The push step is read whatever the steps before it printed: its
+		// digest is the one logs reports. It prints little.
+		limit := budget
+		if name == names.StepPush {
+			limit = max(budget, pushLogBytes)
+		}
+		if limit <= 0 {
+			break
+		}
+		opts := &corev1.PodLogOptions{Container: name, LimitBytes: &limit}
 		if tail > 0 {
 			opts.TailLines = &tail
 		}
@@ -166,7 +179,7 @@ func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1
 		if err != nil {
 			return nil, false, apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)
 		}
-		text, err := io.ReadAll(io.LimitReader(stream, budget))
+		text, err := io.ReadAll(io.LimitReader(stream, limit))
 		stream.Close()
 		if err != nil {
 			return nil, false, apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)

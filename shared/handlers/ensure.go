@@ -72,6 +72,9 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	id := Identity(req.Kind, p.source.Digest, req.File)[:20]
 	req.Repo, req.Tag = inv.Caller.Name, req.Kind.Name+"-"+id
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.host, p.source, cfg)
+	if err := checkPushes(cfg, inv.Caller.Admin, plan); err != nil {
+		return nil, err
+	}
 
 	reg, err := registryClient(inv, p.host, clusterCredentials(cfg).With(p.secret, p.host), cfg.RegistryInsecure)
 	if err != nil {
@@ -92,8 +95,9 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	job, err := builds.FindJob(ctx, jobs, name)
 	switch {
 	case err == nil && job.Annotations[names.AnnotationUser] != inv.Caller.Name:
-		// Job names cut long user names: never act on another's build.
-		return nil, apperr.New(http.StatusConflict, "build %s belongs to another user whose name shares yours up to the cut of Job names", name)
+		// Names keep users apart (names.JobName): never act on another's
+		// build, whatever made its name meet this one.
+		return nil, apperr.New(http.StatusConflict, "build %s belongs to another user", name)
 	case err == nil:
 		b := builds.FromJob(job)
 		if !b.Done() {
@@ -104,6 +108,11 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 		rec, ok, err := records.Get(ctx, name)
 		if err != nil {
 			return nil, err
+		}
+		if ok && rec.User != inv.Caller.Name {
+			// Names keep users apart (names.JobName); a record of another
+			// user by this name is never taken, deleted or reused.
+			return nil, apperr.New(http.StatusConflict, "build %s belongs to another user", name)
 		}
 		if ok {
 			last = &rec.Build
@@ -122,7 +131,7 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 				return nil, err
 			}
 		}
-		if err := builds.DeleteContext(ctx, k.Core.ConfigMaps(ns), name); err != nil {
+		if err := builds.ReleaseContext(ctx, k.Core.ConfigMaps(ns), name); err != nil {
 			return nil, err
 		}
 		if err := records.Delete(ctx, name); err != nil {

@@ -19,6 +19,8 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
@@ -121,6 +123,7 @@ func TestEnsureConcurrentCallsMakeOneJob(t *testing.T) {
 // again by default.
 func TestEnsureFailedBuild(t *testing.T) {
 	cs := fake.NewClientset()
+	collectGarbage(cs)
 	p := ensureParams("fails\n")
 	_, first, err := runEnsure(t, cs, p)
 	require.NoError(t, err)
@@ -205,4 +208,53 @@ func TestPullHostInResults(t *testing.T) {
 	_, ens, err := runEnsure(t, fake.NewClientset(), ep)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(ens.Image, "registry.example.com/devel:python-"), ens.Image)
+}
+
+// TestEnsureWritesNoSharedPrefix: ensure pushes where send may, and no
+// further: a user whose image (or cache) would land under a shared prefix
+// is refused with 403 before anything is created or looked up.
+func TestEnsureWritesNoSharedPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		user, shared string
+	}{
+		{"runtimes", "runtimes"},                  // the image: runtimes:python-<hash>
+		{"devel", "devel/" + names.CacheName},     // the cache alone: devel/buildcache
+		{"team", "team/" + names.CacheName + ","}, // a list, with an empty entry
+	} {
+		cs := fake.NewClientset()
+		p := ensureParams("requests\n")
+		p["shared_repositories"] = tc.shared
+		_, err := ensure(context.Background(), invocation(t, cs, identity.Caller{Name: tc.user, Web: true}, p))
+		require.Error(t, err, tc.user)
+		assert.Equal(t, http.StatusForbidden, apperr.Status(err), "%s: %v", tc.user, err)
+		assert.Contains(t, err.Error(), "shared prefix")
+		assert.Empty(t, created(cs), "%s: nothing created", tc.user)
+	}
+}
+
+// TestEnsureTakesNoOtherUsersRecord: a record under the build's name that
+// is another user's is neither taken nor deleted (names keep users apart;
+// this is the check behind them).
+func TestEnsureTakesNoOtherUsersRecord(t *testing.T) {
+	cs := fake.NewClientset()
+	p := ensureParams("requests\n")
+	_, first, err := runEnsure(t, cs, p)
+	require.NoError(t, err)
+	ctx := context.Background()
+	job, err := cs.BatchV1().Jobs(buildNS).Get(ctx, first.JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	// The Job gone, its record left as another user's.
+	rec := builds.FromJob(job)
+	rec.User, rec.Status = "victim", names.Failed
+	records := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}
+	require.NoError(t, records.Save(ctx, builds.Record{Build: rec}))
+	require.NoError(t, cs.BatchV1().Jobs(buildNS).Delete(ctx, job.Name, metav1.DeleteOptions{}))
+
+	code, _, err := runEnsure(t, cs, p)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusConflict, code)
+	kept, ok, err := records.Get(ctx, first.JobName)
+	require.NoError(t, err)
+	require.True(t, ok, "the victim's record stays")
+	assert.Equal(t, "victim", kept.User)
 }

@@ -155,6 +155,9 @@ var errBuildExists = errors.New("the build exists already")
 func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspec.Plan) (*batchv1.Job, error) {
 	cfg := inv.Config
 	ns, k := cfg.BuildNamespace, p.kube
+	if err := checkPushes(cfg, inv.Caller.Admin, plan); err != nil {
+		return nil, err
+	}
 	// The Dockerfile names the digest and the user: the whole context is
 	// measured now, and the context before the pin was measured at parse.
 	files, err := plan.CheckSize(cfg.MaxContextBytes)
@@ -246,8 +249,8 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 		// the cluster registry: users own repositories there, and BuildKit
 		// would pull with the builder's credential, so user apache would
 		// decide what docker.io/apache/... is for everyone.
-		if policy.ClusterEndpoint(mirror) {
-			return buildspec.Source{}, apperr.New(500, "registry_mirrors: the mirror of %s, %s, is the cluster registry, where users own repositories: configure a mirror of its own", reg, mirror)
+		if err := policy.CheckMirror(reg, mirror); err != nil {
+			return buildspec.Source{}, err
 		}
 		from, insecure = mirror, cfg.RegistryInsecure
 	}
@@ -262,6 +265,18 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 	// The fetch step pulls what send checked, where send checked it.
 	fetch := from + "/" + ref.Context().RepositoryStr() + "@" + pinned.Digest
 	return buildspec.Source{Digest: pinned.Digest, User: pinned.User, Fetch: fetch, Insecure: insecure, Credential: credential}, nil
+}
+
+// checkPushes refuses a build that would push where the caller may not
+// write: its image or its cache under a shared prefix (config.CheckWritable),
+// whichever path, send's or ensure's, made the plan.
+func checkPushes(cfg config.Config, admin bool, plan buildspec.Plan) error {
+	for _, repo := range plan.Pushes() {
+		if err := cfg.CheckWritable(repo, admin); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // builderSources are the sources of the builder catalog.

@@ -4,9 +4,9 @@ import (
 	"context"
 
 	"github.com/apache/openserverless-builder/shared/action"
-	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/buildkitd"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/shared/source"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -37,11 +37,16 @@ func updateTOML(ctx context.Context, inv *action.Invocation) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Never the cluster registry as a mirror (send refuses it too).
-		cluster := source.NewPolicy(source.Cluster{RegistryHost: host, KubeNamespace: cfg.KubeNamespace, Aliases: cfg.RegistryAliases})
+		// Never the cluster registry, nor a host the credential is for, as
+		// a mirror: the one check send makes too.
+		secret, err := (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, k.Core.Secrets(cfg.BuildNamespace))
+		if err != nil {
+			return nil, err
+		}
+		cluster := source.NewPolicy(source.Cluster{RegistryHost: host, KubeNamespace: cfg.KubeNamespace, Aliases: cfg.RegistryAliases, CredentialHosts: secret.Hosts()})
 		for from, mirror := range cfg.RegistryMirrors {
-			if cluster.ClusterEndpoint(mirror) {
-				return nil, apperr.BadRequest("registry_mirrors: the mirror of %s, %s, is the cluster registry, where users own repositories: configure a mirror of its own", from, mirror)
+			if err := cluster.CheckMirror(from, mirror); err != nil {
+				return nil, err
 			}
 		}
 		text = buildkitd.Default(host, cfg.RegistryInsecure, cfg.RegistryMirrors)

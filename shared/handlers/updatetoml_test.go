@@ -16,6 +16,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/registry/registrytest"
 )
 
 var admin = identity.Caller{Name: "nuvolaris", Admin: true}
@@ -80,10 +81,15 @@ func TestUpdateMirrors(t *testing.T) {
 	assert.Equal(t, buildkitd.Default("reg.local:5000", true, map[string]string{"index.docker.io": "mirror.local:5001"}), stored(t, cs))
 	assert.Contains(t, stored(t, cs), "mirrors = ['mirror.local:5001']")
 
-	for _, mirror := range []string{"reg.local:5000", "nuvolaris-registry-svc:5000", "alias.local:5000"} {
+	// The registry Secret holds a credential for creds.local:5000 too: as
+	// a mirror, BuildKit would present it there (send refuses it alike).
+	_, err = cs.CoreV1().Secrets(buildNS).Create(context.Background(),
+		registrytest.Secret("registry-pull-secret", buildNS, registrytest.DockerConfig("creds.local:5000", "u", "p")), metav1.CreateOptions{})
+	require.NoError(t, err)
+	for _, mirror := range []string{"reg.local:5000", "nuvolaris-registry-svc:5000", "alias.local:5000", "creds.local:5000"} {
 		_, err = runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000", "registry_aliases": "alias.local:5000", "registry_mirrors": "docker.io=" + mirror})
 		require.Error(t, err, mirror)
-		assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
+		assert.Equal(t, http.StatusInternalServerError, apperr.Status(err), "an operator's to mend, as from send")
 		assert.Contains(t, err.Error(), "registry_mirrors")
 		assert.Contains(t, stored(t, cs), "mirrors = ['mirror.local:5001']", "untouched")
 	}

@@ -97,11 +97,26 @@ func UserLabel(user string) string {
 }
 
 // JobName names the Job and the ConfigMap of a build: a DNS label of at most
-// 63 characters for any user name.
+// 63 characters for any user name, distinct for distinct users. A name that
+// fits as it is stands alone; one that had to be folded (".", "_", upper
+// case) or cut carries a hash of the whole name after "--", which no name
+// standing alone contains: users a.b and a-b, or two long names sharing
+// their start, never meet, whatever their build ids (ensure's derive from
+// what is built, not from who builds it).
 func JobName(user, id string) string {
 	// "build-" + part + "-" + id must fit 63.
-	return "build-" + labelPart(user, 63-len("build-")-1-len(id)) + "-" + id
+	max := 63 - len("build-") - 1 - len(id)
+	part := labelPart(user, max)
+	if part != user || strings.Contains(user, "--") {
+		sum := sha256.Sum256([]byte(user))
+		part = labelPart(user, max-len("--")-userHashLen) + "--" + hex.EncodeToString(sum[:])[:userHashLen]
+	}
+	return "build-" + part + "-" + id
 }
+
+// userHashLen is how many hex digits of a user name's hash JobName keeps:
+// 48 bits, which no one finds a second name for by trying.
+const userHashLen = 12
 
 // labelPart is user as a piece of a DNS label of at most max characters:
 // lower-case letters and digits, '-' for the rest.

@@ -20,8 +20,14 @@ func TestNamesFitForEveryUserLength(t *testing.T) {
 		if n > 3 {
 			user = "a." + strings.Repeat("b", n-4) + "_c" // dots and underscores are valid in a user name
 		}
-		name := JobName(user, "0123456789")
-		assert.Empty(t, validation.IsDNS1123Label(name), "job name %q for user of %d", name, n)
+		for _, id := range []string{"0123456789", "0123456789abcdef0123"} { // send's and ensure's
+			name := JobName(user, id)
+			assert.Empty(t, validation.IsDNS1123Label(name), "job name %q for user of %d", name, n)
+			if other, dup := seen[name]; dup {
+				t.Errorf("users %q and %q share job name %q", other, user, name)
+			}
+			seen[name] = user
+		}
 		label := UserLabel(user)
 		assert.Empty(t, validation.IsValidLabelValue(label), "label %q for user of %d", label, n)
 		if other, dup := seen[label]; dup {
@@ -52,9 +58,20 @@ func TestUserLabelIsInjective(t *testing.T) {
 }
 
 func TestJobNameShape(t *testing.T) {
-	assert.Equal(t, "build-devel-abc", JobName("devel", "abc"))
-	assert.Equal(t, "build-a-b-c-abc", JobName("a.b_c", "abc"))
-	assert.Equal(t, "build-user-abc", JobName("___", "abc"))
+	hash := func(user string) string {
+		sum := sha256.Sum256([]byte(user))
+		return hex.EncodeToString(sum[:])[:12]
+	}
+	for user, want := range map[string]string{
+		"devel":   "build-devel-abc",
+		"a-b":     "build-a-b-abc",
+		"a.b_c":   "build-a-b-c--" + hash("a.b_c") + "-abc",
+		"___":     "build-user--" + hash("___") + "-abc",
+		"a--b":    "build-a--b--" + hash("a--b") + "-abc",
+		"x-y-z.w": "build-x-y-z-w--" + hash("x-y-z.w") + "-abc",
+	} {
+		assert.Equal(t, want, JobName(user, "abc"), user)
+	}
 	assert.Equal(t, "app.kubernetes.io/managed-by=openserverless-builder,builder.openserverless.apache.org/user=devel", UserSelector("devel"))
 	assert.Equal(t, "app.kubernetes.io/managed-by=openserverless-builder", UserSelector(""))
 }
@@ -83,4 +100,26 @@ func TestIndexName(t *testing.T) {
 	// Users whose sanitized or cut names meet have indexes of their own.
 	assert.NotEqual(t, IndexName("a.b"), IndexName("a-b"))
 	assert.NotEqual(t, IndexName(long), IndexName(long+"b"))
+}
+
+// TestJobNamesKeepUsersApart: users whose names fold or cut alike get
+// distinct Job names (and so contexts, records and logs) for the same
+// build id, as ensure's ids are: a.b and a-b, two 70-character names that
+// share 60, and a name made to look like another's folded one.
+func TestJobNamesKeepUsersApart(t *testing.T) {
+	long := strings.Repeat("u", 60)
+	folded := JobName("a.b", "0123456789abcdef0123")
+	_, rest, _ := strings.Cut(strings.TrimPrefix(folded, "build-"), "--")
+	mimic := "a-b--" + rest[:12] // a user named like a.b's folded part and hash
+	for _, pair := range [][2]string{
+		{"a.b", "a-b"},
+		{"a.b", "a_b"},
+		{long + "aaaaaaaaaa", long + "bbbbbbbbbb"},
+		{"a.b", mimic},
+	} {
+		for _, id := range []string{"0123456789", "0123456789abcdef0123"} {
+			assert.NotEqual(t, JobName(pair[0], id), JobName(pair[1], id), "%q and %q", pair[0], pair[1])
+			assert.NotEqual(t, RecordName(JobName(pair[0], id)), RecordName(JobName(pair[1], id)))
+		}
+	}
 }

@@ -27,9 +27,9 @@ func failure(err error, doing, notFound string) error {
 		return apperr.Upstream(nil, "%s: the registry answered %d %s", doing, terr.StatusCode, http.StatusText(terr.StatusCode))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return apperr.Upstream(err, "%s: the registry did not answer in time", doing)
+		return apperr.UpstreamSaid(err, "%s: the registry did not answer in time", doing)
 	}
-	return apperr.Upstream(err, "%s: the registry is unreachable", doing)
+	return apperr.UpstreamSaid(err, "%s: the registry is unreachable", doing)
 }
 
 // isNotFound reports whether the registry answered 404.

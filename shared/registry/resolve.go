@@ -131,5 +131,5 @@ func sourceFailure(err error, src string) error {
 	if errors.Is(err, remote.ErrSchema1) {
 		return apperr.BadRequest("source %s is a schema 1 image, which BuildKit cannot build from", src)
 	}
-	return apperr.Upstream(err, "resolving source %s: its registry is unreachable", src)
+	return apperr.UpstreamSaid(err, "resolving source %s: its registry is unreachable", src)
 }

@@ -6,6 +6,7 @@ package source
 
 import (
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -109,6 +110,19 @@ func (p Policy) InCluster(host string) bool { return p.hosts[hostname(host)] }
 // any port.)
 func (p Policy) ClusterEndpoint(host string) bool { return p.endpoints[endpoint(host)] }
 
+// CheckMirror refuses a registry_mirrors entry whose mirror is the
+// cluster registry or a host the registry Secret has a credential for:
+// users own repositories there, and BuildKit would pull with the
+// builder's credential, so user apache would decide what
+// docker.io/apache/... is for everyone. It is the operator's to mend: 500,
+// from send and updatetoml alike.
+func (p Policy) CheckMirror(from, mirror string) error {
+	if p.ClusterEndpoint(mirror) {
+		return apperr.New(http.StatusInternalServerError, "registry_mirrors: the mirror of %s, %s, is the cluster registry or a host the registry Secret holds a credential for: an operator must configure a mirror of its own", from, mirror)
+	}
+	return nil
+}
+
 // endpoint is host[:port] in lower case, with docker.io spelt as
 // go-containerregistry resolves it.
 func endpoint(host string) string {
@@ -160,7 +174,7 @@ func qualified(ref name.Reference) string {
 func (p Policy) Allowed(ref name.Reference) bool {
 	q := qualified(ref)
 	for _, a := range p.allowed {
-		if a == "*" || strings.HasPrefix(q, a) {
+		if a == "*" || allows(a, q) {
 			return true
 		}
 	}
@@ -172,6 +186,25 @@ func (p Policy) Allowed(ref name.Reference) bool {
 		}
 	}
 	return false
+}
+
+// allows reports whether the allowed_sources prefix a admits the
+// qualified repository q: the host exactly, and the path on a "/"
+// boundary, so that registry.example.com admits nothing of
+// registry.example.com.attacker.io, nor ghcr.io/myorg anything of
+// ghcr.io/myorgevil. A prefix that ends in "-" names the start of one
+// repository name: docker.io/apache/openserverless-runtime- admits
+// docker.io/apache/openserverless-runtime-python, not one nested below it.
+func allows(a, q string) bool {
+	a = strings.TrimSuffix(a, "/")
+	if q == a || strings.HasPrefix(q, a+"/") {
+		return true
+	}
+	if !strings.HasSuffix(a, "-") || !strings.Contains(a, "/") {
+		return false
+	}
+	rest, ok := strings.CutPrefix(q, a)
+	return ok && rest != "" && !strings.Contains(rest, "/")
 }
 
 // Authorize checks that caller may build from the source ref (parsed and

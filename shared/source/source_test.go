@@ -122,7 +122,7 @@ func TestDockerHubCredentialMakesDockerHubOurs(t *testing.T) {
 func TestAllowedSources(t *testing.T) {
 	p := NewPolicy(Cluster{
 		RegistryHost: "registry.local:5000",
-		Allowed:      []string{"docker.io/apache/openserverless-runtime-", "Index.Docker.io/openwhisk/action-", "quay.io/org/"},
+		Allowed:      []string{"docker.io/apache/openserverless-runtime-", "Index.Docker.io/openwhisk/action-", "quay.io/org/", "registry.example.com", "ghcr.io/myorg"},
 		Builders:     []string{"ghcr.io/nuvolaris/go-metaflow:bc86ab6"},
 	})
 	devel := identity.Caller{Name: "devel"}
@@ -143,6 +143,15 @@ func TestAllowedSources(t *testing.T) {
 		{"10.0.0.1:8080/probe:1", devel, 403},
 		{"metadata.google.internal/x:1", devel, 403},
 		{"ghcr.io/nuvolaris/go-metaflow2:1", devel, 403},
+		// The host exactly, the path on a "/" boundary.
+		{"registry.example.com/team/x:1", devel, 0},
+		{"registry.example.com.attacker.io/x:1", devel, 403},
+		{"registry.example.com:5000/x:1", devel, 403},
+		{"ghcr.io/myorg/x:1", devel, 0},
+		{"ghcr.io/myorg:1", devel, 0},
+		{"ghcr.io/myorgevil/x:1", devel, 403},
+		// A name prefix ending in "-" admits names in that one place.
+		{"apache/openserverless-runtime-python/nested:1", devel, 403},
 		{"10.0.0.1:8080/probe:1", identity.Caller{Name: "nuvolaris", Admin: true}, 0},
 	} {
 		err := authorize(p, tt.caller, tt.source)
@@ -152,7 +161,7 @@ func TestAllowedSources(t *testing.T) {
 		}
 		require.Error(t, err, tt.source)
 		assert.Equal(t, tt.status, apperr.Status(err), tt.source)
-		assert.Contains(t, err.Error(), "docker.io/apache/openserverless-runtime-, docker.io/openwhisk/action-, quay.io/org/", "the refusal names the allowed prefixes")
+		assert.Contains(t, err.Error(), "docker.io/apache/openserverless-runtime-, docker.io/openwhisk/action-, quay.io/org/, registry.example.com, ghcr.io/myorg", "the refusal names the allowed prefixes")
 	}
 	assert.True(t, NewPolicy(Cluster{Allowed: []string{"*"}}).Allowed(mustRef(t, "any.host/any:1")), "* allows any")
 }

@@ -16,8 +16,10 @@ import (
 // parameters.
 var NetworkPolicyValues = map[string]string{
 	"BUILD_NAMESPACE": "nuvolaris-builds", "POD_CIDR": "10.244.0.0/16", "SERVICE_CIDR": "10.96.0.0/12",
-	"METADATA_CIDR": "169.254.169.254/32", "REGISTRY_NAMESPACE": "nuvolaris",
-	"REGISTRY_APP": "nuvolaris-registry", "REGISTRY_PORT": "5000",
+	"NODE_CIDR": "192.168.49.0/24", "LINK_LOCAL_CIDR": "169.254.0.0/16",
+	"PRIVATE_CIDRS":      `"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"`,
+	"REGISTRY_NAMESPACE": "nuvolaris",
+	"REGISTRY_APP":       "nuvolaris-registry", "REGISTRY_PORT": "5000",
 }
 
 // networkPolicy reads deploy/networkpolicy.yaml with values, as envsubst
@@ -38,7 +40,7 @@ func networkPolicy(t *testing.T, values map[string]string) (string, networkingv1
 
 // TestNetworkPolicyShape: build pods get no ingress; egress to DNS, the
 // registry's pods on its port, and anywhere but the pod and service
-// ranges and the metadata address.
+// ranges, the node range, every link-local address and the private ranges.
 func TestNetworkPolicyShape(t *testing.T) {
 	_, np := networkPolicy(t, NetworkPolicyValues)
 	assert.Equal(t, map[string]string{"app.kubernetes.io/managed-by": "openserverless-builder"}, np.Spec.PodSelector.MatchLabels, "the builder's pods, which every build pod is")
@@ -51,7 +53,8 @@ func TestNetworkPolicyShape(t *testing.T) {
 	world := np.Spec.Egress[2].To[0].IPBlock
 	require.NotNil(t, world)
 	assert.Equal(t, "0.0.0.0/0", world.CIDR)
-	assert.ElementsMatch(t, []string{"10.244.0.0/16", "10.96.0.0/12", "169.254.169.254/32"}, world.Except)
+	assert.ElementsMatch(t, []string{"10.244.0.0/16", "10.96.0.0/12", "192.168.49.0/24", "169.254.0.0/16",
+		"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"}, world.Except, "the node and link-local addresses, and the VPC, are closed")
 	text, _ := networkPolicy(t, NetworkPolicyValues)
 	assert.False(t, strings.Contains(text, "${"), "every parameter is filled in")
 }
