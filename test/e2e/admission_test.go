@@ -78,9 +78,17 @@ func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 		zero := int64(0)
 		_ = admin.CoreV1().Pods(bns).Delete(context.Background(), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	})
-	pod.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+	debug := []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 		Name: "debug", Image: localstack.BuildkitImage, Command: []string{"sh"}, TerminationMessagePolicy: corev1.TerminationMessageReadFile}}}
-	_, err = admin.CoreV1().Pods(bns).UpdateEphemeralContainers(ctx, pod.Name, pod, metav1.UpdateOptions{})
+	require.Eventually(t, func() bool { // on the latest version: the node updates the pod's status
+		latest, gerr := admin.CoreV1().Pods(bns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return false
+		}
+		latest.Spec.EphemeralContainers = debug
+		_, err = admin.CoreV1().Pods(bns).UpdateEphemeralContainers(ctx, pod.Name, latest, metav1.UpdateOptions{})
+		return !apierrors.IsConflict(err)
+	}, 20*time.Second, 50*time.Millisecond)
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "openserverless-builder-jobs")
 	assert.ErrorContains(t, err, "ephemeral")

@@ -53,6 +53,11 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 	// handed to a controller that runs no pod.
 	spec := buildPlan(t).Job().Spec
 	spec.ManagedBy, spec.Suspend = &managedBy, nil
+	for _, v := range spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && v.Name == "workspace" {
+			v.ConfigMap.Name = names.JobName(user, id) // its own context
+		}
+	}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: names.JobName(user, id), Labels: labels, Annotations: map[string]string{names.AnnotationUser: user}},
 		Spec:       spec,
@@ -91,7 +96,6 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 	require.NoError(t, err)
 	return job
 }
-
 
 // buildPlan is a real build's plan with the stack's configuration: the
 // admission policy admits its Job in the build namespace, so fixture Jobs

@@ -222,7 +222,10 @@ func plans(t *testing.T, privileged bool) map[string]buildspec.Plan {
 	cached := buildspec.NewPlan(req(file), "devel", "0123456789", "nuvolaris-registry-svc:5000", src, conf(params.Params{"registry_insecure": true}))
 	cached.CacheDigest = digest
 	public := buildspec.Source{Digest: digest, Fetch: "index.docker.io/apache/openserverless-runtime-python@" + digest}
+	// A plan whose fetch step pulls the source as given, tag and digest.
+	asGiven := buildspec.NewPlan(req(file), "devel", "0123456789", "nuvolaris-registry-svc:5000", buildspec.Source{Digest: digest}, conf(params.Params{}))
 	out := map[string]buildspec.Plan{
+		"the source as given":       asGiven,
 		"a file, a cache to import": cached,
 		"no file": buildspec.NewPlan(req(nil), "devel", "0123456789", "nuvolaris-registry-svc:5000", src,
 			conf(params.Params{"build_cache": false, "provenance": false})),

@@ -130,7 +130,11 @@ func Cases() []Case {
 			x.Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN", "SYS_MODULE", "NET_ADMIN", "SYS_PTRACE"}}
 		}), "refused: buildkitd"},
 		{"a capability in a crane step", sc(names.StepPush, func(x *corev1.SecurityContext) { x.Capabilities.Add = []corev1.Capability{"NET_RAW"} }), "refused: push"},
-		{"an unmasked /proc", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { m := corev1.UnmaskedProcMount; x.ProcMount = &m }), "refused: buildkitd"},
+		{"an unmasked /proc", func(j *batchv1.Job) {
+			m := corev1.UnmaskedProcMount
+			Step(&j.Spec.Template.Spec, names.DaemonContainer).SecurityContext.ProcMount = &m
+			j.Spec.Template.Spec.HostUsers = new(bool) // the API demands it beside Unmasked
+		}, "hostUsers"},
 		{"no seccomp", sc(names.ContainerName, func(x *corev1.SecurityContext) { x.SeccompProfile.Type = corev1.SeccompProfileTypeUnconfined }), "refused: build"},
 		{"no AppArmor", sc(names.StepPush, func(x *corev1.SecurityContext) {
 			x.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
@@ -146,9 +150,9 @@ func Cases() []Case {
 		{"a start hook", step(names.StepPush, func(c *corev1.Container) {
 			c.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "id"}}}}
 		}), "refused: push"},
-		{"a probe that runs a command", step(names.ContainerName, func(c *corev1.Container) {
+		{"a probe that runs a command", step(names.StepPush, func(c *corev1.Container) {
 			c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "id"}}}}
-		}), "refused: build"},
+		}), "refused: push"},
 		{"a terminal", step(names.ContainerName, func(c *corev1.Container) { c.Stdin, c.TTY = true, true }), "refused: build"},
 		{"a daemon probe of its own", step(names.DaemonContainer, func(c *corev1.Container) {
 			c.StartupProbe.Exec.Command = []string{"sh", "-c", "id"}
@@ -167,7 +171,7 @@ func Cases() []Case {
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/home/user/.docker"})
 		}), "refused: build"},
 		{"a sub-path mount", step(names.ContainerName, func(c *corev1.Container) {
-			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "layouts", MountPath: "/x", SubPath: "../.."})
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "layouts", MountPath: "/x", SubPath: "state"})
 		}), "refused: build"},
 		{"no disk limit", step(names.ContainerName, func(c *corev1.Container) { delete(c.Resources.Limits, corev1.ResourceEphemeralStorage) }), "ephemeral storage"},
 
