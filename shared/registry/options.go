@@ -28,9 +28,10 @@ type Options struct {
 
 // Client talks to one registry.
 type Client struct {
-	reg      name.Registry
-	nameOpts []name.Option
-	opts     []remote.Option
+	reg       name.Registry
+	nameOpts  []name.Option
+	opts      []remote.Option
+	transport http.RoundTripper // o.Transport or remote.DefaultTransport
 }
 
 // New returns a client for host ("host[:port]").
@@ -48,16 +49,18 @@ func New(host string, o Options) (*Client, error) {
 		auth = authn.Anonymous
 	}
 	opts := []remote.Option{remote.WithAuth(auth)}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
+	transport := o.Transport
+	if transport == nil {
+		transport = remote.DefaultTransport
 	}
+	opts = append(opts, remote.WithTransport(transport))
 	if o.PageSize > 0 {
 		opts = append(opts, remote.WithPageSize(o.PageSize))
 	}
 	if o.UserAgent != "" {
 		opts = append(opts, remote.WithUserAgent(o.UserAgent))
 	}
-	return &Client{reg: reg, nameOpts: nameOpts, opts: opts}, nil
+	return &Client{reg: reg, nameOpts: nameOpts, opts: opts, transport: transport}, nil
 }
 
 // Host is the registry's host[:port].

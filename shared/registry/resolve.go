@@ -47,7 +47,11 @@ func (c *Client) Resolve(ctx context.Context, ref name.Reference) (Pinned, error
 	if err != nil {
 		return Pinned{}, apperr.BadRequest("source %s is not an image reference: %v", src, err)
 	}
-	opts := append(append([]remote.Option{}, c.opts...), remote.WithContext(ctx), remote.WithPlatform(Platform))
+	// Every answer is bounded (MaxSourceDocBytes): a source's manifests
+	// and config are the only bodies Resolve reads, from registries a user
+	// names.
+	opts := append(append([]remote.Option{}, c.opts...), remote.WithContext(ctx), remote.WithPlatform(Platform),
+		remote.WithTransport(bounded{c.transport, MaxSourceDocBytes}))
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		return Pinned{}, sourceFailure(err, src)
@@ -117,6 +121,9 @@ func separator(ref name.Reference) string {
 }
 
 func sourceFailure(err error, src string) error {
+	if errors.Is(err, errTooLarge) {
+		return apperr.BadRequest("source %s: its manifest or configuration is larger than %d bytes, more than a runtime image has: the builder does not read it", src, MaxSourceDocBytes)
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch terr.StatusCode {

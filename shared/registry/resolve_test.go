@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -73,5 +75,65 @@ func TestResolvePinsThePlatformImage(t *testing.T) {
 			assert.Equal(t, tt.want, p.Digest)
 			assert.Equal(t, tt.user, p.User)
 		})
+	}
+}
+
+// TestResolveReadsBoundedAnswers: a source whose manifest or config is
+// larger than MaxSourceDocBytes is 400, whatever its registry says of its
+// length; one just under the bound resolves.
+func TestResolveReadsBoundedAnswers(t *testing.T) {
+	host := registrytest.Serve(t, registrytest.Handler())
+	c, err := New(host, Options{Insecure: true})
+	require.NoError(t, err)
+	big := func(n int) string { return strings.Repeat("x", n) }
+	withConfig := func(n int) v1.Image {
+		img, err := mutate.Config(registrytest.ImageAs(t, "nobody"), v1.Config{User: "nobody", Labels: map[string]string{"pad": big(n)}})
+		require.NoError(t, err)
+		return img
+	}
+	withManifest := func(n int) v1.Image {
+		return mutate.Annotations(registrytest.ImageAs(t, "nobody"), map[string]string{"pad": big(n)}).(v1.Image)
+	}
+	for _, tt := range []struct {
+		name string
+		img  v1.Image
+		ok   bool
+	}{
+		{"a config under the bound", withConfig(MaxSourceDocBytes - 4096), true},
+		{"a config over it", withConfig(MaxSourceDocBytes + 1), false},
+		{"a manifest over it", withManifest(MaxSourceDocBytes + 1), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ref, err := name.ParseReference(host+"/big:"+strings.ReplaceAll(tt.name, " ", "-"), name.Insecure)
+			require.NoError(t, err)
+			require.NoError(t, remote.Write(ref, tt.img))
+			_, err = c.Resolve(context.Background(), ref)
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
+			assert.Contains(t, err.Error(), "larger than")
+		})
+	}
+}
+
+// TestBoundedBodyWithoutLength: an answer that does not say its length
+// fails once reading passes the bound, and one of exactly the bound reads
+// whole.
+func TestBoundedBodyWithoutLength(t *testing.T) {
+	for _, tt := range []struct {
+		size int
+		ok   bool
+	}{{10, true}, {11, false}} {
+		body := &limitedBody{ReadCloser: io.NopCloser(strings.NewReader(strings.Repeat("y", tt.size))), left: 10}
+		got, err := io.ReadAll(body)
+		if tt.ok {
+			require.NoError(t, err)
+			assert.Len(t, got, tt.size)
+		} else {
+			assert.ErrorIs(t, err, errTooLarge)
+		}
 	}
 }

@@ -180,3 +180,52 @@ func TestPullHostInEveryResult(t *testing.T) {
 	assert.True(t, strings.HasPrefix(ens["image"].(string), "pull.example:5000/puller:python-"), "ensure: %v", ens["image"])
 	waitBuild(t, "puller", ens["job_name"].(string))
 }
+
+// TestEnsureKeepsCollidingUsersApart: users whose names fold or cut alike
+// (a.b and a-b; two 70-character names sharing 60) ensure the same builder
+// and file, through the zips on the real servers. Each gets a build of
+// their own; the other's logs, builds and cancel touch only their own;
+// and the first user's record, log and image are intact afterwards.
+func TestEnsureKeepsCollidingUsersApart(t *testing.T) {
+	python, _ := bases(t)
+	p := ensureZip(t, python)
+	lp := action(t, "logs")
+	bp := action(t, "logs", map[string]any{"operation": "builds"})
+	cp := action(t, "logs", map[string]any{"operation": "cancel"})
+	params := map[string]any{"builder": "python:3.13", "file": b64("beautifulsoup4\n")}
+	long := strings.Repeat("u", 60)
+	for _, pair := range [][2]string{{"a.b", "a-b"}, {long + "vvvvvvvvvv", long + "wwwwwwwwww"}} {
+		victim, other := pair[0], pair[1]
+		code, first := ensureCall(t, p, victim, params)
+		require.Equal(t, 202, code, "%v", first)
+		st := waitBuild(t, victim, first["job_name"].(string))
+		require.Equal(t, names.Succeeded, st["status"], "%v", st["logs"])
+
+		code, theirs := ensureCall(t, p, other, params)
+		require.Equal(t, 202, code, "%s gets a build of their own: %v", other, theirs)
+		assert.NotEqual(t, first["job_name"], theirs["job_name"])
+		ost := waitBuild(t, other, theirs["job_name"].(string))
+		require.Equal(t, names.Succeeded, ost["status"], "%v", ost["logs"])
+
+		code, body := call(t, lp, invoker.Web("logs", other, "GET", map[string]any{"job_name": first["job_name"]}))
+		assert.Equal(t, 403, code, "%s reads no log of %s: %v", other, victim, body)
+		code, body = call(t, cp, invoker.Web("cancel", other, "POST", map[string]any{"job_name": first["job_name"]}))
+		assert.Contains(t, []int{403, 409}, code, "%s cancels nothing of %s: %v", other, victim, body)
+		code, list := call(t, bp, invoker.Web("builds", other, "GET", nil))
+		require.Equal(t, 200, code, "%v", list)
+		for _, b := range list["builds"].([]any) {
+			assert.Equal(t, other, b.(map[string]any)["user"], "%s lists their own builds only", other)
+		}
+
+		// The first user's build, its record and log, and its image.
+		code, again := call(t, lp, invoker.Web("logs", victim, "GET", map[string]any{"job_name": first["job_name"]}))
+		require.Equal(t, 200, code, "%v", again)
+		assert.Equal(t, names.Succeeded, again["status"])
+		assert.Equal(t, st["digest"], again["digest"])
+		assert.Equal(t, st["logs"], again["logs"], "the log as it was")
+		code, ready := ensureCall(t, p, victim, params)
+		require.Equal(t, 200, code, "%v", ready)
+		assert.Equal(t, first["image"], ready["image"])
+		assert.Equal(t, st["digest"], ready["digest"], "%s's image is the one their build pushed", victim)
+	}
+}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -21,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
@@ -38,6 +40,24 @@ func TestMissingSourceCreatesNothing(t *testing.T) {
 		assert.Equal(t, jobs, j)
 		assert.Equal(t, cms, c)
 	}
+}
+
+// TestOversizedSourceCreatesNothing: a source in the real registry whose
+// config is larger than registry.MaxSourceDocBytes is 400, naming it,
+// before anything is created: send does not read it into the action.
+func TestOversizedSourceCreatesNothing(t *testing.T) {
+	img, err := mutate.Config(image(t), v1.Config{Labels: map[string]string{"pad": strings.Repeat("x", registry.MaxSourceDocBytes)}})
+	require.NoError(t, err)
+	push(t, stack.registry, img, "devel/huge:v1")
+	src := stack.registry.Host + "/devel/huge:v1"
+	jobs, cms := counts(t)
+	code, body := call(t, action(t, "send"), invoker.Web("send", "devel", "POST", map[string]any{"source": src, "target": "devel:x", "kind": "python"}))
+	assert.Equal(t, 400, code, "%v", body)
+	assert.Contains(t, body["error"], "larger than")
+	assert.Contains(t, body["error"], src)
+	j, c := counts(t)
+	assert.Equal(t, jobs, j)
+	assert.Equal(t, cms, c)
 }
 
 // TestSourceIsPinnedAtSend: the build is FROM the digest the tag named when

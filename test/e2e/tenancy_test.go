@@ -406,8 +406,8 @@ func TestCollidingUserNames(t *testing.T) {
 
 // TestSharedPrefixesAreReadOnlyToUsers: with shared_repositories=runtimes
 // (bound in this suite), user runtimes owns runtimes/... by the naming
-// rule, yet may neither build into it nor delete the base image every
-// user builds FROM: 403, no Job, and the image intact.
+// rule, yet may neither build into it (by send or ensure) nor delete the
+// base image every user builds FROM: 403, no Job, and the image intact.
 func TestSharedPrefixesAreReadOnlyToUsers(t *testing.T) {
 	python, _ := bases(t)
 	r, err := name.ParseReference(python, name.Insecure)
@@ -419,6 +419,13 @@ func TestSharedPrefixesAreReadOnlyToUsers(t *testing.T) {
 	code, body := call(t, action(t, "send"), invoker.Web("send", "runtimes", "POST", map[string]any{
 		"source": python, "target": localstack.PythonRuntimeRef, "kind": "python", "file": b64("setuptools\n"),
 	}))
+	assert.Equal(t, 403, code, "%v", body)
+	assert.Contains(t, body["error"], "shared prefix runtimes")
+	assert.Empty(t, userJobs(t, "runtimes"), "nothing created")
+
+	// ensure pushes where send may: runtimes:python-<hash> and the cache
+	// runtimes/buildcache would both be under the shared prefix.
+	code, body = ensureCall(t, ensureZip(t, python), "runtimes", map[string]any{"builder": "python:3.13", "file": b64("setuptools\n")})
 	assert.Equal(t, 403, code, "%v", body)
 	assert.Contains(t, body["error"], "shared prefix runtimes")
 	assert.Empty(t, userJobs(t, "runtimes"), "nothing created")
