@@ -93,13 +93,13 @@ func HeadersOf(err error) map[string]string {
 
 // Upstream is 502: the registry or Kubernetes is unreachable or failing.
 // The message says what was being done and what kind of failure it was
-// (Failure), never the other end's own text: a network error's addresses,
+// (failure), never the other end's own text: a network error's addresses,
 // a TLS or auth realm's words, an API server's message. The cause stays in
 // Err, for the action's log alone.
 func Upstream(err error, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
 	if err != nil {
-		msg += ": " + Failure(err)
+		msg += ": " + failure(err)
 	}
 	return &Error{Status: http.StatusBadGateway, Msg: msg, Err: err}
 }
@@ -116,9 +116,9 @@ type apiStatus interface {
 	Status() metav1.Status
 }
 
-// Failure names the kind of err in words of the builder's own: one phrase
+// failure names the kind of err in words of the builder's own: one phrase
 // per kind of failure, and no text of the other end.
-func Failure(err error) string {
+func failure(err error) string {
 	var status apiStatus
 	var netErr net.Error
 	switch {

@@ -2,11 +2,13 @@ package builds
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kube"
@@ -81,31 +83,44 @@ const contextWait = 30 * time.Second
 // made again while its build waits); one without an owner (an older
 // builder's) is deleted here.
 func ReleaseContext(ctx context.Context, cms ConfigMaps, jobName string) error {
-	deadline := time.Now().Add(contextWait)
-	for {
+	err := poll(ctx, contextWait, func(ctx context.Context) (bool, error) {
 		cm, err := cms.Get(ctx, jobName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return nil
+			return true, nil
 		}
 		if err != nil {
-			return apperr.Upstream(err, "reading the build context of %s", jobName)
+			return false, apperr.Upstream(err, "reading the build context of %s", jobName)
 		}
-		if !OwnedByJob(cm.ObjectMeta) {
-			err := cms.Delete(ctx, jobName, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return apperr.Upstream(err, "deleting the build context of %s", jobName)
-			}
-			return nil
+		if OwnedByJob(cm.ObjectMeta) {
+			return false, nil // the garbage collector's
 		}
-		if time.Now().After(deadline) {
-			return apperr.Upstream(nil, "the build context of %s was not removed with its Job within %s; call again shortly", jobName, contextWait)
+		err = cms.Delete(ctx, jobName, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return false, apperr.Upstream(err, "deleting the build context of %s", jobName)
 		}
-		select {
-		case <-ctx.Done():
-			return apperr.UpstreamSaid(ctx.Err(), "waiting for the build context of %s to go: the request ended first", jobName)
-		case <-time.After(200 * time.Millisecond):
-		}
+		return true, nil
+	})
+	switch {
+	case errors.Is(err, errTimedOut):
+		return apperr.Upstream(nil, "the build context of %s was not removed with its Job within %s; call again shortly", jobName, contextWait)
+	case err != nil && ctx.Err() != nil:
+		return apperr.UpstreamSaid(ctx.Err(), "waiting for the build context of %s to go: the request ended first", jobName)
 	}
+	return err
+}
+
+// errTimedOut is poll's answer past its limit.
+var errTimedOut = errors.New("timed out")
+
+// poll calls done every 200 ms, the first time at once, until it reports
+// true or an error, for at most limit: errTimedOut past it, ctx's error
+// when ctx ends first.
+func poll(ctx context.Context, limit time.Duration, done wait.ConditionWithContextFunc) error {
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, limit, true, done)
+	if err != nil && ctx.Err() == nil && (wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded)) {
+		return errTimedOut
+	}
+	return err
 }
 
 // OwnedByJob reports whether a Job owns the object: the garbage collector
@@ -141,22 +156,18 @@ func Stop(ctx context.Context, jobs kube.Jobs, pods kube.Pods, job *batchv1.Job)
 		// too, and the wait below sees them go either way.
 		_ = pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
 	}
-	deadline := time.Now().Add(stopWait)
-	for {
+	err = poll(ctx, stopWait, func(ctx context.Context) (bool, error) {
 		list, err := pods.List(ctx, sel)
 		if err != nil {
-			return apperr.Upstream(err, "listing the pods of build %s", job.Name)
+			return false, apperr.Upstream(err, "listing the pods of build %s", job.Name)
 		}
-		if len(list.Items) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return apperr.Upstream(nil, "build %s: its pod did not stop within %s; it is being deleted", job.Name, stopWait)
-		}
-		select {
-		case <-ctx.Done():
-			return apperr.UpstreamSaid(ctx.Err(), "waiting for build %s to stop: the request ended first", job.Name)
-		case <-time.After(200 * time.Millisecond):
-		}
+		return len(list.Items) == 0, nil
+	})
+	switch {
+	case errors.Is(err, errTimedOut):
+		return apperr.Upstream(nil, "build %s: its pod did not stop within %s; it is being deleted", job.Name, stopWait)
+	case err != nil && ctx.Err() != nil:
+		return apperr.UpstreamSaid(ctx.Err(), "waiting for build %s to stop: the request ended first", job.Name)
 	}
+	return err
 }

@@ -123,23 +123,28 @@ func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) 
 }
 
 // CacheRef is the registry reference of user's build cache for the
-// request's kind on the registry at host; "" when the build keeps none:
-// build_cache off, or a build without a file, which is its source alone,
-// with no step to cache (BuildKit exports no cache for it).
+// request's kind on the registry at host; "" when the build keeps none.
 func CacheRef(req Request, user, host string, cfg config.Config) string {
-	cache := names.CacheRepository(user)
-	if !cfg.BuildCache || req.File == nil || !reference.ValidRepository(cache) {
+	if !keepsCache(req, user, cfg) {
 		return ""
 	}
-	return host + "/" + cache + ":" + req.Kind.Name
+	return host + "/" + names.CacheRepository(user) + ":" + req.Kind.Name
 }
 
-// Pushes are the repositories the build pushes to: the target's, and the
-// cache's when it keeps one.
-func (p Plan) Pushes() []string {
-	out := []string{p.Repo}
-	if p.Cache != "" {
-		out = append(out, names.CacheRepository(p.User))
+// keepsCache reports whether the build keeps a cache: build_cache on, and a
+// file to install (a build without one is its source alone, with no step
+// to cache: BuildKit exports no cache for it).
+func keepsCache(req Request, user string, cfg config.Config) bool {
+	return cfg.BuildCache && req.File != nil && reference.ValidRepository(names.CacheRepository(user))
+}
+
+// Pushes are the repositories user's build of req pushes to: the target's,
+// and the cache's when it keeps one. send and ensure check each is the
+// user's to write before any network call.
+func (r Request) Pushes(user string, cfg config.Config) []string {
+	out := []string{r.Repo}
+	if keepsCache(r, user, cfg) {
+		out = append(out, names.CacheRepository(user))
 	}
 	return out
 }

@@ -48,10 +48,9 @@ func ParseRequest(p params.Params, caller identity.Caller, cfg config.Config) (R
 	if err != nil {
 		return Request{}, err
 	}
+	// Whether the caller may write there (a shared prefix) is checked
+	// with the cache's repository, for send and ensure alike (Pushes).
 	if r.Repo, r.Tag, err = ParseTarget(target, caller); err != nil {
-		return Request{}, err
-	}
-	if err := cfg.CheckWritable(r.Repo, caller.Admin); err != nil {
 		return Request{}, err
 	}
 	return r, nil

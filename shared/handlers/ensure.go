@@ -64,17 +64,17 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The image is <user>:<kind>-<id>: its repository is known before
+	// the source is, and pin checks it may be written.
+	req.Repo = inv.Caller.Name
 	p, err := pin(ctx, inv, req)
 	if err != nil {
 		return nil, err
 	}
 	k, ns := p.kube, cfg.BuildNamespace
 	id := Identity(req.Kind, p.source.Digest, req.File)[:20]
-	req.Repo, req.Tag = inv.Caller.Name, req.Kind.Name+"-"+id
+	req.Tag = req.Kind.Name + "-" + id
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.host, p.source, cfg)
-	if err := checkPushes(cfg, inv.Caller.Admin, plan); err != nil {
-		return nil, err
-	}
 
 	reg, err := registryClient(inv, p.host, clusterCredentials(cfg).With(p.secret, p.host), cfg.RegistryInsecure)
 	if err != nil {

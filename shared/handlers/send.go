@@ -86,9 +86,16 @@ type pinned struct {
 	cache func() (string, error)
 }
 
-// pin resolves it, after the source rules. send and ensure start with it.
+// pin resolves it, after the source rules and after checking that every
+// repository the build pushes to (image and cache) is the caller's to
+// write. send and ensure start with it, before any network call.
 func pin(ctx context.Context, inv *action.Invocation, req buildspec.Request) (pinned, error) {
 	cfg := inv.Config
+	for _, repo := range req.Pushes(inv.Caller.Name, cfg) {
+		if err := cfg.CheckWritable(repo, inv.Caller.Admin); err != nil {
+			return pinned{}, err
+		}
+	}
 	var p pinned
 	var err error
 	if p.kube, err = inv.Kube(); err != nil {
@@ -155,9 +162,6 @@ var errBuildExists = errors.New("the build exists already")
 func create(ctx context.Context, inv *action.Invocation, p pinned, plan buildspec.Plan) (*batchv1.Job, error) {
 	cfg := inv.Config
 	ns, k := cfg.BuildNamespace, p.kube
-	if err := checkPushes(cfg, inv.Caller.Admin, plan); err != nil {
-		return nil, err
-	}
 	// The Dockerfile names the digest and the user: the whole context is
 	// measured now, and the context before the pin was measured at parse.
 	files, err := plan.CheckSize(cfg.MaxContextBytes)
@@ -265,18 +269,6 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 	// The fetch step pulls what send checked, where send checked it.
 	fetch := from + "/" + ref.Context().RepositoryStr() + "@" + pinned.Digest
 	return buildspec.Source{Digest: pinned.Digest, User: pinned.User, Fetch: fetch, Insecure: insecure, Credential: credential}, nil
-}
-
-// checkPushes refuses a build that would push where the caller may not
-// write: its image or its cache under a shared prefix (config.CheckWritable),
-// whichever path, send's or ensure's, made the plan.
-func checkPushes(cfg config.Config, admin bool, plan buildspec.Plan) error {
-	for _, repo := range plan.Pushes() {
-		if err := cfg.CheckWritable(repo, admin); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // builderSources are the sources of the builder catalog.

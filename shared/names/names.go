@@ -92,8 +92,7 @@ func UserLabel(user string) string {
 	if len(user) <= 63 {
 		return user
 	}
-	sum := sha256.Sum256([]byte(user))
-	return strings.TrimRight(user[:46], "._-") + "-" + strings.ToUpper(hex.EncodeToString(sum[:])[:16])
+	return strings.TrimRight(user[:46], "._-") + "-" + strings.ToUpper(userHash(user)[:16])
 }
 
 // JobName names the Job and the ConfigMap of a build: a DNS label of at most
@@ -108,13 +107,20 @@ func JobName(user, id string) string {
 	max := 63 - len("build-") - 1 - len(id)
 	part := labelPart(user, max)
 	if part != user || strings.Contains(user, "--") {
-		sum := sha256.Sum256([]byte(user))
-		part = labelPart(user, max-len("--")-userHashLen) + "--" + hex.EncodeToString(sum[:])[:userHashLen]
+		part = labelPart(user, max-len("--")-userHashLen) + "--" + userHash(user)[:userHashLen]
 	}
 	return "build-" + part + "-" + id
 }
 
-// userHashLen is how many hex digits of a user name's hash JobName keeps:
+// userHash is the hex SHA-256 of a whole user name, which the names cut or
+// folded from it carry so that they stay distinct.
+func userHash(user string) string {
+	sum := sha256.Sum256([]byte(user))
+	return hex.EncodeToString(sum[:])
+}
+
+// userHashLen is how many hex digits of a user name's hash JobName and
+// IndexName keep:
 // 48 bits, which no one finds a second name for by trying.
 const userHashLen = 12
 
@@ -141,9 +147,8 @@ func labelPart(user string, max int) string {
 // sanitized name as in JobName, and a hash of the whole name, since cut
 // or sanitized names may meet.
 func IndexName(user string) string {
-	sum := sha256.Sum256([]byte(user))
 	// "index-" + part + "-" + 12 hex digits fits 63.
-	return "index-" + labelPart(user, 63-len("index-")-1-12) + "-" + hex.EncodeToString(sum[:])[:12]
+	return "index-" + labelPart(user, 63-len("index-")-1-userHashLen) + "-" + userHash(user)[:userHashLen]
 }
 
 // RecordName is the name of a build's record: its Job's, suffixed.

@@ -18,7 +18,8 @@ import (
 type Case struct {
 	Name string
 	Edit func(*batchv1.Job)
-	// Says is what the refusal names: the field or the step.
+	// Says is what the refusal names: the field, or the step or volume
+	// after "refused: ".
 	Says string
 }
 
@@ -98,28 +99,28 @@ func Cases() []Case {
 
 		// The steps.
 		{"the BuildKit image running a shell", step(names.ContainerName, func(c *corev1.Container) { c.Command, c.Args = []string{"sh", "-c"}, []string{"id"} }), "refused: build"},
-		{"buildkitd with other flags", step(names.DaemonContainer, func(c *corev1.Container) { c.Args = append(c.Args, "--debug") }), "arguments"},
+		{"buildkitd with other flags", step(names.DaemonContainer, func(c *corev1.Container) { c.Args = append(c.Args, "--debug") }), "refused: buildkitd"},
 		{"buildctl with another output", step(names.ContainerName, func(c *corev1.Container) {
 			for i, a := range c.Args {
 				if a == "--output" {
 					c.Args[i+1] = "type=image,name=registry:5000/victim:latest,push=true"
 				}
 			}
-		}), "arguments"},
-		{"crane auth get", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"auth", "get", "registry:5000"} }), "arguments"},
-		{"crane delete", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"delete", "registry:5000/victim@sha256:" + hex64} }), "arguments"},
+		}), "refused: build"},
+		{"crane auth get", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"auth", "get", "registry:5000"} }), "refused: push"},
+		{"crane delete", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"delete", "registry:5000/victim@sha256:" + hex64} }), "refused: push"},
 		{"crane cp", step(names.StepFetch, func(c *corev1.Container) {
 			c.Args = []string{"cp", "registry:5000/victim:v1", "registry:5000/thief:v1"}
-		}), "arguments"},
-		{"crane push from elsewhere", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-2] = "/registry-auth" }), "arguments"},
-		{"crane with a flag for a reference", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-1] = "--verbose" }), "arguments"},
+		}), "refused: fetch"},
+		{"crane push from elsewhere", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-2] = "/registry-auth" }), "refused: push"},
+		{"crane with a flag for a reference", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-1] = "--verbose" }), "refused: push"},
 		{"crane running a shell", step(names.StepPush, func(c *corev1.Container) {
 			c.Command, c.Args = []string{"sh", "-c"}, []string{"cat /registry-auth/config.json"}
 		}), "refused: push"},
-		{"the BuildKit image by tag", step(names.ContainerName, func(c *corev1.Container) { c.Image = config.DefaultBuildkitImage }), "configured BuildKit image"},
-		{"the crane image by tag", step(names.StepPush, func(c *corev1.Container) { c.Image = config.DefaultCraneImage }), "configured crane image"},
-		{"another image", step(names.StepPush, func(c *corev1.Container) { c.Image = "busybox:1" }), "configured crane image"},
-		{"the BuildKit image in a crane step", pod(func(s *corev1.PodSpec) { Step(s, names.StepFetch).Image = Step(s, names.ContainerName).Image }), "configured crane image"},
+		{"the BuildKit image by tag", step(names.ContainerName, func(c *corev1.Container) { c.Image = config.DefaultBuildkitImage }), "refused: build"},
+		{"the crane image by tag", step(names.StepPush, func(c *corev1.Container) { c.Image = config.DefaultCraneImage }), "refused: push"},
+		{"another image", step(names.StepPush, func(c *corev1.Container) { c.Image = "busybox:1" }), "refused: push"},
+		{"the BuildKit image in a crane step", pod(func(s *corev1.PodSpec) { Step(s, names.StepFetch).Image = Step(s, names.ContainerName).Image }), "refused: fetch"},
 		{"another step", pod(func(s *corev1.PodSpec) {
 			extra := *Step(s, names.StepPush)
 			extra.Name = "loot"
@@ -139,11 +140,11 @@ func Cases() []Case {
 		{"no AppArmor", sc(names.StepPush, func(x *corev1.SecurityContext) {
 			x.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
 		}), "refused: push"},
-		{"escalation", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.AllowPrivilegeEscalation = &yes }), "security context"},
-		{"a writable root", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.ReadOnlyRootFilesystem = &no }), "security context"},
+		{"escalation", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.AllowPrivilegeEscalation = &yes }), "refused: fetch"},
+		{"a writable root", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.ReadOnlyRootFilesystem = &no }), "refused: fetch"},
 		{"privilege", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { x.Privileged = &yes }), "refused: buildkitd"},
 		{"a daemon as root", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { x.RunAsUser = ptr(int64(0)) }), "refused: buildkitd"},
-		{"an SELinux type", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"} }), "security context"},
+		{"an SELinux type", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"} }), "refused: fetch"},
 		{"a host port", step(names.ContainerName, func(c *corev1.Container) {
 			c.Ports = []corev1.ContainerPort{{ContainerPort: 22, HostPort: 22}}
 		}), "refused: build"},
@@ -156,14 +157,14 @@ func Cases() []Case {
 		{"a terminal", step(names.ContainerName, func(c *corev1.Container) { c.Stdin, c.TTY = true, true }), "refused: build"},
 		{"a daemon probe of its own", step(names.DaemonContainer, func(c *corev1.Container) {
 			c.StartupProbe.Exec.Command = []string{"sh", "-c", "id"}
-		}), "ports, probes"},
+		}), "refused: buildkitd"},
 		{"environment from a Secret", step(names.StepPush, func(c *corev1.Container) {
 			c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "couchdb-admin"}}}}
-		}), "environment"},
+		}), "refused: push"},
 		{"a Secret's value", step(names.ContainerName, func(c *corev1.Container) {
 			c.Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "registry-pull-secret"}, Key: ".dockerconfigjson"}}}}
-		}), "environment"},
+		}), "refused: build"},
 		{"the registry Secret in the daemon", step(names.DaemonContainer, func(c *corev1.Container) {
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/tmp/x"})
 		}), "refused: buildkitd"},
@@ -173,7 +174,7 @@ func Cases() []Case {
 		{"a sub-path mount", step(names.ContainerName, func(c *corev1.Container) {
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "layouts", MountPath: "/x", SubPath: "state"})
 		}), "refused: build"},
-		{"no disk limit", step(names.ContainerName, func(c *corev1.Container) { delete(c.Resources.Limits, corev1.ResourceEphemeralStorage) }), "ephemeral storage"},
+		{"no disk limit", step(names.ContainerName, func(c *corev1.Container) { delete(c.Resources.Limits, corev1.ResourceEphemeralStorage) }), "refused: build"},
 
 		// The volumes.
 		{"another Secret", pod(func(s *corev1.PodSpec) {
@@ -193,7 +194,7 @@ func Cases() []Case {
 			LocalObjectReference: corev1.LocalObjectReference{Name: "build-victim-0123456789"}}}), "refused: workspace"},
 		{"an unbounded emptyDir", volume("layouts", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}), "refused: layouts"},
 		{"an emptyDir in memory", volume("layouts", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			Medium: corev1.StorageMediumMemory, SizeLimit: ptr(resource.MustParse("1Gi"))}}), "no other volume"},
+			Medium: corev1.StorageMediumMemory, SizeLimit: ptr(resource.MustParse("1Gi"))}}), "refused: layouts"},
 	}
 }
 
