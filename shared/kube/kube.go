@@ -34,7 +34,6 @@ type (
 	ConfigMaps interface {
 		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
 		List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
-		ListMetadata(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error)
 		Create(ctx context.Context, cm *corev1.ConfigMap, opts metav1.CreateOptions) (*corev1.ConfigMap, error)
 		Update(ctx context.Context, cm *corev1.ConfigMap, opts metav1.UpdateOptions) (*corev1.ConfigMap, error)
 		Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error

@@ -2,8 +2,6 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,23 +49,6 @@ func (r Resource[T, L, PT, PL]) List(ctx context.Context, opts metav1.ListOption
 	out := PL(new(L))
 	err := r.request(r.client.Get).VersionedParams(&opts, r.params).Do(ctx).Into(out)
 	return out, err
-}
-
-// metadataList asks the API server for a list's metadata only.
-const metadataList = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-
-// ListMetadata reads one page of the objects' metadata, without their
-// data: what a caller that orders or counts objects needs.
-func (r Resource[T, L, PT, PL]) ListMetadata(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
-	raw, err := r.request(r.client.Get).SetHeader("Accept", metadataList).VersionedParams(&opts, r.params).Do(ctx).Raw()
-	if err != nil {
-		return nil, err
-	}
-	out := &metav1.PartialObjectMetadataList{}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return nil, fmt.Errorf("decoding the metadata of %s: %w", r.name, err)
-	}
-	return out, nil
 }
 
 // Create creates obj and returns it as stored.

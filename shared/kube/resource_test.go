@@ -99,30 +99,3 @@ func TestErrorsAreAPIErrors(t *testing.T) {
 	_, err := c.Core.ConfigMaps("ns").Get(context.Background(), "config", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "%v", err)
 }
-
-// TestListMetadataAsksForMetadataOnly: the list is asked for as
-// PartialObjectMetadataList, and its items decode with their labels and
-// resourceVersion; an API error is still an API error.
-func TestListMetadataAsksForMetadataOnly(t *testing.T) {
-	var accept string
-	c, reqs := apiServer(t, func(r *http.Request) (int, any) {
-		accept = r.Header.Get("Accept")
-		if r.URL.Query().Get("labelSelector") == "forbidden" {
-			return 403, map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403}
-		}
-		return 200, map[string]any{"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": map[string]any{"continue": "next"},
-			"items": []any{map[string]any{"metadata": map[string]any{"name": "ctx", "resourceVersion": "42", "labels": map[string]any{"a": "b"}}}}}
-	})
-	list, err := c.Core.ConfigMaps("ns").ListMetadata(context.Background(), metav1.ListOptions{LabelSelector: "a=b"})
-	require.NoError(t, err)
-	assert.Equal(t, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1", accept)
-	assert.Equal(t, "GET /api/v1/namespaces/ns/configmaps", (*reqs)[0].method+" "+(*reqs)[0].path)
-	assert.Equal(t, "next", list.Continue)
-	require.Len(t, list.Items, 1)
-	assert.Equal(t, "ctx", list.Items[0].Name)
-	assert.Equal(t, "42", list.Items[0].ResourceVersion)
-	assert.Equal(t, "b", list.Items[0].Labels["a"])
-
-	_, err = c.Core.ConfigMaps("ns").ListMetadata(context.Background(), metav1.ListOptions{LabelSelector: "forbidden"})
-	assert.True(t, apierrors.IsForbidden(err), "%v", err)
-}

@@ -11,9 +11,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/actionloop"
@@ -36,28 +34,10 @@ func Env(cs *fake.Clientset) *action.Env {
 type fakeCore struct{ cs *fake.Clientset }
 
 func (f fakeCore) ConfigMaps(ns string) kube.ConfigMaps {
-	return fakeConfigMaps{f.cs.CoreV1().ConfigMaps(ns)}
+	return f.cs.CoreV1().ConfigMaps(ns)
 }
 func (f fakeCore) Secrets(ns string) kube.Secrets { return f.cs.CoreV1().Secrets(ns) }
 func (f fakeCore) Pods(ns string) kube.Pods       { return f.cs.CoreV1().Pods(ns) }
-
-// fakeConfigMaps answers ListMetadata from the fake's full list, as the
-// API server answers it: the same objects, metadata only.
-type fakeConfigMaps struct {
-	corev1client.ConfigMapInterface
-}
-
-func (f fakeConfigMaps) ListMetadata(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
-	list, err := f.List(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	out := &metav1.PartialObjectMetadataList{ListMeta: list.ListMeta}
-	for _, cm := range list.Items {
-		out.Items = append(out.Items, metav1.PartialObjectMetadata{TypeMeta: cm.TypeMeta, ObjectMeta: cm.ObjectMeta})
-	}
-	return out, nil
-}
 
 type fakeBatch struct{ cs *fake.Clientset }
 
