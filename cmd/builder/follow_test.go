@@ -126,3 +126,39 @@ func TestSafeText(t *testing.T) {
 		assert.Equal(t, want, safeText(in), "%q", in)
 	}
 }
+
+// pendingEnsure answers ensure with a build under way, and logs with the
+// statuses of scripted.
+type pendingEnsure struct {
+	scripted
+	ensures int
+}
+
+func (e *pendingEnsure) call(ctx context.Context, action, method string, p map[string]any) (map[string]any, error) {
+	if action == "ensure" {
+		e.ensures++
+		return map[string]any{"status": "running", "image": "reg/devel:python-0123", "job_name": "build-devel-0123456789"}, nil
+	}
+	return e.scripted.call(ctx, action, method, p)
+}
+
+// TestEnsureFollowWaitsForTheEnd: ensure --follow polls a running build
+// until it ends, and a build that fails or is cancelled exits non-zero
+// without asking ensure again.
+func TestEnsureFollowWaitsForTheEnd(t *testing.T) {
+	for _, final := range []string{"failed", "cancelled"} {
+		t.Run(final, func(t *testing.T) {
+			api := &pendingEnsure{scripted: scripted{statuses: []string{"running", "running", "running", final}}}
+			var out bytes.Buffer
+			c := &cli{out: &out, errOut: &out, caller: api, poll: time.Millisecond}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := c.ensure(ctx, "python:3.13", "", "", "", true)
+			require.NoError(t, ctx.Err(), "follow never saw the build end")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), final)
+			assert.Equal(t, 5, api.polls, "four polls to the end, then the full log")
+			assert.Equal(t, 1, api.ensures, "a failed build is not asked for again")
+		})
+	}
+}

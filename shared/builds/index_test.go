@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -221,4 +222,54 @@ func TestIndexDamagedIsRebuilt(t *testing.T) {
 	_, err = indexOf(cs, "eve").Load(ctx)
 	require.Error(t, err, "the annotation names devel")
 	assert.Contains(t, err.Error(), "is not the build index of eve")
+}
+
+// TestIndexRemoveKeepsAConcurrentEntry: the last entry's removal deletes
+// the index only as it was read (its resourceVersion): a send that
+// entered its build between the read and the delete keeps its entry.
+func TestIndexRemoveKeepsAConcurrentEntry(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	x := indexOf(cs, "devel")
+	x.Now = func() time.Time { return t0 }
+	h, err := x.Load(ctx)
+	require.NoError(t, err)
+	require.NoError(t, x.Add(ctx, h, Entry{Job: "build-devel-a", Created: t0}, nil, always))
+	gvr := corev1.SchemeGroupVersion.WithResource("configmaps")
+	stored := func() *corev1.ConfigMap {
+		obj, err := cs.Tracker().Get(gvr, indexNS, names.IndexName("devel"))
+		require.NoError(t, err)
+		return obj.(*corev1.ConfigMap)
+	}
+	// The fake keeps no versions: give the index one, as the API server
+	// would.
+	cm := stored()
+	cm.ResourceVersion = "1"
+	require.NoError(t, cs.Tracker().Update(gvr, cm, indexNS))
+
+	var preconditions []*metav1.Preconditions
+	cs.PrependReactor("delete", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		opts := a.(k8stesting.DeleteActionImpl).DeleteOptions
+		preconditions = append(preconditions, opts.Preconditions)
+		if len(preconditions) == 1 {
+			// Another send enters build b between Remove's read and its
+			// delete.
+			// (The tracker directly: the fake client holds its lock
+			// while a reactor runs.)
+			cm := stored()
+			doc, err := json.Marshal(indexDoc{Builds: []Entry{{Job: "build-devel-a", Created: t0}, {Job: "build-devel-b", Created: t0}}})
+			require.NoError(t, err)
+			cm.Data[indexKey], cm.ResourceVersion = string(doc), "2"
+			require.NoError(t, cs.Tracker().Update(gvr, cm, indexNS))
+		}
+		if p := opts.Preconditions; p != nil && p.ResourceVersion != nil && *p.ResourceVersion != stored().ResourceVersion {
+			return true, nil, apierrors.NewConflict(corev1.Resource("configmaps"), names.IndexName("devel"), nil)
+		}
+		return false, nil, nil
+	})
+	require.NoError(t, x.Remove(ctx, "build-devel-a"))
+	require.NotEmpty(t, preconditions)
+	h, err = x.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"build-devel-b"}, entryNames(h.live), "the concurrent entry stays; a is gone")
 }

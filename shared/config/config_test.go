@@ -123,6 +123,16 @@ func TestFromParams(t *testing.T) {
 	assert.True(t, c.AllowPrivileged)
 }
 
+// TestBuildTimeoutBounds: 10 s to 24 h, both ends included (the admission
+// policy admits a deadline of at most 86400 s).
+func TestBuildTimeoutBounds(t *testing.T) {
+	for secs, want := range map[int]time.Duration{10: 10 * time.Second, 86400: 24 * time.Hour} {
+		c, err := FromParams(params.Params{"build_timeout_seconds": secs})
+		require.NoError(t, err, secs)
+		assert.Equal(t, want, c.BuildTimeout)
+	}
+}
+
 // TestRegistryMirrors: mirrors are keyed by the registry as references
 // name it, so docker.io and its aliases are one.
 func TestRegistryMirrors(t *testing.T) {
@@ -141,6 +151,7 @@ func TestFromParamsRejects(t *testing.T) {
 		"namespace not a label":   {"kube_namespace": "Not_A_Namespace"},
 		"build namespace bad":     {"build_namespace": "builds/x"},
 		"timeout too short":       {"build_timeout_seconds": 5},
+		"timeout past 24 hours":   {"build_timeout_seconds": 86401},
 		"timeout not a number":    {"build_timeout_seconds": "soon"},
 		"insecure not a bool":     {"registry_insecure": "perhaps"},
 		"registry host with path": {"registry_host": "host:5000/path"},

@@ -23,6 +23,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/cleanup"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
@@ -254,4 +255,36 @@ func TestCleanupRecordsBeforeDeletingAndExpiresRecords(t *testing.T) {
 	for _, d := range deletes(t, cs) {
 		assert.NotContains(t, d, "jobs/", "no Job goes without its record")
 	}
+}
+
+// TestDryRunPrunesNothing: a dry run names the builds beyond
+// max_retained_builds and changes nothing: no Job, record or index entry
+// goes.
+func TestDryRunPrunesNothing(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset(
+		job("build-devel-a", "devel", 3*time.Hour, batchv1.JobComplete),
+		job("build-devel-b", "devel", 2*time.Hour, batchv1.JobFailed),
+		job("build-devel-c", "devel", time.Hour, batchv1.JobComplete),
+	)
+	index := builds.Index{Jobs: cs.BatchV1().Jobs(buildNS), Records: builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}, User: "devel"}
+	h, err := index.Load(ctx)
+	require.NoError(t, err)
+	for _, j := range []string{"build-devel-a", "build-devel-b", "build-devel-c"} {
+		require.NoError(t, index.Add(ctx, h, builds.Entry{Job: j, Created: now}, nil, func(builds.History) error { return nil }))
+		h, err = index.Load(ctx)
+		require.NoError(t, err)
+	}
+	cs.ClearActions()
+
+	res, err := runClean(t, cs, identity.Caller{Name: "nuvolaris", Admin: true},
+		params.Params{"dry_run": true, "max_age_hours": 1000, "max_retained_builds": 1})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"build-devel-a", "build-devel-b"}, res.Pruned, "the two oldest would go")
+	for _, a := range cs.Actions() {
+		assert.Contains(t, []string{"get", "list"}, a.GetVerb(), "a dry run only reads: %s %s", a.GetVerb(), a.GetResource().Resource)
+	}
+	h, err = index.Load(ctx)
+	require.NoError(t, err)
+	assert.Len(t, h.Jobs, 3, "every build is still in the index")
 }

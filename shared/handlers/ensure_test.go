@@ -258,3 +258,38 @@ func TestEnsureTakesNoOtherUsersRecord(t *testing.T) {
 	require.True(t, ok, "the victim's record stays")
 	assert.Equal(t, "victim", kept.User)
 }
+
+// TestEnsureLeavesOtherUsersJobs: a Job under the build's name that is
+// another user's, running or failed, is 409: ensure neither reports it as
+// the caller's build nor stops it to build again.
+func TestEnsureLeavesOtherUsersJobs(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		failed bool
+	}{{"running", false}, {"failed", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := fake.NewClientset()
+			p := ensureParams("requests\n")
+			_, first, err := runEnsure(t, cs, p)
+			require.NoError(t, err)
+			ctx := context.Background()
+			job, err := cs.BatchV1().Jobs(buildNS).Get(ctx, first.JobName, metav1.GetOptions{})
+			require.NoError(t, err)
+			job.Annotations[names.AnnotationUser] = "victim"
+			if tt.failed {
+				job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded"}}
+			}
+			_, err = cs.BatchV1().Jobs(buildNS).Update(ctx, job, metav1.UpdateOptions{})
+			require.NoError(t, err)
+			cs.ClearActions()
+
+			code, _, err := runEnsure(t, cs, p)
+			require.Error(t, err)
+			assert.Equal(t, http.StatusConflict, code)
+			assert.Contains(t, err.Error(), "belongs to another user")
+			for _, a := range cs.Actions() {
+				assert.Contains(t, []string{"get", "list"}, a.GetVerb(), "the victim's build is only read: %s %s", a.GetVerb(), a.GetResource().Resource)
+			}
+		})
+	}
+}

@@ -6,9 +6,11 @@
 package policy
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -59,8 +61,21 @@ type validation struct {
 // envsubst does, and compiles the policy named name.
 func load(t *testing.T, name string, privileged bool) policy {
 	t.Helper()
+	return compilePolicy(t, readPolicy(t), name, privileged)
+}
+
+// readPolicy is deploy/admission.yaml as it is in the repository.
+func readPolicy(t *testing.T) string {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
 	require.NoError(t, err)
+	return string(raw)
+}
+
+// compilePolicy compiles the policy named name of raw, the text of
+// deploy/admission.yaml.
+func compilePolicy(t *testing.T, raw, name string, privileged bool) policy {
+	t.Helper()
 	values := map[string]string{
 		"BUILD_NAMESPACE": "nuvolaris-builds", "BUILDKIT_IMAGE": buildkitImage, "CRANE_IMAGE": craneImage,
 		"REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false",
@@ -68,7 +83,7 @@ func load(t *testing.T, name string, privileged bool) policy {
 	if privileged {
 		values["ALLOW_PRIVILEGED"] = "true"
 	}
-	text := os.Expand(string(raw), func(k string) string {
+	text := os.Expand(raw, func(k string) string {
 		v, ok := values[k]
 		require.True(t, ok, "no value for %s", k)
 		return v
@@ -173,18 +188,27 @@ func podOf(job *batchv1.Job) *corev1.Pod {
 	grace := int64(30)
 	preempt := corev1.PreemptLowerPriority
 	priority := int32(0)
-	s.PreemptionPolicy, s.Priority = &preempt, &priority
+	if s.PreemptionPolicy == nil {
+		s.PreemptionPolicy = &preempt
+	}
+	if s.Priority == nil {
+		s.Priority = &priority
+	}
 	if s.TerminationGracePeriodSeconds == nil {
 		s.TerminationGracePeriodSeconds = &grace
 	}
 	if s.DNSPolicy == "" {
 		s.DNSPolicy = corev1.DNSClusterFirst
 	}
-	s.SchedulerName = corev1.DefaultSchedulerName
-	if s.ServiceAccountName == "" {
-		s.ServiceAccountName = "default"
+	if s.SchedulerName == "" {
+		s.SchedulerName = corev1.DefaultSchedulerName
 	}
-	s.DeprecatedServiceAccount = s.ServiceAccountName
+	if s.ServiceAccountName == "" {
+		s.ServiceAccountName = cmp.Or(s.DeprecatedServiceAccount, "default")
+	}
+	if s.DeprecatedServiceAccount == "" {
+		s.DeprecatedServiceAccount = s.ServiceAccountName
+	}
 	if s.SecurityContext == nil {
 		s.SecurityContext = &corev1.PodSecurityContext{}
 	}
@@ -194,7 +218,9 @@ func podOf(job *batchv1.Job) *corev1.Pod {
 	}
 	for _, list := range [][]corev1.Container{s.InitContainers, s.Containers} {
 		for i := range list {
-			list[i].TerminationMessagePath, list[i].TerminationMessagePolicy = "/dev/termination-log", corev1.TerminationMessageReadFile
+			c := &list[i]
+			c.TerminationMessagePath = cmp.Or(c.TerminationMessagePath, "/dev/termination-log")
+			c.TerminationMessagePolicy = cmp.Or(c.TerminationMessagePolicy, corev1.TerminationMessageReadFile)
 			list[i].ImagePullPolicy = corev1.PullIfNotPresent
 		}
 	}
@@ -263,10 +289,10 @@ func TestPolicyAdmitsTheBuildersJobs(t *testing.T) {
 // TestPolicyRefusesEachCase: every case of test/policycases is refused,
 // in the Job and in the pod made of it, by a message that names it.
 func TestPolicyRefusesEachCase(t *testing.T) {
-	p := load(t, "openserverless-builder-jobs", false)
-	plan := plans(t, false)["a file, a cache to import"]
+	policies := map[bool]policy{false: load(t, "openserverless-builder-jobs", false), true: load(t, "openserverless-builder-jobs", true)}
 	for _, c := range policycases.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
+			p, plan := policies[c.Privileged], plans(t, c.Privileged)["a file, a cache to import"]
 			job := plan.Job()
 			c.Edit(job)
 			got := p.refusals(t, "CREATE", object(t, job, "Job", "batch/v1"), nil)
@@ -319,9 +345,7 @@ var checkedElsewhere = map[string][]string{
 // refused: a field a newer Kubernetes adds fails here until the policy
 // decides on it.
 func TestPolicyNamesEveryField(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
-	require.NoError(t, err)
-	text := string(raw)
+	text := readPolicy(t)
 	for _, typ := range []any{corev1.PodSpec{}, corev1.Container{}, corev1.SecurityContext{}, corev1.PodSecurityContext{}, batchv1.JobSpec{}, corev1.VolumeMount{}} {
 		rt := reflect.TypeOf(typ)
 		for i := range rt.NumField() {
@@ -332,4 +356,52 @@ func TestPolicyNamesEveryField(t *testing.T) {
 			assert.Contains(t, text, "."+field+")", "%s.%s is neither allowed nor refused by deploy/admission.yaml", rt.Name(), field)
 		}
 	}
+}
+
+// clauses are the edits that each take one clause out of the Jobs
+// policy: a Job or pod field no longer named (its list entry made
+// empty), or one condition on a step, a mount or a volume made true.
+var clauses = []*regexp.Regexp{
+	regexp.MustCompile(`\? '[A-Za-z]+' : ''`),
+	regexp.MustCompile(`!has\([a-z]\.[A-Za-z.]+\)`),
+}
+
+// TestEveryClauseHasACase: taking any one clause out of the Jobs policy
+// admits at least one case of test/policycases, or stops its refusal
+// from naming what it refused: no clause goes untested.
+func TestEveryClauseHasACase(t *testing.T) {
+	raw := readPolicy(t)
+	cases := policycases.Cases()
+	jobs := make([]map[string]any, len(cases))
+	for i, c := range cases {
+		job := plans(t, c.Privileged)["a file, a cache to import"].Job()
+		c.Edit(job)
+		jobs[i] = object(t, job, "Job", "batch/v1")
+	}
+	start := strings.Index(raw, "name: openserverless-builder-jobs")
+	end := start + strings.Index(raw[start:], "\n---\n")
+	require.Positive(t, start)
+	mutants := 0
+	for _, re := range clauses {
+		for _, loc := range re.FindAllStringIndex(raw[start:end], -1) {
+			at, to := start+loc[0], start+loc[1]
+			clause := raw[at:to]
+			mutant := raw[:at] + strings.Replace(clause, clause, map[bool]string{true: "? '' : ''", false: "true"}[clause[0] == '?'], 1) + raw[to:]
+			p := map[bool]policy{
+				false: compilePolicy(t, mutant, "openserverless-builder-jobs", false),
+				true:  compilePolicy(t, mutant, "openserverless-builder-jobs", true),
+			}
+			caught := false
+			for i, c := range cases {
+				if !strings.Contains(strings.Join(p[c.Privileged].refusals(t, "CREATE", jobs[i], nil), "\n"), c.Says) {
+					caught = true
+					break
+				}
+			}
+			line := strings.Count(raw[:at], "\n") + 1
+			assert.True(t, caught, "deploy/admission.yaml:%d: without %s, every case is still refused: add one to test/policycases", line, clause)
+			mutants++
+		}
+	}
+	assert.Greater(t, mutants, 80, "the clauses were found")
 }
