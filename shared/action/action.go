@@ -25,8 +25,6 @@ import (
 // Invocation is one activation as a handler sees it.
 type Invocation struct {
 	Params params.Params
-	Fields map[string]string // namespace, action_name, activation_id, ...
-	Web    *web.Request      // nil for a plain invocation
 	Caller identity.Caller
 	Config config.Config
 	Log    *log.Logger
@@ -174,7 +172,7 @@ func (e *Env) dispatch(ctx context.Context, act actionloop.Activation, p params.
 	if err != nil {
 		return a.Name, nil, err
 	}
-	inv := &Invocation{Params: p, Fields: act.Fields, Web: req, Caller: caller, Config: cfg, Log: act.Log, env: e}
+	inv := &Invocation{Params: p, Caller: caller, Config: cfg, Log: act.Log, env: e}
 	res, err := a.Run(ctx, inv)
 	return a.Name, res, err
 }
@@ -200,5 +198,5 @@ func pick(act actionloop.Activation, p params.Params, actions []Action) (Action,
 // NewInvocation builds an invocation directly, for running an action's Func
 // in tests and benchmarks without the ActionLoop around it.
 func NewInvocation(env *Env, p params.Params, caller identity.Caller, cfg config.Config, logger *log.Logger) *Invocation {
-	return &Invocation{Params: p, Fields: map[string]string{}, Caller: caller, Config: cfg, Log: logger, env: env}
+	return &Invocation{Params: p, Caller: caller, Config: cfg, Log: logger, env: env}
 }

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 )
 
@@ -85,17 +86,10 @@ func Check(text string) error {
 	return nil
 }
 
-// ConfigMaps is what Apply needs of the ConfigMap client.
-type ConfigMaps interface {
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
-	Create(ctx context.Context, cm *corev1.ConfigMap, opts metav1.CreateOptions) (*corev1.ConfigMap, error)
-	Update(ctx context.Context, cm *corev1.ConfigMap, opts metav1.UpdateOptions) (*corev1.ConfigMap, error)
-}
-
 // Apply creates the ConfigMap or replaces its TOML, reporting whether it
 // changed. The update carries the resourceVersion read, so a concurrent
 // writer makes it fail rather than be overwritten silently.
-func Apply(ctx context.Context, cms ConfigMaps, ns, text string) (bool, error) {
+func Apply(ctx context.Context, cms kube.ConfigMaps, ns, text string) (bool, error) {
 	cm, err := cms.Get(ctx, names.BuildkitdConfigMap, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = cms.Create(ctx, &corev1.ConfigMap{

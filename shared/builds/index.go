@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -56,24 +55,13 @@ const (
 	writeAttempts = 10
 )
 
-// JobReader reads Jobs by name, and lists them to rebuild an index.
-type JobReader interface {
-	JobLister
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (*batchv1.Job, error)
-}
-
 // Index reads and writes the index of one user.
 type Index struct {
-	Jobs    JobReader
+	Jobs    kube.Jobs
 	Records Records
 	User    string
 	// Now is the clock that ages pending entries; nil is time.Now.
 	Now func() time.Time
-}
-
-// IndexOf is the index of user in namespace ns.
-func IndexOf(k *kube.Clients, ns, user string) Index {
-	return Index{Jobs: k.Batch.Jobs(ns), Records: RecordsIn(k, ns), User: user}
 }
 
 // History is a user's builds as their index names them.
@@ -169,17 +157,7 @@ type found struct {
 // read reads the objects of entries by name, indexReaders at a time.
 func (x Index) read(ctx context.Context, entries []Entry) (History, error) {
 	res := make([]found, len(entries))
-	sem := make(chan struct{}, indexReaders)
-	var wg sync.WaitGroup
-	for i, e := range entries {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			res[i] = x.readOne(ctx, e.Job)
-		}()
-	}
-	wg.Wait()
+	each(len(entries), indexReaders, func(i int) { res[i] = x.readOne(ctx, entries[i].Job) })
 	now := x.now()
 	var h History
 	for i, e := range entries {

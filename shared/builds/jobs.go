@@ -15,21 +15,11 @@ import (
 	"github.com/apache/openserverless-builder/shared/names"
 )
 
-// JobLister lists Jobs.
-type JobLister interface {
-	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
-}
-
-// Deleter deletes objects of one resource by name: Jobs, ConfigMaps.
-type Deleter interface {
-	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
-}
-
 // UserJobs lists the builder's Jobs of user ("" for everyone's), every
 // page, at least as fresh as revision rv ("": a consistent read; see
 // kube.ListPages). The label selects them; the annotation, checked again
 // here, holds the full name.
-func UserJobs(ctx context.Context, jobs JobLister, user, rv string) ([]batchv1.Job, error) {
+func UserJobs(ctx context.Context, jobs kube.Jobs, user, rv string) ([]batchv1.Job, error) {
 	var out []batchv1.Job
 	err := kube.ListPages(ctx, names.UserSelector(user), rv, func(opts metav1.ListOptions) (string, error) {
 		list, err := jobs.List(ctx, opts)
@@ -64,7 +54,7 @@ func FindJob(ctx context.Context, jobs kube.Jobs, name string) (*batchv1.Job, er
 // DeleteJob deletes job with its pods and context (propagation Background),
 // only if it is still the Job that was read (its UID). It runs to the end
 // even when ctx is cancelled: a half-done deletion helps nobody.
-func DeleteJob(ctx context.Context, jobs Deleter, job *batchv1.Job) error {
+func DeleteJob(ctx context.Context, jobs kube.Jobs, job *batchv1.Job) error {
 	bg := metav1.DeletePropagationBackground
 	return jobs.Delete(context.WithoutCancel(ctx), job.Name, metav1.DeleteOptions{
 		PropagationPolicy: &bg,
@@ -82,7 +72,7 @@ const contextWait = 30 * time.Second
 // not delete it itself (deploy/admission.yaml: no context is deleted and
 // made again while its build waits); one without an owner (an older
 // builder's) is deleted here.
-func ReleaseContext(ctx context.Context, cms ConfigMaps, jobName string) error {
+func ReleaseContext(ctx context.Context, cms kube.ConfigMaps, jobName string) error {
 	err := poll(ctx, contextWait, func(ctx context.Context) (bool, error) {
 		cm, err := cms.Get(ctx, jobName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {

@@ -97,24 +97,10 @@ func IsRecord(cm *corev1.ConfigMap) bool { return cm.Labels[names.LabelRecord] =
 // IsRecordLog reports whether cm is the log of a build record.
 func IsRecordLog(cm *corev1.ConfigMap) bool { return cm.Labels[names.LabelRecordLog] == "true" }
 
-// ConfigMaps is what Records needs of the ConfigMap client.
-type ConfigMaps interface {
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
-	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
-	Create(ctx context.Context, cm *corev1.ConfigMap, opts metav1.CreateOptions) (*corev1.ConfigMap, error)
-	Update(ctx context.Context, cm *corev1.ConfigMap, opts metav1.UpdateOptions) (*corev1.ConfigMap, error)
-	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
-}
-
 // Records stores and reads build records in one namespace.
 type Records struct {
-	ConfigMaps ConfigMaps
+	ConfigMaps kube.ConfigMaps
 	Namespace  string
-}
-
-// RecordsIn is the record store of namespace ns.
-func RecordsIn(k *kube.Clients, ns string) Records {
-	return Records{ConfigMaps: k.Core.ConfigMaps(ns), Namespace: ns}
 }
 
 // Save stores r: its log, then its record, so that a listed record has

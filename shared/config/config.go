@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/shared/reference"
 )
@@ -376,16 +376,10 @@ func checkPinned(param, image, example string) error {
 	return nil
 }
 
-// configMapGetter is the part of the ConfigMap client ResolveRegistryHost
-// needs.
-type configMapGetter interface {
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
-}
-
 // ResolveRegistryHost is the registry to use: the registry_host parameter, else the
 // registry_host annotation of ConfigMap config, else the in-cluster default.
 // cms may be nil when the parameter is set.
-func (c Config) ResolveRegistryHost(ctx context.Context, cms configMapGetter) (string, error) {
+func (c Config) ResolveRegistryHost(ctx context.Context, cms kube.ConfigMaps) (string, error) {
 	if c.RegistryHost != "" {
 		return c.RegistryHost, nil
 	}

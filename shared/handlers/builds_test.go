@@ -42,12 +42,12 @@ func recordCM(t *testing.T, user, id string, created time.Time, status string) *
 	return cm
 }
 
-func buildsOf(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*BuildList, error) {
+func buildsOf(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*builds.Page, error) {
 	res, err := listBuilds(context.Background(), invocation(t, cs, caller, p))
 	if err != nil {
 		return nil, err
 	}
-	return res.(*BuildList), nil
+	return res.(*builds.Page), nil
 }
 
 func ids(bs []builds.Build) []string {

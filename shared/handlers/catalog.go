@@ -16,7 +16,7 @@ func listCatalogs(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := clusterRegistry(ctx, inv)
+	c, err := inv.ClusterRegistry(ctx)
 	if err != nil {
 		return nil, err
 	}

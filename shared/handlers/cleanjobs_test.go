@@ -24,7 +24,6 @@ import (
 	"github.com/apache/openserverless-builder/shared/action/actiontest"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
-	"github.com/apache/openserverless-builder/shared/cleanup"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
@@ -81,13 +80,13 @@ func fixture() []runtime.Object {
 	}
 }
 
-func runClean(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*cleanup.Result, error) {
+func runClean(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*builds.Cleaned, error) {
 	t.Helper()
 	res, err := cleanJobs(context.Background(), actiontest.Invocation(t, cs, caller, p))
 	if err != nil {
 		return nil, err
 	}
-	return res.(*cleanup.Result), nil
+	return res.(*builds.Cleaned), nil
 }
 
 // deletes lists the deletions cs saw, checking each one's options.

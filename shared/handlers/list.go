@@ -33,7 +33,7 @@ func listImages(ctx context.Context, inv *action.Invocation) (any, error) {
 	if names.IsCache(repo) && !showCaches {
 		return nil, apperr.NotFound("%s is a build cache, hidden from the listings: pass all=true to list its tags", repo)
 	}
-	c, err := clusterRegistry(ctx, inv)
+	c, err := inv.ClusterRegistry(ctx)
 	if err != nil {
 		return nil, err
 	}

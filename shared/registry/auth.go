@@ -11,12 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/kube"
 )
-
-// secretGetter is the part of the Secret client Authenticator needs.
-type secretGetter interface {
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error)
-}
 
 // Credentials say where the builder's registry credentials come from.
 type Credentials struct {
@@ -27,7 +23,7 @@ type Credentials struct {
 // Authenticator returns the credentials for host: User and Password when
 // set, else host's entry in the Secret, else anonymous (no Secret, or no
 // entry for host). secrets may be nil when User and Password are set.
-func (c Credentials) Authenticator(ctx context.Context, host string, secrets secretGetter) (authn.Authenticator, error) {
+func (c Credentials) Authenticator(ctx context.Context, host string, secrets kube.Secrets) (authn.Authenticator, error) {
 	if c.explicit() {
 		return c.With(Secret{}, host), nil
 	}
@@ -55,7 +51,7 @@ type Secret struct {
 }
 
 // ReadSecret reads the registry Secret. No Secret is an empty one.
-func (c Credentials) ReadSecret(ctx context.Context, secrets secretGetter) (Secret, error) {
+func (c Credentials) ReadSecret(ctx context.Context, secrets kube.Secrets) (Secret, error) {
 	if c.Secret == "" {
 		return Secret{}, nil
 	}

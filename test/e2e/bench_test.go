@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"io/fs"
+	"log"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,9 +28,11 @@ import (
 
 	"github.com/apache/openserverless-builder/test/invoker"
 
-	"github.com/apache/openserverless-builder/shared/cleanup"
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/shared/registry"
 )
 
@@ -128,10 +132,12 @@ func BenchmarkCleanJobs5kOf10k(b *testing.B) {
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
 		k, err := kube.NewClients(cfg)
 		require.NoError(b, err)
-		c := cleanup.Cleaner{Jobs: k.Batch.Jobs(bns), ConfigMaps: k.Core.ConfigMaps(bns)}
+		conf, err := config.FromParams(params.Params{})
+		require.NoError(b, err)
+		n := builds.In(k, conf, log.New(io.Discard, "", 0))
 		b.StartTimer()
 
-		res, err := c.Clean(ctx, cleanup.Options{Cutoff: time.Now().Add(-time.Hour)})
+		res, err := n.Clean(ctx, builds.CleanOptions{Cutoff: time.Now().Add(-time.Hour), Retained: conf.MaxRetainedBuilds})
 
 		b.StopTimer()
 		require.NoError(b, err)

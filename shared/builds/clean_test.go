@@ -1,7 +1,9 @@
-package cleanup
+package builds
 
 import (
 	"context"
+	"io"
+	"log"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
@@ -29,8 +32,9 @@ func finished(name, user string, ago time.Duration) batchv1.Job {
 // pagedJobs serves a job list in pages of two, as a real API server does
 // with limit and continue.
 type pagedJobs struct {
-	jobs  []batchv1.Job
-	calls []metav1.ListOptions
+	kube.Jobs // the other verbs: not called
+	jobs      []batchv1.Job
+	calls     []metav1.ListOptions
 }
 
 func (p *pagedJobs) List(_ context.Context, o metav1.ListOptions) (*batchv1.JobList, error) {
@@ -49,19 +53,18 @@ func (p *pagedJobs) List(_ context.Context, o metav1.ListOptions) (*batchv1.JobL
 
 func (p *pagedJobs) Delete(context.Context, string, metav1.DeleteOptions) error { return nil }
 
-type noConfigMaps struct{}
-
-func (noConfigMaps) List(context.Context, metav1.ListOptions) (*corev1.ConfigMapList, error) {
-	return &corev1.ConfigMapList{}, nil
+// pagedNamespace cleans p, with fake ConfigMaps and Pods.
+func pagedNamespace(p *pagedJobs) Namespace {
+	cs := fake.NewClientset()
+	return Namespace{Name: "nuvolaris", Jobs: p, ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Pods: cs.CoreV1().Pods("nuvolaris"), Log: log.New(io.Discard, "", 0)}
 }
-func (noConfigMaps) Delete(context.Context, string, metav1.DeleteOptions) error { return nil }
 
 func TestCleanFollowsPages(t *testing.T) {
 	p := &pagedJobs{}
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		p.jobs = append(p.jobs, finished(n, "devel", 48*time.Hour))
 	}
-	res, err := Cleaner{Jobs: p, ConfigMaps: noConfigMaps{}}.Clean(context.Background(), Options{Cutoff: time.Now().Add(-24 * time.Hour)})
+	res, err := pagedNamespace(p).clean(context.Background(), CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, res.Jobs)
 	require.Len(t, p.calls, 3)
@@ -83,12 +86,13 @@ func TestCleanRemovesAbandonedSuspendedBuilds(t *testing.T) {
 		return j
 	}
 	p := &pagedJobs{jobs: []batchv1.Job{suspended("old", 48*time.Hour), suspended("fresh", time.Minute)}}
-	recorded := 0
-	c := Cleaner{Jobs: p, ConfigMaps: noConfigMaps{}, Record: func(context.Context, *batchv1.Job) error { recorded++; return nil }}
-	res, err := c.Clean(context.Background(), Options{Cutoff: time.Now().Add(-24 * time.Hour)})
+	n := pagedNamespace(p)
+	res, err := n.clean(context.Background(), CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"old"}, res.Jobs)
-	assert.Zero(t, recorded, "a build that never ran leaves no record")
+	recs, err := n.Records().List(context.Background(), "", "")
+	require.NoError(t, err)
+	assert.Empty(t, recs, "a build that never ran leaves no record")
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,13 +1,9 @@
-// Package cleanup removes finished builds from a namespace: their Jobs
-// (after their records), orphaned build contexts and expired records
-// (docs/contract.md, "Build records and cleanup").
-package cleanup
+package builds
 
 import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -16,10 +12,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
-	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 )
+
+// Clean removes finished builds from the namespace: their Jobs (after
+// their records), orphaned build contexts, expired records, and each
+// user's finished builds beyond the number kept (docs/contract.md, "Build
+// records and cleanup").
 
 // DefaultMaxAge is how long a finished build is kept by default.
 const DefaultMaxAge = 24 * time.Hour
@@ -30,8 +30,8 @@ type Failure struct {
 	Error string `json:"error"`
 }
 
-// Result is cleanjobs' result.
-type Result struct {
+// Cleaned is cleanjobs' result.
+type Cleaned struct {
 	Deleted    int      `json:"deleted"`
 	Jobs       []string `json:"jobs"`
 	ConfigMaps []string `json:"configmaps"`
@@ -39,7 +39,7 @@ type Result struct {
 	// record_retention_days.
 	Records []string `json:"records"`
 	// Pruned are the finished builds (by Job name) removed, Job and record
-	// together, for being beyond max_retained_builds.
+	// together, for being beyond max_retained_
 	Pruned  []string  `json:"pruned"`
 	Failed  []Failure `json:"failed,omitempty"`
 	DryRun  bool      `json:"dry_run"`
@@ -47,8 +47,8 @@ type Result struct {
 	Message string    `json:"message"`
 }
 
-// Options choose what Clean removes.
-type Options struct {
+// CleanOptions choose what Clean removes.
+type CleanOptions struct {
 	User   string // only this user's builds; "" for everyone's
 	Cutoff time.Time
 	// RecordsCutoff: records of builds that finished before it go.
@@ -57,38 +57,45 @@ type Options struct {
 	// Revision: the lists are at least this fresh, from the API server's
 	// watch cache ("": consistent reads; see kube.ListPages).
 	Revision string
+	// Retained is how many finished builds each user keeps, whatever
+	// their age.
+	Retained int
 }
 
-type jobsAPI interface {
-	List(ctx context.Context, opts metav1.ListOptions) (*batchv1.JobList, error)
-	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+// Clean deletes the builder's Jobs that finished before the cutoff (each
+// after storing its record), the build contexts older than the cutoff
+// that no Job owns, the records past theirs, and then each user's
+// finished builds beyond o.Retained. Running Jobs and objects without the
+// builder's labels are never touched. A deletion that fails is reported
+// and the others still happen.
+func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*Cleaned, error) {
+	res, err := n.clean(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	pruned, errs, err := n.pruneUsers(ctx, o.User, o.Revision, o.Retained, o.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range errs {
+		res.Failed = append(res.Failed, Failure{Name: "history", Error: e.Error()})
+	}
+	sort.Strings(pruned)
+	res.Pruned = append(res.Pruned, pruned...)
+	if len(pruned) > 0 {
+		res.Message += fmt.Sprintf(", and %d finished builds beyond max_retained_builds=%d", len(pruned), o.Retained)
+	}
+	return res, nil
 }
 
-type configMapsAPI interface {
-	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ConfigMapList, error)
-	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
-}
-
-// Cleaner removes finished builds from one namespace.
-type Cleaner struct {
-	Jobs       jobsAPI
-	ConfigMaps configMapsAPI
-	// Record stores a finished build's record before its Job goes; a Job
-	// whose record cannot be stored stays.
-	Record func(ctx context.Context, job *batchv1.Job) error
-}
-
-// Clean deletes the builder's Jobs that finished before the cutoff, and the
-// builder's build contexts older than the cutoff that no Job owns. Running Jobs
-// and objects without the builder's labels are never touched. A deletion
-// that fails is reported and the others still happen.
-func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
+// clean is Clean by age.
+func (n Namespace) clean(ctx context.Context, o CleanOptions) (*Cleaned, error) {
 	selector := names.UserSelector(o.User)
-	res := &Result{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
+	res := &Cleaned{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
 	bg := metav1.DeletePropagationBackground
 	err := kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
-		list, err := c.Jobs.List(ctx, opts)
+		list, err := n.Jobs.List(ctx, opts)
 		if err != nil {
 			return "", err
 		}
@@ -98,19 +105,19 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 			if !owned(j.ObjectMeta, o.User) {
 				continue
 			}
-			if done, ok := builds.FinishedAt(j); ok && done.Before(o.Cutoff) || abandoned(j, o.Cutoff) {
+			if done, ok := FinishedAt(j); ok && done.Before(o.Cutoff) || abandoned(j, o.Cutoff) {
 				doomed = append(doomed, j)
 			} else {
 				live[j.Labels[names.LabelBuildID]] = true
 			}
 		}
 		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
-			if c.Record != nil && !abandoned(j, o.Cutoff) {
-				if err := c.Record(ctx, j); err != nil {
+			if !abandoned(j, o.Cutoff) {
+				if err := RecordJob(ctx, n.Pods, n.Records(), j); err != nil {
 					return fmt.Errorf("storing its record first: %w", err)
 				}
 			}
-			return c.Jobs.Delete(ctx, j.Name, metav1.DeleteOptions{
+			return n.Jobs.Delete(ctx, j.Name, metav1.DeleteOptions{
 				PropagationPolicy: &bg,
 				Preconditions:     &metav1.Preconditions{UID: &j.UID},
 			})
@@ -131,7 +138,7 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 	// the builder may not delete it (deploy/admission.yaml); these are
 	// the ones no Job owns (an older builder's, whose Job never came).
 	err = kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
-		list, err := c.ConfigMaps.List(ctx, opts)
+		list, err := n.ConfigMaps.List(ctx, opts)
 		if err != nil {
 			return "", err
 		}
@@ -139,34 +146,34 @@ func (c Cleaner) Clean(ctx context.Context, o Options) (*Result, error) {
 		for i := range list.Items {
 			cm := &list.Items[i]
 			// A record's log goes with its record, below.
-			if !owned(cm.ObjectMeta, o.User) || cm.Name == names.BuildkitdConfigMap || cm.Labels[names.LabelBuildID] == "" || builds.IsRecordLog(cm) {
+			if !owned(cm.ObjectMeta, o.User) || cm.Name == names.BuildkitdConfigMap || cm.Labels[names.LabelBuildID] == "" || IsRecordLog(cm) {
 				continue
 			}
-			if builds.IsRecord(cm) {
+			if IsRecord(cm) {
 				if expired(cm, o.RecordsCutoff) {
 					orphans = append(orphans, cm)
 				}
 				continue
 			}
-			if live[cm.Labels[names.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || builds.OwnedByJob(cm.ObjectMeta) {
+			if live[cm.Labels[names.LabelBuildID]] || !cm.CreationTimestamp.Time.Before(o.Cutoff) || OwnedByJob(cm.ObjectMeta) {
 				continue
 			}
 			orphans = append(orphans, cm)
 		}
 		deleted, failed := deleteAll(ctx, orphans, o.DryRun, func(cm *corev1.ConfigMap) error {
-			if err := c.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}}); err != nil {
+			if err := n.ConfigMaps.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cm.UID}}); err != nil {
 				return err
 			}
-			if r, ok := builds.RecordOf(cm); ok {
+			if r, ok := RecordOf(cm); ok {
 				// Its log, kept apart; gone already is fine.
-				if err := c.ConfigMaps.Delete(ctx, names.RecordLogName(r.JobName), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				if err := n.ConfigMaps.Delete(ctx, names.RecordLogName(r.JobName), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 					return err
 				}
 			}
 			return nil
 		})
 		for _, cm := range deleted {
-			if builds.IsRecord(cm) {
+			if IsRecord(cm) {
 				res.Records = append(res.Records, cm.Name)
 			} else {
 				res.ConfigMaps = append(res.ConfigMaps, cm.Name)
@@ -219,21 +226,11 @@ type failure[T any] struct {
 func deleteAll[T any](ctx context.Context, objs []T, dry bool, del func(T) error) ([]T, []failure[T]) {
 	errs := make([]error, len(objs))
 	if !dry {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, workers)
-		for i, o := range objs {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if err := ctx.Err(); err != nil {
-					errs[i] = err
-					return
-				}
-				errs[i] = del(o)
-			}()
-		}
-		wg.Wait()
+		each(len(objs), workers, func(i int) {
+			if errs[i] = ctx.Err(); errs[i] == nil {
+				errs[i] = del(objs[i])
+			}
+		})
 	}
 	var ok []T
 	var failed []failure[T]
@@ -271,7 +268,7 @@ func expired(cm *corev1.ConfigMap, cutoff time.Time) bool {
 		return false
 	}
 	at := cm.CreationTimestamp.Time
-	if r, ok := builds.RecordOf(cm); ok && r.Finished != nil {
+	if r, ok := RecordOf(cm); ok && r.Finished != nil {
 		at = *r.Finished
 	}
 	return at.Before(cutoff)

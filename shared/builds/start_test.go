@@ -1,4 +1,4 @@
-package handlers
+package builds
 
 import (
 	"net/http"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
-	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,16 +17,16 @@ import (
 // the limit; finished ones, ones being deleted, and the build's own entry
 // (ensure enters a name again) do not.
 func TestAdmit(t *testing.T) {
-	deleting := userJob("devel", "del", time.Time{})
+	deleting := job("devel", "del", t0, time.Time{})
 	deleting.DeletionTimestamp = &metav1.Time{Time: time.Unix(3000, 0)}
-	h := builds.History{
+	h := History{
 		Jobs: []batchv1.Job{
-			*userJob("devel", "run1", time.Time{}),
-			*userJob("devel", "done", time.Unix(2000, 0)),
+			*job("devel", "run1", t0, time.Time{}),
+			*job("devel", "done", t0, time.Unix(2000, 0)),
 			*deleting,
-			*userJob("devel", "self", time.Time{}),
+			*job("devel", "self", t0, time.Time{}),
 		},
-		Pending: []builds.Entry{{Job: names.JobName("devel", "new1")}, {Job: names.JobName("devel", "self")}},
+		Pending: []Entry{{Job: names.JobName("devel", "new1")}, {Job: names.JobName("devel", "self")}},
 	}
 	self := names.JobName("devel", "self")
 	for _, tt := range []struct {

@@ -1,0 +1,132 @@
+package builds
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/buildspec"
+)
+
+// RetryAfter is what a 429 asks the caller to wait before sending again.
+const RetryAfter = 30 * time.Second
+
+// ErrExists is Start's answer when the build's Job exists already:
+// ensure's concurrent calls for the same inputs meet there.
+var ErrExists = errors.New("the build exists already")
+
+// Start starts the build of plan, in order: it measures the context,
+// prunes the user's history, enters the build in the user's index if
+// the limit admits it (the decision: see admit), waits for cache (the
+// digest of the user's cache, "" for none), creates the Job suspended
+// and then its context (owned by the Job), and only then resumes it.
+// Nothing is left half-created, and a refused build creates nothing.
+func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits, cache func() (string, error)) (Build, error) {
+	// The Dockerfile names the digest and the user: the whole context is
+	// measured now, and the context before the pin was measured at parse.
+	files, err := plan.CheckSize(limits.ContextBytes)
+	if err != nil {
+		return Build{}, err
+	}
+	index := n.Index(plan.User)
+	h, pruned, err := n.beforeStart(ctx, index, limits.Retained)
+	if err != nil {
+		return Build{}, err
+	}
+	name := plan.Name()
+	entry := Entry{Job: name, Created: time.Now().UTC()}
+	if err := index.Add(ctx, h, entry, pruned, func(h History) error { return admit(h, name, limits.Active) }); err != nil {
+		return Build{}, err
+	}
+	// From here a failure takes the entry back, and the Job if it came.
+	forget := func(job *batchv1.Job) {
+		if job != nil {
+			if err := DeleteJob(ctx, n.Jobs, job); err != nil {
+				n.Log.Printf("removing Job %s: %v", job.Name, err)
+			}
+		}
+		if err := index.Remove(ctx, name); err != nil {
+			n.Log.Printf("removing build %s from the index: %v", name, err)
+		}
+	}
+	// The Job fetches the cache only if there is one.
+	if plan.CacheDigest, err = cache(); err != nil {
+		forget(nil)
+		return Build{}, err
+	}
+	job, err := n.Jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		// ensure's concurrent call for the same inputs: the entry is its.
+		return Build{}, ErrExists
+	}
+	if err != nil {
+		forget(nil)
+		return Build{}, apperr.Upstream(err, "creating the build Job")
+	}
+	if _, err := n.ConfigMaps.Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{}); err != nil {
+		// Leave nothing half-created: the Job would wait for its context
+		// forever.
+		forget(job)
+		return Build{}, apperr.Upstream(err, "creating the build context ConfigMap")
+	}
+	resumed, err := n.Jobs.Patch(ctx, job.Name, types.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{})
+	if err != nil {
+		forget(job)
+		return Build{}, apperr.Upstream(err, "starting build %s", job.Name)
+	}
+	return FromJob(resumed), nil
+}
+
+// beforeStart loads the user's history from their index and prunes their
+// finished builds (Jobs and records) beyond keep. It returns the history
+// and the Job names of the builds it removed, which the index drops as it
+// enters the new build.
+func (n Namespace) beforeStart(ctx context.Context, index Index, keep int) (History, []string, error) {
+	h, err := index.Load(ctx)
+	if err != nil {
+		return History{}, nil, err
+	}
+	deleted, errs := n.prune(ctx, h.Jobs, h.Records, keep, false)
+	for _, e := range errs {
+		n.Log.Printf("%v", e)
+	}
+	if len(deleted) > 0 {
+		n.Log.Printf("removed %d finished builds of %s beyond max_retained_builds=%d", len(deleted), index.User, keep)
+	}
+	return h, deleted, nil
+}
+
+// admit decides whether the build whose Job is name may join history h
+// of its user: whether the user's unfinished builds, and the builds other
+// sends are creating, number fewer than limit (0: no limit). It decides on
+// the index as the entry is written (Index.Add): a concurrent send that
+// entered its build first is in h, Job or not, so the limit is exact.
+func admit(h History, name string, limit int) error {
+	if limit <= 0 {
+		return nil
+	}
+	var ahead []string
+	for _, j := range h.Jobs {
+		if _, done := FinishedAt(&j); !done && j.DeletionTimestamp == nil && j.Name != name {
+			ahead = append(ahead, j.Name)
+		}
+	}
+	for _, e := range h.Pending {
+		if e.Job != name {
+			ahead = append(ahead, e.Job)
+		}
+	}
+	if len(ahead) >= limit {
+		slices.Sort(ahead)
+		return apperr.TooMany(RetryAfter, "you have %d unfinished builds (%s) and the limit is %d (max_active_builds): wait for one to finish, then send again", len(ahead), strings.Join(ahead, ", "), limit)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+// Package pin resolves what a build request builds on before anything is
+// created: the registry host, the push Secret, the source pinned to its
+// digest and user, and the digest of the user's cache (docs/contract.md,
+// "Sources").
+package pin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/registry"
+	"github.com/apache/openserverless-builder/shared/source"
+)
+
+// Pinned is what a request builds on.
+type Pinned struct {
+	// Host is the cluster registry the build pushes to.
+	Host string
+	// Secret is the push Secret the build mounts, read once.
+	Secret registry.Secret
+	// Source is the source pinned to its digest and user.
+	Source buildspec.Source
+	// Cache waits for the lookup of the user's cache's digest ("" for
+	// none), which runs while the source is resolved and the quota read.
+	Cache func() (string, error)
+}
+
+// Request pins req, after the source rules and after checking that every
+// repository the build pushes to (image and cache) is the caller's to
+// write: send and ensure start with it, before any network call.
+func Request(ctx context.Context, inv *action.Invocation, req buildspec.Request) (Pinned, error) {
+	cfg := inv.Config
+	for _, repo := range req.Pushes(inv.Caller.Name, cfg) {
+		if err := cfg.CheckWritable(repo, inv.Caller.Admin); err != nil {
+			return Pinned{}, err
+		}
+	}
+	k, err := inv.Kube()
+	if err != nil {
+		return Pinned{}, err
+	}
+	var p Pinned
+	if p.Host, err = cfg.ResolveRegistryHost(ctx, k.Core.ConfigMaps(cfg.KubeNamespace)); err != nil {
+		return Pinned{}, err
+	}
+	// The push Secret the build mounts, in the build namespace: the
+	// credential send may use is the one the build would use.
+	if p.Secret, err = (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, k.Core.Secrets(cfg.BuildNamespace)); err != nil {
+		return Pinned{}, err
+	}
+	p.Cache = lookupCache(ctx, inv, p.Host, p.Secret, buildspec.CacheRef(req, inv.Caller.Name, p.Host, cfg))
+	if p.Source, err = resolveSource(ctx, inv, p.Secret, req.SourceRef, p.Host); err != nil {
+		return Pinned{}, err
+	}
+	return p, nil
+}
+
+// Image looks up the digest of the image target ("<repo>:<tag>") in the
+// cluster registry, with the builder's credentials: ok is false when
+// there is none.
+func (p Pinned) Image(ctx context.Context, inv *action.Invocation, target string) (digest string, ok bool, err error) {
+	reg, err := inv.Registry(p.Host, inv.Credentials().With(p.Secret, p.Host), inv.Config.RegistryInsecure)
+	if err != nil {
+		return "", false, err
+	}
+	return reg.Head(ctx, target)
+}
+
+// lookupCache starts looking up the digest of the user's cache at cache
+// ("" when there is none yet), with the credential the build's fetch step
+// will use, and returns what waits for it: the Job fetches a cache that
+// exists, so no step has to tolerate a failure. The registry may take a
+// while to check a password (htpasswd's bcrypt), so the lookup runs
+// beside send's other calls.
+func lookupCache(ctx context.Context, inv *action.Invocation, host string, secret registry.Secret, cache string) func() (string, error) {
+	if cache == "" {
+		return func() (string, error) { return "", nil }
+	}
+	type result struct {
+		digest string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		reg, err := inv.Registry(host, secret.Authenticator(host), inv.Config.RegistryInsecure)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		digest, _, err := reg.Head(ctx, strings.TrimPrefix(cache, host+"/"))
+		if err != nil {
+			err = fmt.Errorf("looking up the build cache: %w", err)
+		}
+		done <- result{digest, err}
+	}()
+	return sync.OnceValues(func() (string, error) {
+		r := <-done
+		return r.digest, r.err
+	})
+}
+
+// resolveSource decides whether the caller may build from ref, before
+// anything is created (the build would pull it with the builder's
+// credential wherever that applies), and resolves it to its digest and
+// user: anonymously, or with the builder's credential for a source in the
+// cluster registry that the caller may read.
+func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.Secret, ref name.Reference, host string) (buildspec.Source, error) {
+	cfg := inv.Config
+	policy := source.NewPolicy(source.Cluster{
+		RegistryHost:    host,
+		KubeNamespace:   cfg.KubeNamespace,
+		Aliases:         cfg.RegistryAliases,
+		CredentialHosts: secret.Hosts(),
+		Shared:          cfg.SharedRepositories,
+		Allowed:         cfg.AllowedSources,
+		Builders:        builderSources(cfg),
+	})
+	if err := policy.Authorize(inv.Caller, ref); err != nil {
+		return buildspec.Source{}, err
+	}
+	reg := ref.Context().RegistryStr()
+	from, auth, insecure, credential := reg, authn.Anonymous, false, false
+	if policy.InCluster(reg) {
+		// The caller may read it: the build fetches it with the builder's
+		// credential, and so does send.
+		auth, insecure, credential = secret.Authenticator(reg), cfg.RegistryInsecure, true
+	} else if mirror, ok := cfg.Mirror(reg); ok {
+		// The cluster pulls this registry through its mirror
+		// (registry_mirrors, and the buildkitd.toml updatetoml writes):
+		// so does send, anonymously as for any outside source. Not from
+		// the cluster registry: users own repositories there, and BuildKit
+		// would pull with the builder's credential, so user apache would
+		// decide what docker.io/apache/... is for everyone.
+		if err := policy.CheckMirror(reg, mirror); err != nil {
+			return buildspec.Source{}, err
+		}
+		from, insecure = mirror, cfg.RegistryInsecure
+	}
+	c, err := inv.Registry(from, auth, insecure)
+	if err != nil {
+		return buildspec.Source{}, err
+	}
+	pinned, err := c.Resolve(ctx, ref)
+	if err != nil {
+		return buildspec.Source{}, err
+	}
+	// The fetch step pulls what send checked, where send checked it.
+	fetch := from + "/" + ref.Context().RepositoryStr() + "@" + pinned.Digest
+	return buildspec.Source{Digest: pinned.Digest, User: pinned.User, Fetch: fetch, Insecure: insecure, Credential: credential}, nil
+}
+
+// builderSources are the sources of the builder catalog.
+func builderSources(cfg config.Config) []string {
+	out := make([]string, 0, len(cfg.Builders))
+	for _, b := range cfg.Builders {
+		out = append(out, b.Source)
+	}
+	return out
+}
