@@ -170,7 +170,9 @@ func (e *Env) dispatch(ctx context.Context, act actionloop.Activation, p params.
 	}
 	cfg, err := config.FromParams(p)
 	if err != nil {
-		return a.Name, nil, err
+		// Every input is bound and every action final (manifest.yaml): a
+		// parameter that does not hold is the operator's to mend.
+		return a.Name, nil, apperr.Wrap(http.StatusInternalServerError, err, "the builder's configuration is wrong; an operator must mend it")
 	}
 	inv := &Invocation{Params: p, Caller: caller, Config: cfg, Log: act.Log, env: e}
 	res, err := a.Run(ctx, inv)

@@ -3,6 +3,7 @@ package action
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log"
 	"testing"
@@ -72,10 +73,10 @@ func TestHandler(t *testing.T) {
 			map[string]any{"error": "plain invocations are for admin namespaces; call the web action instead: POST <apihost>/api/v1/web/nuvolaris/builder/<action> with your credentials"},
 		},
 		{
-			"bad configuration is 400 naming the parameter",
+			"bad configuration is the operator's, naming the parameter",
 			map[string]any{"build_timeout_seconds": "x"},
 			map[string]string{"namespace": "nuvolaris", "action_name": "/nuvolaris/builder/list-images"},
-			map[string]any{"error": `parameter "build_timeout_seconds" must be a number, got "x"`},
+			map[string]any{"error": `the builder's configuration is wrong; an operator must mend it: parameter "build_timeout_seconds" must be a number, got "x"`},
 		},
 		{
 			"unknown operation",
@@ -115,4 +116,26 @@ func TestSingleActionIgnoresName(t *testing.T) {
 		Log:    log.New(&bytes.Buffer{}, "", 0),
 	})
 	require.Equal(t, map[string]any{"action": "send", "caller": "nuvolaris", "admin": true}, got)
+}
+
+// TestConfigurationErrorIs500: every input is bound, so a parameter that
+// does not hold is the operator's to mend: 500 over the web, not 400.
+func TestConfigurationErrorIs500(t *testing.T) {
+	h := (&Env{}).Handler(echo("send", web.Write()))
+	got := h(context.Background(), actionloop.Activation{
+		Value:  map[string]any{"__ow_method": "post", "__ow_user": "devel", "max_context_bytes": 10},
+		Fields: map[string]string{"namespace": "nuvolaris", "action_name": "/nuvolaris/builder/send"},
+		Log:    log.New(&bytes.Buffer{}, "", 0),
+	})
+	res, ok := got.(web.Response)
+	require.True(t, ok, "%v", got)
+	assert.Equal(t, 500, res.StatusCode)
+	assert.Contains(t, string(mustJSON(t, res.Body)), "max_context_bytes")
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	require.NoError(t, err)
+	return raw
 }

@@ -21,7 +21,9 @@ type Builder struct {
 
 // DefaultBuilders follow the runtimes OpenServerless ships, pinned as the
 // platform pins them (its runtimes.json; python 3.13 as the seed's
-// example). Operators replace them with the builders parameter.
+// example). Operators replace them with the builders parameter. Not ruby
+// and dotnet: their images are on moving :nightly tags, and their kinds
+// refuse every file (docs/kinds.md).
 func DefaultBuilders() map[string]Builder {
 	list := []Builder{
 		{"python:3.13", "python", "apache/openserverless-runtime-python:v3.13-2506091954"},
@@ -39,9 +41,6 @@ func DefaultBuilders() map[string]Builder {
 		{"go:1.22", "go", "apache/openserverless-runtime-go:v1.22-2409142109"},
 		{"go:1.21", "go", "apache/openserverless-runtime-go:v1.21-2409142109"},
 		{"go:1.20", "go", "apache/openserverless-runtime-go:v1.20-2409142109"},
-		{"ruby:2.5", "ruby", "openwhisk/action-ruby-v2.5:nightly"},
-		{"dotnet:3.1", "dotnet", "openwhisk/action-dotnet-v3.1:nightly"},
-		{"dotnet:2.2", "dotnet", "openwhisk/action-dotnet-v2.2:nightly"},
 	}
 	out := make(map[string]Builder, len(list))
 	for _, b := range list {

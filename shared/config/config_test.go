@@ -53,12 +53,16 @@ func TestDefaults(t *testing.T) {
 func TestBuilders(t *testing.T) {
 	c, err := FromParams(params.Params{})
 	require.NoError(t, err)
-	for _, id := range []string{"python:3.13", "nodejs:21", "php:8.3", "java:21", "go:1.22", "ruby:2.5", "dotnet:3.1"} {
+	for _, id := range []string{"python:3.13", "nodejs:21", "php:8.3", "java:21", "go:1.22"} {
 		b, ok := c.Builders[id]
 		require.True(t, ok, id)
 		assert.Equal(t, strings.Split(id, ":")[0], b.Kind, id)
 	}
 	assert.Equal(t, "apache/openserverless-runtime-python:v3.13-2506091954", c.Builders["python:3.13"].Source, "the seed's runtime")
+	for id, b := range c.Builders {
+		assert.NotContains(t, []string{"ruby", "dotnet"}, b.Kind, "%s: a kind that refuses every file is no builder", id)
+		assert.NotRegexp(t, `:(nightly|latest)$`, b.Source, "%s: a moving tag", id)
+	}
 
 	c, err = FromParams(params.Params{
 		"builders":           `{"py": {"kind": "python", "source": "registry:5000/runtimes/python:v3"}}`,

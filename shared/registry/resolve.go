@@ -2,14 +2,11 @@ package registry
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"regexp"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 )
@@ -41,6 +38,9 @@ var userRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_]
 // exist); the rest is 502, with no network error's text.
 func (c *Client) Resolve(ctx context.Context, ref name.Reference) (Pinned, error) {
 	src := ref.String()
+	failed := func(err error) error {
+		return failure(err, "resolving source "+src, "source "+src+" does not exist, or is not readable: check its name and tag", true)
+	}
 	// Parsed again in the client's registry, for its scheme (plain HTTP
 	// for an insecure one): the repository and tag or digest stay.
 	ref, err := name.ParseReference(c.reg.RegistryStr()+"/"+ref.Context().RepositoryStr()+separator(ref)+ref.Identifier(), c.nameOpts...)
@@ -54,31 +54,31 @@ func (c *Client) Resolve(ctx context.Context, ref name.Reference) (Pinned, error
 		remote.WithTransport(bounded{c.transport, MaxSourceDocBytes}))
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
-		return Pinned{}, sourceFailure(err, src)
+		return Pinned{}, failed(err)
 	}
 	digest := desc.Digest
 	var img v1.Image
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return Pinned{}, sourceFailure(err, src)
+			return Pinned{}, failed(err)
 		}
 		m, err := idx.IndexManifest()
 		if err != nil {
-			return Pinned{}, sourceFailure(err, src)
+			return Pinned{}, failed(err)
 		}
 		if digest, err = platformImage(src, m); err != nil {
 			return Pinned{}, err
 		}
 		if img, err = idx.Image(digest); err != nil {
-			return Pinned{}, sourceFailure(err, src)
+			return Pinned{}, failed(err)
 		}
 	} else if img, err = desc.Image(); err != nil {
-		return Pinned{}, sourceFailure(err, src)
+		return Pinned{}, failed(err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return Pinned{}, sourceFailure(err, src)
+		return Pinned{}, failed(err)
 	}
 	p := Pinned{Digest: digest.String(), User: cf.Config.User}
 	if p.User != "" && !userRE.MatchString(p.User) {
@@ -118,25 +118,4 @@ func separator(ref name.Reference) string {
 		return "@"
 	}
 	return ":"
-}
-
-func sourceFailure(err error, src string) error {
-	if errors.Is(err, errTooLarge) {
-		return apperr.BadRequest("source %s: its manifest or configuration is larger than %d bytes, more than a runtime image has: the builder does not read it", src, MaxSourceDocBytes)
-	}
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		switch terr.StatusCode {
-		case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
-			return apperr.NotFound("source %s does not exist, or is not readable: check its name and tag", src)
-		}
-		return apperr.Upstream(nil, "resolving source %s: its registry answered %d %s", src, terr.StatusCode, http.StatusText(terr.StatusCode))
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return apperr.Upstream(nil, "resolving source %s: its registry did not answer in time", src)
-	}
-	if errors.Is(err, remote.ErrSchema1) {
-		return apperr.BadRequest("source %s is a schema 1 image, which BuildKit cannot build from", src)
-	}
-	return apperr.UpstreamSaid(err, "resolving source %s: its registry is unreachable", src)
 }
