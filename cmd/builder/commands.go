@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apache/openserverless-builder/shared/kinds"
-	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // commands are builder's subcommands: the seed's tasks, and builds and
@@ -62,7 +64,7 @@ func (c *cli) commands() []*cobra.Command {
 		Short:   "the builders, kinds and limits this builder offers you",
 		Example: "  builder builders",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.show(cmd.Context(), "capabilities", http.MethodGet, nil, printBuilders)
+			return show(cmd.Context(), c, "capabilities", http.MethodGet, nil, printBuilders)
 		},
 	}
 
@@ -84,7 +86,7 @@ func (c *cli) commands() []*cobra.Command {
 			if tail > 0 {
 				p["tail"] = tail
 			}
-			return c.show(cmd.Context(), "logs", http.MethodPost, p, func(w io.Writer, res map[string]any) { printStatus(w, res, true) })
+			return show(cmd.Context(), c, "logs", http.MethodPost, p, func(w io.Writer, st types.Status) { printStatus(w, st, true) })
 		},
 	}
 	logsCmd.Flags().StringVar(&job, "job-name", "", "the build's job name (default: your latest build)")
@@ -104,7 +106,7 @@ func (c *cli) commands() []*cobra.Command {
 			if user != "" {
 				p["user"] = user
 			}
-			return c.show(cmd.Context(), "builds", http.MethodPost, p, printBuilds)
+			return show(cmd.Context(), c, "builds", http.MethodPost, p, printBuilds)
 		},
 	}
 	buildsCmd.Flags().IntVar(&limit, "limit", 20, "builds per page, at most 100")
@@ -128,7 +130,7 @@ func (c *cli) commands() []*cobra.Command {
 			if len(p) == 0 {
 				return usageError{"the build's id, or --job-name, is required"}
 			}
-			return c.show(cmd.Context(), "cancel", http.MethodDelete, p, func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) })
+			return show(cmd.Context(), c, "cancel", http.MethodDelete, p, func(w io.Writer, res types.Stopped) { fmt.Fprintln(w, res.Message) })
 		},
 	}
 	cancelCmd.Flags().StringVar(&cancelJob, "job-name", "", "the build's job name")
@@ -140,9 +142,9 @@ func (c *cli) commands() []*cobra.Command {
 		Short:   "delete finished build jobs older than --max-age-hours (task builder:cleanjobs)",
 		Example: "  builder cleanjobs --max-age-hours 48 --dry-run",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.show(cmd.Context(), "cleanjobs", http.MethodPost, map[string]any{"max_age_hours": age, "dry_run": dry}, func(w io.Writer, res map[string]any) {
-				fmt.Fprintln(w, str(res["message"]))
-				for _, j := range strs(res["jobs"]) {
+			return show(cmd.Context(), c, "cleanjobs", http.MethodPost, map[string]any{"max_age_hours": age, "dry_run": dry}, func(w io.Writer, res types.Cleaned) {
+				fmt.Fprintln(w, res.Message)
+				for _, j := range res.Jobs {
 					fmt.Fprintln(w, "  "+j)
 				}
 			})
@@ -165,7 +167,7 @@ func (c *cli) commands() []*cobra.Command {
 				}
 				p["toml"] = string(data)
 			}
-			return c.show(cmd.Context(), "updatetoml", http.MethodPost, p, func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) })
+			return show(cmd.Context(), c, "updatetoml", http.MethodPost, p, func(w io.Writer, res types.TOMLWritten) { fmt.Fprintln(w, res.Message) })
 		},
 	}
 	tomlCmd.Flags().StringVar(&tomlFile, "file", "", "the TOML to write (default: the builder's default for the registry)")
@@ -176,7 +178,7 @@ func (c *cli) commands() []*cobra.Command {
 		Short:   "repositories in the registry: yours, or all for admins (task builder:list-catalogs)",
 		Example: "  builder list-catalogs",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.show(cmd.Context(), "list-catalogs", http.MethodPost, map[string]any{"all": allRepos}, func(w io.Writer, res map[string]any) { column(w, "REPOSITORY", strs(res["repositories"])) })
+			return show(cmd.Context(), c, "list-catalogs", http.MethodPost, map[string]any{"all": allRepos}, func(w io.Writer, res types.Repositories) { column(w, "REPOSITORY", res.Repositories) })
 		},
 	}
 	catalogsCmd.Flags().BoolVar(&allRepos, "all", false, "also the build caches (<user>/buildcache)")
@@ -190,20 +192,20 @@ func (c *cli) commands() []*cobra.Command {
 			if catalog == "" {
 				return usageError{"--catalog is required"}
 			}
-			return c.show(cmd.Context(), "list-images", http.MethodPost, map[string]any{"catalog": catalog, "all": allTags}, func(w io.Writer, res map[string]any) { column(w, "TAG", strs(res["tags"])) })
+			return show(cmd.Context(), c, "list-images", http.MethodPost, map[string]any{"catalog": catalog, "all": allTags}, func(w io.Writer, res types.Tags) { column(w, "TAG", res.Tags) })
 		},
 	}
 	imagesCmd.Flags().StringVar(&catalog, "catalog", "", "the repository, such as devel")
 	imagesCmd.Flags().BoolVar(&allTags, "all", false, "also list a build cache's tags")
 
 	return []*cobra.Command{sendCmd, ensureCmd, buildersCmd, logsCmd, buildsCmd, cancelCmd, cleanCmd, tomlCmd, catalogsCmd, imagesCmd,
-		c.imageCommand("get-image", http.MethodPost,
+		imageCommand(c, "get-image", http.MethodPost,
 			"manifest, digest and config of an image (task builder:get-image)",
 			"builder get-image --image devel:python3.13-custom", printImage),
-		c.imageCommand("delete-image", http.MethodDelete,
+		imageCommand(c, "delete-image", http.MethodDelete,
 			"delete an image by its digest (task builder:delete-image)",
 			"builder delete-image --image devel:alpine",
-			func(w io.Writer, res map[string]any) { fmt.Fprintln(w, str(res["message"])) }),
+			func(w io.Writer, res types.Deleted) { fmt.Fprintln(w, res.Message) }),
 	}
 }
 
@@ -217,17 +219,36 @@ func maxArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-// show calls action and prints its result: JSON with --json, else human.
-func (c *cli) show(ctx context.Context, action, method string, p map[string]any, human func(io.Writer, map[string]any)) error {
-	res, err := c.caller.call(ctx, action, method, p)
+// show calls action and prints its result, read as a T (one of package
+// types' results): JSON as it came with --json, else human.
+func show[T any](ctx context.Context, c *cli, action, method string, p map[string]any, human func(io.Writer, T)) error {
+	var res T
+	raw, err := c.call(ctx, action, method, p, &res)
 	if err != nil {
 		return err
 	}
-	return c.emit(res, func(w io.Writer) { human(w, res) })
+	return c.emit(raw, func(w io.Writer) { human(w, res) })
+}
+
+// call calls action and reads its result into out, a pointer to one of
+// package types' results; raw is the result as it came.
+func (c *cli) call(ctx context.Context, action, method string, p map[string]any, out any) (raw map[string]any, err error) {
+	raw, err = c.caller.call(ctx, action, method, p)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("reading the result of %s: %w", action, err)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil, fmt.Errorf("%s answered a result the builder command does not read: %w", action, err)
+	}
+	return raw, nil
 }
 
 // imageCommand is a command that takes one --image and calls action.
-func (c *cli) imageCommand(action, method, summary, example string, human func(io.Writer, map[string]any)) *cobra.Command {
+func imageCommand[T any](c *cli, action, method, summary, example string, human func(io.Writer, T)) *cobra.Command {
 	var image string
 	cmd := &cobra.Command{
 		Use:     action + " --image REPO:TAG|REPO@DIGEST",
@@ -237,7 +258,7 @@ func (c *cli) imageCommand(action, method, summary, example string, human func(i
 			if image == "" {
 				return usageError{"--image is required"}
 			}
-			return c.show(cmd.Context(), action, method, map[string]any{"image": image}, human)
+			return show(cmd.Context(), c, action, method, map[string]any{"image": image}, human)
 		},
 	}
 	cmd.Flags().StringVar(&image, "image", "", "the image, <repo>:<tag> or <repo>@<digest>")
@@ -245,21 +266,19 @@ func (c *cli) imageCommand(action, method, summary, example string, human func(i
 }
 
 // printBuilds prints a page of builds as a table, and how to get the next.
-func printBuilds(w io.Writer, res map[string]any) {
+func printBuilds(w io.Writer, page types.BuildPage) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tTARGET\tKIND\tCREATED\tDURATION")
-	list, _ := res["builds"].([]any)
-	for _, x := range list {
-		b, _ := x.(map[string]any)
+	for _, b := range page.Builds {
 		d := ""
-		if b["duration_s"] != nil {
-			d = fmt.Sprintf("%.0fs", num(b["duration_s"]))
+		if b.DurationS != nil {
+			d = fmt.Sprintf("%.0fs", *b.DurationS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", str(b["id"]), str(b["status"]), str(b["target"]), str(b["kind"]), str(b["created"]), d)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, b.Target, b.Kind, b.Created.Format(time.RFC3339), d)
 	}
 	tw.Flush()
-	if n := str(res["next"]); n != "" {
-		fmt.Fprintf(w, "more: builder builds --next %s\n", n)
+	if page.Next != "" {
+		fmt.Fprintf(w, "more: builder builds --next %s\n", page.Next)
 	}
 }
 
@@ -317,45 +336,44 @@ func (c *cli) ensure(ctx context.Context, builder, source, kind, file string, fo
 		}
 		p["source"], p["kind"] = source, k
 	}
-	res, err := c.caller.call(ctx, "ensure", http.MethodPost, p)
+	var res types.Ensured
+	raw, err := c.call(ctx, "ensure", http.MethodPost, p, &res)
 	if err != nil {
 		return err
 	}
-	if follow && str(res["status"]) != "ready" {
+	if follow && res.Status != types.Ready {
 		if !c.json {
-			fmt.Fprintf(c.out, "building %s (job %s)\n", str(res["image"]), str(res["job_name"]))
+			fmt.Fprintf(c.out, "building %s (job %s)\n", res.Image, res.JobName)
 		}
-		st, err := c.follow(ctx, str(res["job_name"]))
+		st, stRaw, err := c.follow(ctx, res.JobName)
 		if err != nil {
 			return err
 		}
-		if st["status"] != names.Succeeded {
-			_ = c.emit(st, func(w io.Writer) { printStatus(w, st, true) })
-			return fmt.Errorf("the build of %s %s: %s", str(res["image"]), str(st["status"]), str(st["reason"]))
+		if st.Status != types.Succeeded {
+			_ = c.emit(stRaw, func(w io.Writer) { printStatus(w, st, true) })
+			return fmt.Errorf("the build of %s %s: %s", res.Image, st.Status, st.Reason)
 		}
-		if res, err = c.caller.call(ctx, "ensure", http.MethodPost, p); err != nil {
+		if raw, err = c.call(ctx, "ensure", http.MethodPost, p, &res); err != nil {
 			return err
 		}
 	}
-	return c.emit(res, func(w io.Writer) {
-		rows := [][2]string{{"status", str(res["status"])}, {"image", str(res["image"])}}
-		if d := str(res["digest"]); d != "" {
-			rows = append(rows, [2]string{"digest", d})
+	return c.emit(raw, func(w io.Writer) {
+		rows := [][2]string{{"status", res.Status}, {"image", res.Image}}
+		if res.Digest != "" {
+			rows = append(rows, [2]string{"digest", res.Digest})
 		}
-		if j := str(res["job_name"]); j != "" {
-			rows = append(rows, [2]string{"job", j})
+		if res.JobName != "" {
+			rows = append(rows, [2]string{"job", res.JobName})
 		}
 		table(w, rows)
 	})
 }
 
-func printBuilders(w io.Writer, res map[string]any) {
+func printBuilders(w io.Writer, offer types.Offer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BUILDER\tKIND\tFILE\tSOURCE")
-	list, _ := res["builders"].([]any)
-	for _, b := range list {
-		m, _ := b.(map[string]any)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", str(m["id"]), str(m["kind"]), str(m["file"]), str(m["source"]))
+	for _, b := range offer.Builders {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.ID, b.Kind, b.File, b.Source)
 	}
 	tw.Flush()
 }
@@ -373,99 +391,101 @@ func (c *cli) send(ctx context.Context, source, target, kind, file string, follo
 		return usageError{"--kind is required without --requirements"}
 	}
 	p["kind"] = kind
-	res, err := c.caller.call(ctx, "send", http.MethodPost, p)
+	var res types.Sent
+	raw, err := c.call(ctx, "send", http.MethodPost, p, &res)
 	if err != nil {
 		return err
 	}
 	if !follow {
-		return c.emit(res, func(w io.Writer) {
-			table(w, [][2]string{{"id", str(res["id"])}, {"job", str(res["job_name"])}, {"image", str(res["image"])}})
-			fmt.Fprintln(w, str(res["message"]))
+		return c.emit(raw, func(w io.Writer) {
+			table(w, [][2]string{{"id", res.ID}, {"job", res.JobName}, {"image", res.Image}})
+			fmt.Fprintln(w, res.Message)
 		})
 	}
 	if !c.json {
-		fmt.Fprintf(c.out, "build %s of %s started (job %s)\n", str(res["id"]), str(res["image"]), str(res["job_name"]))
+		fmt.Fprintf(c.out, "build %s of %s started (job %s)\n", res.ID, res.Image, res.JobName)
 	}
-	st, err := c.follow(ctx, str(res["job_name"]))
+	st, stRaw, err := c.follow(ctx, res.JobName)
 	if err != nil {
 		return err
 	}
-	ok := st["status"] == names.Succeeded
-	if err := c.emit(st, func(w io.Writer) { printStatus(w, st, !ok) }); err != nil {
+	ok := st.Status == types.Succeeded
+	if err := c.emit(stRaw, func(w io.Writer) { printStatus(w, st, !ok) }); err != nil {
 		return err
 	}
 	switch {
-	case st["status"] == names.Cancelled:
-		return fmt.Errorf("the build was cancelled: %s", str(st["reason"]))
+	case st.Status == types.Cancelled:
+		return fmt.Errorf("the build was cancelled: %s", st.Reason)
 	case !ok:
-		return fmt.Errorf("the build failed: %s", str(st["reason"]))
+		return fmt.Errorf("the build failed: %s", st.Reason)
 	}
 	return nil
 }
 
 // follow polls the logs action until the build ends (any final status:
-// succeeded, failed or cancelled), with a progress line.
-func (c *cli) follow(ctx context.Context, job string) (map[string]any, error) {
+// succeeded, failed or cancelled), with a progress line, and returns the
+// final status with the whole log, read and as it came.
+func (c *cli) follow(ctx context.Context, job string) (types.Status, map[string]any, error) {
 	start := time.Now()
 	spin := `|/-\`
 	last := ""
 	for i := 0; ; i++ {
-		st, err := c.caller.call(ctx, "logs", http.MethodPost, map[string]any{"job_name": job, "tail": 1})
-		if err != nil {
-			return nil, err
+		var st types.Status
+		if _, err := c.call(ctx, "logs", http.MethodPost, map[string]any{"job_name": job, "tail": 1}, &st); err != nil {
+			return types.Status{}, nil, err
 		}
-		status := str(st["status"])
-		line := safeText(strings.TrimSpace(str(st["logs"])))
+		line := safeText(strings.TrimSpace(st.Logs))
 		if !c.json {
-			progress := fmt.Sprintf("%c %-9s %5.0fs  %s", spin[i%len(spin)], status, time.Since(start).Seconds(), clip(line, 60))
+			progress := fmt.Sprintf("%c %-9s %5.0fs  %s", spin[i%len(spin)], st.Status, time.Since(start).Seconds(), clip(line, 60))
 			if c.tty {
 				fmt.Fprintf(c.out, "\r%-90s", progress)
-			} else if status != last {
+			} else if st.Status != last {
 				fmt.Fprintln(c.out, progress)
-				last = status
+				last = st.Status
 			}
 		}
-		if names.Done(status) {
+		if types.Done(st.Status) {
 			if c.tty && !c.json {
 				fmt.Fprintln(c.out)
 			}
-			return c.caller.call(ctx, "logs", http.MethodPost, map[string]any{"job_name": job})
+			raw, err := c.call(ctx, "logs", http.MethodPost, map[string]any{"job_name": job}, &st)
+			return st, raw, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return types.Status{}, nil, ctx.Err()
 		case <-time.After(c.poll):
 		}
 	}
 }
 
-func printStatus(w io.Writer, st map[string]any, withLog bool) {
-	rows := [][2]string{{"job", str(st["job_name"])}, {"status", str(st["status"])}}
-	if r := str(st["reason"]); r != "" {
-		rows = append(rows, [2]string{"reason", r})
+func printStatus(w io.Writer, st types.Status, withLog bool) {
+	rows := [][2]string{{"job", st.JobName}, {"status", st.Status}}
+	if st.Reason != "" {
+		rows = append(rows, [2]string{"reason", st.Reason})
 	}
-	rows = append(rows, [2]string{"image", str(st["image"])})
-	if d := str(st["digest"]); d != "" {
-		rows = append(rows, [2]string{"digest", d})
+	rows = append(rows, [2]string{"image", st.Image})
+	if st.Digest != "" {
+		rows = append(rows, [2]string{"digest", st.Digest})
 	}
-	if m := str(st["message"]); m != "" {
-		rows = append(rows, [2]string{"note", m})
+	if st.Message != "" {
+		rows = append(rows, [2]string{"note", st.Message})
 	}
 	table(w, rows)
-	if log := str(st["logs"]); withLog && log != "" {
-		fmt.Fprintln(w, "\n"+safeText(strings.TrimRight(log, "\n")))
+	if withLog && st.Logs != "" {
+		fmt.Fprintln(w, "\n"+safeText(strings.TrimRight(st.Logs, "\n")))
 	}
 }
 
-func printImage(w io.Writer, m map[string]any) {
-	rows := [][2]string{{"name", str(m["name"])}, {"reference", str(m["reference"])}, {"digest", str(m["digest"])}, {"media type", str(m["media_type"])}}
-	if cfg, ok := m["config"].(map[string]any); ok {
+func printImage(w io.Writer, m types.Image) {
+	rows := [][2]string{{"name", m.Name}, {"reference", m.Reference}, {"digest", m.Digest}, {"media type", m.MediaType}}
+	if cfg := m.Config; cfg != nil {
 		rows = append(rows,
-			[2]string{"platform", str(cfg["os"]) + "/" + str(cfg["architecture"])},
-			[2]string{"created", str(cfg["created"])},
-			[2]string{"user", str(cfg["user"])},
-			[2]string{"layers", str(cfg["layers"])},
-			[2]string{"size", fmt.Sprintf("%.1f MB", num(cfg["total_size"])/1e6)})
+			[2]string{"platform", cfg.OS + "/" + cfg.Architecture},
+			[2]string{"created", cfg.Created.Format(time.RFC3339)},
+			[2]string{"user", cfg.User},
+			[2]string{"layers", strconv.Itoa(cfg.Layers)},
+			[2]string{"size", fmt.Sprintf("%.1f MB", float64(cfg.TotalSize)/1e6)})
 	}
 	table(w, rows)
 }

@@ -19,7 +19,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -170,41 +169,4 @@ func (c *cli) emit(v map[string]any, human func(w io.Writer)) error {
 	}
 	human(c.out)
 	return nil
-}
-
-func str(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
-// num is a JSON number as openwhisk-client-go decodes it (json.Number) or as
-// encoding/json does (float64).
-func num(v any) float64 {
-	switch x := v.(type) {
-	case json.Number:
-		f, _ := x.Float64()
-		return f
-	case float64:
-		return x
-	}
-	return 0
-}
-
-func strs(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		out = append(out, str(x))
-	}
-	return out
 }

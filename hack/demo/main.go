@@ -17,11 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
-
-	"github.com/apache/openserverless-builder/shared/builds"
-	"github.com/apache/openserverless-builder/shared/names"
 )
 
 func main() {
@@ -134,7 +133,7 @@ func run(ctx context.Context) error {
 				}
 			}
 		}
-		if st["status"] != names.Succeeded {
+		if st["status"] != types.Succeeded {
 			return fmt.Errorf("the build %s: %v", st["status"], st["reason"])
 		}
 		digests = append(digests, st["digest"].(string))
@@ -274,7 +273,7 @@ func (d *demo) follow(ctx context.Context, job string) (map[string]any, error) {
 			detail("%s", progress)
 			last = status + line
 		}
-		if names.Done(status) {
+		if types.Done(status) {
 			if d.tty {
 				fmt.Println()
 			}

@@ -12,33 +12,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
-// Build is one build as the builds action lists it.
-type Build struct {
-	ID           string     `json:"id"`
-	JobName      string     `json:"job_name"`
-	User         string     `json:"user"`
-	Target       string     `json:"target"`
-	Image        string     `json:"image"`
-	Source       string     `json:"source"`
-	SourceDigest string     `json:"source_digest,omitempty"`
-	Kind         string     `json:"kind"`
-	Status       string     `json:"status"`
-	Reason       string     `json:"reason,omitempty"`
-	Created      time.Time  `json:"created"`
-	Started      *time.Time `json:"started,omitempty"`
-	Finished     *time.Time `json:"finished,omitempty"`
-	DurationS    *float64   `json:"duration_s,omitempty"`
-	Digest       string     `json:"digest,omitempty"`
-}
-
-// Done reports whether the build has ended.
-func (b Build) Done() bool { return names.Done(b.Status) }
-
 // FromJob is what a Job says of its build, without its pod.
-func FromJob(job *batchv1.Job) Build {
-	b := Build{
+func FromJob(job *batchv1.Job) types.Build {
+	b := types.Build{
 		ID:           job.Labels[names.LabelBuildID],
 		JobName:      job.Name,
 		User:         job.Annotations[names.AnnotationUser],
@@ -48,14 +27,14 @@ func FromJob(job *batchv1.Job) Build {
 		SourceDigest: job.Annotations[names.AnnotationSourceDigest],
 		Kind:         job.Annotations[names.AnnotationKind],
 		Created:      job.CreationTimestamp.Time.UTC(),
-		Status:       names.Pending,
+		Status:       types.Pending,
 	}
 	if t := job.Status.StartTime; t != nil {
 		started := t.Time.UTC()
 		b.Started = &started
 	}
 	if job.Status.Active > 0 || job.Status.Ready != nil && *job.Status.Ready > 0 {
-		b.Status = names.Running
+		b.Status = types.Running
 	}
 	for _, c := range job.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
@@ -63,9 +42,9 @@ func FromJob(job *batchv1.Job) Build {
 		}
 		switch c.Type {
 		case batchv1.JobComplete:
-			b.Status = names.Succeeded
+			b.Status = types.Succeeded
 		case batchv1.JobFailed:
-			b.Status, b.Reason = names.Failed, c.Reason
+			b.Status, b.Reason = types.Failed, c.Reason
 			if c.Message != "" {
 				b.Reason += ": " + c.Message
 			}
@@ -75,21 +54,6 @@ func FromJob(job *batchv1.Job) Build {
 		b.Finish(at)
 	}
 	return b
-}
-
-// Finish sets when the build ended and how long it took.
-func (b *Build) Finish(at time.Time) {
-	at = at.UTC()
-	b.Finished = &at
-	from := b.Created
-	if b.Started != nil {
-		from = *b.Started
-	}
-	d := at.Sub(from).Seconds()
-	if d < 0 {
-		d = 0
-	}
-	b.DurationS = &d
 }
 
 // FinishedAt is when a Job finished: its completion time, or the time of its
@@ -122,8 +86,8 @@ func Newer(aCreated time.Time, aJob string, bCreated time.Time, bJob string) boo
 
 // Merge is every build of jobs and records, once each, newest first. A
 // build with both is its record (it was seen finished, or cancelled).
-func Merge(jobs []batchv1.Job, recs []Record) []Build {
-	byName := map[string]Build{}
+func Merge(jobs []batchv1.Job, recs []Record) []types.Build {
+	byName := map[string]types.Build{}
 	for i := range jobs {
 		b := FromJob(&jobs[i])
 		byName[b.JobName] = b
@@ -131,7 +95,7 @@ func Merge(jobs []batchv1.Job, recs []Record) []Build {
 	for _, r := range recs {
 		byName[r.JobName] = r.Build
 	}
-	out := make([]Build, 0, len(byName))
+	out := make([]types.Build, 0, len(byName))
 	for _, b := range byName {
 		out = append(out, b)
 	}

@@ -65,31 +65,31 @@ func TestPushedDigest(t *testing.T) {
 // left out; the first failed step is named.
 func TestStepLogs(t *testing.T) {
 	image, cache := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
-	l := logs{{names.StepFetch, ""}, {names.ContainerName, "#1 done"}, {names.StepPush, "reg/devel@" + image + "\n"}, {names.StepPushCache, "reg/devel/buildcache@" + cache + "\n"}}
+	l := logs{{names.StepFetch, ""}, {names.StepBuild, "#1 done"}, {names.StepPush, "reg/devel@" + image + "\n"}, {names.StepPushCache, "reg/devel/buildcache@" + cache + "\n"}}
 	assert.Equal(t, image, l.pushedDigest())
 	// The user's RUN prints a digest line and fills the budget before the
 	// push step is read: the digest is never taken from the user's output.
 	forged := "sha256:" + strings.Repeat("6", 64)
-	userOnly := logs{{names.StepFetch, ""}, {names.ContainerName, "#5 RUN ...\nreg/devel@" + forged + "\n"}}
+	userOnly := logs{{names.StepFetch, ""}, {names.StepBuild, "#5 RUN ...\nreg/devel@" + forged + "\n"}}
 	assert.Equal(t, "", userOnly.pushedDigest(), "no push step read: no digest")
 	assert.Equal(t, "==> fetch\n==> build\n#1 done\n==> push\nreg/devel@"+image+"\n==> push-cache\nreg/devel/buildcache@"+cache+"\n", l.text())
 
 	always := corev1.ContainerRestartPolicyAlways
 	pod := &corev1.Pod{
 		Spec: corev1.PodSpec{
-			InitContainers: []corev1.Container{{Name: names.StepFetch}, {Name: names.DaemonContainer, RestartPolicy: &always}, {Name: names.ContainerName}},
+			InitContainers: []corev1.Container{{Name: names.StepFetch}, {Name: names.StepDaemon, RestartPolicy: &always}, {Name: names.StepBuild}},
 			Containers:     []corev1.Container{{Name: names.StepPush}, {Name: names.StepPushCache}},
 		},
 		Status: corev1.PodStatus{
 			InitContainerStatuses: []corev1.ContainerStatus{
 				{Name: names.StepFetch, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}},
-				{Name: names.ContainerName, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}},
+				{Name: names.StepBuild, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}},
 			},
 		},
 	}
-	assert.Equal(t, []string{names.StepFetch, names.ContainerName, names.StepPush, names.StepPushCache}, stepNames(pod))
+	assert.Equal(t, []string{names.StepFetch, names.StepBuild, names.StepPush, names.StepPushCache}, stepNames(pod))
 	assert.True(t, started(pod, names.StepFetch))
-	assert.False(t, started(pod, names.ContainerName))
+	assert.False(t, started(pod, names.StepBuild))
 	assert.Equal(t, "step fetch failed (exit code 1): fetching the source image; its log says why", failedStep(pod))
 	pod.Status.InitContainerStatuses[0].State.Terminated.ExitCode = 0
 	assert.Empty(t, failedStep(pod))

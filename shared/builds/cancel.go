@@ -11,6 +11,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // Cancel stops the pending or running build named name (or, when name is
@@ -34,7 +35,7 @@ func (n Namespace) Cancel(ctx context.Context, caller identity.Caller, name, id 
 		return Record{}, err
 	}
 	r := Record{Build: FromJob(job), Log: log}
-	r.Status, r.Reason = names.Cancelled, "cancelled by "+caller.Name
+	r.Status, r.Reason = types.Cancelled, "cancelled by "+caller.Name
 	r.Finish(time.Now())
 	if err := n.Records().Save(ctx, r); err != nil {
 		return Record{}, apperr.Wrap(apperr.Status(err), err, "build %s is stopped, but", job.Name)

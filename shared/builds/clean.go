@@ -14,6 +14,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // Clean removes finished builds from the namespace: their Jobs (after
@@ -23,29 +24,6 @@ import (
 
 // DefaultMaxAge is how long a finished build is kept by default.
 const DefaultMaxAge = 24 * time.Hour
-
-// Failure is an object that could not be deleted.
-type Failure struct {
-	Name  string `json:"name"`
-	Error string `json:"error"`
-}
-
-// Cleaned is cleanjobs' result.
-type Cleaned struct {
-	Deleted    int      `json:"deleted"`
-	Jobs       []string `json:"jobs"`
-	ConfigMaps []string `json:"configmaps"`
-	// Records are the build records deleted for being older than
-	// record_retention_days.
-	Records []string `json:"records"`
-	// Pruned are the finished builds (by Job name) removed, Job and record
-	// together, for being beyond max_retained_
-	Pruned  []string  `json:"pruned"`
-	Failed  []Failure `json:"failed,omitempty"`
-	DryRun  bool      `json:"dry_run"`
-	Cutoff  time.Time `json:"cutoff"`
-	Message string    `json:"message"`
-}
 
 // CleanOptions choose what Clean removes.
 type CleanOptions struct {
@@ -68,7 +46,7 @@ type CleanOptions struct {
 // finished builds beyond o.Retained. Running Jobs and objects without the
 // builder's labels are never touched. A deletion that fails is reported
 // and the others still happen.
-func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*Cleaned, error) {
+func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*types.Cleaned, error) {
 	res, err := n.clean(ctx, o)
 	if err != nil {
 		return nil, err
@@ -78,7 +56,7 @@ func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*Cleaned, error) 
 		return nil, err
 	}
 	for _, e := range errs {
-		res.Failed = append(res.Failed, Failure{Name: "history", Error: e.Error()})
+		res.Failed = append(res.Failed, types.Failure{Name: "history", Error: e.Error()})
 	}
 	sort.Strings(pruned)
 	res.Pruned = append(res.Pruned, pruned...)
@@ -89,9 +67,9 @@ func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*Cleaned, error) 
 }
 
 // clean is Clean by age.
-func (n Namespace) clean(ctx context.Context, o CleanOptions) (*Cleaned, error) {
+func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, error) {
 	selector := names.UserSelector(o.User)
-	res := &Cleaned{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
+	res := &types.Cleaned{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
 	bg := metav1.DeletePropagationBackground
 	err := kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
@@ -126,7 +104,7 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*Cleaned, error) 
 			res.Jobs = append(res.Jobs, j.Name)
 		}
 		for _, f := range failed {
-			res.Failed = append(res.Failed, Failure{Name: "job/" + f.obj.Name, Error: f.err.Error()})
+			res.Failed = append(res.Failed, types.Failure{Name: "job/" + f.obj.Name, Error: f.err.Error()})
 			live[f.obj.Labels[names.LabelBuildID]] = true
 		}
 		return list.Continue, nil
@@ -180,7 +158,7 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*Cleaned, error) 
 			}
 		}
 		for _, f := range failed {
-			res.Failed = append(res.Failed, Failure{Name: "configmap/" + f.obj.Name, Error: f.err.Error()})
+			res.Failed = append(res.Failed, types.Failure{Name: "configmap/" + f.obj.Name, Error: f.err.Error()})
 		}
 		return list.Continue, nil
 	})

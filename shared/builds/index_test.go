@@ -17,6 +17,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 const indexNS = "nuvolaris-builds"
@@ -78,7 +79,7 @@ func TestIndexRebuildsOnceThenReadsByName(t *testing.T) {
 	cs := fake.NewClientset(running, job("other", "x", t0, time.Time{}))
 	x := indexOf(cs, "devel")
 	fin := t0.Add(time.Minute)
-	require.NoError(t, x.Records.Save(ctx, Record{Build: Build{ID: "old", JobName: names.JobName("devel", "old"), User: "devel", Status: names.Succeeded, Created: t0, Finished: &fin}, Log: "done\n"}))
+	require.NoError(t, x.Records.Save(ctx, Record{Build: types.Build{ID: "old", JobName: names.JobName("devel", "old"), User: "devel", Status: types.Succeeded, Created: t0, Finished: &fin}, Log: "done\n"}))
 
 	h, err := x.Load(ctx)
 	require.NoError(t, err)
@@ -109,7 +110,7 @@ func TestIndexReadsOnlyTheUsersBuilds(t *testing.T) {
 	ctx := context.Background()
 	theirs := job("other", "x", t0, time.Time{})
 	cs := fake.NewClientset(theirs)
-	require.NoError(t, indexOf(cs, "other").Records.Save(ctx, Record{Build: Build{ID: "y", JobName: names.JobName("other", "y"), User: "other", Status: names.Failed, Created: t0}}))
+	require.NoError(t, indexOf(cs, "other").Records.Save(ctx, Record{Build: types.Build{ID: "y", JobName: names.JobName("other", "y"), User: "other", Status: types.Failed, Created: t0}}))
 	x := indexOf(cs, "devel")
 	x.Now = func() time.Time { return t0.Add(time.Hour) }
 	h, err := x.Load(ctx)

@@ -11,15 +11,8 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kube"
+	"github.com/apache/openserverless-builder/shared/types"
 )
-
-// Page is one page of a user's builds, newest first: the builds action's
-// result.
-type Page struct {
-	Builds []Build `json:"builds"`
-	// Next is the cursor of the next page; absent on the last.
-	Next string `json:"next,omitempty"`
-}
 
 // cursor is where a page ends: the last build shown. Opaque to callers.
 type cursor struct {
@@ -30,7 +23,7 @@ type cursor struct {
 // List is the page of user's builds (everyone's for "") after the one
 // whose cursor is next ("": the first page), of at most limit builds. The
 // finished builds shown that have no record get one now.
-func (n Namespace) List(ctx context.Context, user, next string, limit int) (*Page, error) {
+func (n Namespace) List(ctx context.Context, user, next string, limit int) (*types.BuildPage, error) {
 	var after *cursor
 	if next != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(next)
@@ -51,9 +44,9 @@ func (n Namespace) List(ctx context.Context, user, next string, limit int) (*Pag
 		})
 	}
 	end := min(start+limit, len(all))
-	page := &Page{Builds: all[start:end]}
+	page := &types.BuildPage{Builds: all[start:end]}
 	if page.Builds == nil {
-		page.Builds = []Build{}
+		page.Builds = []types.Build{}
 	}
 	if end < len(all) {
 		last := all[end-1]

@@ -15,15 +15,8 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
-
-// Status is a build as the builds action shows it, with its log: the logs
-// action's result.
-type Status struct {
-	Build
-	Logs    string `json:"logs"`
-	Message string `json:"message,omitempty"`
-}
 
 // MaxLogBytes bounds the log read of a pod, to stay within a result's size.
 const MaxLogBytes = 512 << 10
@@ -33,18 +26,18 @@ const podGone = "the build's pod is gone, and its log with it"
 
 // Describe reports job's status, its pod's build log (the last tail lines
 // when tail > 0) and, for a successful build, the pushed digest.
-func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64) (*Status, error) {
-	s := &Status{Build: FromJob(job)}
+func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64) (*types.Status, error) {
+	s := &types.Status{Build: FromJob(job)}
 	if !s.Done() {
 		// Until its pod runs, the build is pending, whatever the Job says.
-		s.Status = names.Pending
+		s.Status = types.Pending
 	}
 	pod, err := buildPod(ctx, pods, job)
 	if err != nil {
 		return nil, err
 	}
 	if pod == nil {
-		if s.Status != names.Pending {
+		if s.Status != types.Pending {
 			s.Message = podGone
 		}
 		return s, nil
@@ -56,8 +49,8 @@ func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64)
 	if len(steps) == 0 || !started(pod, steps[0]) {
 		return s, nil // no log before the first step starts
 	}
-	if s.Status == names.Pending {
-		s.Status = names.Running
+	if s.Status == types.Pending {
+		s.Status = types.Running
 	}
 	logs, gone, err := stepLogs(ctx, pods, job, pod, tail)
 	if err != nil {
@@ -68,10 +61,10 @@ func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64)
 		return s, nil
 	}
 	s.Logs = LastLines(logs.text(), int(tail))
-	if s.Status == names.Succeeded {
+	if s.Status == types.Succeeded {
 		s.Digest = logs.pushedDigest()
 	}
-	if s.Status == names.Failed {
+	if s.Status == types.Failed {
 		if msg := failedStep(pod); msg != "" {
 			s.Message = msg
 		}
@@ -228,7 +221,7 @@ func failedStep(pod *corev1.Pod) string {
 var stepPurpose = map[string]string{
 	names.StepFetch:      "fetching the source image; its log says why",
 	names.StepFetchCache: "fetching the build cache; its log says why",
-	names.ContainerName:  "the build; its log says why",
+	names.StepBuild:      "the build; its log says why",
 	names.StepPush:       "pushing the image to the registry; its log says why",
 	names.StepPushCache:  "pushing the build cache to the registry; its log says why",
 }

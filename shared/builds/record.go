@@ -13,6 +13,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // Records outlive their builds' Jobs: one ConfigMap per build, labelled
@@ -24,7 +25,7 @@ const RecordLogBytes = 64 << 10
 
 // Record is a build's record as stored: the build and its log's end.
 type Record struct {
-	Build
+	types.Build
 	Log string `json:"-"`
 }
 
@@ -114,7 +115,7 @@ func (s Records) Save(ctx context.Context, r Record) error {
 		return err
 	}
 	for _, obj := range []*corev1.ConfigMap{r.LogConfigMap(s.Namespace), cm} {
-		if err := s.create(ctx, obj, r.Status == names.Cancelled); err != nil {
+		if err := s.create(ctx, obj, r.Status == types.Cancelled); err != nil {
 			return apperr.Upstream(err, "storing the record of build %s", r.JobName)
 		}
 	}
@@ -236,7 +237,7 @@ func RecordNew(ctx context.Context, pods kube.Pods, records Records, job *batchv
 		return err
 	}
 	r.Log = text
-	if r.Status == names.Succeeded {
+	if r.Status == types.Succeeded {
 		r.Digest = digest
 	}
 	return records.Save(ctx, r)

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // TestRecordsKeepTheLogApart: a record's log is a ConfigMap of its own, so
@@ -22,7 +23,7 @@ func TestRecordsKeepTheLogApart(t *testing.T) {
 	cs := fake.NewClientset()
 	s := Records{ConfigMaps: cs.CoreV1().ConfigMaps("nuvolaris"), Namespace: "nuvolaris"}
 	fin := t0.Add(time.Minute)
-	r := Record{Build: Build{ID: "abc", JobName: names.JobName("devel", "abc"), User: "devel", Status: names.Failed, Created: t0, Finished: &fin},
+	r := Record{Build: types.Build{ID: "abc", JobName: names.JobName("devel", "abc"), User: "devel", Status: types.Failed, Created: t0, Finished: &fin},
 		Log: strings.Repeat("x", RecordLogBytes) + "the end\n"}
 	require.NoError(t, s.Save(ctx, r))
 
@@ -40,11 +41,11 @@ func TestRecordsKeepTheLogApart(t *testing.T) {
 	assert.Len(t, got.Log, RecordLogBytes, "the end of the log, bounded")
 	assert.True(t, strings.HasSuffix(got.Log, "the end\n"))
 
-	r.Status, r.Log = names.Cancelled, "cancelled early\n"
+	r.Status, r.Log = types.Cancelled, "cancelled early\n"
 	require.NoError(t, s.Save(ctx, r))
 	got, _, err = s.Get(ctx, r.JobName)
 	require.NoError(t, err)
-	assert.Equal(t, names.Cancelled, got.Status)
+	assert.Equal(t, types.Cancelled, got.Status)
 	assert.Equal(t, "cancelled early\n", got.Log, "a cancel replaces the log too")
 
 	require.NoError(t, s.Delete(ctx, r.JobName))

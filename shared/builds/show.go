@@ -9,13 +9,14 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // Show is the logs action's answer: the status and log of the build named
 // name (the caller's latest when name is ""), its last tail lines when
 // tail > 0; from its record once its Job is gone. A build seen finished
 // gets its record now. 404 for none, 403 for someone else's.
-func (n Namespace) Show(ctx context.Context, caller identity.Caller, name string, tail int) (*Status, error) {
+func (n Namespace) Show(ctx context.Context, caller identity.Caller, name string, tail int) (*types.Status, error) {
 	records := n.Records()
 	var job *batchv1.Job
 	var rec Record
@@ -40,7 +41,7 @@ func (n Namespace) Show(ctx context.Context, caller identity.Caller, name string
 		return nil, apperr.Forbidden("build %s is not yours", apperr.Quote(name))
 	}
 	if job == nil {
-		return &Status{Build: rec.Build, Logs: LastLines(rec.Log, tail),
+		return &types.Status{Build: rec.Build, Logs: LastLines(rec.Log, tail),
 			Message: "from the build's record: its Job has been cleaned up; the log is its last 64 KiB"}, nil
 	}
 	s, err := Describe(ctx, n.Pods, job, int64(tail))

@@ -10,10 +10,11 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // RetryAfter is what a 429 asks the caller to wait before sending again.
@@ -29,22 +30,22 @@ var ErrExists = errors.New("the build exists already")
 // digest of the user's cache, "" for none), creates the Job suspended
 // and then its context (owned by the Job), and only then resumes it.
 // Nothing is left half-created, and a refused build creates nothing.
-func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits, cache func() (string, error)) (Build, error) {
+func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits, cache func() (string, error)) (types.Build, error) {
 	// The Dockerfile names the digest and the user: the whole context is
 	// measured now, and the context before the pin was measured at parse.
 	files, err := plan.CheckSize(limits.ContextBytes)
 	if err != nil {
-		return Build{}, err
+		return types.Build{}, err
 	}
 	index := n.Index(plan.User)
 	h, pruned, err := n.beforeStart(ctx, index, limits.Retained)
 	if err != nil {
-		return Build{}, err
+		return types.Build{}, err
 	}
 	name := plan.Name()
 	entry := Entry{Job: name, Created: time.Now().UTC()}
 	if err := index.Add(ctx, h, entry, pruned, func(h History) error { return admit(h, name, limits.Active) }); err != nil {
-		return Build{}, err
+		return types.Build{}, err
 	}
 	// From here a failure takes the entry back, and the Job if it came.
 	forget := func(job *batchv1.Job) {
@@ -60,27 +61,27 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 	// The Job fetches the cache only if there is one.
 	if plan.CacheDigest, err = cache(); err != nil {
 		forget(nil)
-		return Build{}, err
+		return types.Build{}, err
 	}
 	job, err := n.Jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		// ensure's concurrent call for the same inputs: the entry is its.
-		return Build{}, ErrExists
+		return types.Build{}, ErrExists
 	}
 	if err != nil {
 		forget(nil)
-		return Build{}, apperr.Upstream(err, "creating the build Job")
+		return types.Build{}, apperr.Upstream(err, "creating the build Job")
 	}
 	if _, err := n.ConfigMaps.Create(ctx, plan.ConfigMap(files, job), metav1.CreateOptions{}); err != nil {
 		// Leave nothing half-created: the Job would wait for its context
 		// forever.
 		forget(job)
-		return Build{}, apperr.Upstream(err, "creating the build context ConfigMap")
+		return types.Build{}, apperr.Upstream(err, "creating the build context ConfigMap")
 	}
-	resumed, err := n.Jobs.Patch(ctx, job.Name, types.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{})
+	resumed, err := n.Jobs.Patch(ctx, job.Name, k8stypes.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{})
 	if err != nil {
 		forget(job)
-		return Build{}, apperr.Upstream(err, "starting build %s", job.Name)
+		return types.Build{}, apperr.Upstream(err, "starting build %s", job.Name)
 	}
 	return FromJob(resumed), nil
 }

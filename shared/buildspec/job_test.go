@@ -46,17 +46,17 @@ func TestJobShape(t *testing.T) {
 		holders                   []string
 	}{
 		"outside source, no cache yet": {
-			order:   []string{names.StepFetch, names.DaemonContainer, names.ContainerName, names.StepPush, names.StepPushCache},
+			order:   []string{names.StepFetch, names.StepDaemon, names.StepBuild, names.StepPush, names.StepPushCache},
 			holders: []string{names.StepPush, names.StepPushCache},
 		},
 		"outside source, cache": {
 			cacheDigest: cacheDigest,
-			order:       []string{names.StepFetch, names.StepFetchCache, names.DaemonContainer, names.ContainerName, names.StepPush, names.StepPushCache},
+			order:       []string{names.StepFetch, names.StepFetchCache, names.StepDaemon, names.StepBuild, names.StepPush, names.StepPushCache},
 			holders:     []string{names.StepFetchCache, names.StepPush, names.StepPushCache},
 		},
 		"cluster source, privileged daemon": {
 			privileged: true, clusterSource: true, cacheDigest: cacheDigest,
-			order:   []string{names.StepFetch, names.StepFetchCache, names.DaemonContainer, names.ContainerName, names.StepPush, names.StepPushCache},
+			order:   []string{names.StepFetch, names.StepFetchCache, names.StepDaemon, names.StepBuild, names.StepPush, names.StepPushCache},
 			holders: []string{names.StepFetch, names.StepFetchCache, names.StepPush, names.StepPushCache},
 		},
 	}
@@ -99,13 +99,13 @@ func TestJobShape(t *testing.T) {
 			}
 			assert.Equal(t, tc.order, order)
 			assert.Equal(t, tc.holders, holders)
-			daemon := pod.InitContainers[slices.IndexFunc(pod.InitContainers, func(c corev1.Container) bool { return c.Name == names.DaemonContainer })]
+			daemon := pod.InitContainers[slices.IndexFunc(pod.InitContainers, func(c corev1.Container) bool { return c.Name == names.StepDaemon })]
 			require.NotNil(t, daemon.RestartPolicy, "the daemon is a native sidecar")
 			assert.Equal(t, corev1.ContainerRestartPolicyAlways, *daemon.RestartPolicy)
 			require.NotNil(t, daemon.StartupProbe, "the build waits for the daemon's startup probe")
 			assert.Equal(t, []string{"buildctl", "--addr", DaemonAddress, "debug", "workers"}, daemon.StartupProbe.Exec.Command)
 			for _, c := range steps(pod) {
-				if c.Name == names.DaemonContainer {
+				if c.Name == names.StepDaemon {
 					continue
 				}
 				assert.Nil(t, c.RestartPolicy, "%s runs to its end", c.Name)
@@ -138,7 +138,7 @@ func TestJobStepsArguments(t *testing.T) {
 	assert.Equal(t, []string{"pull", "--insecure", "--format=oci", "registry:5000/devel/buildcache@" + p.CacheDigest, "/layouts/cache"}, args[names.StepFetchCache])
 	assert.Equal(t, []string{"push", "--insecure", "/layouts/image", p.Image}, args[names.StepPush])
 	assert.Equal(t, []string{"push", "--insecure", "/layouts/cache-out", p.Cache}, args[names.StepPushCache])
-	build := strings.Join(args[names.ContainerName], " ")
+	build := strings.Join(args[names.StepBuild], " ")
 	assert.Contains(t, build, "--oci-layout source=/layouts/source")
 	assert.Contains(t, build, "--opt context:busybox:1@"+p.SourceDigest+"=oci-layout://source@"+p.SourceDigest)
 	assert.Contains(t, build, "--output type=oci,tar=false,dest=/layouts/image,name="+p.Image)
@@ -176,7 +176,7 @@ func TestJobBoundsItsDisk(t *testing.T) {
 		req, lim := c.Resources.Requests[corev1.ResourceEphemeralStorage], c.Resources.Limits[corev1.ResourceEphemeralStorage]
 		assert.False(t, req.IsZero(), "%s requests ephemeral storage", c.Name)
 		assert.False(t, lim.IsZero(), "%s limits ephemeral storage", c.Name)
-		if c.Name == names.DaemonContainer {
+		if c.Name == names.StepDaemon {
 			assert.Equal(t, "30Gi", lim.String())
 		}
 	}

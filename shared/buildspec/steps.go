@@ -84,7 +84,7 @@ func (p Plan) crane(name string, args []string, credential, readOnly bool) corev
 // privileged BuildKit. It mounts no credential and talks to no registry.
 func (p Plan) daemon() corev1.Container {
 	c := corev1.Container{
-		Name:          names.DaemonContainer,
+		Name:          names.StepDaemon,
 		Image:         p.Buildkit,
 		RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
 		Command:       []string{"rootlesskit", "buildkitd"},
@@ -126,7 +126,7 @@ func (p Plan) daemon() corev1.Container {
 // its session, whatever a registry answers.
 func (p Plan) build() corev1.Container {
 	return corev1.Container{
-		Name:            names.ContainerName,
+		Name:            names.StepBuild,
 		Image:           p.Buildkit,
 		Command:         []string{"buildctl"},
 		Args:            p.buildArgs(),

@@ -24,6 +24,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // recordCM is the stored record of a build of user whose Job is gone.
@@ -31,7 +32,7 @@ func recordCM(t *testing.T, user, id string, created time.Time, status string) *
 	t.Helper()
 	fin := created.Add(time.Minute)
 	d := 60.0
-	r := builds.Record{Build: builds.Build{ID: id, JobName: names.JobName(user, id), User: user, Target: user + ":v1", Image: "reg/" + user + ":v1",
+	r := builds.Record{Build: types.Build{ID: id, JobName: names.JobName(user, id), User: user, Target: user + ":v1", Image: "reg/" + user + ":v1",
 		Status: status, Created: created, Finished: &fin, DurationS: &d, Digest: "sha256:" + strings.Repeat("a", 64)},
 		Log: "line 1\nline 2\n#9 pushing manifest\n"}
 	cm, err := r.ConfigMap(buildNS)
@@ -42,15 +43,15 @@ func recordCM(t *testing.T, user, id string, created time.Time, status string) *
 	return cm
 }
 
-func buildsOf(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*builds.Page, error) {
+func buildsOf(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*types.BuildPage, error) {
 	res, err := listBuilds(context.Background(), invocation(t, cs, caller, p))
 	if err != nil {
 		return nil, err
 	}
-	return res.(*builds.Page), nil
+	return res.(*types.BuildPage), nil
 }
 
-func ids(bs []builds.Build) []string {
+func ids(bs []types.Build) []string {
 	out := []string{}
 	for _, b := range bs {
 		out = append(out, b.ID)
@@ -67,21 +68,21 @@ func TestBuildsListsEachBuildOnceNewestFirst(t *testing.T) {
 		builderJob("build-devel-run", "devel", t0.Add(5*time.Hour)),
 		builderJob("build-devel-fin", "devel", t0.Add(4*time.Hour), cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(5*time.Hour))),
 		recorded,
-		recordCM(t, "devel", "rec", t0.Add(2*time.Hour), names.Succeeded), // its record
-		recordCM(t, "devel", "old", t0, names.Succeeded),                  // the Job is gone
+		recordCM(t, "devel", "rec", t0.Add(2*time.Hour), types.Succeeded), // its record
+		recordCM(t, "devel", "old", t0, types.Succeeded),                  // the Job is gone
 		builderJob("build-other-zzz", "other", t0.Add(6*time.Hour)),
-		recordCM(t, "other", "ooo", t0.Add(time.Hour), names.Failed),
+		recordCM(t, "other", "ooo", t0.Add(time.Hour), types.Failed),
 	)
 	page, err := buildsOf(t, cs, devel, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"run", "fin", "rec", "old"}, ids(page.Builds))
 	assert.Empty(t, page.Next)
-	byID := map[string]builds.Build{}
+	byID := map[string]types.Build{}
 	for _, b := range page.Builds {
 		byID[b.ID] = b
 	}
-	assert.Equal(t, names.Pending, byID["run"].Status)
-	assert.Equal(t, names.Failed, byID["fin"].Status)
+	assert.Equal(t, types.Pending, byID["run"].Status)
+	assert.Equal(t, types.Failed, byID["fin"].Status)
 	assert.Equal(t, "DeadlineExceeded", byID["fin"].Reason)
 	assert.Equal(t, "sha256:"+strings.Repeat("a", 64), byID["rec"].Digest, "what the record knows")
 	require.NotNil(t, byID["old"].DurationS)
@@ -119,7 +120,7 @@ func TestBuildsPages(t *testing.T) {
 		if i%2 == 0 {
 			objs = append(objs, builderJob(names.JobName("devel", id), "devel", created))
 		} else {
-			objs = append(objs, recordCM(t, "devel", id, created, names.Succeeded))
+			objs = append(objs, recordCM(t, "devel", id, created, types.Succeeded))
 		}
 	}
 	for i := 24; i >= 0; i-- {
@@ -151,11 +152,11 @@ func TestBuildsPages(t *testing.T) {
 // TestLogsAnswersFromTheRecord: once the Job is gone, logs reads the
 // record: status, digest, timings and the end of the log.
 func TestLogsAnswersFromTheRecord(t *testing.T) {
-	cs := fake.NewClientset(recordCM(t, "devel", "old", t0, names.Succeeded), recordCM(t, "other", "ooo", t0, names.Succeeded))
+	cs := fake.NewClientset(recordCM(t, "devel", "old", t0, types.Succeeded), recordCM(t, "other", "ooo", t0, types.Succeeded))
 	res, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-old", "tail": 1}))
 	require.NoError(t, err)
-	s := res.(*builds.Status)
-	assert.Equal(t, names.Succeeded, s.Status)
+	s := res.(*types.Status)
+	assert.Equal(t, types.Succeeded, s.Status)
 	assert.Equal(t, "sha256:"+strings.Repeat("a", 64), s.Digest)
 	assert.Equal(t, "#9 pushing manifest\n", s.Logs, "the last line")
 	require.NotNil(t, s.Finished)
@@ -163,10 +164,10 @@ func TestLogsAnswersFromTheRecord(t *testing.T) {
 
 	res, err = logs(context.Background(), invocation(t, cs, devel, params.Params{"id": "old"}))
 	require.NoError(t, err)
-	assert.Equal(t, "build-devel-old", res.(*builds.Status).JobName, "by id")
+	assert.Equal(t, "build-devel-old", res.(*types.Status).JobName, "by id")
 	res, err = logs(context.Background(), invocation(t, cs, devel, nil))
 	require.NoError(t, err)
-	assert.Equal(t, "build-devel-old", res.(*builds.Status).JobName, "the latest is a record")
+	assert.Equal(t, "build-devel-old", res.(*types.Status).JobName, "the latest is a record")
 
 	_, err = logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-other-ooo"}))
 	assert.Equal(t, http.StatusForbidden, apperr.Status(err))
@@ -184,12 +185,12 @@ func TestLogsRecordsAFinishedBuild(t *testing.T) {
 	rec, ok, err := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}.Get(context.Background(), "build-devel-fin")
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, names.Succeeded, rec.Status)
+	assert.Equal(t, types.Succeeded, rec.Status)
 	assert.Equal(t, "==> fetch\nfake logs\n==> build\nfake logs\n==> push\nfake logs\n", rec.Log, "every step's log, in order")
 	require.NoError(t, cs.BatchV1().Jobs(buildNS).Delete(context.Background(), "build-devel-fin", metav1.DeleteOptions{}))
 	res, err := logs(context.Background(), invocation(t, cs, devel, params.Params{"job_name": "build-devel-fin"}))
 	require.NoError(t, err)
-	assert.Equal(t, names.Succeeded, res.(*builds.Status).Status)
+	assert.Equal(t, types.Succeeded, res.(*types.Status).Status)
 }
 
 // TestCancel: a running build's Job and pod go and it is recorded as
@@ -199,10 +200,10 @@ func TestCancel(t *testing.T) {
 	cs := fake.NewClientset(running, testPod("build-devel-run", "Running"),
 		builderJob("build-devel-fin", "devel", t0, cond(batchv1.JobComplete, "", t0)),
 		builderJob("build-other-zzz", "other", t0),
-		recordCM(t, "devel", "old", t0, names.Succeeded))
+		recordCM(t, "devel", "old", t0, types.Succeeded))
 	res, err := cancel(context.Background(), invocation(t, cs, devel, params.Params{"id": "run"}))
 	require.NoError(t, err)
-	assert.Equal(t, names.Cancelled, res.(Stopped).Status)
+	assert.Equal(t, types.Cancelled, res.(types.Stopped).Status)
 	_, err = cs.BatchV1().Jobs(buildNS).Get(context.Background(), "build-devel-run", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the Job is gone: %v", err)
 	pods, err := cs.CoreV1().Pods(buildNS).List(context.Background(), metav1.ListOptions{})
@@ -217,14 +218,14 @@ func TestCancel(t *testing.T) {
 	assert.True(t, graced, "pods are deleted with a grace period, never forced")
 	page, err := buildsOf(t, cs, devel, nil)
 	require.NoError(t, err)
-	var cancelled *builds.Build
+	var cancelled *types.Build
 	for i, b := range page.Builds {
 		if b.ID == "run" {
 			cancelled = &page.Builds[i]
 		}
 	}
 	require.NotNil(t, cancelled, "the cancelled build is listed, from its record")
-	assert.Equal(t, names.Cancelled, cancelled.Status)
+	assert.Equal(t, types.Cancelled, cancelled.Status)
 	assert.Contains(t, cancelled.Reason, "cancelled by devel")
 
 	for _, tt := range []struct {

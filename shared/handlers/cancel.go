@@ -7,20 +7,12 @@ import (
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/buildspec"
-	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
 // Cancel stops a pending or running build.
 var Cancel = action.Action{Name: "cancel", Methods: web.Delete(), Run: cancel}
-
-// Stopped is cancel's result.
-type Stopped struct {
-	ID      string `json:"id"`
-	JobName string `json:"job_name"`
-	Status  string `json:"status"`
-	Message string `json:"message"`
-}
 
 func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
 	name, id, err := buildspec.ParseBuildRef(inv.Params)
@@ -39,6 +31,6 @@ func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	inv.Log.Printf("cancel: %s cancelled build %s", inv.Caller.Name, r.JobName)
-	return Stopped{ID: r.ID, JobName: r.JobName, Status: names.Cancelled,
+	return types.Stopped{ID: r.ID, JobName: r.JobName, Status: types.Cancelled,
 		Message: fmt.Sprintf("build %s is cancelled: its pod is gone, and it pushes nothing", r.ID)}, nil
 }

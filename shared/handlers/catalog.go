@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -38,5 +39,5 @@ func listCatalogs(ctx context.Context, inv *action.Invocation) (any, error) {
 			repos = append(repos, r)
 		}
 	}
-	return map[string]any{"repositories": repos}, nil
+	return types.Repositories{Repositories: repos}, nil
 }

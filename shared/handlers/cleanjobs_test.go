@@ -17,7 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -27,13 +27,14 @@ import (
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 var now = time.Now()
 
 func job(name, user string, finished time.Duration, typ batchv1.JobConditionType) *batchv1.Job {
 	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{
-		Name: name, Namespace: buildNS, UID: types.UID("uid-" + name),
+		Name: name, Namespace: buildNS, UID: k8stypes.UID("uid-" + name),
 		CreationTimestamp: metav1.NewTime(now.Add(-finished - time.Hour)),
 		Labels:            map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: user, names.LabelBuildID: name},
 		Annotations:       map[string]string{names.AnnotationUser: user},
@@ -50,7 +51,7 @@ func job(name, user string, finished time.Duration, typ batchv1.JobConditionType
 
 func configMap(name, user string, age time.Duration, owner string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Name: name, Namespace: buildNS, UID: types.UID("uid-cm-" + name),
+		Name: name, Namespace: buildNS, UID: k8stypes.UID("uid-cm-" + name),
 		CreationTimestamp: metav1.NewTime(now.Add(-age)),
 		Labels:            map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: user, names.LabelBuildID: name},
 		Annotations:       map[string]string{names.AnnotationUser: user},
@@ -80,13 +81,13 @@ func fixture() []runtime.Object {
 	}
 }
 
-func runClean(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*builds.Cleaned, error) {
+func runClean(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (*types.Cleaned, error) {
 	t.Helper()
 	res, err := cleanJobs(context.Background(), actiontest.Invocation(t, cs, caller, p))
 	if err != nil {
 		return nil, err
 	}
-	return res.(*builds.Cleaned), nil
+	return res.(*types.Cleaned), nil
 }
 
 // deletes lists the deletions cs saw, checking each one's options.

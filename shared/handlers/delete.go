@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -27,14 +28,5 @@ func deleteImage(ctx context.Context, inv *action.Invocation) (any, error) {
 	if n := len(d.Attestations); n > 0 {
 		msg += fmt.Sprintf(" and its %d attestation manifest(s)", n)
 	}
-	res := map[string]any{
-		"deleted": true,
-		"image":   image,
-		"digest":  d.Digest,
-		"message": msg + "; " + GCNote,
-	}
-	if len(d.Attestations) > 0 {
-		res["attestations"] = d.Attestations
-	}
-	return res, nil
+	return types.Deleted{Deleted: true, Image: image, Digest: d.Digest, Attestations: d.Attestations, Message: msg + "; " + GCNote}, nil
 }

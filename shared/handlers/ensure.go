@@ -12,6 +12,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/pin"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -23,18 +24,6 @@ var Ensure = action.Action{Name: "ensure", Methods: web.Write(), Run: ensure}
 // Dockerfile's shape): changing it gives every input a new image, built
 // again. The kind's install step is hashed itself (Identity).
 const ensureFormat = "openserverless-builder/ensure/1"
-
-// Ensured is ensure's result.
-type Ensured struct {
-	// Status is "ready" when the image exists, else its build's status.
-	Status       string `json:"status"`
-	Image        string `json:"image"`
-	Digest       string `json:"digest,omitempty"`
-	ID           string `json:"id,omitempty"`
-	JobName      string `json:"job_name,omitempty"`
-	SourceDigest string `json:"source_digest"`
-	Message      string `json:"message"`
-}
 
 // Identity is the hash that names what is built: the format, the kind and
 // its install step (a mended step is a new image), the source's resolved
@@ -73,7 +62,7 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if digest, ok, err := p.Image(ctx, inv, req.Target()); err != nil {
 		return nil, err
 	} else if ok {
-		return Ensured{Status: "ready", Image: plan.PullImage, Digest: digest, SourceDigest: p.Source.Digest,
+		return types.Ensured{Status: types.Ready, Image: plan.PullImage, Digest: digest, SourceDigest: p.Source.Digest,
 			Message: "the image exists: deploy with it"}, nil
 	}
 	// No image: a build of it is under way, has failed, or is to start.
@@ -93,8 +82,8 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 }
 
 // accepted is the 202 of a build under way.
-func accepted(plan buildspec.Plan, b builds.Build, msg string) action.Response {
-	return action.Response{Status: http.StatusAccepted, Body: Ensured{
+func accepted(plan buildspec.Plan, b types.Build, msg string) action.Response {
+	return action.Response{Status: http.StatusAccepted, Body: types.Ensured{
 		Status: b.Status, Image: plan.PullImage, ID: plan.ID, JobName: plan.Name(),
 		SourceDigest: plan.SourceDigest, Message: msg,
 	}}

@@ -24,6 +24,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // ensureParams ask for the seed's python runtime with file, in a registry
@@ -33,16 +34,16 @@ func ensureParams(file string) params.Params {
 		"registry_host": "registry.ensure:5000", "max_active_builds": 0}
 }
 
-func runEnsure(t *testing.T, cs *fake.Clientset, p params.Params) (int, Ensured, error) {
+func runEnsure(t *testing.T, cs *fake.Clientset, p params.Params) (int, types.Ensured, error) {
 	t.Helper()
 	res, err := ensure(context.Background(), invocation(t, cs, devel, p))
 	if err != nil {
-		return apperr.Status(err), Ensured{}, err
+		return apperr.Status(err), types.Ensured{}, err
 	}
 	if r, ok := res.(action.Response); ok {
-		return r.Status, r.Body.(Ensured), nil
+		return r.Status, r.Body.(types.Ensured), nil
 	}
-	return http.StatusOK, res.(Ensured), nil
+	return http.StatusOK, res.(types.Ensured), nil
 }
 
 func jobCreates(cs *fake.Clientset) int {
@@ -99,14 +100,14 @@ func TestEnsureConcurrentCallsMakeOneJob(t *testing.T) {
 	cs := fake.NewClientset()
 	p := ensureParams("concurrent\n")
 	var wg sync.WaitGroup
-	results := make([]Ensured, 8)
+	results := make([]types.Ensured, 8)
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res, err := ensure(context.Background(), invocation(t, cs, devel, p))
 			if assert.NoError(t, err) {
-				results[i] = res.(action.Response).Body.(Ensured)
+				results[i] = res.(action.Response).Body.(types.Ensured)
 			}
 		}()
 	}
@@ -192,7 +193,7 @@ func TestPullHostInResults(t *testing.T) {
 	p["registry_pull_host"] = "registry.example.com"
 	res, err := send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err)
-	sent := res.(Sent)
+	sent := res.(types.Sent)
 	assert.Equal(t, "registry.example.com/devel:python3.13-custom", sent.Image)
 	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
@@ -245,7 +246,7 @@ func TestEnsureTakesNoOtherUsersRecord(t *testing.T) {
 	require.NoError(t, err)
 	// The Job gone, its record left as another user's.
 	rec := builds.FromJob(job)
-	rec.User, rec.Status = "victim", names.Failed
+	rec.User, rec.Status = "victim", types.Failed
 	records := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}
 	require.NoError(t, records.Save(ctx, builds.Record{Build: rec}))
 	require.NoError(t, cs.BatchV1().Jobs(buildNS).Delete(ctx, job.Name, metav1.DeleteOptions{}))

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/registry"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -41,5 +42,5 @@ func listImages(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"name": repo, "tags": tags}, nil
+	return types.Tags{Name: repo, Tags: tags}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
@@ -43,7 +44,7 @@ func testPod(job string, phase corev1.PodPhase) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: job + "-x", Namespace: buildNS, Labels: map[string]string{"batch.kubernetes.io/job-name": job}},
 		Spec: corev1.PodSpec{
-			InitContainers: []corev1.Container{{Name: names.StepFetch}, {Name: names.DaemonContainer, RestartPolicy: &always}, {Name: names.ContainerName}},
+			InitContainers: []corev1.Container{{Name: names.StepFetch}, {Name: names.StepDaemon, RestartPolicy: &always}, {Name: names.StepBuild}},
 			Containers:     []corev1.Container{{Name: names.StepPush}},
 		},
 		Status: corev1.PodStatus{Phase: phase},
@@ -70,30 +71,30 @@ func TestLogsStatus(t *testing.T) {
 		logs    bool
 		message string
 	}{
-		{"pending without pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0)}, nil, names.Pending, "", false, ""},
-		{"pending pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodPending)}, nil, names.Pending, "", false, ""},
-		{"running", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodRunning)}, nil, names.Running, "", true, ""},
-		{"pod done, job not yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, names.Running, "", true, ""},
-		{"succeeded", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobComplete, "", t0.Add(time.Minute))), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, names.Succeeded, "", true, ""},
-		{"deadline", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(time.Hour))), testPod("build-devel-aaa", corev1.PodFailed)}, nil, names.Failed, "DeadlineExceeded", true, ""},
-		{"failed, pod gone", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0))}, nil, names.Failed, "BackoffLimitExceeded", false, "pod is gone"},
+		{"pending without pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0)}, nil, types.Pending, "", false, ""},
+		{"pending pod", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodPending)}, nil, types.Pending, "", false, ""},
+		{"running", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodRunning)}, nil, types.Running, "", true, ""},
+		{"pod done, job not yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, types.Running, "", true, ""},
+		{"succeeded", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobComplete, "", t0.Add(time.Minute))), testPod("build-devel-aaa", corev1.PodSucceeded)}, nil, types.Succeeded, "", true, ""},
+		{"deadline", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "DeadlineExceeded", t0.Add(time.Hour))), testPod("build-devel-aaa", corev1.PodFailed)}, nil, types.Failed, "DeadlineExceeded", true, ""},
+		{"failed, pod gone", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0))}, nil, types.Failed, "BackoffLimitExceeded", false, "pod is gone"},
 		{"latest of several", []runtime.Object{
 			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
 			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
 			builderJob("build-other-zzz", "other", t0.Add(2*time.Hour)),
-		}, nil, names.Pending, "", false, ""},
+		}, nil, types.Pending, "", false, ""},
 		{"by name", []runtime.Object{
 			builderJob("build-devel-old", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0)),
 			builderJob("build-devel-new", "devel", t0.Add(time.Hour)),
-		}, params.Params{"job_name": "build-devel-old"}, names.Failed, "BackoffLimitExceeded", false, "pod is gone"},
-		{"conditions not true yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, falseCond(batchv1.JobComplete), falseCond(batchv1.JobFailed)), testPod("build-devel-aaa", corev1.PodRunning)}, nil, names.Running, "", true, ""},
+		}, params.Params{"job_name": "build-devel-old"}, types.Failed, "BackoffLimitExceeded", false, "pod is gone"},
+		{"conditions not true yet", []runtime.Object{builderJob("build-devel-aaa", "devel", t0, falseCond(batchv1.JobComplete), falseCond(batchv1.JobFailed)), testPod("build-devel-aaa", corev1.PodRunning)}, nil, types.Running, "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset(tt.objects...)
 			res, err := logs(context.Background(), invocation(t, cs, devel, tt.p))
 			require.NoError(t, err)
-			s := res.(*builds.Status)
+			s := res.(*types.Status)
 			assert.Equal(t, tt.want, s.Status)
 			if tt.reason == "" {
 				assert.Empty(t, s.Reason)
@@ -160,7 +161,7 @@ func TestLogsKeepsCollidingUsersApart(t *testing.T) {
 	require.NoError(t, cs.Tracker().Add(mine))
 	res, err := logs(context.Background(), invocation(t, cs, caller, nil))
 	require.NoError(t, err)
-	assert.Equal(t, "build-aaa-new", res.(*builds.Status).JobName, "their own, though older")
+	assert.Equal(t, "build-aaa-new", res.(*types.Status).JobName, "their own, though older")
 
 	jobs, err := builds.UserJobs(context.Background(), cs.BatchV1().Jobs(buildNS), oldCut, "")
 	require.NoError(t, err)

@@ -9,20 +9,12 @@ import (
 	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/pin"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
 // Send starts a build.
 var Send = action.Action{Name: "send", Methods: web.Write(), Run: send}
-
-// Sent is send's result.
-type Sent struct {
-	ID           string `json:"id"`
-	JobName      string `json:"job_name"`
-	Image        string `json:"image"`
-	SourceDigest string `json:"source_digest"`
-	Message      string `json:"message"`
-}
 
 // send goes through a build once, in order: parse the request (the source
 // once) → pin it (the registry host, the source) → make the plan → start
@@ -51,7 +43,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		return nil, err
 	}
 	inv.Log.Printf("send: %s started build %s of %s from %s", inv.Caller.Name, b.JobName, plan.Image, req.Source)
-	return Sent{
+	return types.Sent{
 		ID:           id,
 		JobName:      b.JobName,
 		Image:        plan.PullImage,

@@ -36,6 +36,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/shared/registry/registrytest"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 const seedSource = "apache/openserverless-runtime-python:v3.13-2506091954"
@@ -52,7 +53,7 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	}})
 	res, err := send(context.Background(), invocation(t, cs, devel, seedParams()))
 	require.NoError(t, err)
-	sent := res.(Sent)
+	sent := res.(types.Sent)
 	assert.Equal(t, "registry.local:5000/devel:python3.13-custom", sent.Image)
 	assert.Equal(t, "build-devel-"+sent.ID, sent.JobName)
 
@@ -67,7 +68,7 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Equal(t, int32(buildspec.TTLAfterFinished/time.Second), *job.Spec.TTLSecondsAfterFinished)
 
 	pod := job.Spec.Template.Spec
-	c, d := step(t, job, names.ContainerName), step(t, job, names.DaemonContainer)
+	c, d := step(t, job, names.StepBuild), step(t, job, names.StepDaemon)
 	assert.Equal(t, config.DefaultBuildkitImage, c.Image)
 	assert.Equal(t, config.DefaultBuildkitImage, d.Image)
 	assert.Equal(t, []string{"buildctl"}, c.Command)
@@ -117,11 +118,11 @@ func TestSendOptions(t *testing.T) {
 	p["build_timeout_seconds"] = "600"
 	res, err := send(context.Background(), invocation(t, cs, identity.Caller{Name: "nuvolaris", Admin: true}, p))
 	require.NoError(t, err)
-	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(types.Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
-	c := step(t, job, names.ContainerName)
+	c := step(t, job, names.StepBuild)
 	assert.Equal(t, []string{"push", "/layouts/image", "ext.registry:443/devel:python3.13-custom"}, step(t, job, names.StepPush).Args)
-	d := step(t, job, names.DaemonContainer)
+	d := step(t, job, names.StepDaemon)
 	assert.True(t, *d.SecurityContext.Privileged)
 	assert.Equal(t, []string{"buildkitd"}, d.Command)
 	assert.Nil(t, c.SecurityContext.Privileged, "only the daemon is privileged")
@@ -325,10 +326,10 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	}
 	// Two older builds whose Jobs are gone, known by their records only;
 	// f1 has its record too (a build with both counts once).
-	objs = append(objs, recordCM(t, "devel", "r4", now.Add(-4*time.Hour-time.Minute), names.Succeeded),
-		recordCM(t, "devel", "r5", now.Add(-5*time.Hour-time.Minute), names.Cancelled),
-		recordCM(t, "devel", "f1", now.Add(-time.Hour-time.Minute), names.Succeeded),
-		recordCM(t, "other", "o9", now.Add(-100*time.Hour), names.Succeeded))
+	objs = append(objs, recordCM(t, "devel", "r4", now.Add(-4*time.Hour-time.Minute), types.Succeeded),
+		recordCM(t, "devel", "r5", now.Add(-5*time.Hour-time.Minute), types.Cancelled),
+		recordCM(t, "devel", "f1", now.Add(-time.Hour-time.Minute), types.Succeeded),
+		recordCM(t, "other", "o9", now.Add(-100*time.Hour), types.Succeeded))
 	objs = append(objs, userJob("devel", "run", time.Time{}), userJob("other", "old", now.Add(-100*time.Hour)))
 	cs := fake.NewClientset(objs...)
 	p := seedParams()
@@ -341,7 +342,7 @@ func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	for _, j := range left.Items {
 		kept = append(kept, j.Labels[names.LabelBuildID])
 	}
-	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "run", "old", res.(Sent).ID}, kept,
+	assert.ElementsMatch(t, []string{"f0", "f1", "f2", "run", "old", res.(types.Sent).ID}, kept,
 		"the oldest finished build's Job went; the running one, the new one and other users' stay")
 	records := builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}
 	for id, want := range map[string]bool{"f1": true, "r4": false, "r5": false, "f3": false} {
@@ -450,9 +451,9 @@ func TestSendCacheAndProvenance(t *testing.T) {
 		p["target"] = user + "/py:v1"
 		res, err := send(context.Background(), invocation(t, cs, identity.Caller{Name: user, Web: true}, p))
 		require.NoError(t, err, user)
-		job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+		job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(types.Sent).JobName, metav1.GetOptions{})
 		require.NoError(t, err)
-		args := step(t, job, names.ContainerName).Args
+		args := step(t, job, names.StepBuild).Args
 		cache := "registry.local:5000/" + user + "/buildcache:python"
 		assert.Empty(t, flagValues(args, "--import-cache"), "no cache yet: nothing to import")
 		assert.Equal(t, []string{"type=local,dest=/layouts/cache-out,mode=max,image-manifest=true,oci-mediatypes=true"}, flagValues(args, "--export-cache"), user)
@@ -468,9 +469,9 @@ func TestSendCacheAndProvenance(t *testing.T) {
 	p["registry_insecure"] = false
 	res, err := send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err)
-	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(types.Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
-	args := step(t, job, names.ContainerName).Args
+	args := step(t, job, names.StepBuild).Args
 	assert.Empty(t, flagValues(args, "--import-cache"))
 	assert.Empty(t, flagValues(args, "--export-cache"))
 	assert.Len(t, job.Spec.Template.Spec.Containers, 1, "no cache to push")
@@ -524,7 +525,7 @@ func TestSendResolvesTheSource(t *testing.T) {
 	p["registry_host"] = "registry.local:5000"
 	res, err := send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err)
-	cm, err := cs.CoreV1().ConfigMaps(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(buildNS).Get(context.Background(), res.(types.Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.NotContains(t, cm.Data["Dockerfile"], "USER")
 	assert.Contains(t, cm.Data["Dockerfile"], "FROM registry.local:5000/devel:base@"+sources.digests["registry.local:5000/devel:base"])
@@ -603,7 +604,7 @@ func TestSendStartsOnlyAdmittedBuilds(t *testing.T) {
 	}
 	assert.True(t, createdSuspended, "created suspended")
 	assert.True(t, resumed, "resumed once admitted")
-	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(Sent).JobName, metav1.GetOptions{})
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(types.Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.False(t, *job.Spec.Suspend)
 

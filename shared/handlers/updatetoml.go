@@ -8,6 +8,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/shared/source"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
 
@@ -61,5 +62,5 @@ func updateTOML(ctx context.Context, inv *action.Invocation) (any, error) {
 	if changed {
 		msg = "ConfigMap " + names.BuildkitdConfigMap + " written; builds started from now on use it"
 	}
-	return map[string]any{"configmap": names.BuildkitdConfigMap, "changed": changed, "message": msg}, nil
+	return types.TOMLWritten{ConfigMap: names.BuildkitdConfigMap, Changed: changed, Message: msg}, nil
 }

@@ -17,17 +17,18 @@ import (
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/shared/registry/registrytest"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 var admin = identity.Caller{Name: "nuvolaris", Admin: true}
 
-func runUpdate(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (map[string]any, error) {
+func runUpdate(t *testing.T, cs *fake.Clientset, caller identity.Caller, p params.Params) (types.TOMLWritten, error) {
 	t.Helper()
 	res, err := updateTOML(context.Background(), actiontest.Invocation(t, cs, caller, p))
 	if err != nil {
-		return nil, err
+		return types.TOMLWritten{}, err
 	}
-	return res.(map[string]any), nil
+	return res.(types.TOMLWritten), nil
 }
 
 func stored(t *testing.T, cs *fake.Clientset) string {
@@ -40,17 +41,17 @@ func TestUpdate(t *testing.T) {
 	cs := fake.NewClientset()
 	res, err := runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000"})
 	require.NoError(t, err)
-	assert.Equal(t, true, res["changed"])
+	assert.Equal(t, true, res.Changed)
 	assert.Equal(t, buildkitd.Default("reg.local:5000", true, nil), stored(t, cs))
 
 	res, err = runUpdate(t, cs, admin, params.Params{"registry_host": "reg.local:5000"})
 	require.NoError(t, err)
-	assert.Equal(t, false, res["changed"], "the same TOML again changes nothing")
+	assert.Equal(t, false, res.Changed, "the same TOML again changes nothing")
 
 	custom := "debug = true\n[worker.oci]\n  max-parallelism = 2\n"
 	res, err = runUpdate(t, cs, admin, params.Params{"toml": custom})
 	require.NoError(t, err)
-	assert.Equal(t, true, res["changed"])
+	assert.Equal(t, true, res.Changed)
 	assert.Equal(t, custom, stored(t, cs))
 }
 

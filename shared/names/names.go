@@ -44,34 +44,19 @@ const (
 	StepFetch = "fetch"
 	// StepFetchCache pulls the user's cache, when there is one (crane).
 	StepFetchCache = "fetch-cache"
-	// ContainerName is the build step (buildctl).
-	ContainerName = "build"
+	// StepBuild is the build step (buildctl).
+	StepBuild = "build"
 	// StepPush pushes the image and prints its digest (crane).
 	StepPush = "push"
 	// StepPushCache pushes the cache (crane).
 	StepPushCache = "push-cache"
-	// DaemonContainer is the buildkitd sidecar.
-	DaemonContainer = "buildkitd"
+	// StepDaemon is the buildkitd sidecar, beside the steps.
+	StepDaemon = "buildkitd"
 )
 
 // BuildkitdConfigMap holds buildkitd.toml (written by updatetoml, mounted
 // by every build).
 const BuildkitdConfigMap = "nuvolaris-buildkitd-conf"
-
-// The statuses of a build.
-const (
-	Pending   = "pending"
-	Running   = "running"
-	Succeeded = "succeeded"
-	Failed    = "failed"
-	Cancelled = "cancelled"
-)
-
-// Done reports whether status is final: the build will not change again.
-// Every poller (the CLI's --follow, the demo, the tests) stops on it.
-func Done(status string) bool {
-	return status == Succeeded || status == Failed || status == Cancelled
-}
 
 // NewID returns a fresh build id: 10 lower-case hex digits.
 func NewID() (string, error) {

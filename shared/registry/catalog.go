@@ -12,7 +12,7 @@ import (
 func (c *Client) Catalog(ctx context.Context) ([]string, error) {
 	repos, err := remote.Catalog(ctx, c.reg, c.opts...)
 	if err != nil {
-		return nil, failure(err, "listing the registry's repositories", "the registry has no catalog")
+		return nil, failure(err, "listing the registry's repositories", "the registry has no catalog", false)
 	}
 	sort.Strings(repos)
 	return repos, nil
@@ -49,7 +49,7 @@ func (c *Client) OwnedCatalog(ctx context.Context, owner string) ([]string, erro
 	for n := firstPage; ; n = min(2*n, lastPage) {
 		page, err := remote.CatalogPage(c.reg, last, n, append(c.opts, remote.WithContext(ctx))...)
 		if err != nil {
-			return nil, failure(err, "listing the registry's repositories", "the registry has no catalog")
+			return nil, failure(err, "listing the registry's repositories", "the registry has no catalog", false)
 		}
 		if len(page) == 0 {
 			return repos, nil

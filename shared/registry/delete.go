@@ -26,7 +26,7 @@ func (c *Client) Delete(ctx context.Context, image string) (*Deleted, error) {
 	opts := append(c.opts, remote.WithContext(ctx))
 	desc, err := remote.Head(ref, opts...)
 	if err != nil {
-		return nil, failure(err, "resolving "+image, "image "+image+" does not exist")
+		return nil, failure(err, "resolving "+image, "image "+image+" does not exist", false)
 	}
 	digest := ref.Context().Digest(desc.Digest.String())
 	var attestations []string
@@ -34,7 +34,7 @@ func (c *Client) Delete(ctx context.Context, image string) (*Deleted, error) {
 		// Read them before the index goes.
 		full, err := remote.Get(digest, opts...)
 		if err != nil {
-			return nil, failure(err, "reading "+image, "image "+image+" does not exist")
+			return nil, failure(err, "reading "+image, "image "+image+" does not exist", false)
 		}
 		idx, err := full.ImageIndex()
 		if err == nil {
@@ -48,13 +48,13 @@ func (c *Client) Delete(ctx context.Context, image string) (*Deleted, error) {
 		}
 	}
 	if err := remote.Delete(digest, opts...); err != nil {
-		return nil, failure(err, "deleting "+image, "image "+image+" does not exist")
+		return nil, failure(err, "deleting "+image, "image "+image+" does not exist", false)
 	}
 	res := &Deleted{Digest: desc.Digest.String()}
 	for _, a := range attestations {
 		err := remote.Delete(ref.Context().Digest(a), opts...)
 		if err != nil && !isNotFound(err) {
-			return res, failure(err, "deleting attestation "+a+" of "+image, "attestation "+a+" does not exist")
+			return res, failure(err, "deleting attestation "+a+" of "+image, "attestation "+a+" does not exist", false)
 		}
 		res.Attestations = append(res.Attestations, a)
 	}

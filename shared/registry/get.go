@@ -3,44 +3,13 @@ package registry
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
+	"github.com/apache/openserverless-builder/shared/types"
 )
-
-// Manifest is what the registry holds for one reference.
-type Manifest struct {
-	Name      string `json:"name"`      // repository, without host
-	Reference string `json:"reference"` // as asked, without host
-	// Image is the full reference users deploy with; the registry
-	// actions set it (with registry_pull_host).
-	Image     string         `json:"image,omitempty"`
-	Digest    string         `json:"digest"`
-	MediaType string         `json:"media_type"`
-	Size      int64          `json:"size"` // of the manifest itself
-	Manifest  map[string]any `json:"manifest"`
-	// Config summarizes an image's configuration; nil for an index of
-	// several images.
-	Config *ImageConfig `json:"config,omitempty"`
-	// For an index of one image and its attestations (what BuildKit pushes
-	// with provenance): the index itself, and the image's digest; Manifest
-	// and Config are then the image's.
-	Index          map[string]any `json:"index,omitempty"`
-	PlatformDigest string         `json:"platform_digest,omitempty"`
-	// Attestations are the index's attestation manifests.
-	Attestations []Attestation `json:"attestations,omitempty"`
-}
-
-// Attestation is one attestation manifest of an index: what it states
-// (its in-toto predicate types) about which image.
-type Attestation struct {
-	Digest         string   `json:"digest"`
-	PredicateTypes []string `json:"predicate_types"`
-	SubjectDigest  string   `json:"subject_digest"`
-}
 
 // Annotations BuildKit puts on attestation manifests (the docker
 // attestation storage layout).
@@ -51,25 +20,10 @@ const (
 	annotationPredicate = "in-toto.io/predicate-type"
 )
 
-// ImageConfig is the part of an image's configuration a user checks.
-type ImageConfig struct {
-	OS           string    `json:"os"`
-	Architecture string    `json:"architecture"`
-	Created      time.Time `json:"created"`
-	User         string    `json:"user,omitempty"`
-	Entrypoint   []string  `json:"entrypoint,omitempty"`
-	Cmd          []string  `json:"cmd,omitempty"`
-	WorkingDir   string    `json:"working_dir,omitempty"`
-	Layers       int       `json:"layers"`
-	// TotalSize is the config blob plus every layer, compressed: what the
-	// image takes in the registry.
-	TotalSize int64 `json:"total_size"`
-}
-
 // Get fetches the manifest of image ("<repo>:<tag>" or "<repo>@<digest>"),
 // accepting OCI indexes and manifests and Docker manifest lists and v2
 // manifests, and for an image its configuration.
-func (c *Client) Get(ctx context.Context, image string) (*Manifest, error) {
+func (c *Client) Get(ctx context.Context, image string) (*types.Image, error) {
 	ref, err := c.Reference(image)
 	if err != nil {
 		return nil, err
@@ -77,9 +31,9 @@ func (c *Client) Get(ctx context.Context, image string) (*Manifest, error) {
 	doing := "reading " + image
 	desc, err := remote.Get(ref, append(c.opts, remote.WithContext(ctx))...)
 	if err != nil {
-		return nil, failure(err, doing, "image "+image+" does not exist")
+		return nil, failure(err, doing, "image "+image+" does not exist", false)
 	}
-	m := &Manifest{
+	m := &types.Image{
 		Name:      ref.Context().RepositoryStr(),
 		Reference: Short(ref),
 		Digest:    desc.Digest.String(),
@@ -109,7 +63,7 @@ func (c *Client) Get(ctx context.Context, image string) (*Manifest, error) {
 
 // describeIndex lists an index's attestations and, when it holds one image
 // besides them, reports that image as Get reports an image.
-func describeIndex(desc *remote.Descriptor, m *Manifest, doing string) error {
+func describeIndex(desc *remote.Descriptor, m *types.Image, doing string) error {
 	idx, err := desc.ImageIndex()
 	if err != nil {
 		return apperr.Upstream(err, "%s: the index is not readable", doing)
@@ -124,14 +78,14 @@ func describeIndex(desc *remote.Descriptor, m *Manifest, doing string) error {
 			images = append(images, d)
 			continue
 		}
-		a := Attestation{Digest: d.Digest.String(), SubjectDigest: d.Annotations[annotationRefDigest], PredicateTypes: []string{}}
+		a := types.Attestation{Digest: d.Digest.String(), SubjectDigest: d.Annotations[annotationRefDigest], PredicateTypes: []string{}}
 		att, err := idx.Image(d.Digest)
 		if err != nil {
-			return failure(err, doing+": reading attestation "+d.Digest.String(), "attestation "+d.Digest.String()+" is missing")
+			return failure(err, doing+": reading attestation "+d.Digest.String(), "attestation "+d.Digest.String()+" is missing", false)
 		}
 		am, err := att.Manifest()
 		if err != nil {
-			return failure(err, doing+": reading attestation "+d.Digest.String(), "attestation "+d.Digest.String()+" is missing")
+			return failure(err, doing+": reading attestation "+d.Digest.String(), "attestation "+d.Digest.String()+" is missing", false)
 		}
 		for _, l := range am.Layers {
 			if pt := l.Annotations[annotationPredicate]; pt != "" {
@@ -145,11 +99,11 @@ func describeIndex(desc *remote.Descriptor, m *Manifest, doing string) error {
 	}
 	img, err := idx.Image(images[0].Digest)
 	if err != nil {
-		return failure(err, doing+": reading its image", "the image of the index is missing")
+		return failure(err, doing+": reading its image", "the image of the index is missing", false)
 	}
 	raw, err := img.RawManifest()
 	if err != nil {
-		return failure(err, doing+": reading its image", "the image of the index is missing")
+		return failure(err, doing+": reading its image", "the image of the index is missing", false)
 	}
 	ic, err := imageConfig(img, doing, m.Reference)
 	if err != nil {
@@ -164,16 +118,16 @@ func describeIndex(desc *remote.Descriptor, m *Manifest, doing string) error {
 }
 
 // imageConfig summarizes img's configuration.
-func imageConfig(img v1.Image, doing, image string) (*ImageConfig, error) {
+func imageConfig(img v1.Image, doing, image string) (*types.ImageConfig, error) {
 	mf, err := img.Manifest()
 	if err != nil {
 		return nil, apperr.Upstream(err, "%s: the manifest is not a readable image", doing)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, failure(err, doing+": reading its config", "the config blob of "+image+" is missing")
+		return nil, failure(err, doing+": reading its config", "the config blob of "+image+" is missing", false)
 	}
-	ic := &ImageConfig{
+	ic := &types.ImageConfig{
 		OS:           cf.OS,
 		Architecture: cf.Architecture,
 		Created:      cf.Created.Time,

@@ -18,7 +18,7 @@ func (c *Client) Head(ctx context.Context, image string) (digest string, ok bool
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, failure(err, "looking up "+image, "image "+image+" does not exist")
+		return "", false, failure(err, "looking up "+image, "image "+image+" does not exist", false)
 	}
 	return desc.Digest.String(), true, nil
 }

@@ -15,7 +15,7 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 	}
 	tags, err := remote.List(r, append(c.opts, remote.WithContext(ctx))...)
 	if err != nil {
-		return nil, failure(err, "listing the tags of "+repo, "repository "+repo+" does not exist")
+		return nil, failure(err, "listing the tags of "+repo, "repository "+repo+" does not exist", false)
 	}
 	sort.Strings(tags)
 	return tags, nil

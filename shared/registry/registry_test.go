@@ -17,6 +17,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/registry/registrytest"
+	btypes "github.com/apache/openserverless-builder/shared/types"
 )
 
 // fixture is an in-memory registry with devel/python:v1 (an image),
@@ -145,7 +146,7 @@ func TestGetReportsTheImageOfAnAttestedIndex(t *testing.T) {
 	assert.Equal(t, 2, m.Config.Layers)
 	assert.Len(t, m.Index["manifests"], 2)
 	assert.NotNil(t, m.Manifest["layers"], "manifest is the image's")
-	assert.Equal(t, []Attestation{{Digest: attDigest.String(), PredicateTypes: []string{"https://slsa.dev/provenance/v0.2"}, SubjectDigest: imgDigest.String()}}, m.Attestations)
+	assert.Equal(t, []btypes.Attestation{{Digest: attDigest.String(), PredicateTypes: []string{"https://slsa.dev/provenance/v0.2"}, SubjectDigest: imgDigest.String()}}, m.Attestations)
 
 	del, err := f.client.Delete(context.Background(), "devel/built:v1")
 	require.NoError(t, err)

@@ -26,14 +26,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/apache/openserverless-builder/test/invoker"
-
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/shared/registry"
+	"github.com/apache/openserverless-builder/shared/types"
+	"github.com/apache/openserverless-builder/test/invoker"
 )
 
 // BenchmarkSendRealAPI is send from activation to result through its zip, as
@@ -344,7 +344,7 @@ func BenchmarkSeedScenario(b *testing.B) {
 		_, sent, err := invoker.Response(res)
 		require.NoError(b, err)
 		st := waitDone(b, lp, "bench", sent["job_name"].(string))
-		require.Equal(b, names.Succeeded, st["status"], "%v", st["logs"])
+		require.Equal(b, types.Succeeded, st["status"], "%v", st["logs"])
 		total += time.Since(start).Seconds()
 		export += stepSeconds(st["logs"].(string), "exporting to oci image format")
 	}

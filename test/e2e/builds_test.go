@@ -15,12 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/apache/openserverless-builder/test/invoker"
-	"github.com/apache/openserverless-builder/test/localstack"
-
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
 )
 
 // seedSource is the seed's python runtime, as the suite has it: made here

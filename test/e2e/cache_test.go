@@ -14,9 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/invoker"
-
-	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // layers are the layer digests of an image's manifest, as get-image
@@ -158,7 +157,7 @@ func BenchmarkBuildCache(b *testing.B) {
 		require.NoError(b, err)
 		defer lp.Stop()
 		st := waitDone(b, lp, user, sent["job_name"].(string))
-		require.Equal(b, names.Succeeded, st["status"], "%v", st["logs"])
+		require.Equal(b, types.Succeeded, st["status"], "%v", st["logs"])
 		return time.Since(start).Seconds()
 	}
 	var first, second, nocache float64

@@ -35,6 +35,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/shared/registry"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
 
@@ -183,7 +184,7 @@ func BenchmarkSendBuildsLogsCrowd(b *testing.B) {
 		// Untimed: the user keeps no backlog, as under the default limits
 		// (the Job gone, and no longer in the index, as cancel or cleanup
 		// leave it).
-		name := res.(handlers.Sent).JobName
+		name := res.(types.Sent).JobName
 		require.NoError(b, stack.kube.Client.BatchV1().Jobs(bns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg}))
 		require.NoError(b, indexOf(crowdUser).Remove(ctx, name))
 		b.StartTimer()

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 )
@@ -45,7 +45,7 @@ func TestEnsureBuildsOnceThenAnswersAtOnce(t *testing.T) {
 	image := first["image"].(string)
 	assert.True(t, strings.HasPrefix(image, stack.registry.Host+"/ensurer:python-"), image)
 	st := waitBuild(t, "ensurer", first["job_name"].(string))
-	require.Equal(t, names.Succeeded, st["status"], "%v", st["logs"])
+	require.Equal(t, types.Succeeded, st["status"], "%v", st["logs"])
 	jobs := len(userJobs(t, "ensurer"))
 
 	code, again := ensureCall(t, p, "ensurer", params)
@@ -125,7 +125,7 @@ func TestEnsureFailedBuild(t *testing.T) {
 	code, first := ensureCall(t, p, "failer", params)
 	require.Equal(t, 202, code, "%v", first)
 	st := waitBuild(t, "failer", first["job_name"].(string))
-	require.Equal(t, names.Failed, st["status"])
+	require.Equal(t, types.Failed, st["status"])
 	failed := userJobs(t, "failer")
 	require.Len(t, failed, 1)
 
@@ -140,7 +140,7 @@ func TestEnsureFailedBuild(t *testing.T) {
 	require.Len(t, rebuilt, 1)
 	assert.NotEqual(t, failed[0].UID, rebuilt[0].UID, "a new Job, not the failed one")
 	st = waitBuild(t, "failer", again["job_name"].(string))
-	assert.Equal(t, names.Failed, st["status"])
+	assert.Equal(t, types.Failed, st["status"])
 }
 
 // TestCapabilities: what the deployment's configuration says, through the
@@ -161,7 +161,7 @@ func TestPullHostInEveryResult(t *testing.T) {
 	python, _ := bases(t)
 	pull := map[string]any{"registry_pull_host": "pull.example:5000"}
 	sent, st := buildAndWait(t, "puller", map[string]any{"source": python, "target": "puller:v1", "kind": "python", "file": b64("setuptools\n")}, pull)
-	require.Equal(t, names.Succeeded, st["status"], "%v", st["logs"])
+	require.Equal(t, types.Succeeded, st["status"], "%v", st["logs"])
 	want := "pull.example:5000/puller:v1"
 	assert.Equal(t, want, sent["image"], "send")
 	assert.Equal(t, want, st["image"], "logs")
@@ -199,13 +199,13 @@ func TestEnsureKeepsCollidingUsersApart(t *testing.T) {
 		code, first := ensureCall(t, p, victim, params)
 		require.Equal(t, 202, code, "%v", first)
 		st := waitBuild(t, victim, first["job_name"].(string))
-		require.Equal(t, names.Succeeded, st["status"], "%v", st["logs"])
+		require.Equal(t, types.Succeeded, st["status"], "%v", st["logs"])
 
 		code, theirs := ensureCall(t, p, other, params)
 		require.Equal(t, 202, code, "%s gets a build of their own: %v", other, theirs)
 		assert.NotEqual(t, first["job_name"], theirs["job_name"])
 		ost := waitBuild(t, other, theirs["job_name"].(string))
-		require.Equal(t, names.Succeeded, ost["status"], "%v", ost["logs"])
+		require.Equal(t, types.Succeeded, ost["status"], "%v", ost["logs"])
 
 		code, body := call(t, lp, invoker.Web("logs", other, "GET", map[string]any{"job_name": first["job_name"]}))
 		assert.Equal(t, 403, code, "%s reads no log of %s: %v", other, victim, body)
@@ -220,7 +220,7 @@ func TestEnsureKeepsCollidingUsersApart(t *testing.T) {
 		// The first user's build, its record and log, and its image.
 		code, again := call(t, lp, invoker.Web("logs", victim, "GET", map[string]any{"job_name": first["job_name"]}))
 		require.Equal(t, 200, code, "%v", again)
-		assert.Equal(t, names.Succeeded, again["status"])
+		assert.Equal(t, types.Succeeded, again["status"])
 		assert.Equal(t, st["digest"], again["digest"])
 		assert.Equal(t, st["logs"], again["logs"], "the log as it was")
 		code, ready := ensureCall(t, p, victim, params)

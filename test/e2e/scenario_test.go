@@ -25,10 +25,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
-
-	"github.com/apache/openserverless-builder/shared/names"
 )
 
 var tomlOnce sync.Once
@@ -53,7 +53,7 @@ func waitBuild(t *testing.T, user, job string) map[string]any {
 }
 
 // waitDone polls logs (a logs zip) as user until job's build has a final
-// status (succeeded, failed or cancelled: names.Done), for at most five
+// status (succeeded, failed or cancelled: types.Done), for at most five
 // minutes, and returns that status.
 func waitDone(tb testing.TB, logs *invoker.Process, user, job string) map[string]any {
 	tb.Helper()
@@ -64,7 +64,7 @@ func waitDone(tb testing.TB, logs *invoker.Process, user, job string) map[string
 		code, st, err := invoker.Response(res)
 		require.NoError(tb, err)
 		require.Equal(tb, 200, code, "%v", st)
-		if s, _ := st["status"].(string); names.Done(s) {
+		if s, _ := st["status"].(string); types.Done(s) {
 			return st
 		}
 		if time.Now().After(deadline) {

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/localstack"
 	"github.com/apache/openserverless-builder/test/whiskfake"
 )
@@ -121,12 +122,12 @@ func TestSeedTasks(t *testing.T) {
 		require.Contains(t, out, job, "the last build is the seed's")
 		m := status.FindStringSubmatch(out)
 		require.NotNil(t, m, out)
-		if st = m[1]; names.Done(st) || time.Now().After(deadline) {
+		if st = m[1]; types.Done(st) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(2 * time.Second)
 	}
-	require.Equal(t, names.Succeeded, st, out)
+	require.Equal(t, types.Succeeded, st, out)
 	assert.Contains(t, out, "docker.io/apache/openserverless-runtime-python:v3.13-2506091954", "built FROM the seed's source")
 
 	code, out = run(seedListImages)

@@ -27,10 +27,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
-
-	"github.com/apache/openserverless-builder/shared/names"
 )
 
 // victim pushes alice's private images and returns the digest of

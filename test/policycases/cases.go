@@ -165,9 +165,9 @@ func Cases() []Case {
 		}), "evictionResponders", gated, false},
 
 		// The steps.
-		{"the BuildKit image running a shell", step(names.ContainerName, func(c *corev1.Container) { c.Command, c.Args = []string{"sh", "-c"}, []string{"id"} }), "refused: build", "", false},
-		{"buildkitd with other flags", step(names.DaemonContainer, func(c *corev1.Container) { c.Args = append(c.Args, "--debug") }), "refused: buildkitd", "", false},
-		{"buildctl with another output", step(names.ContainerName, func(c *corev1.Container) {
+		{"the BuildKit image running a shell", step(names.StepBuild, func(c *corev1.Container) { c.Command, c.Args = []string{"sh", "-c"}, []string{"id"} }), "refused: build", "", false},
+		{"buildkitd with other flags", step(names.StepDaemon, func(c *corev1.Container) { c.Args = append(c.Args, "--debug") }), "refused: buildkitd", "", false},
+		{"buildctl with another output", step(names.StepBuild, func(c *corev1.Container) {
 			for i, a := range c.Args {
 				if a == "--output" {
 					c.Args[i+1] = "type=image,name=registry:5000/victim:latest,push=true"
@@ -184,35 +184,35 @@ func Cases() []Case {
 		{"crane running a shell", step(names.StepPush, func(c *corev1.Container) {
 			c.Command, c.Args = []string{"sh", "-c"}, []string{"cat /registry-auth/config.json"}
 		}), "refused: push", "", false},
-		{"the BuildKit image by tag", step(names.ContainerName, func(c *corev1.Container) { c.Image = config.DefaultBuildkitImage }), "refused: build", "", false},
+		{"the BuildKit image by tag", step(names.StepBuild, func(c *corev1.Container) { c.Image = config.DefaultBuildkitImage }), "refused: build", "", false},
 		{"the crane image by tag", step(names.StepPush, func(c *corev1.Container) { c.Image = config.DefaultCraneImage }), "refused: push", "", false},
 		{"another image", step(names.StepPush, func(c *corev1.Container) { c.Image = "busybox:1" }), "refused: push", "", false},
-		{"the BuildKit image in a crane step", pod(func(s *corev1.PodSpec) { Step(s, names.StepFetch).Image = Step(s, names.ContainerName).Image }), "refused: fetch", "", false},
+		{"the BuildKit image in a crane step", pod(func(s *corev1.PodSpec) { Step(s, names.StepFetch).Image = Step(s, names.StepBuild).Image }), "refused: fetch", "", false},
 		{"another step", pod(func(s *corev1.PodSpec) {
 			extra := *Step(s, names.StepPush)
 			extra.Name = "loot"
 			s.Containers = append(s.Containers, extra)
 		}), "nothing else", "", false},
-		{"root", sc(names.ContainerName, func(x *corev1.SecurityContext) { x.RunAsUser, x.RunAsNonRoot = ptr(int64(0)), nil }), "refused: build", "", false},
-		{"capabilities", sc(names.DaemonContainer, func(x *corev1.SecurityContext) {
+		{"root", sc(names.StepBuild, func(x *corev1.SecurityContext) { x.RunAsUser, x.RunAsNonRoot = ptr(int64(0)), nil }), "refused: build", "", false},
+		{"capabilities", sc(names.StepDaemon, func(x *corev1.SecurityContext) {
 			x.Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN", "SYS_MODULE", "NET_ADMIN", "SYS_PTRACE"}}
 		}), "refused: buildkitd", "", false},
 		{"a capability in a crane step", sc(names.StepPush, func(x *corev1.SecurityContext) { x.Capabilities.Add = []corev1.Capability{"NET_RAW"} }), "refused: push", "", false},
 		{"an unmasked /proc", func(j *batchv1.Job) {
 			m := corev1.UnmaskedProcMount
-			Step(&j.Spec.Template.Spec, names.DaemonContainer).SecurityContext.ProcMount = &m
+			Step(&j.Spec.Template.Spec, names.StepDaemon).SecurityContext.ProcMount = &m
 			j.Spec.Template.Spec.HostUsers = new(bool) // the API demands it beside Unmasked
 		}, "hostUsers", "", false},
-		{"no seccomp", sc(names.ContainerName, func(x *corev1.SecurityContext) { x.SeccompProfile.Type = corev1.SeccompProfileTypeUnconfined }), "refused: build", "", false},
+		{"no seccomp", sc(names.StepBuild, func(x *corev1.SecurityContext) { x.SeccompProfile.Type = corev1.SeccompProfileTypeUnconfined }), "refused: build", "", false},
 		{"no AppArmor", sc(names.StepPush, func(x *corev1.SecurityContext) {
 			x.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
 		}), "refused: push", "", false},
 		{"escalation", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.AllowPrivilegeEscalation = &yes }), "refused: fetch", "", false},
 		{"a writable root", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.ReadOnlyRootFilesystem = &no }), "refused: fetch", "", false},
-		{"privilege", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { x.Privileged = &yes }), "refused: buildkitd", "", false},
-		{"a daemon as root", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { x.RunAsUser = ptr(int64(0)) }), "refused: buildkitd", "", false},
+		{"privilege", sc(names.StepDaemon, func(x *corev1.SecurityContext) { x.Privileged = &yes }), "refused: buildkitd", "", false},
+		{"a daemon as root", sc(names.StepDaemon, func(x *corev1.SecurityContext) { x.RunAsUser = ptr(int64(0)) }), "refused: buildkitd", "", false},
 		{"an SELinux type", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"} }), "refused: fetch", "", false},
-		{"a host port", step(names.ContainerName, func(c *corev1.Container) {
+		{"a host port", step(names.StepBuild, func(c *corev1.Container) {
 			c.Ports = []corev1.ContainerPort{{ContainerPort: 22, HostPort: 22}}
 		}), "refused: build", "", false},
 		{"a start hook", step(names.StepPush, func(c *corev1.Container) {
@@ -221,41 +221,41 @@ func Cases() []Case {
 		{"a probe that runs a command", step(names.StepPush, func(c *corev1.Container) {
 			c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "id"}}}}
 		}), "refused: push", "", false},
-		{"a terminal", step(names.ContainerName, func(c *corev1.Container) { c.Stdin, c.TTY = true, true }), "refused: build", "", false},
-		{"a daemon probe of its own", step(names.DaemonContainer, func(c *corev1.Container) {
+		{"a terminal", step(names.StepBuild, func(c *corev1.Container) { c.Stdin, c.TTY = true, true }), "refused: build", "", false},
+		{"a daemon probe of its own", step(names.StepDaemon, func(c *corev1.Container) {
 			c.StartupProbe.Exec.Command = []string{"sh", "-c", "id"}
 		}), "refused: buildkitd", "", false},
 		{"environment from a Secret", step(names.StepPush, func(c *corev1.Container) {
 			c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "couchdb-admin"}}}}
 		}), "refused: push", "", false},
-		{"a Secret's value", step(names.ContainerName, func(c *corev1.Container) {
+		{"a Secret's value", step(names.StepBuild, func(c *corev1.Container) {
 			c.Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "registry-pull-secret"}, Key: ".dockerconfigjson"}}}}
 		}), "refused: build", "", false},
-		{"the registry Secret in the daemon", step(names.DaemonContainer, func(c *corev1.Container) {
+		{"the registry Secret in the daemon", step(names.StepDaemon, func(c *corev1.Container) {
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/tmp/x"})
 		}), "refused: buildkitd", "", false},
-		{"the registry Secret in the build step", step(names.ContainerName, func(c *corev1.Container) {
+		{"the registry Secret in the build step", step(names.StepBuild, func(c *corev1.Container) {
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "docker-config", MountPath: "/home/user/.docker"})
 		}), "refused: build", "", false},
-		{"a sub-path mount", step(names.ContainerName, func(c *corev1.Container) {
+		{"a sub-path mount", step(names.StepBuild, func(c *corev1.Container) {
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "layouts", MountPath: "/x", SubPath: "state"})
 		}), "refused: build", "", false},
-		{"no disk limit", step(names.ContainerName, func(c *corev1.Container) { delete(c.Resources.Limits, corev1.ResourceEphemeralStorage) }), "refused: build", "", false},
-		{"a daemon with a read-only root", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { x.ReadOnlyRootFilesystem = &yes }), "refused: buildkitd", "", false},
-		{"a daemon that asks to be non-root", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { x.RunAsNonRoot = &yes }), "refused: buildkitd", "", false},
-		{"a privileged daemon with capabilities", sc(names.DaemonContainer, func(x *corev1.SecurityContext) {
+		{"no disk limit", step(names.StepBuild, func(c *corev1.Container) { delete(c.Resources.Limits, corev1.ResourceEphemeralStorage) }), "refused: build", "", false},
+		{"a daemon with a read-only root", sc(names.StepDaemon, func(x *corev1.SecurityContext) { x.ReadOnlyRootFilesystem = &yes }), "refused: buildkitd", "", false},
+		{"a daemon that asks to be non-root", sc(names.StepDaemon, func(x *corev1.SecurityContext) { x.RunAsNonRoot = &yes }), "refused: buildkitd", "", false},
+		{"a privileged daemon with capabilities", sc(names.StepDaemon, func(x *corev1.SecurityContext) {
 			x.Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"SYS_MODULE"}}
 		}), "refused: buildkitd", "", true},
-		{"a privileged daemon as a user", sc(names.DaemonContainer, func(x *corev1.SecurityContext) { x.RunAsUser = ptr(int64(0)) }), "refused: buildkitd", "", true},
+		{"a privileged daemon as a user", sc(names.StepDaemon, func(x *corev1.SecurityContext) { x.RunAsUser = ptr(int64(0)) }), "refused: buildkitd", "", true},
 		{"a privileged crane step", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.Privileged = &yes }), "refused: fetch", validation, false},
-		{"an unmasked /proc in a step", sc(names.ContainerName, func(x *corev1.SecurityContext) { x.ProcMount = ptr(corev1.UnmaskedProcMount) }), "refused: build", validation, false},
+		{"an unmasked /proc in a step", sc(names.StepBuild, func(x *corev1.SecurityContext) { x.ProcMount = ptr(corev1.UnmaskedProcMount) }), "refused: build", validation, false},
 		{"Windows options", sc(names.StepPush, func(x *corev1.SecurityContext) {
 			x.WindowsOptions = &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr("ContainerAdministrator")}
 		}), "refused: push", "", false},
-		{"a sub-path of an allowed mount", mount(names.ContainerName, func(m *corev1.VolumeMount) { m.SubPath = "state" }), "refused: build", "", false},
-		{"a sub-path expression", mount(names.ContainerName, func(m *corev1.VolumeMount) { m.SubPathExpr = "$(HOSTNAME)" }), "refused: build", "", false},
-		{"mount propagation", mount(names.ContainerName, func(m *corev1.VolumeMount) { m.MountPropagation = ptr(corev1.MountPropagationHostToContainer) }), "refused: build", "", false},
+		{"a sub-path of an allowed mount", mount(names.StepBuild, func(m *corev1.VolumeMount) { m.SubPath = "state" }), "refused: build", "", false},
+		{"a sub-path expression", mount(names.StepBuild, func(m *corev1.VolumeMount) { m.SubPathExpr = "$(HOSTNAME)" }), "refused: build", "", false},
+		{"mount propagation", mount(names.StepBuild, func(m *corev1.VolumeMount) { m.MountPropagation = ptr(corev1.MountPropagationHostToContainer) }), "refused: build", "", false},
 		{"a recursive read-only mount", mount(names.StepPush, func(m *corev1.VolumeMount) {
 			m.ReadOnly, m.RecursiveReadOnly = true, ptr(corev1.RecursiveReadOnlyIfPossible)
 		}), "refused: push", "", false},
@@ -267,16 +267,16 @@ func Cases() []Case {
 			c.RestartPolicyRules = []corev1.ContainerRestartRule{{Action: corev1.ContainerRestartRuleActionRestart,
 				ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: corev1.ContainerRestartRuleOnExitCodesOpIn, Values: []int32{1}}}}
 		}), "refused: push", gated, false},
-		{"a working directory", step(names.ContainerName, func(c *corev1.Container) { c.WorkingDir = "/layouts" }), "refused: build", "", false},
+		{"a working directory", step(names.StepBuild, func(c *corev1.Container) { c.WorkingDir = "/layouts" }), "refused: build", "", false},
 		{"a readiness probe", step(names.StepPush, func(c *corev1.Container) {
 			c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "id"}}}}
 		}), "refused: push", "", false},
 		{"a block device", step(names.StepPush, func(c *corev1.Container) {
 			c.VolumeDevices = []corev1.VolumeDevice{{Name: "layouts", DevicePath: "/dev/xvda"}}
 		}), "refused: push", validation, false},
-		{"stdin", step(names.ContainerName, func(c *corev1.Container) { c.Stdin = true }), "refused: build", "", false},
-		{"stdin once", step(names.ContainerName, func(c *corev1.Container) { c.StdinOnce = true }), "refused: build", "", false},
-		{"a TTY", step(names.ContainerName, func(c *corev1.Container) { c.TTY = true }), "refused: build", "", false},
+		{"stdin", step(names.StepBuild, func(c *corev1.Container) { c.Stdin = true }), "refused: build", "", false},
+		{"stdin once", step(names.StepBuild, func(c *corev1.Container) { c.StdinOnce = true }), "refused: build", "", false},
+		{"a TTY", step(names.StepBuild, func(c *corev1.Container) { c.TTY = true }), "refused: build", "", false},
 		{"a termination message path", step(names.StepPush, func(c *corev1.Container) { c.TerminationMessagePath = "/layouts/message" }), "refused: push", "", false},
 		{"a termination message policy", step(names.StepPush, func(c *corev1.Container) {
 			c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
