@@ -2,7 +2,9 @@
 # Prerequisites of the local stack, checked before any long build and
 # installed when missing: Debian's etcd, runc (for BuildKit), a static
 # busybox (the test base images), debootstrap and npm (the runtime
-# stand-ins), python3 (a unit test of the java kind's step), with apt (through sudo when not root);
+# stand-ins), and the interpreters of the kinds' step programs' own tests
+# (shared/kinds/steps/tests: node with npm, python3, php), with apt
+# (through sudo when not root);
 # then every Go module the build, the tests and the tools need, into the
 # caller's module cache. Quick when everything is there: `make demo` and
 # `make check` run it first.
@@ -20,7 +22,8 @@ command -v git >/dev/null || missing+=(git)
 command -v make >/dev/null || missing+=(make)
 command -v debootstrap >/dev/null || missing+=(debootstrap) # the runtime stand-ins (hack/runtimes.sh)
 command -v npm >/dev/null || missing+=(npm)                 # fetches npm for the nodejs stand-in
-command -v python3 >/dev/null || missing+=(python3)         # runs the java kind's step in its unit test
+command -v python3 >/dev/null || missing+=(python3)         # the java kind's step program and its tests
+command -v php >/dev/null || missing+=(php-cli)             # the php kind's step programs' tests
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then

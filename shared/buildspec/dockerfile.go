@@ -2,15 +2,17 @@ package buildspec
 
 import (
 	"strings"
+
+	"github.com/apache/openserverless-builder/shared/kinds"
 )
 
 // From is the FROM of the build: the source pinned to the digest send
 // resolved, so that a tag that moves after send changes nothing.
 func (p Plan) From() string {
-	if p.SourceDigest == "" || strings.Contains(p.Source, "@") {
+	if p.Base.Digest == "" || strings.Contains(p.Source, "@") {
 		return p.Source
 	}
-	return p.Source + "@" + p.SourceDigest
+	return p.Source + "@" + p.Base.Digest
 }
 
 // Dockerfile writes the build's Dockerfile. Only the validated source, its
@@ -29,16 +31,21 @@ func (p Plan) Dockerfile() string {
 		return b.String()
 	}
 	k := p.Kind
-	if p.SourceUser != "" {
+	if p.Base.User != "" {
 		b.WriteString("USER root\n")
 	}
 	b.WriteString("COPY " + k.File + " /tmp/" + k.File + "\n")
 	// The runtime images' /bin/extend installs /tmp/<file> the way their
 	// launcher expects (then the kind's Extended, where the launcher needs
 	// more); other images get the kind's own package manager.
-	b.WriteString("RUN " + k.Run() + "\n")
-	if p.SourceUser != "" {
-		b.WriteString("USER " + p.SourceUser + "\n")
+	b.WriteString("RUN ")
+	if len(k.Steps) > 0 {
+		// The kind's step programs, from the context, for this step alone.
+		b.WriteString("--mount=type=bind,target=" + kinds.StepsDir + " ")
+	}
+	b.WriteString(k.Run() + "\n")
+	if p.Base.User != "" {
+		b.WriteString("USER " + p.Base.User + "\n")
 	}
 	return b.String()
 }

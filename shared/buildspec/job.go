@@ -43,22 +43,12 @@ const DaemonAddress = "unix://" + socketDir + "/buildkitd.sock"
 // Plan is everything a build's objects are made from.
 type Plan struct {
 	Request
-	// SourceDigest and SourceUser are what send resolved the source to:
-	// the digest the build is FROM, and the user its image runs as ("" is
-	// root).
-	SourceDigest string
-	SourceUser   string
-	// SourceFetch is where the fetch step pulls the source, pinned by
-	// digest: the registry send resolved it at. SourceInsecure is plain
-	// HTTP to it; SourceCredential fetches with the registry credential
-	// (a cluster source the caller may read), else it goes anonymously.
-	SourceFetch      string
-	SourceInsecure   bool
-	SourceCredential bool
-	ID               string
-	User             string // full user name
-	Namespace        string
-	Image            string // full reference pushed: host/repo:tag
+	// Base is the image the build is FROM: the source as send resolved it.
+	Base      Base
+	ID        string
+	User      string // full user name
+	Namespace string
+	Image     string // full reference pushed: host/repo:tag
 	// PullImage is the image users deploy with: Image with the pull host
 	// (registry_pull_host), which the annotation and every result name.
 	PullImage string
@@ -83,40 +73,39 @@ type Plan struct {
 	Disk resource.Quantity
 }
 
-// Source is what a request's source was resolved to.
-type Source struct {
-	Digest string // what the build is FROM
+// Base is what a request's source was resolved to: the image the build
+// is FROM.
+type Base struct {
+	Digest string // the image's digest
 	User   string // the user the image runs as; "" is root
-	// Fetch, Insecure and Credential say where and how the fetch step
-	// pulls it (Plan.SourceFetch).
+	// Fetch is where the fetch step pulls the image, pinned by digest: the
+	// registry send resolved it at. Insecure is plain HTTP to it;
+	// Credential fetches with the registry credential (a cluster source
+	// the caller may read), else it goes anonymously.
 	Fetch      string
 	Insecure   bool
 	Credential bool
 }
 
 // NewPlan is the one place a plan is assembled: the request of user, build
-// id, pushing to the registry at host, FROM src, configured by cfg.
-func NewPlan(req Request, user, id, host string, src Source, cfg config.Config) Plan {
+// id, pushing to the registry at host, FROM base, configured by cfg.
+func NewPlan(req Request, user, id, host string, base Base, cfg config.Config) Plan {
 	p := Plan{
-		Request:          req,
-		SourceDigest:     src.Digest,
-		SourceUser:       src.User,
-		SourceFetch:      src.Fetch,
-		SourceInsecure:   src.Insecure,
-		SourceCredential: src.Credential,
-		ID:               id,
-		User:             user,
-		Namespace:        cfg.BuildNamespace,
-		Image:            host + "/" + req.Target(),
-		PullImage:        cfg.PullHost(host) + "/" + req.Target(),
-		Insecure:         cfg.RegistryInsecure,
-		Secret:           cfg.RegistrySecret,
-		Buildkit:         cfg.BuildkitImage,
-		Crane:            cfg.CraneImage,
-		Timeout:          cfg.BuildTimeout,
-		Privileged:       cfg.AllowPrivileged,
-		Provenance:       cfg.Provenance,
-		Disk:             cfg.BuildDisk,
+		Request:    req,
+		Base:       base,
+		ID:         id,
+		User:       user,
+		Namespace:  cfg.BuildNamespace,
+		Image:      host + "/" + req.Target(),
+		PullImage:  cfg.PullHost(host) + "/" + req.Target(),
+		Insecure:   cfg.RegistryInsecure,
+		Secret:     cfg.RegistrySecret,
+		Buildkit:   cfg.BuildkitImage,
+		Crane:      cfg.CraneImage,
+		Timeout:    cfg.BuildTimeout,
+		Privileged: cfg.AllowPrivileged,
+		Provenance: cfg.Provenance,
+		Disk:       cfg.BuildDisk,
 	}
 	p.Cache = CacheRef(req, user, host, cfg)
 	return p
@@ -165,7 +154,7 @@ func (p Plan) meta() metav1.ObjectMeta {
 			names.AnnotationUser:         p.User,
 			names.AnnotationTarget:       p.Target(),
 			names.AnnotationSource:       p.Source,
-			names.AnnotationSourceDigest: p.SourceDigest,
+			names.AnnotationSourceDigest: p.Base.Digest,
 			names.AnnotationKind:         p.Kind.Name,
 			names.AnnotationImage:        p.PullImage,
 		},
@@ -178,6 +167,9 @@ func (p Plan) Context() map[string]string {
 	files := map[string]string{"Dockerfile": p.Dockerfile()}
 	if p.File != nil {
 		files[p.Kind.File] = string(p.File)
+		for name, program := range p.Kind.StepFiles() {
+			files[name] = program
+		}
 	}
 	return files
 }

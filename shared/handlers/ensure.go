@@ -26,12 +26,19 @@ var Ensure = action.Action{Name: "ensure", Methods: web.Write(), Run: ensure}
 const ensureFormat = "openserverless-builder/ensure/1"
 
 // Identity is the hash that names what is built: the format, the kind and
-// its install step (a mended step is a new image), the source's resolved
-// digest (a patched base is a new image) and the file.
+// its install step with the programs it runs (a mended step is a new
+// image), the source's resolved digest (a patched base is a new image)
+// and the file.
 func Identity(k kinds.Kind, sourceDigest string, file []byte) string {
 	h := sha256.New()
 	run := k.Run()
-	fmt.Fprintf(h, "%s\n%s\n%d\n%s\n%s\n%d\n", ensureFormat, k.Name, len(run), run, sourceDigest, len(file))
+	fmt.Fprintf(h, "%s\n%s\n%d\n%s\n", ensureFormat, k.Name, len(run), run)
+	// The programs the step runs are part of it.
+	programs := k.StepFiles()
+	for _, name := range k.StepNames() {
+		fmt.Fprintf(h, "%s\n%d\n%s", name, len(programs[name]), programs[name])
+	}
+	fmt.Fprintf(h, "%s\n%d\n", sourceDigest, len(file))
 	h.Write(file)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -56,13 +63,13 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := Identity(req.Kind, p.Source.Digest, req.File)[:20]
+	id := Identity(req.Kind, p.Base.Digest, req.File)[:20]
 	req.Tag = req.Kind.Name + "-" + id
-	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.Host, p.Source, cfg)
+	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.Host, p.Base, cfg)
 	if digest, ok, err := p.Image(ctx, inv, req.Target()); err != nil {
 		return nil, err
 	} else if ok {
-		return types.Ensured{Status: types.Ready, Image: plan.PullImage, Digest: digest, SourceDigest: p.Source.Digest,
+		return types.Ensured{Status: types.Ready, Image: plan.PullImage, Digest: digest, SourceDigest: p.Base.Digest,
 			Message: "the image exists: deploy with it"}, nil
 	}
 	// No image: a build of it is under way, has failed, or is to start.
@@ -85,6 +92,6 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 func accepted(plan buildspec.Plan, b types.Build, msg string) action.Response {
 	return action.Response{Status: http.StatusAccepted, Body: types.Ensured{
 		Status: b.Status, Image: plan.PullImage, ID: plan.ID, JobName: plan.Name(),
-		SourceDigest: plan.SourceDigest, Message: msg,
+		SourceDigest: plan.Base.Digest, Message: msg,
 	}}
 }

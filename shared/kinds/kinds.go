@@ -1,8 +1,30 @@
 // Package kinds is the one table of runtime kinds: each kind's requirements
 // file and its install step for images without /bin/extend (docs/kinds.md).
+// The steps longer than a command are programs in steps/, each in its own
+// language beside its tests (steps/tests): the build carries the ones its
+// kind names in its context, and runs them from StepsDir.
 package kinds
 
-import "strings"
+import (
+	"embed"
+	"sort"
+	"strings"
+)
+
+// steps are the kinds' step programs.
+//
+//go:embed steps/*.sh steps/*.js steps/*.py steps/*.php
+var steps embed.FS
+
+// StepsDir is where a build's install step finds the step programs: the
+// build context, mounted for that step alone, so no program is left in
+// the image.
+const StepsDir = "/builder-steps"
+
+// step is the command that runs program (a file of steps/) with args.
+func step(interpreter, program string, args ...string) string {
+	return strings.Join(append([]string{interpreter, StepsDir + "/" + program}, args...), " ")
+}
 
 // Kind is a runtime kind the builder can extend.
 type Kind struct {
@@ -20,6 +42,9 @@ type Kind struct {
 	// Extended, when set, runs after the image's /bin/extend: what the
 	// runtime's launcher needs beyond what its /bin/extend does.
 	Extended string
+	// Steps are the programs of steps/ that Install, Prepare and Extended
+	// run.
+	Steps []string
 }
 
 // table holds the kinds send accepts. Why each fallback installs where it does
@@ -34,7 +59,8 @@ var table = []Kind{
 	// global package (but npm's own) into /node_modules.
 	{Name: "nodejs", File: "package.json",
 		Install:  "npm install --omit=dev --no-audit --no-fund --prefix /tmp && mkdir -p /node_modules && cp -a /tmp/node_modules/. /node_modules/ && rm -rf /tmp/node_modules /tmp/package-lock.json",
-		Extended: nodeLinks},
+		Extended: step("sh", "nodejs-link.sh") + " && " + step("node", "nodejs-check.js", sent+"package.json"),
+		Steps:    []string{"nodejs-link.sh", "nodejs-check.js"}},
 	// The PHP runtime's compile step copies /phpAction/composer/vendor into
 	// an action without one, and the runner loads its autoload.php: the
 	// user's packages are installed beside the ones the runtime ships there,
@@ -44,7 +70,11 @@ var table = []Kind{
 	// COMPOSER_HOME's composer.json, not the file's, and ends with success
 	// when composer failed: the file's are merged there first, and each
 	// package is checked after.
-	{Name: "php", File: "composer.json", Install: phpInstall, Prepare: phpPrepare, Extended: phpCheck},
+	{Name: "php", File: "composer.json",
+		Install:  step("sh", "php-install.sh", "/tmp/composer.json"),
+		Prepare:  step("php", "php-prepare.php", sent+"composer.json"),
+		Extended: step("php", "php-check.php", sent+"composer.json"),
+		Steps:    []string{"php-install.sh", "php-prepare.php", "php-check.php"}},
 	// The Java runtimes' compile step puts only the launcher, gson and the
 	// action's own jars on the classpath, and the images without
 	// /bin/extend have no Maven. The java runtimes' /bin/extend (25) copies
@@ -54,7 +84,8 @@ var table = []Kind{
 	{Name: "java", File: "pom.xml", Install: refuse("java",
 		"this java runtime has no /bin/extend and no Maven, and its compile step loads only the action's own jars: "+
 			"package the dependencies in the action's jar (a jar with dependencies), or use a java runtime with /bin/extend (v25)"),
-		Extended: javaClassPath},
+		Extended: step("sh", "java-classpath.sh", sent+"pom.xml"),
+		Steps:    []string{"java-classpath.sh", "java-launcher.py"}},
 	// The Go runtime's compile step builds actions at init as the runtime's
 	// user with GOPATH=/home/go, not the image's GOPATH: the modules go to
 	// /home/go's module cache, writable by that user (so the compile
@@ -62,7 +93,8 @@ var table = []Kind{
 	// runtimes' /bin/extend (go 1.25) only removes go.mod, which would
 	// leave every download to the action's init: the same download runs
 	// after it, from the copy of the file sent.
-	{Name: "go", File: "go.mod", Install: goDownload("/tmp/go.mod"), Extended: goDownload(sent + "go.mod")},
+	{Name: "go", File: "go.mod", Install: step("sh", "go-download.sh", "/tmp/go.mod"), Extended: step("sh", "go-download.sh", sent+"go.mod"),
+		Steps: []string{"go-download.sh"}},
 	// The Ruby launcher runs actions under bundler, with the action's own
 	// Gemfile: gems installed in the image are not what it loads.
 	{Name: "ruby", File: "Gemfile", Install: refuse("ruby",
@@ -74,87 +106,6 @@ var table = []Kind{
 		"this dotnet runtime has no /bin/extend and no .NET SDK to restore packages with: "+
 			"publish the action with its dependencies (dotnet publish) and zip the output")},
 }
-
-// nodeLinks links the global packages /bin/extend installed into
-// /node_modules, keeping what the runtime ships there; then checks that
-// each dependency of the package.json sent is there: the nodejs runtime's
-// /bin/extend ends with success even when npm failed.
-const nodeLinks = `g=$(npm root -g) && mkdir -p /node_modules && for p in "$g"/*; do n=${p##*/}; case "$n" in ` +
-	`npm|corepack|'*') ;; ` +
-	`@*) for q in "$p"/*; do if [ -d "$q" ] && [ ! -e "/node_modules/$n/${q##*/}" ]; then mkdir -p "/node_modules/$n" && ln -s "$q" "/node_modules/$n/${q##*/}"; fi; done ;; ` +
-	`*) if [ ! -e "/node_modules/$n" ]; then ln -s "$p" "/node_modules/$n"; fi ;; esac; done && ` +
-	`node -e 'const deps = Object.keys(require("` + sent + `package.json").dependencies || {}); ` +
-	`const lost = deps.filter((d) => !require("fs").existsSync("/node_modules/" + d)); ` +
-	`if (lost.length) { console.error("builder: the runtime\x27s /bin/extend did not install " + lost.join(", ") + ": see npm\x27s message above"); process.exit(1); }'`
-
-// javaClassPath puts the dependencies of the pom.xml sent on the compile
-// step's classpath: Maven, offline, lists their jars in the local
-// repository /bin/extend filled (MAVEN_OPTS names it), failing with its
-// own message for one that is not there; the runtime's launcher jar, which
-// both javac and java are given, then names them in its manifest's
-// Class-Path, beside what it named before.
-const javaClassPath = `cd /tmp && { mvn -B -q -o -Dstyle.color=never -f ` + sent + `pom.xml dependency:build-classpath ` +
-	`-Dmdep.outputFile=/tmp/classpath.txt -Dmdep.includeScope=runtime || ` +
-	`{ echo "builder: the runtime's /bin/extend did not install the dependencies of pom.xml: see Maven's message above" >&2; exit 1; }; } && ` +
-	`python3 -c '` + launcherClassPath + `' && rm -f /tmp/classpath.txt`
-
-// launcherClassPath (Python, one line: the java images carry python3 for
-// their compile step) adds the jars in /tmp/classpath.txt to the
-// Class-Path of /usr/java/lib/launcher.jar's manifest, keeping the
-// manifest's other lines and folding each at 72 bytes (of UTF-8, which
-// a fold may split) as the JAR format requires.
-const launcherClassPath = `import zipfile, os; j = "/usr/java/lib/launcher.jar"; M = "META-INF/MANIFEST.MF"; ` +
-	`new = [p for p in open("/tmp/classpath.txt").read().strip().split(":") if p]; ` +
-	`z = zipfile.ZipFile(j); items = [(i, z.read(i)) for i in z.infolist()]; z.close(); ` +
-	`names = [i.filename for i, d in items]; ` +
-	`mf = dict((i.filename, d) for i, d in items).get(M, b"Manifest-Version: 1.0\n").decode().replace("\r\n", "\n").replace("\n ", ""); ` +
-	`head, _, rest = mf.partition("\n\n"); lines = [l for l in head.split("\n") if l]; ` +
-	`old = next((l.split(":", 1)[1].split() for l in lines if l.lower().startswith("class-path:")), []); ` +
-	`cp = old + [p for p in new if p not in old]; ` +
-	`lines = [l for l in lines if not l.lower().startswith("class-path:")] + (["Class-Path: " + " ".join(cp)] if cp else []); ` +
-	`fold = lambda b: b"\n ".join([b[:72]] + [b[i:i + 71] for i in range(72, len(b), 71)]); ` +
-	`out = b"\n".join(fold(l.encode()) for l in lines) + b"\n\n" + rest.encode(); ` +
-	`items = [(i, out if i.filename == M else d) for i, d in items] + ([] if M in names else [(M, out)]); ` +
-	`n = zipfile.ZipFile(j + ".new", "w", zipfile.ZIP_DEFLATED); [n.writestr(i, d) for i, d in items]; n.close(); ` +
-	`os.chmod(j + ".new", 0o644); os.replace(j + ".new", j)`
-
-// phpInstall installs /tmp/composer.json in /phpAction/user, with its own
-// repositories and config, and leaves the runtime's packages as they are
-// (their composer.json names packagist, which a cluster may not reach, and
-// the runtime removed their composer.lock): the shipped autoload.php
-// becomes one that loads the shipped packages, then the user's, whose
-// loader composer registers first. An image that ships none gets the
-// user's vendor folder there.
-const phpInstall = `mkdir -p /phpAction/user && cp /tmp/composer.json /phpAction/user/ && cd /phpAction/user && ` +
-	`COMPOSER_ALLOW_SUPERUSER=1 composer install --no-dev --no-interaction --no-plugins --no-scripts --no-progress -o && ` +
-	`v=/phpAction/composer/vendor && if [ -f $v/autoload.php ]; then ` +
-	`if [ ! -f $v/autoload_runtime.php ]; then mv $v/autoload.php $v/autoload_runtime.php; fi && ` +
-	`printf '%s\n' '<?php' '$loader = require __DIR__ . "/autoload_runtime.php";' 'require "/phpAction/user/vendor/autoload.php";' 'return $loader;' > $v/autoload.php; ` +
-	`else mkdir -p /phpAction/composer && cp -a /phpAction/user/vendor /phpAction/composer/; fi`
-
-// goDownload downloads the modules of the go.mod at file into /home/go.
-// Go ignores a go.mod in the temp root itself: it downloads from a subdir.
-func goDownload(file string) string {
-	return "mkdir -p /tmp/gomod && cp " + file + " /tmp/gomod/go.mod && cd /tmp/gomod && " +
-		"GOPATH=/home/go GOFLAGS=-modcacherw go mod download && chmod -R a+rwX /home/go && rm -rf /tmp/gomod"
-}
-
-// phpPrepare merges the repositories (the file's first) and config of the
-// file sent into COMPOSER_HOME's composer.json, where the image sets one.
-const phpPrepare = `if [ -n "${COMPOSER_HOME:-}" ]; then mkdir -p "$COMPOSER_HOME" && ` +
-	`php -r '$f = getenv("COMPOSER_HOME") . "/composer.json"; $a = is_file($f) ? json_decode(file_get_contents($f), true) : []; ` +
-	`$b = json_decode(file_get_contents("` + sent + `composer.json"), true); ` +
-	`if (!is_array($b)) { fwrite(STDERR, "builder: composer.json is not valid JSON\n"); exit(1); } ` +
-	`if (isset($b["repositories"])) { $a["repositories"] = array_merge($b["repositories"], $a["repositories"] ?? []); } ` +
-	`if (isset($b["config"])) { $a["config"] = array_merge($a["config"] ?? [], $b["config"]); } ` +
-	`file_put_contents($f, json_encode($a, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES));'; fi`
-
-// phpCheck fails the build unless each package the file sent requires is
-// in COMPOSER_HOME's vendor folder (platform requirements aside).
-const phpCheck = `php -r '$b = json_decode(file_get_contents("` + sent + `composer.json"), true); ` +
-	`$home = getenv("COMPOSER_HOME") ?: getenv("HOME") . "/.config/composer"; $lost = []; ` +
-	`foreach (array_keys($b["require"] ?? []) as $p) { if (strpos($p, "/") !== false && !is_dir("$home/vendor/$p")) { $lost[] = $p; } } ` +
-	`if ($lost) { fwrite(STDERR, "builder: the runtime\x27s /bin/extend did not install " . implode(", ", $lost) . ": see composer\x27s message above\n"); exit(1); }'`
 
 // refuse is the install of a kind whose images without /bin/extend cannot
 // be extended: the build fails at once with why, in the build's log.
@@ -180,6 +131,27 @@ func (k Kind) Run() string {
 		extend = "cp /tmp/" + k.File + " " + k.Sent() + " && " + extend
 	}
 	return "if [ -x /bin/extend ]; then " + extend + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " " + k.Sent()
+}
+
+// StepFiles are the programs the kind's steps run, by file name, as the
+// build context carries them.
+func (k Kind) StepFiles() map[string]string {
+	out := make(map[string]string, len(k.Steps))
+	for _, name := range k.Steps {
+		data, err := steps.ReadFile("steps/" + name)
+		if err != nil {
+			panic("kinds: the table names a step that is not embedded: " + name) // caught by TestStepsAreEmbedded
+		}
+		out[name] = string(data)
+	}
+	return out
+}
+
+// StepNames are the names of StepFiles, sorted.
+func (k Kind) StepNames() []string {
+	names := append([]string{}, k.Steps...)
+	sort.Strings(names)
+	return names
 }
 
 // Sent is where the install step keeps the file as it was sent.

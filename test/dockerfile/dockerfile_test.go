@@ -21,8 +21,9 @@ import (
 )
 
 type instruction struct {
-	cmd  string
-	args []string
+	cmd   string
+	flags []string
+	args  []string
 }
 
 func parse(t testing.TB, df string) []instruction {
@@ -35,7 +36,7 @@ func parse(t testing.TB, df string) []instruction {
 		for a := n.Next; a != nil; a = a.Next {
 			args = append(args, a.Value)
 		}
-		out = append(out, instruction{strings.ToLower(n.Value), args})
+		out = append(out, instruction{strings.ToLower(n.Value), n.Flags, args})
 	}
 	return out
 }
@@ -54,7 +55,7 @@ func validate(source, target, kind, file string) (buildspec.Plan, error) {
 		return buildspec.Plan{}, err
 	}
 	// What send resolves the source to: its digest and its user.
-	return buildspec.Plan{Request: req, SourceDigest: "sha256:" + strings.Repeat("5", 64), SourceUser: "nobody"}, nil
+	return buildspec.Plan{Request: req, Base: buildspec.Base{Digest: "sha256:" + strings.Repeat("5", 64), User: "nobody"}}, nil
 }
 
 // accept requires a valid input to be accepted and its Dockerfile to parse
@@ -84,16 +85,22 @@ func dockerfileIs(t testing.TB, req buildspec.Plan) {
 	k := req.Kind
 	from := req.Source
 	if !strings.Contains(from, "@") {
-		from += "@" + req.SourceDigest
+		from += "@" + req.Base.Digest
 	}
-	want := []instruction{{"from", []string{from}}}
+	want := []instruction{{"from", []string{}, []string{from}}}
 	if req.File != nil {
+		// The kind's step programs come from the context, mounted for the
+		// RUN alone.
+		mount := []string{}
+		if len(k.Steps) > 0 {
+			mount = []string{"--mount=type=bind,target=" + kinds.StepsDir}
+		}
 		want = append(want,
-			instruction{"user", []string{"root"}},
-			instruction{"copy", []string{k.File, "/tmp/" + k.File}},
+			instruction{"user", []string{}, []string{"root"}},
+			instruction{"copy", []string{}, []string{k.File, "/tmp/" + k.File}},
 			// One RUN, exactly the kind's step (shared/kinds tests its text).
-			instruction{"run", []string{k.Run()}},
-			instruction{"user", []string{req.SourceUser}},
+			instruction{"run", mount, []string{k.Run()}},
+			instruction{"user", []string{}, []string{req.Base.User}},
 		)
 	}
 	assert.Equal(t, want, got, "source %q", req.Source)
