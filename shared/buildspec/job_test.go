@@ -18,9 +18,9 @@ import (
 func testPlan(privileged bool) Plan {
 	k, _ := kinds.Lookup("python")
 	return Plan{
-		Request:      Request{Source: "busybox:1", Repo: "devel", Tag: "v1", Kind: k, File: []byte("x\n")},
-		SourceDigest: "sha256:" + strings.Repeat("1", 64), SourceFetch: "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64),
-		ID: "0123456789", User: "devel", Namespace: "nuvolaris", Image: "registry:5000/devel:v1",
+		Request: Request{Source: "busybox:1", Repo: "devel", Tag: "v1", Kind: k, File: []byte("x\n")},
+		Base:    Base{Digest: "sha256:" + strings.Repeat("1", 64), Fetch: "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64)},
+		ID:      "0123456789", User: "devel", Namespace: "nuvolaris", Image: "registry:5000/devel:v1",
 		Insecure: true, Secret: "registry-pull-secret", Buildkit: "moby/buildkit:v0.34.2-rootless",
 		Crane: "gcr.io/go-containerregistry/crane:v0.22.0", Timeout: time.Hour, Privileged: privileged,
 		Cache: "registry:5000/devel/buildcache:python",
@@ -63,7 +63,7 @@ func TestJobShape(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			p := testPlan(tc.privileged)
-			p.SourceCredential, p.CacheDigest = tc.clusterSource, tc.cacheDigest
+			p.Base.Credential, p.CacheDigest = tc.clusterSource, tc.cacheDigest
 			pod := p.Job().Spec.Template.Spec
 			require.NotNil(t, pod.ShareProcessNamespace)
 			assert.False(t, *pod.ShareProcessNamespace)
@@ -133,14 +133,14 @@ func TestJobStepsArguments(t *testing.T) {
 	for _, c := range steps(p.Job().Spec.Template.Spec) {
 		args[c.Name] = c.Args
 	}
-	assert.Equal(t, []string{"pull", "--format=oci", p.SourceFetch, "/layouts/source"}, args[names.StepFetch],
+	assert.Equal(t, []string{"pull", "--format=oci", p.Base.Fetch, "/layouts/source"}, args[names.StepFetch],
 		"the source goes over HTTPS unless send resolved it over HTTP")
 	assert.Equal(t, []string{"pull", "--insecure", "--format=oci", "registry:5000/devel/buildcache@" + p.CacheDigest, "/layouts/cache"}, args[names.StepFetchCache])
 	assert.Equal(t, []string{"push", "--insecure", "/layouts/image", p.Image}, args[names.StepPush])
 	assert.Equal(t, []string{"push", "--insecure", "/layouts/cache-out", p.Cache}, args[names.StepPushCache])
 	build := strings.Join(args[names.StepBuild], " ")
 	assert.Contains(t, build, "--oci-layout source=/layouts/source")
-	assert.Contains(t, build, "--opt context:busybox:1@"+p.SourceDigest+"=oci-layout://source@"+p.SourceDigest)
+	assert.Contains(t, build, "--opt context:busybox:1@"+p.Base.Digest+"=oci-layout://source@"+p.Base.Digest)
 	assert.Contains(t, build, "--output type=oci,tar=false,dest=/layouts/image,name="+p.Image)
 	assert.Contains(t, build, "oci-artifact=false")
 	assert.Contains(t, build, "--import-cache type=local,src=/layouts/cache,digest="+p.CacheDigest)

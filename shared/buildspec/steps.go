@@ -25,12 +25,12 @@ const sourceLayoutName = "source"
 // source elsewhere is fetched anonymously, so that no answer of another
 // registry, a redirect included, can obtain the credential.
 func (p Plan) fetch() corev1.Container {
-	from := p.SourceFetch
+	from := p.Base.Fetch
 	if from == "" {
 		from = p.From()
 	}
-	args := craneArgs("pull", p.SourceInsecure, "--format=oci", from, sourceLayout)
-	return p.crane(names.StepFetch, args, p.SourceCredential, false)
+	args := craneArgs("pull", p.Base.Insecure, "--format=oci", from, sourceLayout)
+	return p.crane(names.StepFetch, args, p.Base.Credential, false)
 }
 
 // fetchCache pulls the cache send found, by its digest.
@@ -156,8 +156,8 @@ func (p Plan) buildArgs() []string {
 		// without the referrers API adds no sha256-… fallback tag.
 		"--output", "type=oci,tar=false,dest=" + imageLayout + ",name=" + p.Image + ",oci-mediatypes=true,oci-artifact=false",
 	}
-	if p.SourceDigest != "" {
-		args = append(args, "--opt", "context:"+contextName(p.From())+"=oci-layout://"+sourceLayoutName+"@"+p.SourceDigest)
+	if p.Base.Digest != "" {
+		args = append(args, "--opt", "context:"+contextName(p.From())+"=oci-layout://"+sourceLayoutName+"@"+p.Base.Digest)
 	}
 	if p.importsCache() {
 		args = append(args, "--import-cache", "type=local,src="+cacheLayout+",digest="+p.CacheDigest)

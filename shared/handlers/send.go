@@ -33,7 +33,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making a build id: %w", err)
 	}
-	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.Host, p.Source, cfg)
+	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.Host, p.Base, cfg)
 	ns, err := namespace(inv)
 	if err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 		ID:           id,
 		JobName:      b.JobName,
 		Image:        plan.PullImage,
-		SourceDigest: plan.SourceDigest,
+		SourceDigest: plan.Base.Digest,
 		Message:      fmt.Sprintf("build %s started: follow it with the logs action (job_name=%s)", id, b.JobName),
 	}, nil
 }

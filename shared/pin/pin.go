@@ -26,8 +26,9 @@ type Pinned struct {
 	Host string
 	// Secret is the push Secret the build mounts, read once.
 	Secret registry.Secret
-	// Source is the source pinned to its digest and user.
-	Source buildspec.Source
+	// Base is the source pinned to its digest and user: what the build is
+	// FROM.
+	Base buildspec.Base
 	// Cache waits for the lookup of the user's cache's digest ("" for
 	// none), which runs while the source is resolved and the quota read.
 	Cache func() (string, error)
@@ -57,7 +58,7 @@ func Request(ctx context.Context, inv *action.Invocation, req buildspec.Request)
 		return Pinned{}, err
 	}
 	p.Cache = lookupCache(ctx, inv, p.Host, p.Secret, buildspec.CacheRef(req, inv.Caller.Name, p.Host, cfg))
-	if p.Source, err = resolveSource(ctx, inv, p.Secret, req.SourceRef, p.Host); err != nil {
+	if p.Base, err = resolveSource(ctx, inv, p.Secret, req.SourceRef, p.Host); err != nil {
 		return Pinned{}, err
 	}
 	return p, nil
@@ -112,7 +113,7 @@ func lookupCache(ctx context.Context, inv *action.Invocation, host string, secre
 // credential wherever that applies), and resolves it to its digest and
 // user: anonymously, or with the builder's credential for a source in the
 // cluster registry that the caller may read.
-func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.Secret, ref name.Reference, host string) (buildspec.Source, error) {
+func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.Secret, ref name.Reference, host string) (buildspec.Base, error) {
 	cfg := inv.Config
 	policy := source.NewPolicy(source.Cluster{
 		RegistryHost:    host,
@@ -124,7 +125,7 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 		Builders:        builderSources(cfg),
 	})
 	if err := policy.Authorize(inv.Caller, ref); err != nil {
-		return buildspec.Source{}, err
+		return buildspec.Base{}, err
 	}
 	reg := ref.Context().RegistryStr()
 	from, auth, insecure, credential := reg, authn.Anonymous, false, false
@@ -140,21 +141,21 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 		// would pull with the builder's credential, so user apache would
 		// decide what docker.io/apache/... is for everyone.
 		if err := policy.CheckMirror(reg, mirror); err != nil {
-			return buildspec.Source{}, err
+			return buildspec.Base{}, err
 		}
 		from, insecure = mirror, cfg.RegistryInsecure
 	}
 	c, err := inv.Registry(from, auth, insecure)
 	if err != nil {
-		return buildspec.Source{}, err
+		return buildspec.Base{}, err
 	}
 	pinned, err := c.Resolve(ctx, ref)
 	if err != nil {
-		return buildspec.Source{}, err
+		return buildspec.Base{}, err
 	}
 	// The fetch step pulls what send checked, where send checked it.
 	fetch := from + "/" + ref.Context().RepositoryStr() + "@" + pinned.Digest
-	return buildspec.Source{Digest: pinned.Digest, User: pinned.User, Fetch: fetch, Insecure: insecure, Credential: credential}, nil
+	return buildspec.Base{Digest: pinned.Digest, User: pinned.User, Fetch: fetch, Insecure: insecure, Credential: credential}, nil
 }
 
 // builderSources are the sources of the builder catalog.

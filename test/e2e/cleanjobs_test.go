@@ -107,7 +107,7 @@ func buildPlan(t testing.TB) buildspec.Plan {
 	require.Equal(t, bns, conf.BuildNamespace)
 	k, _ := kinds.Lookup("python")
 	return buildspec.NewPlan(buildspec.Request{Source: "apache/openserverless-runtime-python:v3.13-2506091954", Repo: "shaper", Tag: "v1", Kind: k, File: []byte("x\n")},
-		"shaper", "0123456789", "registry:5000", buildspec.Source{Digest: "sha256:" + strings.Repeat("a", 64)}, conf)
+		"shaper", "0123456789", "registry:5000", buildspec.Base{Digest: "sha256:" + strings.Repeat("a", 64)}, conf)
 }
 
 func exists(t *testing.T, ctx context.Context, job string) (jobThere, cmThere bool) {

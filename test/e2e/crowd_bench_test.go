@@ -283,7 +283,7 @@ type configMapsAPI interface {
 
 func makeFinished(ctx context.Context, jobs jobsAPI, cms configMapsAPI, conf config.Config, kind kinds.Kind, managedBy, user, id, logText string) error {
 	plan := buildspec.NewPlan(buildspec.Request{Source: "registry:5000/runtimes/python:v3.13", Repo: user, Tag: "v" + id, Kind: kind, File: []byte("requests\n")},
-		user, id, "registry:5000", buildspec.Source{Digest: "sha256:" + strings.Repeat("b", 64)}, conf)
+		user, id, "registry:5000", buildspec.Base{Digest: "sha256:" + strings.Repeat("b", 64)}, conf)
 	job := plan.Job()
 	job.Spec.ManagedBy = &managedBy
 	job.Labels[crowdLabel] = "true"

@@ -242,15 +242,15 @@ func plans(t *testing.T, privileged bool) map[string]buildspec.Plan {
 	}
 	python, _ := kinds.Lookup("python")
 	file := []byte("requests==2.32.3\n")
-	src := buildspec.Source{Digest: digest, Fetch: "registry.example.com:5000/runtimes/python@" + digest, Credential: true}
+	src := buildspec.Base{Digest: digest, Fetch: "registry.example.com:5000/runtimes/python@" + digest, Credential: true}
 	req := func(file []byte) buildspec.Request {
 		return buildspec.Request{Source: "registry.example.com:5000/runtimes/python:3.13", Repo: "devel", Tag: "py-custom", Kind: python, File: file}
 	}
 	cached := buildspec.NewPlan(req(file), "devel", "0123456789", "nuvolaris-registry-svc:5000", src, conf(params.Params{"registry_insecure": true}))
 	cached.CacheDigest = digest
-	public := buildspec.Source{Digest: digest, Fetch: "index.docker.io/apache/openserverless-runtime-python@" + digest}
+	public := buildspec.Base{Digest: digest, Fetch: "index.docker.io/apache/openserverless-runtime-python@" + digest}
 	// A plan whose fetch step pulls the source as given, tag and digest.
-	asGiven := buildspec.NewPlan(req(file), "devel", "0123456789", "nuvolaris-registry-svc:5000", buildspec.Source{Digest: digest}, conf(params.Params{}))
+	asGiven := buildspec.NewPlan(req(file), "devel", "0123456789", "nuvolaris-registry-svc:5000", buildspec.Base{Digest: digest}, conf(params.Params{}))
 	out := map[string]buildspec.Plan{
 		"the source as given":       asGiven,
 		"a file, a cache to import": cached,
