@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -72,6 +73,7 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 	res := &types.Cleaned{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
 	bg := metav1.DeletePropagationBackground
+	rec := n.recorder(ctx, o.User, o.Revision)
 	err := kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
 		list, err := n.Jobs.List(ctx, opts)
 		if err != nil {
@@ -91,7 +93,7 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 		}
 		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
 			if !abandoned(j, o.Cutoff) {
-				if err := RecordJob(ctx, n.Pods, n.Records(), j); err != nil {
+				if err := rec.record(ctx, j); err != nil {
 					return fmt.Errorf("storing its record first: %w", err)
 				}
 			}
@@ -250,4 +252,60 @@ func expired(cm *corev1.ConfigMap, cutoff time.Time) bool {
 		at = *r.Finished
 	}
 	return at.Before(cutoff)
+}
+
+// recorder stores the record of each Job Clean deletes. It reads the
+// records and build pods of the user once, on the first Job it records,
+// where recording each Job alone reads its record and lists its pods:
+// two calls a Job less, for the thousands an alarm's run may delete.
+type recorder struct {
+	n    Namespace
+	seen func() (seen, error)
+}
+
+// seen is what a recorder read: the Jobs recorded, and each Job's newest
+// pod.
+type seen struct {
+	recorded map[string]bool
+	pods     map[string]*corev1.Pod
+}
+
+func (n Namespace) recorder(ctx context.Context, user, rv string) recorder {
+	return recorder{n: n, seen: sync.OnceValues(func() (seen, error) {
+		s := seen{recorded: map[string]bool{}, pods: map[string]*corev1.Pod{}}
+		recs, err := n.Records().List(ctx, user, rv)
+		if err != nil {
+			return seen{}, err
+		}
+		for _, r := range recs {
+			s.recorded[r.JobName] = true
+		}
+		err = kube.ListPages(ctx, names.UserSelector(user), rv, func(opts metav1.ListOptions) (string, error) {
+			list, err := n.Pods.List(ctx, opts)
+			if err != nil {
+				return "", err
+			}
+			for i := range list.Items {
+				p := &list.Items[i]
+				job := p.Labels[names.LabelJobName]
+				if old, ok := s.pods[job]; !ok || old.CreationTimestamp.Before(&p.CreationTimestamp) {
+					s.pods[job] = p
+				}
+			}
+			return list.Continue, nil
+		})
+		if err != nil {
+			return seen{}, apperr.Upstream(err, "listing build pods")
+		}
+		return s, nil
+	})}
+}
+
+// record stores job's record unless it has one.
+func (r recorder) record(ctx context.Context, job *batchv1.Job) error {
+	s, err := r.seen()
+	if err != nil || s.recorded[job.Name] {
+		return err
+	}
+	return recordWith(ctx, r.n.Pods, r.n.Records(), job, s.pods[job.Name])
 }

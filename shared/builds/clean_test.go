@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"testing"
@@ -12,10 +13,12 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 // finished is a builder Job of user that completed ago.
@@ -96,3 +99,43 @@ func TestCleanRemovesAbandonedSuspendedBuilds(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCleanRecordsWithTwoListsNotTwoCallsAJob: Clean reads the records
+// and build pods once, whatever the number of Jobs it deletes; a Job
+// recorded already keeps its record, and one without a pod gets a record
+// without a log.
+func TestCleanRecordsWithTwoListsNotTwoCallsAJob(t *testing.T) {
+	ctx := context.Background()
+	var objs []runtime.Object
+	for i := range 6 {
+		j := finished(fmt.Sprintf("build-devel-%d", i), "devel", 48*time.Hour)
+		j.Namespace = indexNS
+		objs = append(objs, &j)
+	}
+	cs := fake.NewClientset(objs...)
+	n := fakeNamespace(cs)
+	seen := job("devel", "x", t0, t0)
+	seen.Name = "build-devel-0"
+	require.NoError(t, n.Records().Save(ctx, Record{Build: FromJob(seen), Log: "kept\n"}))
+	cs.ClearActions()
+
+	res, err := n.clean(ctx, CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
+	require.NoError(t, err)
+	assert.Len(t, res.Jobs, 6)
+	count := map[string]int{}
+	for _, a := range cs.Actions() {
+		count[a.GetVerb()+" "+a.GetResource().Resource]++
+	}
+	assert.Equal(t, 0, count["get configmaps"], "no record read one by one")
+	assert.Equal(t, 1, count["list pods"], "the pods listed once")
+	assert.Equal(t, 5, count["create configmaps"], "a record for each of the 5 unrecorded, no empty log")
+	rec, ok, err := n.Records().Get(ctx, "build-devel-0")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "kept\n", rec.Log, "a record that exists is kept")
+	rec, ok, err = n.Records().Get(ctx, "build-devel-3")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, types.Succeeded, rec.Status)
+	assert.Empty(t, rec.Log)
+}

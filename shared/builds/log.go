@@ -235,8 +235,16 @@ const recordTailLines = 4000
 // digest its push step printed; "" when its pod is gone or never ran.
 func JobLog(ctx context.Context, pods kube.Pods, job *batchv1.Job) (text, digest string, err error) {
 	pod, err := buildPod(ctx, pods, job)
-	if err != nil || pod == nil {
+	if err != nil {
 		return "", "", err
+	}
+	return podLog(ctx, pods, job, pod)
+}
+
+// podLog is JobLog of job's pod, already found (nil: none).
+func podLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1.Pod) (text, digest string, err error) {
+	if pod == nil {
+		return "", "", nil
 	}
 	steps, _, err := stepLogs(ctx, pods, job, pod, recordTailLines)
 	text = steps.text()

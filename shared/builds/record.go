@@ -114,7 +114,13 @@ func (s Records) Save(ctx context.Context, r Record) error {
 	if err != nil {
 		return err
 	}
-	for _, obj := range []*corev1.ConfigMap{r.LogConfigMap(s.Namespace), cm} {
+	objs := []*corev1.ConfigMap{r.LogConfigMap(s.Namespace), cm}
+	if r.Log == "" && r.Status != types.Cancelled {
+		// No log to keep (its pod was gone): the record alone. A cancel
+		// replaces what came before, an older log included.
+		objs = objs[1:]
+	}
+	for _, obj := range objs {
 		if err := s.create(ctx, obj, r.Status == types.Cancelled); err != nil {
 			return apperr.Upstream(err, "storing the record of build %s", r.JobName)
 		}
@@ -231,8 +237,18 @@ func RecordJob(ctx context.Context, pods kube.Pods, records Records, job *batchv
 
 // RecordNew stores the record of a finished Job known to have none.
 func RecordNew(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) error {
+	pod, err := buildPod(ctx, pods, job)
+	if err != nil {
+		return err
+	}
+	return recordWith(ctx, pods, records, job, pod)
+}
+
+// recordWith is RecordNew with job's newest pod already found (nil:
+// none).
+func recordWith(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job, pod *corev1.Pod) error {
 	r := Record{Build: FromJob(job)}
-	text, digest, err := JobLog(ctx, pods, job)
+	text, digest, err := podLog(ctx, pods, job, pod)
 	if err != nil {
 		return err
 	}

@@ -151,11 +151,14 @@ func BenchmarkCleanJobs5kOf10k(b *testing.B) {
 }
 
 // makeJobs creates finished and running builder Jobs and foreign Jobs, 16 at
-// a time, without owned ConfigMaps.
+// a time, without owned ConfigMaps. Each has the shape of a build Job
+// (deploy/admission.yaml admits no other in the build namespace): a
+// foreign one differs in its own labels, which the cleaner selects by.
 func makeJobs(b *testing.B, ctx context.Context, finished, running, foreign int) {
 	c := stack.kube.Client.BatchV1().Jobs(bns)
 	managedBy := externalController
-	template := buildPlan(b).Job().Spec.Template
+	shape := buildPlan(b).Job()
+	shape.Spec.Suspend, shape.Spec.ManagedBy = nil, &managedBy
 	type spec struct {
 		i    int
 		kind string
@@ -168,13 +171,23 @@ func makeJobs(b *testing.B, ctx context.Context, finished, running, foreign int)
 		go func() {
 			defer wg.Done()
 			for s := range work {
-				labels := map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: "bench", names.LabelBuildID: fmt.Sprintf("%s%05d", s.kind, s.i)}
+				// 20 builds a user, finished or running: the bound on a
+				// user's history (max_retained_builds, 20) deletes nothing,
+				// so what is measured is the age-based clean.
+				user := fmt.Sprintf("bench%03d", s.i/20)
+				labels := map[string]string{names.LabelManagedBy: names.ManagedBy, names.LabelUser: names.UserLabel(user), names.LabelBuildID: fmt.Sprintf("%s%05d", s.kind, s.i)}
 				if s.kind == "foreign" {
 					labels = map[string]string{"app": "other"}
 				}
+				name := fmt.Sprintf("build-bench-%s-%05d", s.kind, s.i)
 				job := &batchv1.Job{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%s-%05d", s.kind, s.i), Labels: labels, Annotations: map[string]string{names.AnnotationUser: "bench"}},
-					Spec:       batchv1.JobSpec{ManagedBy: &managedBy, Template: template},
+					ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: map[string]string{names.AnnotationUser: user}},
+					Spec:       *shape.Spec.DeepCopy(),
+				}
+				for _, v := range job.Spec.Template.Spec.Volumes {
+					if v.ConfigMap != nil && v.Name == "workspace" {
+						v.ConfigMap.Name = name // its context's name
+					}
 				}
 				j, err := c.Create(ctx, job, metav1.CreateOptions{})
 				if err == nil && s.kind != "running" {
@@ -212,7 +225,10 @@ func clearJobs(b *testing.B, ctx context.Context) {
 	bg := metav1.DeletePropagationBackground
 	err := stack.kube.Client.BatchV1().Jobs(bns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: "app=other"})
 	require.NoError(b, err)
-	err = stack.kube.Client.BatchV1().Jobs(bns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("bench")})
+	err = stack.kube.Client.BatchV1().Jobs(bns).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{LabelSelector: names.UserSelector("")})
+	require.NoError(b, err)
+	// And the records the clean stored.
+	err = stack.kube.Client.CoreV1().ConfigMaps(bns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: names.RecordSelector("")})
 	require.NoError(b, err)
 }
 
