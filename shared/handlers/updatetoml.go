@@ -6,8 +6,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/buildkitd"
 	"github.com/apache/openserverless-builder/shared/names"
-	"github.com/apache/openserverless-builder/shared/registry"
-	"github.com/apache/openserverless-builder/shared/source"
+	"github.com/apache/openserverless-builder/shared/pin"
 	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
 )
@@ -40,15 +39,8 @@ func updateTOML(ctx context.Context, inv *action.Invocation) (any, error) {
 		}
 		// Never the cluster registry, nor a host the credential is for, as
 		// a mirror: the one check send makes too.
-		secret, err := (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, k.Core.Secrets(cfg.BuildNamespace))
-		if err != nil {
+		if err := pin.CheckMirrors(ctx, inv, host); err != nil {
 			return nil, err
-		}
-		cluster := source.NewPolicy(source.Cluster{RegistryHost: host, KubeNamespace: cfg.KubeNamespace, Aliases: cfg.RegistryAliases, CredentialHosts: secret.Hosts()})
-		for from, mirror := range cfg.RegistryMirrors {
-			if err := cluster.CheckMirror(from, mirror); err != nil {
-				return nil, err
-			}
 		}
 		text = buildkitd.Default(host, cfg.RegistryInsecure, cfg.RegistryMirrors)
 	}

@@ -158,6 +158,30 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 	return buildspec.Base{Digest: pinned.Digest, User: pinned.User, Fetch: fetch, Insecure: insecure, Credential: credential}, nil
 }
 
+// CheckMirrors refuses (500, the operator's) a registry_mirrors entry
+// whose mirror is the cluster registry at host, one of its aliases, or a
+// host the push Secret holds a credential for: the check send makes of
+// the one mirror it uses, made of them all for the buildkitd.toml
+// updatetoml writes.
+func CheckMirrors(ctx context.Context, inv *action.Invocation, host string) error {
+	cfg := inv.Config
+	k, err := inv.Kube()
+	if err != nil {
+		return err
+	}
+	secret, err := (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, k.Core.Secrets(cfg.BuildNamespace))
+	if err != nil {
+		return err
+	}
+	cluster := source.NewPolicy(source.Cluster{RegistryHost: host, KubeNamespace: cfg.KubeNamespace, Aliases: cfg.RegistryAliases, CredentialHosts: secret.Hosts()})
+	for from, mirror := range cfg.RegistryMirrors {
+		if err := cluster.CheckMirror(from, mirror); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // builderSources are the sources of the builder catalog.
 func builderSources(cfg config.Config) []string {
 	out := make([]string, 0, len(cfg.Builders))
