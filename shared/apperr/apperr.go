@@ -82,6 +82,15 @@ func TooMany(retry time.Duration, format string, args ...any) *Error {
 	return e
 }
 
+// Unavailable is 503: a server the builder needs did not answer, or could
+// not be reached; the caller may try again after retry. The message says
+// what was being done in the builder's words; cause stays for the log.
+func Unavailable(cause error, retry time.Duration, format string, args ...any) *Error {
+	e := &Error{Status: http.StatusServiceUnavailable, Msg: fmt.Sprintf(format, args...), Err: cause}
+	e.Headers = map[string]string{"Retry-After": strconv.Itoa(int(retry / time.Second))}
+	return e
+}
+
 // HeadersOf are the response headers err asks for, if any.
 func HeadersOf(err error) map[string]string {
 	var e *Error

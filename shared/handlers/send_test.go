@@ -210,6 +210,7 @@ func TestSendJobFailureCreatesNothing(t *testing.T) {
 func userJob(user, id string, done time.Time) *batchv1.Job {
 	p := buildspec.Plan{Request: buildspec.Request{Source: "busybox:1", Repo: user, Tag: "v1"}, ID: id, User: user, Namespace: buildNS, Timeout: time.Hour}
 	j := p.Job()
+	j.Spec.Suspend = new(bool) // resumed, as send leaves it
 	if !done.IsZero() {
 		j.Status.CompletionTime = &metav1.Time{Time: done}
 		j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Time{Time: done}}}
@@ -317,6 +318,44 @@ func TestSendLimitsActiveBuilds(t *testing.T) {
 	_, err = send(context.Background(), invocation(t, cs, devel, p))
 	require.NoError(t, err, "0 is no limit")
 }
+
+// TestSendIsNotRefusedByAnAbandonedBuild: a build whose send stopped
+// between creating its Job suspended and resuming it (OpenWhisk killed
+// it) does not count against the limit once PendingGrace has passed, and
+// the next send removes it, Job and index entry. One younger than that
+// counts: its send may be resuming it now.
+func TestSendIsNotRefusedByAnAbandonedBuild(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		age     time.Duration
+		refused bool
+	}{{"abandoned", builds.PendingGrace + time.Second, false}, {"being resumed", time.Second, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			phantom := userJob("devel", "phantom", time.Time{})
+			phantom.Spec.Suspend = ptrTo(true)
+			phantom.CreationTimestamp = metav1.NewTime(time.Now().Add(-tt.age))
+			cs := fake.NewClientset(phantom)
+			p := seedParams()
+			p["max_active_builds"] = 1
+			_, err := send(ctx, invocation(t, cs, devel, p))
+			_, gone := cs.BatchV1().Jobs(buildNS).Get(ctx, phantom.Name, metav1.GetOptions{})
+			if tt.refused {
+				assert.Equal(t, http.StatusTooManyRequests, apperr.Status(err), "%v", err)
+				assert.NoError(t, gone, "left to its send")
+				return
+			}
+			require.NoError(t, err)
+			assert.True(t, apierrors.IsNotFound(gone), "the abandoned Job is removed")
+			h, err := builds.Index{Jobs: cs.BatchV1().Jobs(buildNS), Records: builds.Records{ConfigMaps: cs.CoreV1().ConfigMaps(buildNS), Namespace: buildNS}, User: "devel"}.Load(ctx)
+			require.NoError(t, err)
+			require.Len(t, h.Jobs, 1, "the index names the new build alone")
+			assert.NotEqual(t, phantom.Name, h.Jobs[0].Name)
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 func TestSendPrunesFinishedBuildsBeyondTheRetained(t *testing.T) {
 	now := time.Now()
@@ -484,7 +523,7 @@ func TestSendCacheAndProvenance(t *testing.T) {
 }
 
 // TestSendResolvesTheSource: a source that does not exist is 404 naming it,
-// with nothing created; an unreachable registry is 502; a source whose user
+// with nothing created; an unreachable registry is 503; a source whose user
 // could change the Dockerfile is 400; a source that runs as root gives a
 // Dockerfile without USER.
 func TestSendResolvesTheSource(t *testing.T) {
@@ -537,7 +576,8 @@ func TestSendResolvesTheSource(t *testing.T) {
 	cfg, err := config.FromParams(seedParams())
 	require.NoError(t, err)
 	_, err = send(context.Background(), action.NewInvocation(env, seedParams(), devel, cfg, log.New(io.Discard, "", 0)))
-	assert.Equal(t, http.StatusBadGateway, apperr.Status(err), "%v", err)
+	assert.Equal(t, http.StatusServiceUnavailable, apperr.Status(err), "%v", err)
+	assert.Equal(t, map[string]string{"Retry-After": "30"}, apperr.HeadersOf(err))
 	assert.Empty(t, created(cs))
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,6 +20,11 @@ import (
 	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/shared/source"
 )
+
+// SourceTimeout bounds the resolution of a source, well within the
+// actions' time limit (60 s for send, manifest.yaml): a registry that does
+// not answer by then is 503.
+const SourceTimeout = 20 * time.Second
 
 // Pinned is what a request builds on.
 type Pinned struct {
@@ -149,6 +155,10 @@ func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.
 	if err != nil {
 		return buildspec.Base{}, err
 	}
+	// A registry that accepts the connection and never answers would hold
+	// send until OpenWhisk kills it, with nothing said: it has SourceTimeout.
+	ctx, cancel := context.WithTimeout(ctx, SourceTimeout)
+	defer cancel()
 	pinned, err := c.Resolve(ctx, ref)
 	if err != nil {
 		return buildspec.Base{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -20,8 +21,9 @@ import (
 //     builder's credentials) they are those credentials refused (502).
 //   - 405 is deletion disabled on the registry (502).
 //   - A document over MaxSourceDocBytes, or a schema 1 image, is 400.
-//   - Any other status, a timeout or an unreachable registry is 502, in
-//     the builder's words: the other end's text stays in the log.
+//   - Any other status is 502; a timeout or an unreachable registry is
+//     503 with Retry-After: the registry may come back. Both in the
+//     builder's words: the other end's text stays in the log.
 func failure(err error, doing, notFound string, source bool) error {
 	if errors.Is(err, errTooLarge) {
 		return apperr.BadRequest("%s: its manifest or configuration is larger than %d bytes, more than a runtime image has: the builder does not read it", doing, MaxSourceDocBytes)
@@ -43,10 +45,14 @@ func failure(err error, doing, notFound string, source bool) error {
 		return apperr.UpstreamSaid(err, "%s: the registry answered %d %s", doing, terr.StatusCode, http.StatusText(terr.StatusCode))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return apperr.UpstreamSaid(err, "%s: the registry did not answer in time", doing)
+		return apperr.Unavailable(err, RetryAfter, "%s: the registry did not answer in time; try again shortly", doing)
 	}
-	return apperr.UpstreamSaid(err, "%s: the registry is unreachable", doing)
+	return apperr.Unavailable(err, RetryAfter, "%s: the registry is unreachable; try again shortly", doing)
 }
+
+// RetryAfter is what a 503 of an unavailable registry asks the caller to
+// wait.
+const RetryAfter = 30 * time.Second
 
 // isNotFound reports whether the registry answered 404.
 func isNotFound(err error) bool {

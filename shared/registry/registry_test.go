@@ -229,8 +229,9 @@ func TestRegistryFailures(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.Catalog(ctx)
 		require.Error(t, err)
-		assert.Equal(t, http.StatusBadGateway, apperr.Status(err))
-		assert.Contains(t, err.Error(), "unreachable")
+		assert.Equal(t, http.StatusServiceUnavailable, apperr.Status(err))
+		assert.Contains(t, err.Error(), "unreachable; try again shortly")
+		assert.NotContains(t, err.Error(), "127.0.0.1:1", "no network error's text")
 	})
 }
 

@@ -1,0 +1,112 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/buildspec"
+	"github.com/apache/openserverless-builder/shared/config"
+	"github.com/apache/openserverless-builder/shared/kinds"
+	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/test/faults"
+	"github.com/apache/openserverless-builder/test/invoker"
+	"github.com/apache/openserverless-builder/test/localstack"
+)
+
+// TestSourceRegistryDownOrFrozen (#35, case 2): send resolves a source
+// whose registry is down (nothing listens) or frozen (it accepts the
+// connection and never answers). The answer is a 503 naming the source,
+// in the builder's words, before the action's time limit (the invoker's
+// 60 s, which would otherwise end the activation with no answer), and
+// nothing is created. Before the resolution was bounded, a frozen
+// registry held send until it was killed; a stopped one was a 502.
+func TestSourceRegistryDownOrFrozen(t *testing.T) {
+	for name, host := range map[string]string{"down": faults.Closed(t), "frozen": faults.Frozen(t)} {
+		t.Run(name, func(t *testing.T) {
+			src := host + "/runtimes/python:v1"
+			jobs, cms := counts(t)
+			// An admin may build from any registry: the source policy is
+			// not what is tested.
+			code, body := call(t, action(t, "send"), invoker.Web("send", "nuvolaris", "POST", map[string]any{"source": src, "target": "nuvolaris:faults", "kind": "python"}))
+			assert.Equal(t, 503, code, "%v", body)
+			msg, _ := body["error"].(string)
+			assert.Contains(t, msg, "resolving source "+src)
+			assert.Contains(t, msg, "try again shortly")
+			assert.NotContains(t, msg, "dial tcp")
+			assert.NotContains(t, msg, "connection refused")
+			j, c := counts(t)
+			assert.Equal(t, jobs, j, "no Job")
+			assert.Equal(t, cms, c, "no ConfigMap")
+		})
+	}
+}
+
+// abandonBuild leaves a build of user as a send that OpenWhisk killed
+// between creating its Job and resuming it leaves it: its index entry and
+// its Job, suspended, with no context. It returns the Job's name.
+func abandonBuild(t *testing.T, user, id string) string {
+	t.Helper()
+	ctx := context.Background()
+	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage, "crane_image": localstack.CraneImage})
+	require.NoError(t, err)
+	python, _ := kinds.Lookup("python")
+	plan := buildspec.NewPlan(buildspec.Request{Source: seedSource(), Repo: user, Tag: "v1", Kind: python, File: []byte("x\n")},
+		user, id, stack.registry.Host, buildspec.Base{Digest: "sha256:" + strings.Repeat("c", 64)}, conf)
+	index := indexOf(user)
+	h, err := index.Load(ctx)
+	require.NoError(t, err)
+	require.NoError(t, index.Add(ctx, h, builds.Entry{Job: plan.Name(), Created: time.Now().UTC()}, nil, func(builds.History) error { return nil }))
+	_, err = stack.kube.Client.BatchV1().Jobs(bns).Create(ctx, plan.Job(), metav1.CreateOptions{})
+	require.NoError(t, err)
+	return plan.Name()
+}
+
+// TestKilledSendLeavesNoPhantom (#35, case 4): a send killed after it
+// entered its build and created the Job, before it resumed it, leaves a
+// suspended Job. While its send could still be resuming it
+// (builds.PendingGrace, a minute) it counts against the user's limit;
+// after that the next send is not refused by it and removes it, Job and
+// entry, and cleanjobs removes another user's. Before, such a Job held
+// its user's quota until cleanjobs' cutoff (24 hours by default).
+func TestKilledSendLeavesNoPhantom(t *testing.T) {
+	ctx := context.Background()
+	cordon(t) // the new builds wait: what is tested is send and cleanjobs
+	phantom := abandonBuild(t, "phantom", "0000000001")
+	other := abandonBuild(t, "phantom2", "0000000002")
+	send := action(t, "send", map[string]any{"max_active_builds": 1})
+
+	code, body := call(t, send, invoker.Web("send", "phantom", "POST", seed("phantom:v2")))
+	assert.Equal(t, 429, code, "while its send could be resuming it, it counts: %v", body)
+
+	// After the grace, the next send is admitted.
+	require.Eventually(t, func() bool {
+		code, body = call(t, send, invoker.Web("send", "phantom", "POST", seed("phantom:v2")))
+		return code == 200
+	}, builds.PendingGrace+30*time.Second, 5*time.Second, "the abandoned build stops counting after PendingGrace: %v", body)
+	gone := func(name string) bool {
+		j, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err) || err == nil && j.DeletionTimestamp != nil
+	}
+	assert.True(t, gone(phantom), "send removed the abandoned Job")
+	h, err := indexOf("phantom").Load(ctx)
+	require.NoError(t, err)
+	for _, j := range h.Jobs {
+		assert.NotEqual(t, phantom, j.Name, "the index no longer names it")
+	}
+
+	// cleanjobs, with the default age, removes the other user's.
+	code, body = call(t, action(t, "cleanjobs"), invoker.Plain("cleanjobs", "nuvolaris", nil))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Contains(t, jsonText(body["jobs"]), other)
+	assert.True(t, gone(other), "cleanjobs removed the abandoned Job")
+}
