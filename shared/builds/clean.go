@@ -74,6 +74,7 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 	live := map[string]bool{} // build ids whose Job stays
 	bg := metav1.DeletePropagationBackground
 	rec := n.recorder(ctx, o.User, o.Revision)
+	now := time.Now()
 	err := kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
 		list, err := n.Jobs.List(ctx, opts)
 		if err != nil {
@@ -85,14 +86,14 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 			if !owned(j.ObjectMeta, o.User) {
 				continue
 			}
-			if done, ok := FinishedAt(j); ok && done.Before(o.Cutoff) || abandoned(j, o.Cutoff) {
+			if done, ok := FinishedAt(j); ok && done.Before(o.Cutoff) || abandoned(j, now) {
 				doomed = append(doomed, j)
 			} else {
 				live[j.Labels[names.LabelBuildID]] = true
 			}
 		}
 		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
-			if !abandoned(j, o.Cutoff) {
+			if !abandoned(j, now) {
 				if err := rec.record(ctx, j); err != nil {
 					return fmt.Errorf("storing its record first: %w", err)
 				}
@@ -225,11 +226,13 @@ func deleteAll[T any](ctx context.Context, objs []T, dry bool, del func(T) error
 }
 
 // abandoned reports whether j is a build that send created suspended and
-// never resumed (it stopped between the two) before cutoff: it never ran,
-// its deadline does not run while it is suspended, and it would hold its
-// user's quota for ever. It leaves no record: there was no build.
-func abandoned(j *batchv1.Job, cutoff time.Time) bool {
-	return j.Spec.Suspend != nil && *j.Spec.Suspend && j.CreationTimestamp.Time.Before(cutoff)
+// never resumed, PendingGrace or more before now: its send stopped between
+// the two (OpenWhisk killed it at its time limit, or its container died).
+// It never ran, its deadline does not run while it is suspended, and it
+// would hold its user's quota for ever. It leaves no record: there was no
+// build. A younger one may be resuming now, and stays.
+func abandoned(j *batchv1.Job, now time.Time) bool {
+	return j.Spec.Suspend != nil && *j.Spec.Suspend && j.CreationTimestamp.Time.Before(now.Add(-PendingGrace))
 }
 
 // owned double-checks the labels the selector asked for (and, for a user,

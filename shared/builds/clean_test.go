@@ -78,8 +78,9 @@ func TestCleanFollowsPages(t *testing.T) {
 }
 
 // TestCleanRemovesAbandonedSuspendedBuilds: a Job send created suspended
-// and never resumed goes once older than the cutoff, with no record; a
-// fresh one stays (its send may be admitting it now).
+// and never resumed goes once older than PendingGrace, whatever the
+// cutoff, with no record; a fresh one stays (its send may be admitting it
+// now).
 func TestCleanRemovesAbandonedSuspendedBuilds(t *testing.T) {
 	suspended := func(name string, age time.Duration) batchv1.Job {
 		j := finished(name, "devel", age)
@@ -88,11 +89,11 @@ func TestCleanRemovesAbandonedSuspendedBuilds(t *testing.T) {
 		j.CreationTimestamp = metav1.NewTime(time.Now().Add(-age))
 		return j
 	}
-	p := &pagedJobs{jobs: []batchv1.Job{suspended("old", 48*time.Hour), suspended("fresh", time.Minute)}}
+	p := &pagedJobs{jobs: []batchv1.Job{suspended("old", PendingGrace+time.Minute), suspended("fresh", 10*time.Second)}}
 	n := pagedNamespace(p)
 	res, err := n.clean(context.Background(), CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"old"}, res.Jobs)
+	assert.Equal(t, []string{"old"}, res.Jobs, "abandoned a few minutes ago, long before the 24 h cutoff")
 	recs, err := n.Records().List(context.Background(), "", "")
 	require.NoError(t, err)
 	assert.Empty(t, recs, "a build that never ran leaves no record")

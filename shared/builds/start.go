@@ -3,6 +3,7 @@ package builds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -44,7 +45,8 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 	}
 	name := plan.Name()
 	entry := Entry{Job: name, Created: time.Now().UTC()}
-	if err := index.Add(ctx, h, entry, pruned, func(h History) error { return admit(h, name, limits.Active) }); err != nil {
+	now := time.Now()
+	if err := index.Add(ctx, h, entry, pruned, func(h History) error { return admit(h, name, limits.Active, now) }); err != nil {
 		return types.Build{}, err
 	}
 	// From here a failure takes the entry back, and the Job if it came.
@@ -86,21 +88,36 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 	return FromJob(resumed), nil
 }
 
-// beforeStart loads the user's history from their index and prunes their
-// finished builds (Jobs and records) beyond keep. It returns the history
-// and the Job names of the builds it removed, which the index drops as it
-// enters the new build.
+// beforeStart loads the user's history from their index, prunes their
+// finished builds (Jobs and records) beyond keep, and removes the builds
+// their sends abandoned. It returns the history and the Job names of the
+// builds it removed, which the index drops as it enters the new build.
 func (n Namespace) beforeStart(ctx context.Context, index Index, keep int) (History, []string, error) {
 	h, err := index.Load(ctx)
 	if err != nil {
 		return History{}, nil, err
 	}
 	deleted, errs := n.prune(ctx, h.Jobs, h.Records, keep, false)
-	for _, e := range errs {
-		n.Log.Printf("%v", e)
-	}
 	if len(deleted) > 0 {
 		n.Log.Printf("removed %d finished builds of %s beyond max_retained_builds=%d", len(deleted), index.User, keep)
+	}
+	// And the builds whose send stopped before it resumed them: the index
+	// drops them with the pruned.
+	now := time.Now()
+	for i := range h.Jobs {
+		j := &h.Jobs[i]
+		if !abandoned(j, now) || j.DeletionTimestamp != nil {
+			continue
+		}
+		if err := DeleteJob(ctx, n.Jobs, j); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting abandoned build %s: %w", j.Name, err))
+			continue
+		}
+		n.Log.Printf("removed build %s of %s: its send stopped before it started it", j.Name, index.User)
+		deleted = append(deleted, j.Name)
+	}
+	for _, e := range errs {
+		n.Log.Printf("%v", e)
 	}
 	return h, deleted, nil
 }
@@ -109,14 +126,15 @@ func (n Namespace) beforeStart(ctx context.Context, index Index, keep int) (Hist
 // of its user: whether the user's unfinished builds, and the builds other
 // sends are creating, number fewer than limit (0: no limit). It decides on
 // the index as the entry is written (Index.Add): a concurrent send that
-// entered its build first is in h, Job or not, so the limit is exact.
-func admit(h History, name string, limit int) error {
+// entered its build first is in h, Job or not, so the limit is exact. A
+// build its send abandoned (see abandoned) does not count: it never runs.
+func admit(h History, name string, limit int, now time.Time) error {
 	if limit <= 0 {
 		return nil
 	}
 	var ahead []string
 	for _, j := range h.Jobs {
-		if _, done := FinishedAt(&j); !done && j.DeletionTimestamp == nil && j.Name != name {
+		if _, done := FinishedAt(&j); !done && j.DeletionTimestamp == nil && !abandoned(&j, now) && j.Name != name {
 			ahead = append(ahead, j.Name)
 		}
 	}
