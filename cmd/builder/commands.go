@@ -468,6 +468,9 @@ func printStatus(w io.Writer, st types.Status, withLog bool) {
 	if st.Digest != "" {
 		rows = append(rows, [2]string{"digest", st.Digest})
 	}
+	if st.Note != "" {
+		rows = append(rows, [2]string{"note", st.Note})
+	}
 	if st.Message != "" {
 		rows = append(rows, [2]string{"note", st.Message})
 	}

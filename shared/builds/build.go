@@ -28,6 +28,7 @@ func FromJob(job *batchv1.Job) types.Build {
 		Kind:         job.Annotations[names.AnnotationKind],
 		Created:      job.CreationTimestamp.Time.UTC(),
 		Status:       types.Pending,
+		Note:         job.Annotations[names.AnnotationNote],
 	}
 	if t := job.Status.StartTime; t != nil {
 		started := t.Time.UTC()

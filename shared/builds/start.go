@@ -60,10 +60,12 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 			n.Log.Printf("removing build %s from the index: %v", name, err)
 		}
 	}
-	// The Job fetches the cache only if there is one.
+	// The Job fetches the cache only if there is one. A lookup that failed
+	// (the cache's registry unreachable from here, its repository refused)
+	// is no reason to refuse the build: it runs without, and says so.
 	if plan.CacheDigest, err = cache(); err != nil {
-		forget(nil)
-		return types.Build{}, err
+		plan.CacheDigest, plan.Note = "", "built without the build cache: "+apperr.Message(err)
+		n.Log.Printf("build %s: %s (%v)", name, plan.Note, err)
 	}
 	job, err := n.Jobs.Create(ctx, plan.Job(), metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {

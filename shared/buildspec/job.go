@@ -66,6 +66,9 @@ type Plan struct {
 	// CacheDigest is the digest send found at Cache: the cache the build
 	// imports. "" when there is none yet: no step fetches it.
 	CacheDigest string
+	// Note is what the build's status says beside it (AnnotationNote), "":
+	// nothing.
+	Note string
 	// Provenance attaches BuildKit's provenance attestation (mode=min).
 	Provenance bool
 	// Disk bounds the pod's ephemeral storage (build_disk): the daemon's
@@ -142,7 +145,7 @@ func (r Request) Pushes(user string, cfg config.Config) []string {
 func (p Plan) Name() string { return names.JobName(p.User, p.ID) }
 
 func (p Plan) meta() metav1.ObjectMeta {
-	return metav1.ObjectMeta{
+	m := metav1.ObjectMeta{
 		Name:      p.Name(),
 		Namespace: p.Namespace,
 		Labels: map[string]string{
@@ -159,6 +162,10 @@ func (p Plan) meta() metav1.ObjectMeta {
 			names.AnnotationImage:        p.PullImage,
 		},
 	}
+	if p.Note != "" {
+		m.Annotations[names.AnnotationNote] = p.Note
+	}
+	return m
 }
 
 // Context is the build context: the Dockerfile and the requirements file,

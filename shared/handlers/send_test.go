@@ -692,3 +692,41 @@ func stripTimes(entries []builds.Entry) []builds.Entry {
 	}
 	return out
 }
+
+// cacheRefused is the test registry, except that it refuses every look at
+// a build cache: the cache's registry refuses the builder, or cannot be
+// reached from the action.
+type cacheRefused struct{ next http.RoundTripper }
+
+func (c cacheRefused) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, "/buildcache/") {
+		return nil, errors.New("dial tcp 10.255.255.53:53: connection refused")
+	}
+	return c.next.RoundTrip(r)
+}
+
+// TestSendBuildsWithoutACacheItCannotLookUp (#35, case 9): a cache lookup
+// that fails never fails send: the build runs without importing the
+// cache, and its note says so, in the builder's words.
+func TestSendBuildsWithoutACacheItCannotLookUp(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	p := seedParams()
+	p["registry_host"] = "registry.local:5000"
+	cfg, err := config.FromParams(p)
+	require.NoError(t, err)
+	env := actiontest.Env(cs)
+	env.Transport = cacheRefused{sourceRegistry(t)}
+	res, err := send(ctx, action.NewInvocation(env, p, devel, cfg, log.New(io.Discard, "", 0)))
+	require.NoError(t, err, "the build goes on without its cache")
+	job, err := cs.BatchV1().Jobs(buildNS).Get(ctx, res.(types.Sent).JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, flagValues(step(t, job, names.StepBuild).Args, "--import-cache"), "nothing to import")
+	note := job.Annotations[names.AnnotationNote]
+	assert.Contains(t, note, "built without the build cache: looking up registry.local:5000/devel/buildcache:python failed: ")
+	assert.NotContains(t, note, "10.255.255.53", "no network error's text")
+
+	st, err := logs(ctx, invocation(t, cs, devel, params.Params{"job_name": job.Name}))
+	require.NoError(t, err)
+	assert.Equal(t, note, st.(*types.Status).Note, "logs says so")
+}

@@ -33,6 +33,9 @@ const (
 	AnnotationSourceDigest = "builder.openserverless.apache.org/source-digest"
 	AnnotationKind         = "builder.openserverless.apache.org/kind"
 	AnnotationImage        = "builder.openserverless.apache.org/image"
+	// AnnotationNote is what the build's status says beside it: that it
+	// runs without the build cache, and why.
+	AnnotationNote = "builder.openserverless.apache.org/note"
 	// LabelJobName is what the Job controller labels a Job's pods with.
 	LabelJobName = "batch.kubernetes.io/job-name"
 )

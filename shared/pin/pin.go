@@ -6,7 +6,6 @@ package pin
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/registry"
@@ -83,8 +83,9 @@ func (p Pinned) Image(ctx context.Context, inv *action.Invocation, target string
 
 // lookupCache starts looking up the digest of the user's cache at cache
 // ("" when there is none yet), with the credential the build's fetch step
-// will use, and returns what waits for it: the Job fetches a cache that
-// exists, so no step has to tolerate a failure. The registry may take a
+// will use, for SourceTimeout at most, and returns what waits for it: the
+// Job fetches a cache that exists, so no step has to tolerate a failure;
+// a lookup that fails is the build's note, not send's error. The registry may take a
 // while to check a password (htpasswd's bcrypt), so the lookup runs
 // beside send's other calls.
 func lookupCache(ctx context.Context, inv *action.Invocation, host string, secret registry.Secret, cache string) func() (string, error) {
@@ -102,9 +103,13 @@ func lookupCache(ctx context.Context, inv *action.Invocation, host string, secre
 			done <- result{err: err}
 			return
 		}
+		ctx, cancel := context.WithTimeout(ctx, SourceTimeout)
+		defer cancel()
 		digest, _, err := reg.Head(ctx, strings.TrimPrefix(cache, host+"/"))
 		if err != nil {
-			err = fmt.Errorf("looking up the build cache: %w", err)
+			// In the builder's words, for the build's note: the build
+			// goes on without the cache (builds.Namespace.Start).
+			err = apperr.UpstreamSaid(err, "looking up %s failed: %s", cache, strings.TrimSuffix(apperr.Message(err), "; try again shortly"))
 		}
 		done <- result{digest, err}
 	}()

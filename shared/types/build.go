@@ -34,6 +34,9 @@ type Build struct {
 	Finished     *time.Time `json:"finished,omitempty"`
 	DurationS    *float64   `json:"duration_s,omitempty"`
 	Digest       string     `json:"digest,omitempty"`
+	// Note is what the builder says of the build beside its status, such
+	// as that it ran without the build cache, and why.
+	Note string `json:"note,omitempty"`
 }
 
 // Done reports whether the build has ended.

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/kinds"
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
 	"github.com/apache/openserverless-builder/test/faults"
 	"github.com/apache/openserverless-builder/test/invoker"
@@ -109,4 +110,36 @@ func TestKilledSendLeavesNoPhantom(t *testing.T) {
 	require.Equal(t, 200, code, "%v", body)
 	assert.Contains(t, jsonText(body["jobs"]), other)
 	assert.True(t, gone(other), "cleanjobs removed the abandoned Job")
+}
+
+// TestUnreachableCacheIsNoSendFailure (#35, case 9): the action cannot
+// reach the registry to look up the user's build cache (here the cluster
+// registry is named by an address nothing listens on; the source, whose
+// registry the Secret has a credential for, still resolves). send starts
+// the build anyway, without importing the cache, and the build's note
+// says so in the builder's words: in the Job, and in logs. Before, the
+// lookup's failure was send's, a 502.
+func TestUnreachableCacheIsNoSendFailure(t *testing.T) {
+	ctx := context.Background()
+	cordon(t) // the build would push to the same address
+	host := faults.Closed(t)
+	code, body := call(t, action(t, "send", map[string]any{"registry_host": host}), invoker.Web("send", "nuvolaris", "POST", seed("nuvolaris:cacheless")))
+	require.Equal(t, 200, code, "%v", body)
+	name, _ := body["job_name"].(string)
+	t.Cleanup(func() {
+		bg := metav1.DeletePropagationBackground
+		_ = stack.kube.Client.BatchV1().Jobs(bns).Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	})
+	job, err := stack.kube.Client.BatchV1().Jobs(bns).Get(ctx, name, metav1.GetOptions{})
+	require.NoError(t, err)
+	note := job.Annotations[names.AnnotationNote]
+	assert.Contains(t, note, "built without the build cache: looking up "+host+"/nuvolaris/buildcache:python failed: ")
+	assert.NotContains(t, note, "dial tcp")
+	for _, c := range job.Spec.Template.Spec.InitContainers {
+		assert.NotEqual(t, names.StepFetchCache, c.Name, "no cache is fetched")
+	}
+
+	code, body = call(t, action(t, "logs", map[string]any{"registry_host": host}), invoker.Web("logs", "nuvolaris", "POST", map[string]any{"job_name": name}))
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, note, body["note"], "logs says so")
 }
