@@ -91,8 +91,12 @@ func (l *Loop) serve(ctx context.Context, line []byte, logger *log.Logger) (resu
 		}
 	}
 	if ms, err := strconv.ParseInt(act.Fields["deadline"], 10, 64); err == nil && ms > 0 {
+		// The handler's calls end AnswerMargin before OpenWhisk would end
+		// the activation: a server that does not answer is then the
+		// handler's own answer (a 503), not an activation killed without
+		// one.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.UnixMilli(ms))
+		ctx, cancel = context.WithDeadline(ctx, time.UnixMilli(ms).Add(-AnswerMargin))
 		defer cancel()
 	}
 	defer func() {
@@ -103,6 +107,10 @@ func (l *Loop) serve(ctx context.Context, line []byte, logger *log.Logger) (resu
 	}()
 	return l.Handler(ctx, act)
 }
+
+// AnswerMargin is how long before an activation's deadline its handler's
+// context ends: the time to map the failure and write the answer.
+const AnswerMargin = 2 * time.Second
 
 func writeLine(w io.Writer, v any) error {
 	var buf bytes.Buffer

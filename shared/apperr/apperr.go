@@ -105,13 +105,24 @@ func HeadersOf(err error) map[string]string {
 // (failure), never the other end's own text: a network error's addresses,
 // a TLS or auth realm's words, an API server's message. The cause stays in
 // Err, for the action's log alone.
+//
+// A server that cannot be reached or did not answer in time is 503 with
+// Retry-After instead: it may come back (docs/contract.md, "Errors").
 func Upstream(err error, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
-	if err != nil {
-		msg += ": " + failure(err)
+	if err == nil {
+		return &Error{Status: http.StatusBadGateway, Msg: msg}
 	}
-	return &Error{Status: http.StatusBadGateway, Msg: msg, Err: err}
+	phrase, unavailable := failure(err)
+	if unavailable {
+		return Unavailable(err, upstreamRetry, "%s: %s; try again shortly", msg, phrase)
+	}
+	return &Error{Status: http.StatusBadGateway, Msg: msg + ": " + phrase, Err: err}
 }
+
+// upstreamRetry is what a 503 of a server that did not answer asks the
+// caller to wait.
+const upstreamRetry = 30 * time.Second
 
 // UpstreamSaid is 502 with the message as written, where the caller has
 // named the kind of failure itself; the cause stays for the log.
@@ -126,21 +137,22 @@ type apiStatus interface {
 }
 
 // failure names the kind of err in words of the builder's own: one phrase
-// per kind of failure, and no text of the other end.
-func failure(err error) string {
+// per kind of failure, and no text of the other end; unavailable when the
+// other end could not be reached or did not answer in time.
+func failure(err error) (phrase string, unavailable bool) {
 	var status apiStatus
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		return "it did not answer in time"
+		return "it did not answer in time", true
 	case errors.Is(err, context.Canceled):
-		return "the request was cancelled"
+		return "the request was cancelled", false
 	case errors.As(err, &status) && status.Status().Reason != "":
-		return "the Kubernetes API answered " + string(status.Status().Reason)
+		return "the Kubernetes API answered " + string(status.Status().Reason), false
 	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
-		return "it is unreachable"
+		return "it is unreachable", true
 	}
-	return "it failed (the action's log has the cause)"
+	return "it failed (the action's log has the cause)", false
 }
 
 // Cause is what the log adds to err's message: its cause, when the

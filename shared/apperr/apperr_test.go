@@ -54,21 +54,25 @@ func TestUpstreamNeverEchoesTheOtherEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
 	<-ctx.Done()
+	// A server that cannot be reached or did not answer is 503 (it may
+	// come back); one that answered a failure, 502.
 	tests := []struct {
-		name  string
-		cause error
-		want  string
+		name   string
+		cause  error
+		want   string
+		status int
 	}{
-		{"refused connection", dialErr, "it is unreachable"},
-		{"timeout", fmt.Errorf("Get \"https://10.0.0.9/v2/\": %w", ctx.Err()), "it did not answer in time"},
-		{"API server", apierrors.NewForbidden(schema.GroupResource{Resource: "jobs"}, "x", errors.New(`admission webhook "sneaky.example.com" denied: token abc`)), "the Kubernetes API answered Forbidden"},
-		{"connection cut", fmt.Errorf("reading body: %w", io.ErrUnexpectedEOF), "it is unreachable"},
-		{"anything else", errors.New("tls: handshake failure with 10.1.2.3"), "it failed (the action's log has the cause)"},
+		{"refused connection", dialErr, "it is unreachable; try again shortly", 503},
+		{"timeout", fmt.Errorf("Get \"https://10.0.0.9/v2/\": %w", ctx.Err()), "it did not answer in time; try again shortly", 503},
+		{"API server", apierrors.NewForbidden(schema.GroupResource{Resource: "jobs"}, "x", errors.New(`admission webhook "sneaky.example.com" denied: token abc`)), "the Kubernetes API answered Forbidden", 502},
+		{"connection cut", fmt.Errorf("reading body: %w", io.ErrUnexpectedEOF), "it is unreachable; try again shortly", 503},
+		{"anything else", errors.New("tls: handshake failure with 10.1.2.3"), "it failed (the action's log has the cause)", 502},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := Upstream(tt.cause, "creating the build Job")
 			assert.Equal(t, "creating the build Job: "+tt.want, Message(err))
+			assert.Equal(t, tt.status, Status(err))
 			for _, leak := range []string{"127.0.0.1", "10.", "sneaky", "token", "tls"} {
 				assert.NotContains(t, Message(err), leak)
 			}

@@ -143,3 +143,19 @@ func TestUnreachableCacheIsNoSendFailure(t *testing.T) {
 	require.Equal(t, 200, code, "%v", body)
 	assert.Equal(t, note, body["note"], "logs says so")
 }
+
+// TestFrozenRegistryAnswersBeforeTheDeadline (#35, case 10, the
+// registry): the cluster registry accepts connections and never answers.
+// A registry action limited to 8 s, as OpenWhisk limits it (the harness
+// stops waiting then), answers 503, "did not answer in time", before its
+// activation's deadline (actionloop.AnswerMargin), where it would
+// otherwise be ended with no answer; and the warm process serves its next
+// activation the same way.
+func TestFrozenRegistryAnswersBeforeTheDeadline(t *testing.T) {
+	p := actionWithin(t, "registry", 8*time.Second, map[string]any{"registry_host": faults.Frozen(t), "registry_user": "u", "registry_password": "p"})
+	for range 2 {
+		code, body := call(t, p, invoker.Web("list-catalogs", "devel", "GET", nil))
+		assert.Equal(t, 503, code, "%v", body)
+		assert.Contains(t, body["error"], "the registry did not answer in time; try again shortly")
+	}
+}

@@ -124,8 +124,15 @@ func bound() map[string]any {
 // with bound() and then config, bound too: a request cannot override them.
 func action(t *testing.T, zip string, config ...map[string]any) *invoker.Process {
 	t.Helper()
+	return actionWithin(t, zip, 60*time.Second, config...)
+}
+
+// actionWithin is action with activations limited to timeout, as
+// OpenWhisk limits them: the harness stops waiting for an answer then.
+func actionWithin(t *testing.T, zip string, timeout time.Duration, config ...map[string]any) *invoker.Process {
+	t.Helper()
 	path := filepath.Join(stack.root, "build", zip+".zip")
-	p, err := invoker.Start(path, invoker.Options{Dir: t.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Timeout: 60 * time.Second,
+	p, err := invoker.Start(path, invoker.Options{Dir: t.TempDir(), ExecutionEnv: invoker.DefaultExecutionEnv, Timeout: timeout,
 		Bound: invoker.Merge(append([]map[string]any{bound()}, config...)...)})
 	require.NoError(t, err, "run `make build` before the suite (make e2e does)")
 	t.Cleanup(p.Stop)
