@@ -18,7 +18,7 @@ STATICCHECK := $(TOOLS)/bin/staticcheck
 # go-task, which runs the seed's tasks (Taskfile.yml) in the suite.
 TASK        := $(TOOLS)/bin/task
 
-.PHONY: help build test e2e check lint clean setup tools demo bench
+.PHONY: help build test e2e faults check lint clean setup tools demo bench
 help:
 	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
@@ -26,6 +26,7 @@ help:
 	@echo "             the manifest, the CLI), the Dockerfile tests of test/dockerfile, the admission policy's CEL"
 	@echo "             (test/policy) and the local node's (own modules)"
 	@echo "make e2e     go test -tags e2e ./test/e2e/...: the integration suite on the local stack"
+	@echo "make faults  the suite's failure cases alone (TestFault*: servers that stop, freeze, refuse; part of e2e)"
 	@echo "make check   lint, test and e2e: what CI runs"
 	@echo "make lint    gofmt, go vet and staticcheck over every module, the e2e tag included"
 	@echo "make setup   check and install the prerequisites (apt packages, Go modules)"
@@ -57,6 +58,10 @@ test: build
 
 e2e: build tools
 	go test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+
+# The failure cases (README, "Failures"), also run by e2e.
+faults: build tools
+	go test -tags e2e -count=1 -timeout 15m -run '^TestFault' -v ./test/e2e/...
 
 # The prerequisites first (quick when present), so that a missing one is
 # found before any long build.

@@ -24,14 +24,14 @@ import (
 	"github.com/apache/openserverless-builder/test/localstack"
 )
 
-// TestSourceRegistryDownOrFrozen (#35, case 2): send resolves a source
+// TestFaultSourceRegistryDownOrFrozen (#35, case 2): send resolves a source
 // whose registry is down (nothing listens) or frozen (it accepts the
 // connection and never answers). The answer is a 503 naming the source,
 // in the builder's words, before the action's time limit (the invoker's
 // 60 s, which would otherwise end the activation with no answer), and
 // nothing is created. Before the resolution was bounded, a frozen
 // registry held send until it was killed; a stopped one was a 502.
-func TestSourceRegistryDownOrFrozen(t *testing.T) {
+func TestFaultSourceRegistryDownOrFrozen(t *testing.T) {
 	for name, host := range map[string]string{"down": faults.Closed(t), "frozen": faults.Frozen(t)} {
 		t.Run(name, func(t *testing.T) {
 			src := host + "/runtimes/python:v1"
@@ -72,14 +72,14 @@ func abandonBuild(t *testing.T, user, id string) string {
 	return plan.Name()
 }
 
-// TestKilledSendLeavesNoPhantom (#35, case 4): a send killed after it
+// TestFaultKilledSendLeavesNoPhantom (#35, case 4): a send killed after it
 // entered its build and created the Job, before it resumed it, leaves a
 // suspended Job. While its send could still be resuming it
 // (builds.PendingGrace, a minute) it counts against the user's limit;
 // after that the next send is not refused by it and removes it, Job and
 // entry, and cleanjobs removes another user's. Before, such a Job held
 // its user's quota until cleanjobs' cutoff (24 hours by default).
-func TestKilledSendLeavesNoPhantom(t *testing.T) {
+func TestFaultKilledSendLeavesNoPhantom(t *testing.T) {
 	ctx := context.Background()
 	cordon(t) // the new builds wait: what is tested is send and cleanjobs
 	phantom := abandonBuild(t, "phantom", "0000000001")
@@ -112,14 +112,14 @@ func TestKilledSendLeavesNoPhantom(t *testing.T) {
 	assert.True(t, gone(other), "cleanjobs removed the abandoned Job")
 }
 
-// TestUnreachableCacheIsNoSendFailure (#35, case 9): the action cannot
+// TestFaultUnreachableCacheIsNoSendFailure (#35, case 9): the action cannot
 // reach the registry to look up the user's build cache (here the cluster
 // registry is named by an address nothing listens on; the source, whose
 // registry the Secret has a credential for, still resolves). send starts
 // the build anyway, without importing the cache, and the build's note
 // says so in the builder's words: in the Job, and in logs. Before, the
 // lookup's failure was send's, a 502.
-func TestUnreachableCacheIsNoSendFailure(t *testing.T) {
+func TestFaultUnreachableCacheIsNoSendFailure(t *testing.T) {
 	ctx := context.Background()
 	cordon(t) // the build would push to the same address
 	host := faults.Closed(t)
@@ -144,14 +144,14 @@ func TestUnreachableCacheIsNoSendFailure(t *testing.T) {
 	assert.Equal(t, note, body["note"], "logs says so")
 }
 
-// TestFrozenRegistryAnswersBeforeTheDeadline (#35, case 10, the
+// TestFaultFrozenRegistryAnswersBeforeTheDeadline (#35, case 10, the
 // registry): the cluster registry accepts connections and never answers.
 // A registry action limited to 8 s, as OpenWhisk limits it (the harness
 // stops waiting then), answers 503, "did not answer in time", before its
 // activation's deadline (actionloop.AnswerMargin), where it would
 // otherwise be ended with no answer; and the warm process serves its next
 // activation the same way.
-func TestFrozenRegistryAnswersBeforeTheDeadline(t *testing.T) {
+func TestFaultFrozenRegistryAnswersBeforeTheDeadline(t *testing.T) {
 	p := actionWithin(t, "registry", 8*time.Second, map[string]any{"registry_host": faults.Frozen(t), "registry_user": "u", "registry_password": "p"})
 	for range 2 {
 		code, body := call(t, p, invoker.Web("list-catalogs", "devel", "GET", nil))
