@@ -180,7 +180,30 @@ func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1
 		budget -= int64(len(text))
 		out = append(out, step{name, string(text)})
 	}
+	if cs := containerStatus(pod, names.StepBuild); cs != nil && cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
+		// The build step failed: the daemon that ran it may say why (it
+		// died, it ran out of disk), in its last lines.
+		if text := daemonTail(ctx, pods, pod); text != "" {
+			out = append(out, step{names.StepDaemon + " (its last lines)", text})
+		}
+	}
 	return out, false, nil
+}
+
+// daemonLines is how much of the daemon's log a failed build shows.
+const daemonLines = 20
+
+// daemonTail is the end of the buildkitd sidecar's log ("" when it cannot
+// be read: the build's own log still stands).
+func daemonTail(ctx context.Context, pods kube.Pods, pod *corev1.Pod) string {
+	lines, limit := int64(daemonLines), int64(16<<10)
+	stream, err := pods.GetLogs(pod.Name, &corev1.PodLogOptions{Container: names.StepDaemon, TailLines: &lines, LimitBytes: &limit}).Stream(ctx)
+	if err != nil {
+		return ""
+	}
+	defer stream.Close()
+	text, _ := io.ReadAll(io.LimitReader(stream, limit))
+	return string(text)
 }
 
 // containerStatus is the status of pod's container name, init containers

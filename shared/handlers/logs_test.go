@@ -168,3 +168,35 @@ func TestLogsKeepsCollidingUsersApart(t *testing.T) {
 	require.Len(t, jobs, 1, "the per-user limits count only the user's own builds")
 	assert.Equal(t, "build-aaa-new", jobs[0].Name)
 }
+
+// TestLogsOfAFailedBuildShowTheDaemon (#35, case 6): when the build step
+// failed (buildkitd died under it, say), logs names the step and shows
+// the daemon's last lines after the steps' logs; when it did not, the
+// daemon's log is not shown.
+func TestLogsOfAFailedBuildShowTheDaemon(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		exit   int32
+		daemon bool
+	}{{"the build step failed", 1, true}, {"it succeeded", 0, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := testPod("build-devel-aaa", corev1.PodFailed)
+			pod.Status.InitContainerStatuses = []corev1.ContainerStatus{
+				{Name: names.StepFetch, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}},
+				{Name: names.StepBuild, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: tt.exit}}},
+			}
+			job := builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0.Add(time.Minute)))
+			cs := fake.NewClientset(job, pod)
+			res, err := logs(context.Background(), invocation(t, cs, devel, nil))
+			require.NoError(t, err)
+			s := res.(*types.Status)
+			if !tt.daemon {
+				assert.NotContains(t, s.Logs, "==> buildkitd")
+				return
+			}
+			assert.Contains(t, s.Message, "step build failed (exit code 1)")
+			assert.Contains(t, s.Logs, "==> build\n")
+			assert.Contains(t, s.Logs, "==> buildkitd (its last lines)\nfake logs")
+		})
+	}
+}

@@ -4,12 +4,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -19,6 +25,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/params"
+	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/faults"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
@@ -158,4 +165,67 @@ func TestFaultFrozenRegistryAnswersBeforeTheDeadline(t *testing.T) {
 		assert.Equal(t, 503, code, "%v", body)
 		assert.Contains(t, body["error"], "the registry did not answer in time; try again shortly")
 	}
+}
+
+// daemonPID is the PID of the buildkitd the local node runs for pod: the
+// process whose state is the pod's (hack/node: <workdir>/pods/<uid>/state).
+func daemonPID(t *testing.T, pod *corev1.Pod) int {
+	t.Helper()
+	state := "/pods/" + strings.ReplaceAll(string(pod.UID), "-", "")[:12] + "/state"
+	procs, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if strings.HasSuffix(args[0], "buildkitd") && strings.Contains(string(cmdline), state) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// TestFaultDaemonKilledMidBuild (#35, case 6): buildkitd dies while the
+// build step runs (here the user's install waits on an index that never
+// answers). The build step exits non-zero, the build fails, and logs
+// names the step and shows the daemon's last lines. Before, logs showed
+// the steps' logs alone, and nothing of the daemon.
+func TestFaultDaemonKilledMidBuild(t *testing.T) {
+	ctx := context.Background()
+	file := base64.StdEncoding.EncodeToString([]byte("--index-url http://" + faults.Frozen(t) + "/simple\nrequests\n"))
+	code, body := call(t, action(t, "send"), invoker.Web("send", "devel", "POST", map[string]any{
+		"source": seedSource(), "target": "devel:daemon-killed", "kind": "python", "file": file}))
+	require.Equal(t, 200, code, "%v", body)
+	job := body["job_name"].(string)
+
+	// Once the build step runs, its daemon is killed, as the node's OOM
+	// killer or a crash would.
+	var pid int
+	require.Eventually(t, func() bool {
+		pods, err := stack.kube.Client.CoreV1().Pods(bns).List(ctx, metav1.ListOptions{LabelSelector: names.PodSelector(job)})
+		if err != nil || len(pods.Items) == 0 {
+			return false
+		}
+		pod := &pods.Items[0]
+		for _, cs := range pod.Status.InitContainerStatuses {
+			if cs.Name == names.StepBuild && cs.State.Running != nil {
+				pid = daemonPID(t, pod)
+				return pid != 0
+			}
+		}
+		return false
+	}, 2*time.Minute, 200*time.Millisecond, "the build step runs")
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+
+	st := waitDone(t, action(t, "logs"), "devel", job)
+	assert.Equal(t, types.Failed, st["status"])
+	assert.Contains(t, st["message"], "step build failed")
+	assert.Contains(t, st["logs"], "==> build\n")
+	assert.Contains(t, st["logs"], "==> buildkitd (its last lines)\n")
 }
