@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -228,4 +229,69 @@ func TestFaultDaemonKilledMidBuild(t *testing.T) {
 	assert.Contains(t, st["message"], "step build failed")
 	assert.Contains(t, st["logs"], "==> build\n")
 	assert.Contains(t, st["logs"], "==> buildkitd (its last lines)\n")
+}
+
+// TestFaultCleanjobsDuringBuilds (#35, case 8): the schedule's cleanjobs
+// runs again and again, with no age (max_age_hours 0), while builds are
+// sent, one is cancelled, and they finish. Nothing of a build is deleted
+// while it is created or runs: every send is admitted and every build
+// ends as it would alone (succeeded, or cancelled by its user); each
+// ended build has its record, once. Before, a cleanjobs with no age
+// deleted a build's Job between its creation (suspended) and its
+// resumption, and that send failed.
+func TestFaultCleanjobsDuringBuilds(t *testing.T) {
+	ctx := context.Background()
+	cleaner := action(t, "cleanjobs")
+	stop := make(chan struct{})
+	cleaned := make(chan int)
+	go func() {
+		runs := 0
+		defer func() { cleaned <- runs }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if res, err := cleaner.RunValue(invoker.Plain("cleanjobs", "nuvolaris", map[string]any{"max_age_hours": 0})); err == nil && res["error"] == nil {
+				runs++
+			}
+		}
+	}()
+	send, logs, cancel := action(t, "send"), action(t, "logs"), action(t, "logs", map[string]any{"operation": "cancel"})
+	type build struct{ user, job string }
+	var sent []build
+	for i := range 6 {
+		user := fmt.Sprintf("sweep%d", i%3)
+		// No file: the build copies its source, quickly.
+		code, body := call(t, send, invoker.Web("send", user, "POST", map[string]any{"source": seedSource(), "target": fmt.Sprintf("%s:v%d", user, i), "kind": "python"}))
+		require.Equal(t, 200, code, "send %d during cleanjobs: %v", i, body)
+		sent = append(sent, build{user, body["job_name"].(string)})
+	}
+	code, body := call(t, cancel, invoker.Web("cancel", sent[0].user, "POST", map[string]any{"job_name": sent[0].job}))
+	cancelled := code == 200
+	if !cancelled {
+		assert.Contains(t, body["error"], "finished already", "it may have ended first: %v", body)
+	}
+	for i, b := range sent {
+		st := waitDone(t, logs, b.user, b.job)
+		want := types.Succeeded
+		if i == 0 && cancelled {
+			want = types.Cancelled
+		}
+		assert.Equal(t, want, st["status"], "%s: %v", b.job, st["reason"])
+	}
+	close(stop)
+	runs := <-cleaned
+	assert.Positive(t, runs, "cleanjobs ran meanwhile")
+	// The last runs leave every build recorded once, its Job gone.
+	code, body = call(t, cleaner, invoker.Plain("cleanjobs", "nuvolaris", map[string]any{"max_age_hours": 0}))
+	require.Equal(t, 200, code, "%v", body)
+	for _, b := range sent {
+		cm, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, names.RecordName(b.job), metav1.GetOptions{})
+		require.NoError(t, err, "%s has its record", b.job)
+		rec, ok := builds.RecordOf(cm)
+		require.True(t, ok)
+		assert.Equal(t, b.user, rec.User)
+	}
 }
