@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -294,4 +297,68 @@ func TestFaultCleanjobsDuringBuilds(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, b.user, rec.User)
 	}
+}
+
+// tagDigest is the digest the cluster registry's tag ref names.
+func tagDigest(t *testing.T, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(stack.registry.Host+"/"+ref, name.Insecure)
+	require.NoError(t, err)
+	desc, err := remote.Head(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
+	require.NoError(t, err)
+	return desc.Digest.String()
+}
+
+// TestFaultRegistryDownAtPush (#35, case 1): the cluster registry stops
+// while a build of an existing tag runs, before its push, and comes back
+// once the build has ended. The build fails naming its push step; the tag
+// still names the image it named (never a partial one); the same request
+// sent again, the registry back, succeeds.
+func TestFaultRegistryDownAtPush(t *testing.T) {
+	ctx := context.Background()
+	send, logs := action(t, "send"), action(t, "logs")
+	const target = "devel:pushfault"
+	_, st := buildAndWait(t, "devel", seed(target))
+	require.Equal(t, types.Succeeded, st["status"], "%v", st["logs"])
+	before := tagDigest(t, target)
+
+	again := seed(target)
+	again["file"] = base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\n"))
+	code, body := call(t, send, invoker.Web("send", "devel", "POST", again))
+	require.Equal(t, 200, code, "%v", body)
+	job := body["job_name"].(string)
+	require.Eventually(t, func() bool { return stepRuns(ctx, job, names.StepBuild) }, 2*time.Minute, 100*time.Millisecond, "the build step runs")
+	stack.registry.Stop()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			require.NoError(t, stack.registry.Start(context.Background()))
+		}
+	})
+	st = waitDone(t, logs, "devel", job)
+	require.NoError(t, stack.registry.Start(ctx))
+	restarted = true
+	assert.Equal(t, types.Failed, st["status"])
+	assert.Contains(t, st["message"], "step push failed")
+	assert.Equal(t, before, tagDigest(t, target), "the tag names the image it named")
+
+	_, st = buildAndWait(t, "devel", again)
+	require.Equal(t, types.Succeeded, st["status"], "the same request, the registry back: %v", st["logs"])
+	assert.NotEqual(t, before, tagDigest(t, target))
+}
+
+// stepRuns reports whether step of job's pod is running.
+func stepRuns(ctx context.Context, job, step string) bool {
+	pods, err := stack.kube.Client.CoreV1().Pods(bns).List(ctx, metav1.ListOptions{LabelSelector: names.PodSelector(job)})
+	if err != nil || len(pods.Items) == 0 {
+		return false
+	}
+	for _, list := range [][]corev1.ContainerStatus{pods.Items[0].Status.InitContainerStatuses, pods.Items[0].Status.ContainerStatuses} {
+		for _, cs := range list {
+			if cs.Name == step && cs.State.Running != nil {
+				return true
+			}
+		}
+	}
+	return false
 }

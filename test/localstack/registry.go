@@ -19,6 +19,10 @@ type Registry struct {
 	Password string
 	Dir      string
 	proc     *proc
+	// bin, config and up restart it: its binary, its configuration, and
+	// the status /v2/ answers once it serves.
+	bin, config string
+	up          int
 }
 
 // RegistryOptions configure StartRegistry.
@@ -80,18 +84,28 @@ http:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	r.proc, err = start(dir, "registry", tools.registry(), "serve", cfgPath)
-	if err != nil {
+	r.bin, r.config, r.up = tools.registry(), cfgPath, up
+	if err := r.Start(ctx); err != nil {
 		return nil, err
+	}
+	return r, nil
+}
+
+// Start starts the registry process, on its address and storage: at
+// first, and again after Stop, as a registry that went down comes back.
+func (r *Registry) Start(ctx context.Context) error {
+	var err error
+	if r.proc, err = start(r.Dir, "registry", r.bin, "serve", r.config); err != nil {
+		return err
 	}
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	// Up when /v2/ answers (asking for credentials unless anonymous).
-	if err := r.proc.waitHTTP(wait, "http://"+r.Host+"/v2/", nil, func(s int) bool { return s == up }); err != nil {
+	if err := r.proc.waitHTTP(wait, "http://"+r.Host+"/v2/", nil, func(s int) bool { return s == r.up }); err != nil {
 		r.Stop()
-		return nil, err
+		return err
 	}
-	return r, nil
+	return nil
 }
 
 // Stop stops the registry by PID.
