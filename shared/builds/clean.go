@@ -64,13 +64,56 @@ func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 	if len(pruned) > 0 {
 		res.Message += fmt.Sprintf(", and %d finished builds beyond max_retained_builds=%d", len(pruned), o.Retained)
 	}
+	if o.DryRun {
+		return res, nil
+	}
+	dropped, errs, err := n.tidy(ctx, o.User, o.Revision)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range errs {
+		res.Failed = append(res.Failed, types.Failure{Name: "index", Error: e.Error()})
+	}
+	sort.Strings(dropped)
+	res.Entries = append(res.Entries, dropped...)
+	if len(dropped) > 0 {
+		res.Message += fmt.Sprintf(", and %d index entries of builds that were never created", len(dropped))
+	}
 	return res, nil
+}
+
+// tidy drops, from the index of user (of every user for ""), the entries
+// of builds that were never created (Index.Tidy). err is a failed
+// listing; errs are the indexes that could not be written.
+func (n Namespace) tidy(ctx context.Context, user, rv string) (dropped []string, errs []error, err error) {
+	err = kube.ListPages(ctx, names.UserSelector(user)+","+names.LabelIndex+"=true", rv, func(opts metav1.ListOptions) (string, error) {
+		list, err := n.ConfigMaps.List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for _, cm := range list.Items {
+			u := cm.Annotations[names.AnnotationUser]
+			if u == "" || user != "" && u != user {
+				continue
+			}
+			d, err := n.Index(u).Tidy(ctx)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			dropped = append(dropped, d...)
+		}
+		return list.Continue, nil
+	})
+	if err != nil {
+		return nil, nil, apperr.Upstream(err, "listing the build indexes")
+	}
+	return dropped, errs, nil
 }
 
 // clean is Clean by age.
 func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, error) {
 	selector := names.UserSelector(o.User)
-	res := &types.Cleaned{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
+	res := &types.Cleaned{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, Entries: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
 	live := map[string]bool{} // build ids whose Job stays
 	bg := metav1.DeletePropagationBackground
 	rec := n.recorder(ctx, o.User, o.Revision)

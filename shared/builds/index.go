@@ -292,23 +292,10 @@ func (x Index) Remove(ctx context.Context, jobNames ...string) error {
 			return err
 		}
 		keep := without(entries, jobNames)
-		h := History{stored: true, version: cm.ResourceVersion}
-		switch {
-		case len(keep) == len(entries):
+		if len(keep) == len(entries) {
 			return nil
-		case len(keep) == 0:
-			// Only as it was read: a concurrent Add's entry stays.
-			opts := metav1.DeleteOptions{}
-			if h.version != "" {
-				opts.Preconditions = &metav1.Preconditions{ResourceVersion: &h.version}
-			}
-			err = x.Records.ConfigMaps.Delete(ctx, cm.Name, opts)
-			if apierrors.IsNotFound(err) {
-				err = nil
-			}
-		default:
-			err = x.store(ctx, &h, keep)
 		}
+		err = x.replace(ctx, cm, keep)
 		if err == nil {
 			return nil
 		}
@@ -316,6 +303,62 @@ func (x Index) Remove(ctx context.Context, jobNames ...string) error {
 			return apperr.Upstream(err, "removing builds from the build index of %s", x.User)
 		}
 	}
+}
+
+// Tidy drops the entries of builds that have neither a Job nor a record
+// PendingGrace after they were entered (a send that stopped before it
+// could take its entry back), and deletes an index left empty. It
+// returns the Job names dropped. It runs to the end even when ctx is
+// cancelled, like Remove.
+func (x Index) Tidy(ctx context.Context) ([]string, error) {
+	ctx = context.WithoutCancel(ctx)
+	for attempt := 1; ; attempt++ {
+		cm, entries, err := x.get(ctx)
+		if cm == nil || errors.Is(err, errDamaged) {
+			return nil, nil // a damaged index is rebuilt at its next load
+		}
+		if err != nil {
+			return nil, err
+		}
+		h, err := x.read(ctx, entries)
+		if err != nil {
+			return nil, err
+		}
+		if len(h.live) == len(entries) {
+			return nil, nil
+		}
+		if err = x.replace(ctx, cm, h.live); err == nil {
+			var dropped []string
+			for _, e := range entries {
+				if !slices.ContainsFunc(h.live, func(l Entry) bool { return l.Job == e.Job }) {
+					dropped = append(dropped, e.Job)
+				}
+			}
+			return dropped, nil
+		}
+		if !conflict(err) || attempt == writeAttempts {
+			return nil, apperr.Upstream(err, "tidying the build index of %s", x.User)
+		}
+	}
+}
+
+// replace writes keep as the index cm was read as, or deletes it when keep
+// is empty: only as it was read (its resourceVersion), so that a
+// concurrent Add's entry stays; a conflict says to read it again.
+func (x Index) replace(ctx context.Context, cm *corev1.ConfigMap, keep []Entry) error {
+	h := History{stored: true, version: cm.ResourceVersion}
+	if len(keep) > 0 {
+		return x.store(ctx, &h, keep)
+	}
+	opts := metav1.DeleteOptions{}
+	if h.version != "" {
+		opts.Preconditions = &metav1.Preconditions{ResourceVersion: &h.version}
+	}
+	err := x.Records.ConfigMaps.Delete(ctx, cm.Name, opts)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // store writes entries as the index: an update of the version h read, or

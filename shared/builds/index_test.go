@@ -274,3 +274,41 @@ func TestIndexRemoveKeepsAConcurrentEntry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"build-devel-b"}, entryNames(h.live), "the concurrent entry stays; a is gone")
 }
+
+// TestIndexTidyDropsEntriesOfBuildsNeverCreated: an entry whose build has
+// neither a Job nor a record PendingGrace after it was entered goes; one
+// younger, or with a Job, stays; an index left empty goes.
+func TestIndexTidyDropsEntriesOfBuildsNeverCreated(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(time.Hour)
+	cs := fake.NewClientset(job("devel", "a", t0, time.Time{}))
+	x := indexOf(cs, "devel")
+	x.Now = func() time.Time { return now }
+	// As the index stands after a send stopped: Add itself would drop
+	// the stale entry as it writes.
+	require.NoError(t, x.store(ctx, &History{}, []Entry{
+		{Job: names.JobName("devel", "a"), Created: t0},
+		{Job: names.JobName("devel", "stale"), Created: now.Add(-PendingGrace - time.Second)},
+		{Job: names.JobName("devel", "fresh"), Created: now.Add(-time.Second)},
+	}))
+	dropped, err := x.Tidy(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{names.JobName("devel", "stale")}, dropped)
+	cm, err := cs.CoreV1().ConfigMaps(indexNS).Get(ctx, names.IndexName("devel"), metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, cm.Data[indexKey], "stale")
+	assert.Contains(t, cm.Data[indexKey], "fresh")
+
+	dropped, err = x.Tidy(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, dropped, "nothing more to drop")
+
+	lonely := indexOf(fake.NewClientset(), "solo")
+	lonely.Now = x.Now
+	require.NoError(t, lonely.store(ctx, &History{}, []Entry{{Job: names.JobName("solo", "gone"), Created: t0}}))
+	dropped, err = lonely.Tidy(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{names.JobName("solo", "gone")}, dropped)
+	_, err = lonely.Records.ConfigMaps.Get(ctx, names.IndexName("solo"), metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "an index left empty goes")
+}

@@ -18,7 +18,11 @@ type Cleaned struct {
 	Records []string `json:"records"`
 	// Pruned are the finished builds (by Job name) removed, Job and record
 	// together, for being beyond max_retained_builds.
-	Pruned  []string  `json:"pruned"`
+	Pruned []string `json:"pruned"`
+	// Entries are the users' index entries dropped because their build
+	// was never created (its send stopped before it could take its entry
+	// back), by Job name; a dry run drops none.
+	Entries []string  `json:"entries"`
 	Failed  []Failure `json:"failed,omitempty"`
 	DryRun  bool      `json:"dry_run"`
 	Cutoff  time.Time `json:"cutoff"`

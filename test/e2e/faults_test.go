@@ -5,11 +5,13 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -361,4 +363,101 @@ func stepRuns(ctx context.Context, job, step string) bool {
 		}
 	}
 	return false
+}
+
+// TestFaultAPIServerRestartUnderSends (#35, case 3): the API server is
+// restarted (stopped by its PID, started again on its address and
+// storage) in the middle of a burst of sends by three users, each a
+// send every 300 ms. Every send answers: a build, or an error saying the
+// API server failed (502) or did not answer (503), or the limit (429).
+// Every build it answered with runs to an end. Once PendingGrace has
+// passed and cleanjobs has run, no index names a build that was never
+// created, and no Job is left suspended.
+func TestFaultAPIServerRestartUnderSends(t *testing.T) {
+	ctx := context.Background()
+	users := []string{"burst0", "burst1", "burst2"}
+	type answer struct {
+		user, job string
+		code      int
+	}
+	answers := make(chan answer, 3*8)
+	var wg sync.WaitGroup
+	for _, user := range users {
+		send := action(t, "send", map[string]any{"max_active_builds": 2})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 8 {
+				// No file: the build copies its source, quickly.
+				res, err := send.RunValue(invoker.Web("send", user, "POST", map[string]any{"source": seedSource(), "target": fmt.Sprintf("%s:v%d", user, i), "kind": "python"}))
+				code := 0
+				var body map[string]any
+				if err == nil {
+					code, body, err = invoker.Response(res)
+				}
+				job, _ := body["job_name"].(string)
+				if err != nil {
+					job = err.Error()
+				}
+				answers <- answer{user, job, code}
+				time.Sleep(300 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	restarted := time.Now()
+	require.NoError(t, stack.kube.RestartAPIServer(ctx))
+	wg.Wait()
+	close(answers)
+
+	logs := action(t, "logs")
+	var built, refused int
+	codes := map[int]int{}
+	for a := range answers {
+		codes[a.code]++
+		switch a.code {
+		case 200:
+			built++
+			st := waitDone(t, logs, a.user, a.job)
+			assert.True(t, types.Done(st["status"].(string)), "%s ends", a.job)
+		case 429, 502, 503:
+			refused++
+		default:
+			t.Errorf("%s: a send answered %d (%s)", a.user, a.code, a.job)
+		}
+	}
+	assert.Positive(t, built, "sends went through around the restart")
+	t.Logf("%d builds, %d refusals; answers by status: %v", built, refused, codes)
+
+	// Past PendingGrace since the restart, cleanjobs leaves nothing of a
+	// send that the restart stopped half-way.
+	time.Sleep(time.Until(restarted.Add(builds.PendingGrace + time.Second)))
+	code, body := call(t, action(t, "cleanjobs"), invoker.Plain("cleanjobs", "nuvolaris", nil))
+	require.Equal(t, 200, code, "%v", body)
+	t.Logf("cleanjobs: %v", body["message"])
+	for _, user := range users {
+		h, err := indexOf(user).Load(ctx)
+		require.NoError(t, err)
+		known := map[string]bool{}
+		for _, j := range h.Jobs {
+			known[j.Name] = true
+		}
+		for _, r := range h.Records {
+			known[r.JobName] = true
+		}
+		cm, err := stack.kube.Client.CoreV1().ConfigMaps(bns).Get(ctx, names.IndexName(user), metav1.GetOptions{})
+		require.NoError(t, err)
+		var doc struct {
+			Builds []builds.Entry `json:"builds"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(cm.Data["builds.json"]), &doc))
+		for _, e := range doc.Builds {
+			assert.True(t, known[e.Job], "%s: the index names %s, a build that was never created", user, e.Job)
+		}
+		jobs, err := stack.kube.Client.BatchV1().Jobs(bns).List(ctx, metav1.ListOptions{LabelSelector: names.UserSelector(user)})
+		require.NoError(t, err)
+		for _, j := range jobs.Items {
+			assert.False(t, j.Spec.Suspend != nil && *j.Spec.Suspend, "%s is left suspended", j.Name)
+		}
+	}
 }

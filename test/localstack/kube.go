@@ -33,6 +33,11 @@ type Kube struct {
 	Client     kubernetes.Interface
 	Config     *rest.Config
 	procs      []*proc
+	// api restarts the API server: its process (one of procs), binary,
+	// arguments and token.
+	api              *proc
+	apiBin, apiToken string
+	apiArgs          []string
 }
 
 // StartKube starts the control plane with its files under dir and creates
@@ -88,7 +93,8 @@ func (k *Kube) start(ctx context.Context, tools Tools, ns string) error {
 	}
 
 	certDir := filepath.Join(dir, "certs")
-	api, err := start(dir, "kube-apiserver", tools.kube("kube-apiserver"),
+	k.apiBin, k.apiToken = tools.kube("kube-apiserver"), token
+	k.apiArgs = []string{
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(apiPort),
@@ -106,15 +112,11 @@ func (k *Kube) start(ctx context.Context, tools Tools, ns string) error {
 		// The local node (StartNode) serves pod logs on 127.0.0.1.
 		"--kubelet-preferred-address-types", "InternalIP",
 		"--enable-priority-and-fairness=false",
-		"--profiling=false")
-	if err != nil {
-		return err
-	}
-	k.procs = append(k.procs, api)
+		"--profiling=false"}
 	k.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	wait2, cancel2 := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel2()
-	if err := api.waitHTTP(wait2, k.Server+"/readyz", http.Header{"Authorization": {"Bearer " + token}}, func(s int) bool { return s == 200 }); err != nil {
+	if err := k.startAPI(wait2); err != nil {
 		return err
 	}
 
@@ -166,6 +168,33 @@ func (k *Kube) start(ctx context.Context, tools Tools, ns string) error {
 		}
 	}
 	return k.ensureNamespace(wait2, ns)
+}
+
+// startAPI starts the API server and waits until it is ready.
+func (k *Kube) startAPI(ctx context.Context) error {
+	api, err := start(k.Dir, "kube-apiserver", k.apiBin, k.apiArgs...)
+	if err != nil {
+		return err
+	}
+	k.api = api
+	k.procs = append(k.procs, api)
+	return api.waitHTTP(ctx, k.Server+"/readyz", http.Header{"Authorization": {"Bearer " + k.apiToken}}, func(s int) bool { return s == 200 })
+}
+
+// RestartAPIServer stops the API server by its PID and starts it again,
+// on its address, with its storage: an API server restarted under its
+// clients, as an upgrade does. It returns once the server is ready.
+func (k *Kube) RestartAPIServer(ctx context.Context) error {
+	k.api.stop()
+	for i, p := range k.procs {
+		if p == k.api {
+			k.procs = append(k.procs[:i], k.procs[i+1:]...)
+			break
+		}
+	}
+	wait, cancel := context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+	return k.startAPI(wait)
 }
 
 // ensureNamespace creates ns and waits for its default ServiceAccount,
