@@ -46,6 +46,16 @@ func runEnsure(t *testing.T, cs *fake.Clientset, p params.Params) (int, types.En
 	return http.StatusOK, res.(types.Ensured), nil
 }
 
+// ensured runs ensure with p, which starts a build, and returns its Job.
+func ensured(t *testing.T, cs *fake.Clientset, p params.Params) *batchv1.Job {
+	t.Helper()
+	_, first, err := runEnsure(t, cs, p)
+	require.NoError(t, err)
+	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), first.JobName, metav1.GetOptions{})
+	require.NoError(t, err)
+	return job
+}
+
 func jobCreates(cs *fake.Clientset) int {
 	n := 0
 	for _, r := range created(cs) {
@@ -239,11 +249,8 @@ func TestEnsureWritesNoSharedPrefix(t *testing.T) {
 func TestEnsureTakesNoOtherUsersRecord(t *testing.T) {
 	cs := fake.NewClientset()
 	p := ensureParams("requests\n")
-	_, first, err := runEnsure(t, cs, p)
-	require.NoError(t, err)
 	ctx := context.Background()
-	job, err := cs.BatchV1().Jobs(buildNS).Get(ctx, first.JobName, metav1.GetOptions{})
-	require.NoError(t, err)
+	job := ensured(t, cs, p)
 	// The Job gone, its record left as another user's.
 	rec := builds.FromJob(job)
 	rec.User, rec.Status = "victim", types.Failed
@@ -254,7 +261,7 @@ func TestEnsureTakesNoOtherUsersRecord(t *testing.T) {
 	code, _, err := runEnsure(t, cs, p)
 	require.Error(t, err)
 	assert.Equal(t, http.StatusConflict, code)
-	kept, ok, err := records.Get(ctx, first.JobName)
+	kept, ok, err := records.Get(ctx, job.Name)
 	require.NoError(t, err)
 	require.True(t, ok, "the victim's record stays")
 	assert.Equal(t, "victim", kept.User)
@@ -271,16 +278,13 @@ func TestEnsureLeavesOtherUsersJobs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset()
 			p := ensureParams("requests\n")
-			_, first, err := runEnsure(t, cs, p)
-			require.NoError(t, err)
 			ctx := context.Background()
-			job, err := cs.BatchV1().Jobs(buildNS).Get(ctx, first.JobName, metav1.GetOptions{})
-			require.NoError(t, err)
+			job := ensured(t, cs, p)
 			job.Annotations[names.AnnotationUser] = "victim"
 			if tt.failed {
 				job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded"}}
 			}
-			_, err = cs.BatchV1().Jobs(buildNS).Update(ctx, job, metav1.UpdateOptions{})
+			_, err := cs.BatchV1().Jobs(buildNS).Update(ctx, job, metav1.UpdateOptions{})
 			require.NoError(t, err)
 			cs.ClearActions()
 
