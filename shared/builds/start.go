@@ -49,8 +49,16 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 	if err := index.Add(ctx, h, entry, pruned, func(h History) error { return admit(h, name, limits.Active, now) }); err != nil {
 		return types.Build{}, err
 	}
-	// From here a failure takes the entry back, and the Job if it came.
+	// From here a failure takes the entry back, and the Job if it came:
+	// unless the request's time is up (a server too slow to answer), when
+	// undoing would hold the answer past it. What is left is then what a
+	// killed send leaves, which the next send and cleanjobs remove once
+	// it is PendingGrace old (abandoned, Index.Tidy).
 	forget := func(job *batchv1.Job) {
+		if ctx.Err() != nil {
+			n.Log.Printf("build %s: the request's time is up; leaving its entry and Job to be removed as abandoned", name)
+			return
+		}
 		if job != nil {
 			if err := DeleteJob(ctx, n.Jobs, job); err != nil {
 				n.Log.Printf("removing Job %s: %v", job.Name, err)

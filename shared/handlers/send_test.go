@@ -730,3 +730,32 @@ func TestSendBuildsWithoutACacheItCannotLookUp(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, note, st.(*types.Status).Note, "logs says so")
 }
+
+// TestSendWhoseTimeIsUpAnswersWithoutUndoing: when a request's time is up
+// in the middle of send (a server too slow to answer), send answers 503
+// at once instead of undoing what it made, which would hold the answer
+// past the deadline: its entry and suspended Job are what a killed send
+// leaves, removed once abandoned (TestSendIsNotRefusedByAnAbandonedBuild).
+func TestSendWhoseTimeIsUpAnswersWithoutUndoing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	cs := fake.NewClientset()
+	cs.PrependReactor("create", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+		<-ctx.Done() // the API server answers too late
+		return true, nil, ctx.Err()
+	})
+	_, err := send(ctx, invocation(t, cs, devel, seedParams()))
+	require.Error(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, apperr.Status(err), "%v", err)
+	var after bool
+	for _, a := range cs.Actions() {
+		if a.GetVerb() == "create" && a.GetResource().Resource == "jobs" {
+			after = true
+			continue
+		}
+		if after {
+			t.Errorf("after the deadline: %s %s", a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+	assert.True(t, after)
+}

@@ -60,7 +60,7 @@ func (c Credentials) ReadSecret(ctx context.Context, secrets kube.Secrets) (Secr
 	case apierrors.IsNotFound(err):
 		return Secret{}, nil
 	case err != nil:
-		return Secret{}, apperr.Upstream(nil, "reading the registry Secret %q: %s", c.Secret, apierrors.ReasonForError(err))
+		return Secret{}, apperr.Upstream(err, "reading the registry Secret %q", c.Secret)
 	}
 	if s.Type != corev1.SecretTypeDockerConfigJson {
 		return Secret{}, apperr.New(500, "the registry Secret %q has type %q; it must be %s", c.Secret, s.Type, corev1.SecretTypeDockerConfigJson)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -459,5 +460,24 @@ func TestFaultAPIServerRestartUnderSends(t *testing.T) {
 		for _, j := range jobs.Items {
 			assert.False(t, j.Spec.Suspend != nil && *j.Spec.Suspend, "%s is left suspended", j.Name)
 		}
+	}
+}
+
+// TestFaultSlowAPIServerAnswersBeforeTheDeadline (#35, case 10, the API
+// server): every request to the API server takes 5 s more (a proxy holds
+// what the client sends). send, limited to 20 s as OpenWhisk limits it,
+// answers 503 before its deadline, twice from the warm process, where it
+// would otherwise be ended with no answer.
+func TestFaultSlowAPIServerAnswersBeforeTheDeadline(t *testing.T) {
+	u, err := url.Parse(stack.kube.Server)
+	require.NoError(t, err)
+	slow := faults.Slow(t, u.Host, 5*time.Second)
+	require.Contains(t, stack.saKubeconfig, stack.kube.Server)
+	kubeconfig := strings.ReplaceAll(stack.saKubeconfig, stack.kube.Server, "https://"+slow)
+	send := actionWithin(t, "send", 20*time.Second, map[string]any{"kubeconfig": kubeconfig})
+	for range 2 {
+		code, body := call(t, send, invoker.Web("send", "slowapi", "POST", seed("slowapi:v1")))
+		assert.Equal(t, 503, code, "%v", body)
+		assert.Contains(t, body["error"], "did not answer in time; try again shortly")
 	}
 }

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -31,5 +32,38 @@ func TestClosedRefuses(t *testing.T) {
 	if c, err := net.Dial("tcp", Closed(t)); err == nil {
 		c.Close()
 		t.Fatal("a closed address accepted a connection")
+	}
+}
+
+// TestSlowPassesOnLate: what the client sends reaches the server, delay
+// later; the server's answer comes back.
+func TestSlowPassesOnLate(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		c, err := echo.Accept()
+		if err == nil {
+			_, _ = io.Copy(c, c)
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", Slow(t, echo.Addr().String(), 300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatal("the proxy passed the bytes on at once")
 	}
 }
