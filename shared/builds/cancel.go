@@ -62,7 +62,7 @@ func (n Namespace) cancelTarget(ctx context.Context, caller identity.Caller, nam
 	}
 	job, err := FindJob(ctx, n.Jobs, name)
 	if apperr.Status(err) == http.StatusNotFound {
-		rec, ok, rerr := n.Records().Get(ctx, name)
+		rec, ok, rerr := n.Records().Summary(ctx, name) // its log is not needed
 		switch {
 		case rerr != nil:
 			return nil, rerr

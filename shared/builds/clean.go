@@ -43,19 +43,18 @@ type CleanOptions struct {
 
 // Clean deletes the builder's Jobs that finished before the cutoff (each
 // after storing its record), the build contexts older than the cutoff
-// that no Job owns, the records past theirs, and then each user's
-// finished builds beyond o.Retained. Running Jobs and objects without the
-// builder's labels are never touched. A deletion that fails is reported
-// and the others still happen.
+// that no Job owns, the records past theirs, then each user's finished
+// builds beyond o.Retained, and last the index entries of builds that
+// were never created. It lists the Jobs and the ConfigMaps once, and the
+// later steps work from what those lists left. Running Jobs and objects
+// without the builder's labels are never touched. A deletion that fails
+// is reported and the others still happen.
 func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*types.Cleaned, error) {
-	res, err := n.clean(ctx, o)
+	res, left, err := n.clean(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	pruned, errs, err := n.pruneUsers(ctx, o.User, o.Revision, o.Retained, o.DryRun)
-	if err != nil {
-		return nil, err
-	}
+	pruned, errs := n.pruneUsers(ctx, left.jobs, left.recs, o.Retained, o.DryRun)
 	for _, e := range errs {
 		res.Failed = append(res.Failed, types.Failure{Name: "history", Error: e.Error()})
 	}
@@ -67,10 +66,7 @@ func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 	if o.DryRun {
 		return res, nil
 	}
-	dropped, errs, err := n.tidy(ctx, o.User, o.Revision)
-	if err != nil {
-		return nil, err
-	}
+	dropped, errs := n.tidy(ctx, left)
 	for _, e := range errs {
 		res.Failed = append(res.Failed, types.Failure{Name: "index", Error: e.Error()})
 	}
@@ -82,38 +78,40 @@ func (n Namespace) Clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 	return res, nil
 }
 
-// tidy drops, from the index of user (of every user for ""), the entries
-// of builds that were never created (Index.Tidy). err is a failed
-// listing; errs are the indexes that could not be written.
-func (n Namespace) tidy(ctx context.Context, user, rv string) (dropped []string, errs []error, err error) {
-	err = kube.ListPages(ctx, names.UserSelector(user)+","+names.LabelIndex+"=true", rv, func(opts metav1.ListOptions) (string, error) {
-		list, err := n.ConfigMaps.List(ctx, opts)
-		if err != nil {
-			return "", err
-		}
-		for _, cm := range list.Items {
-			u := cm.Annotations[names.AnnotationUser]
-			if u == "" || user != "" && u != user {
-				continue
-			}
-			d, err := n.Index(u).Tidy(ctx)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			dropped = append(dropped, d...)
-		}
-		return list.Continue, nil
-	})
-	if err != nil {
-		return nil, nil, apperr.Upstream(err, "listing the build indexes")
-	}
-	return dropped, errs, nil
+// left is what clean's lists leave: the Jobs and records it did not
+// delete (a dry run deletes none), and the users whose index it saw.
+type left struct {
+	jobs    []batchv1.Job
+	recs    []Record
+	indexes []string
 }
 
-// clean is Clean by age.
-func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, error) {
+// tidy drops from each index of l the entries of builds that are neither
+// a Job nor a record of l (Index.Tidy). errs are the indexes that could
+// not be written.
+func (n Namespace) tidy(ctx context.Context, l left) (dropped []string, errs []error) {
+	exists := map[string]bool{}
+	for _, j := range l.jobs {
+		exists[j.Name] = true
+	}
+	for _, r := range l.recs {
+		exists[r.JobName] = true
+	}
+	for _, u := range l.indexes {
+		d, err := n.Index(u).Tidy(ctx, func(job string) bool { return exists[job] })
+		if err != nil {
+			errs = append(errs, err)
+		}
+		dropped = append(dropped, d...)
+	}
+	return dropped, errs
+}
+
+// clean is Clean by age; it returns what it left.
+func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, left, error) {
 	selector := names.UserSelector(o.User)
 	res := &types.Cleaned{Jobs: []string{}, ConfigMaps: []string{}, Records: []string{}, Pruned: []string{}, Entries: []string{}, DryRun: o.DryRun, Cutoff: o.Cutoff.UTC()}
+	var l left
 	live := map[string]bool{} // build ids whose Job stays
 	bg := metav1.DeletePropagationBackground
 	rec := n.recorder(ctx, o.User, o.Revision)
@@ -133,6 +131,7 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 				doomed = append(doomed, j)
 			} else {
 				live[j.Labels[names.LabelBuildID]] = true
+				l.jobs = append(l.jobs, *j)
 			}
 		}
 		deleted, failed := deleteAll(ctx, doomed, o.DryRun, func(j *batchv1.Job) error {
@@ -148,19 +147,25 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 		})
 		for _, j := range deleted {
 			res.Jobs = append(res.Jobs, j.Name)
+			if o.DryRun {
+				l.jobs = append(l.jobs, *j)
+			}
 		}
 		for _, f := range failed {
 			res.Failed = append(res.Failed, types.Failure{Name: "job/" + f.obj.Name, Error: f.err.Error()})
 			live[f.obj.Labels[names.LabelBuildID]] = true
+			l.jobs = append(l.jobs, *f.obj)
 		}
 		return list.Continue, nil
 	})
 	if err != nil {
-		return nil, apperr.Upstream(err, "listing build Jobs")
+		return nil, left{}, apperr.Upstream(err, "listing build Jobs")
 	}
 	// A context a Job owns goes with it, by the garbage collector, and
 	// the builder may not delete it (deploy/admission.yaml); these are
 	// the ones no Job owns (an older builder's, whose Job never came).
+	// The list shows the records too (those just stored included), and
+	// the users' indexes.
 	err = kube.ListPages(ctx, selector, o.Revision, func(opts metav1.ListOptions) (string, error) {
 		list, err := n.ConfigMaps.List(ctx, opts)
 		if err != nil {
@@ -169,13 +174,22 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 		var orphans []*corev1.ConfigMap
 		for i := range list.Items {
 			cm := &list.Items[i]
+			if !owned(cm.ObjectMeta, o.User) || cm.Name == names.BuildkitdConfigMap {
+				continue
+			}
+			if cm.Labels[names.LabelIndex] == "true" {
+				l.indexes = append(l.indexes, cm.Annotations[names.AnnotationUser])
+				continue
+			}
 			// A record's log goes with its record, below.
-			if !owned(cm.ObjectMeta, o.User) || cm.Name == names.BuildkitdConfigMap || cm.Labels[names.LabelBuildID] == "" || IsRecordLog(cm) {
+			if cm.Labels[names.LabelBuildID] == "" || IsRecordLog(cm) {
 				continue
 			}
 			if IsRecord(cm) {
 				if expired(cm, o.RecordsCutoff) {
 					orphans = append(orphans, cm)
+				} else if r, ok := RecordOf(cm); ok {
+					l.recs = append(l.recs, r)
 				}
 				continue
 			}
@@ -206,10 +220,24 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 		for _, f := range failed {
 			res.Failed = append(res.Failed, types.Failure{Name: "configmap/" + f.obj.Name, Error: f.err.Error()})
 		}
+		// A record that stays (a dry run's, one whose deletion failed)
+		// still counts.
+		var stayed []*corev1.ConfigMap
+		if o.DryRun {
+			stayed = deleted
+		}
+		for _, f := range failed {
+			stayed = append(stayed, f.obj)
+		}
+		for _, cm := range stayed {
+			if r, ok := RecordOf(cm); ok {
+				l.recs = append(l.recs, r)
+			}
+		}
 		return list.Continue, nil
 	})
 	if err != nil {
-		return nil, apperr.Upstream(err, "listing build ConfigMaps")
+		return nil, left{}, apperr.Upstream(err, "listing build ConfigMaps")
 	}
 	sort.Strings(res.Jobs)
 	sort.Strings(res.ConfigMaps)
@@ -226,7 +254,7 @@ func (n Namespace) clean(ctx context.Context, o CleanOptions) (*types.Cleaned, e
 	if len(res.Failed) > 0 {
 		res.Message += fmt.Sprintf("; %d could not be deleted", len(res.Failed))
 	}
-	return res, nil
+	return res, l, nil
 }
 
 func count(n int, what string) string {
@@ -273,9 +301,11 @@ func deleteAll[T any](ctx context.Context, objs []T, dry bool, del func(T) error
 // the two (OpenWhisk killed it at its time limit, or its container died).
 // It never ran, its deadline does not run while it is suspended, and it
 // would hold its user's quota for ever. It leaves no record: there was no
-// build. A younger one may be resuming now, and stays.
+// build. A younger one may be resuming now, and stays; so does one whose
+// creation time is unknown.
 func abandoned(j *batchv1.Job, now time.Time) bool {
-	return j.Spec.Suspend != nil && *j.Spec.Suspend && j.CreationTimestamp.Time.Before(now.Add(-PendingGrace))
+	created := j.CreationTimestamp.Time
+	return j.Spec.Suspend != nil && *j.Spec.Suspend && !created.IsZero() && created.Before(now.Add(-PendingGrace))
 }
 
 // owned double-checks the labels the selector asked for (and, for a user,

@@ -67,7 +67,7 @@ func TestCleanFollowsPages(t *testing.T) {
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		p.jobs = append(p.jobs, finished(n, "devel", 48*time.Hour))
 	}
-	res, err := pagedNamespace(p).clean(context.Background(), CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
+	res, _, err := pagedNamespace(p).clean(context.Background(), CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, res.Jobs)
 	require.Len(t, p.calls, 3)
@@ -91,7 +91,7 @@ func TestCleanRemovesAbandonedSuspendedBuilds(t *testing.T) {
 	}
 	p := &pagedJobs{jobs: []batchv1.Job{suspended("old", PendingGrace+time.Minute), suspended("fresh", 10*time.Second)}}
 	n := pagedNamespace(p)
-	res, err := n.clean(context.Background(), CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
+	res, _, err := n.clean(context.Background(), CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"old"}, res.Jobs, "abandoned a few minutes ago, long before the 24 h cutoff")
 	recs, err := n.Records().List(context.Background(), "", "")
@@ -102,9 +102,9 @@ func TestCleanRemovesAbandonedSuspendedBuilds(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // TestCleanRecordsWithTwoListsNotTwoCallsAJob: Clean reads the records
-// and build pods once, whatever the number of Jobs it deletes; a Job
-// recorded already keeps its record, and one without a pod gets a record
-// without a log.
+// and build pods once, whatever the number of Jobs it deletes, and lists
+// the Jobs and ConfigMaps once for all its steps; a Job recorded already
+// keeps its record, and one without a pod gets a record without a log.
 func TestCleanRecordsWithTwoListsNotTwoCallsAJob(t *testing.T) {
 	ctx := context.Background()
 	var objs []runtime.Object
@@ -120,7 +120,7 @@ func TestCleanRecordsWithTwoListsNotTwoCallsAJob(t *testing.T) {
 	require.NoError(t, n.Records().Save(ctx, Record{Build: FromJob(seen), Log: "kept\n"}))
 	cs.ClearActions()
 
-	res, err := n.clean(ctx, CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour)})
+	res, err := n.Clean(ctx, CleanOptions{Cutoff: time.Now().Add(-24 * time.Hour), Retained: 20})
 	require.NoError(t, err)
 	assert.Len(t, res.Jobs, 6)
 	count := map[string]int{}
@@ -129,6 +129,8 @@ func TestCleanRecordsWithTwoListsNotTwoCallsAJob(t *testing.T) {
 	}
 	assert.Equal(t, 0, count["get configmaps"], "no record read one by one")
 	assert.Equal(t, 1, count["list pods"], "the pods listed once")
+	assert.Equal(t, 1, count["list jobs"], "the Jobs listed once: the history bound works from that list")
+	assert.Equal(t, 2, count["list configmaps"], "the records the recorder lists, then every ConfigMap once")
 	assert.Equal(t, 5, count["create configmaps"], "a record for each of the 5 unrecorded, no empty log")
 	rec, ok, err := n.Records().Get(ctx, "build-devel-0")
 	require.NoError(t, err)

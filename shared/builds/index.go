@@ -305,12 +305,13 @@ func (x Index) Remove(ctx context.Context, jobNames ...string) error {
 	}
 }
 
-// Tidy drops the entries of builds that have neither a Job nor a record
-// PendingGrace after they were entered (a send that stopped before it
-// could take its entry back), and deletes an index left empty. It
-// returns the Job names dropped. It runs to the end even when ctx is
-// cancelled, like Remove.
-func (x Index) Tidy(ctx context.Context) ([]string, error) {
+// Tidy drops the entries of builds that exists says are neither a Job
+// nor a record, PendingGrace after they were entered (a send that stopped
+// before it could take its entry back), and deletes an index left empty.
+// exists answers from lists the caller made (Namespace.Clean): Tidy reads
+// the index alone, not the builds it names. It returns the Job names
+// dropped, and runs to the end even when ctx is cancelled, like Remove.
+func (x Index) Tidy(ctx context.Context, exists func(jobName string) bool) ([]string, error) {
 	ctx = context.WithoutCancel(ctx)
 	for attempt := 1; ; attempt++ {
 		cm, entries, err := x.get(ctx)
@@ -320,20 +321,21 @@ func (x Index) Tidy(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err := x.read(ctx, entries)
-		if err != nil {
-			return nil, err
+		now := x.now()
+		var keep []Entry
+		var dropped []string
+		for _, e := range entries {
+			if exists(e.Job) || now.Sub(e.Created) < PendingGrace {
+				keep = append(keep, e)
+			} else {
+				dropped = append(dropped, e.Job)
+			}
 		}
-		if len(h.live) == len(entries) {
+		if len(dropped) == 0 {
 			return nil, nil
 		}
-		if err = x.replace(ctx, cm, h.live); err == nil {
-			var dropped []string
-			for _, e := range entries {
-				if !slices.ContainsFunc(h.live, func(l Entry) bool { return l.Job == e.Job }) {
-					dropped = append(dropped, e.Job)
-				}
-			}
+		err = x.replace(ctx, cm, keep)
+		if err == nil {
 			return dropped, nil
 		}
 		if !conflict(err) || attempt == writeAttempts {

@@ -277,7 +277,8 @@ func TestIndexRemoveKeepsAConcurrentEntry(t *testing.T) {
 
 // TestIndexTidyDropsEntriesOfBuildsNeverCreated: an entry whose build has
 // neither a Job nor a record PendingGrace after it was entered goes; one
-// younger, or with a Job, stays; an index left empty goes.
+// younger, or with a Job, stays; an index left empty goes. Tidy reads the
+// index alone: whether a build exists is the caller's answer.
 func TestIndexTidyDropsEntriesOfBuildsNeverCreated(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(time.Hour)
@@ -291,22 +292,27 @@ func TestIndexTidyDropsEntriesOfBuildsNeverCreated(t *testing.T) {
 		{Job: names.JobName("devel", "stale"), Created: now.Add(-PendingGrace - time.Second)},
 		{Job: names.JobName("devel", "fresh"), Created: now.Add(-time.Second)},
 	}))
-	dropped, err := x.Tidy(ctx)
+	exists := func(job string) bool { return job == names.JobName("devel", "a") }
+	cs.ClearActions()
+	dropped, err := x.Tidy(ctx, exists)
 	require.NoError(t, err)
+	for _, a := range cs.Actions() {
+		assert.Equal(t, "configmaps", a.GetResource().Resource, "the index alone: %s %s", a.GetVerb(), a.GetResource().Resource)
+	}
 	assert.Equal(t, []string{names.JobName("devel", "stale")}, dropped)
 	cm, err := cs.CoreV1().ConfigMaps(indexNS).Get(ctx, names.IndexName("devel"), metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.NotContains(t, cm.Data[indexKey], "stale")
 	assert.Contains(t, cm.Data[indexKey], "fresh")
 
-	dropped, err = x.Tidy(ctx)
+	dropped, err = x.Tidy(ctx, exists)
 	require.NoError(t, err)
 	assert.Empty(t, dropped, "nothing more to drop")
 
 	lonely := indexOf(fake.NewClientset(), "solo")
 	lonely.Now = x.Now
 	require.NoError(t, lonely.store(ctx, &History{}, []Entry{{Job: names.JobName("solo", "gone"), Created: t0}}))
-	dropped, err = lonely.Tidy(ctx)
+	dropped, err = lonely.Tidy(ctx, func(string) bool { return false })
 	require.NoError(t, err)
 	assert.Equal(t, []string{names.JobName("solo", "gone")}, dropped)
 	_, err = lonely.Records.ConfigMaps.Get(ctx, names.IndexName("solo"), metav1.GetOptions{})

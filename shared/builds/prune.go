@@ -79,19 +79,11 @@ func (n Namespace) prune(ctx context.Context, mine []batchv1.Job, recs []Record,
 	return deleted, errs
 }
 
-// pruneUsers applies keep to the history of user, or of every user when
-// user is "" (the schedule's run), and drops the builds it removed from
-// their users' indexes. err is a failed listing; errs are the builds that
-// could not be deleted or dropped.
-func (n Namespace) pruneUsers(ctx context.Context, user, rv string, keep int, dry bool) (pruned []string, errs []error, err error) {
-	all, err := UserJobs(ctx, n.Jobs, user, rv)
-	if err != nil {
-		return nil, nil, err
-	}
-	recs, err := n.Records().List(ctx, user, rv)
-	if err != nil {
-		return nil, nil, err
-	}
+// pruneUsers applies keep to the history of each user of jobs and recs
+// (the Jobs and records Clean left), and drops the builds it removed from
+// their users' indexes. errs are the builds that could not be deleted or
+// dropped.
+func (n Namespace) pruneUsers(ctx context.Context, all []batchv1.Job, recs []Record, keep int, dry bool) (pruned []string, errs []error) {
 	type history struct {
 		jobs []batchv1.Job
 		recs []Record
@@ -120,5 +112,5 @@ func (n Namespace) pruneUsers(ctx context.Context, user, rv string, keep int, dr
 			}
 		}
 	}
-	return pruned, errs, nil
+	return pruned, errs
 }

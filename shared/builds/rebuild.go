@@ -37,7 +37,7 @@ func (n Namespace) Ensure(ctx context.Context, plan buildspec.Plan, limits Limit
 		}
 		last = &b
 	case apperr.Status(err) == http.StatusNotFound:
-		rec, ok, err := n.Records().Get(ctx, name)
+		rec, ok, err := n.Records().Summary(ctx, name) // its log is not needed
 		if err != nil {
 			return types.Build{}, false, err
 		}

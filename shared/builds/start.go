@@ -39,13 +39,13 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 		return types.Build{}, err
 	}
 	index := n.Index(plan.User)
-	h, pruned, err := n.beforeStart(ctx, index, limits.Retained)
+	now := time.Now()
+	h, pruned, err := n.beforeStart(ctx, index, limits.Retained, now)
 	if err != nil {
 		return types.Build{}, err
 	}
 	name := plan.Name()
-	entry := Entry{Job: name, Created: time.Now().UTC()}
-	now := time.Now()
+	entry := Entry{Job: name, Created: now.UTC()}
 	if err := index.Add(ctx, h, entry, pruned, func(h History) error { return admit(h, name, limits.Active, now) }); err != nil {
 		return types.Build{}, err
 	}
@@ -102,7 +102,7 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 // finished builds (Jobs and records) beyond keep, and removes the builds
 // their sends abandoned. It returns the history and the Job names of the
 // builds it removed, which the index drops as it enters the new build.
-func (n Namespace) beforeStart(ctx context.Context, index Index, keep int) (History, []string, error) {
+func (n Namespace) beforeStart(ctx context.Context, index Index, keep int, now time.Time) (History, []string, error) {
 	h, err := index.Load(ctx)
 	if err != nil {
 		return History{}, nil, err
@@ -113,7 +113,6 @@ func (n Namespace) beforeStart(ctx context.Context, index Index, keep int) (Hist
 	}
 	// And the builds whose send stopped before it resumed them: the index
 	// drops them with the pruned.
-	now := time.Now()
 	for i := range h.Jobs {
 		j := &h.Jobs[i]
 		if !abandoned(j, now) || j.DeletionTimestamp != nil {
