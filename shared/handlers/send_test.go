@@ -250,7 +250,12 @@ func TestSendRefusesAnotherUsersSourceAndCreatesNothing(t *testing.T) {
 			p["source"] = tt.source
 			p["registry_host"] = "registry.local:5000"
 			p["shared_repositories"] = "runtimes"
-			_, err := send(context.Background(), invocation(t, cs, tt.caller, p))
+			inv := invocation(t, cs, tt.caller, p)
+			asked := &countingTransport{next: sourceRegistry(t)}
+			env := actiontest.Env(cs)
+			env.Transport = asked
+			inv = action.NewInvocation(env, p, tt.caller, inv.Config, log.New(io.Discard, "", 0))
+			_, err := send(context.Background(), inv)
 			if tt.status == 200 {
 				require.NoError(t, err)
 				assert.Equal(t, []string{"configmaps", "jobs", "configmaps"}, created(cs), "the index, the Job, its context")
@@ -259,6 +264,9 @@ func TestSendRefusesAnotherUsersSourceAndCreatesNothing(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tt.status, apperr.Status(err), "%v", err)
 			assert.Empty(t, created(cs), "a refused source creates nothing")
+			// (A lookup started beside send would land after its answer.)
+			assert.Never(t, func() bool { return asked.calls.Load() > 0 }, 300*time.Millisecond, 10*time.Millisecond,
+				"and asks no registry anything, the user's cache included")
 		})
 	}
 }
@@ -691,6 +699,17 @@ func stripTimes(entries []builds.Entry) []builds.Entry {
 		out = append(out, builds.Entry{Job: e.Job})
 	}
 	return out
+}
+
+// countingTransport counts the requests that reach a registry.
+type countingTransport struct {
+	next  http.RoundTripper
+	calls atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return c.next.RoundTrip(r)
 }
 
 // cacheRefused is the test registry, except that it refuses every look at

@@ -63,11 +63,31 @@ func Request(ctx context.Context, inv *action.Invocation, req buildspec.Request)
 	if p.Secret, err = (registry.Credentials{Secret: cfg.RegistrySecret}).ReadSecret(ctx, k.Core.Secrets(cfg.BuildNamespace)); err != nil {
 		return Pinned{}, err
 	}
+	// Whether the caller may build from the source is decided before any
+	// registry is asked anything, the cache lookup included.
+	policy := clusterPolicy(cfg, p.Host, p.Secret)
+	if err := policy.Authorize(inv.Caller, req.SourceRef); err != nil {
+		return Pinned{}, err
+	}
 	p.Cache = lookupCache(ctx, inv, p.Host, p.Secret, buildspec.CacheRef(req, inv.Caller.Name, p.Host, cfg))
-	if p.Base, err = resolveSource(ctx, inv, p.Secret, req.SourceRef, p.Host); err != nil {
+	if p.Base, err = resolveSource(ctx, inv, policy, p.Secret, req.SourceRef); err != nil {
 		return Pinned{}, err
 	}
 	return p, nil
+}
+
+// clusterPolicy is the source policy of the cluster whose registry is at
+// host, with the push Secret's credential hosts.
+func clusterPolicy(cfg config.Config, host string, secret registry.Secret) source.Policy {
+	return source.NewPolicy(source.Cluster{
+		RegistryHost:    host,
+		KubeNamespace:   cfg.KubeNamespace,
+		Aliases:         cfg.RegistryAliases,
+		CredentialHosts: secret.Hosts(),
+		Shared:          cfg.SharedRepositories,
+		Allowed:         cfg.AllowedSources,
+		Builders:        builderSources(cfg),
+	})
 }
 
 // Image looks up the digest of the image target ("<repo>:<tag>") in the
@@ -119,25 +139,12 @@ func lookupCache(ctx context.Context, inv *action.Invocation, host string, secre
 	})
 }
 
-// resolveSource decides whether the caller may build from ref, before
-// anything is created (the build would pull it with the builder's
-// credential wherever that applies), and resolves it to its digest and
-// user: anonymously, or with the builder's credential for a source in the
-// cluster registry that the caller may read.
-func resolveSource(ctx context.Context, inv *action.Invocation, secret registry.Secret, ref name.Reference, host string) (buildspec.Base, error) {
+// resolveSource resolves ref, which policy has authorized, to its digest
+// and user: anonymously, or with the builder's credential for a source in
+// the cluster registry that the caller may read (the build would pull it
+// with that credential too).
+func resolveSource(ctx context.Context, inv *action.Invocation, policy source.Policy, secret registry.Secret, ref name.Reference) (buildspec.Base, error) {
 	cfg := inv.Config
-	policy := source.NewPolicy(source.Cluster{
-		RegistryHost:    host,
-		KubeNamespace:   cfg.KubeNamespace,
-		Aliases:         cfg.RegistryAliases,
-		CredentialHosts: secret.Hosts(),
-		Shared:          cfg.SharedRepositories,
-		Allowed:         cfg.AllowedSources,
-		Builders:        builderSources(cfg),
-	})
-	if err := policy.Authorize(inv.Caller, ref); err != nil {
-		return buildspec.Base{}, err
-	}
 	reg := ref.Context().RegistryStr()
 	from, auth, insecure, credential := reg, authn.Anonymous, false, false
 	if policy.InCluster(reg) {
@@ -188,7 +195,7 @@ func CheckMirrors(ctx context.Context, inv *action.Invocation, host string) erro
 	if err != nil {
 		return err
 	}
-	cluster := source.NewPolicy(source.Cluster{RegistryHost: host, KubeNamespace: cfg.KubeNamespace, Aliases: cfg.RegistryAliases, CredentialHosts: secret.Hosts()})
+	cluster := clusterPolicy(cfg, host, secret)
 	for from, mirror := range cfg.RegistryMirrors {
 		if err := cluster.CheckMirror(from, mirror); err != nil {
 			return err
