@@ -47,11 +47,7 @@ func victim(t *testing.T) string {
 func intact(t *testing.T, digest string) {
 	t.Helper()
 	for _, ref := range []string{"alice/secret:1", "alice:private"} {
-		r, err := name.ParseReference(stack.registry.Host+"/"+ref, name.Insecure)
-		require.NoError(t, err)
-		desc, err := remote.Head(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
-		require.NoError(t, err, "%s is still there", ref)
-		assert.Equal(t, digest, desc.Digest.String(), ref)
+		assert.Equal(t, digest, tagDigest(t, ref), ref)
 	}
 }
 

@@ -18,12 +18,57 @@ import (
 // mid-request. It returns its host:port.
 func Frozen(t testing.TB) string {
 	t.Helper()
+	return serve(t, func(net.Conn, func(net.Conn)) {})
+}
+
+// Slow is a TCP proxy on 127.0.0.1 to target that holds each chunk the
+// client sends for delay before passing it on: every request, and every
+// round of a TLS handshake, takes delay more. It returns its host:port.
+func Slow(t testing.TB, target string, delay time.Duration) string {
+	t.Helper()
+	return serve(t, func(client net.Conn, hold func(net.Conn)) {
+		server, err := net.Dial("tcp", target)
+		if err != nil {
+			_ = client.Close()
+			return
+		}
+		hold(server)
+		go func() { _, _ = io.Copy(client, server); _ = client.Close() }()
+		go func() {
+			defer server.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := client.Read(buf)
+				if n > 0 {
+					time.Sleep(delay)
+					if _, werr := server.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	})
+}
+
+// serve listens on 127.0.0.1 and hands each connection to handle, with
+// hold for the connections it opens itself; when the test ends it stops
+// listening and closes every connection. It returns its host:port.
+func serve(t testing.TB, handle func(c net.Conn, hold func(net.Conn))) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("faults: listening: %v", err)
 	}
 	var mu sync.Mutex
 	var held []net.Conn
+	hold := func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		held = append(held, c)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -32,9 +77,8 @@ func Frozen(t testing.TB) string {
 			if err != nil {
 				return // closed at cleanup
 			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
+			hold(c)
+			handle(c, hold)
 		}
 	}()
 	t.Cleanup(func() {
@@ -63,67 +107,4 @@ func Closed(t testing.TB) string {
 		t.Fatalf("faults: closing: %v", err)
 	}
 	return addr
-}
-
-// Slow is a TCP proxy on 127.0.0.1 to target that holds each chunk the
-// client sends for delay before passing it on: every request, and every
-// round of a TLS handshake, takes delay more. It returns its host:port;
-// it goes, with its connections, when the test ends.
-func Slow(t testing.TB, target string, delay time.Duration) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("faults: listening: %v", err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	track := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			client, err := l.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = client.Close()
-				continue
-			}
-			track(client)
-			track(server)
-			go func() { _, _ = io.Copy(client, server); _ = client.Close() }()
-			go func() {
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := client.Read(buf)
-					if n > 0 {
-						time.Sleep(delay)
-						if _, werr := server.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				_ = server.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return l.Addr().String()
 }
