@@ -43,11 +43,36 @@ type podRun struct {
 	dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
+	// evicted is why the node evicted the pod (guarded by mu); nil: it
+	// was not.
+	evicted *eviction
+}
+
+// evict records why the pod is evicted and stops it.
+func (r *podRun) evict(e eviction) {
+	r.mu.Lock()
+	if r.evicted == nil {
+		r.evicted = &e
+	}
+	r.mu.Unlock()
+	r.cancel()
+}
+
+func (r *podRun) eviction() *eviction {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.evicted
 }
 
 // logPath is where the pod's container name logs.
 func (r *podRun) logPath(name string) string {
 	return filepath.Join(r.dir, "logs", name+".log")
+}
+
+// previousLogPath is where the log of the container name's previous
+// instance is kept once it has restarted.
+func (r *podRun) previousLogPath(name string) string {
+	return filepath.Join(r.dir, "logs", name+".previous.log")
 }
 
 func (r *podRun) get() *corev1.Pod {
@@ -207,8 +232,15 @@ func (p *Provider) GetContainerLogs(_ context.Context, ns, name, container strin
 	if !known {
 		return nil, errdefs.InvalidInputf("container %s is not in pod %s/%s", container, ns, name)
 	}
-	data, err := os.ReadFile(r.logPath(container))
-	if errors.Is(err, os.ErrNotExist) {
+	path := r.logPath(container)
+	if opts.Previous {
+		path = r.previousLogPath(container)
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && opts.Previous:
+		return nil, errdefs.InvalidInputf("%v: container %s in pod %s/%s has not restarted", errNoPrevious, container, ns, name)
+	case errors.Is(err, os.ErrNotExist):
 		data, err = nil, nil
 	}
 	if err != nil {
@@ -270,7 +302,12 @@ func (p *Provider) Close() {
 // run executes the pod and reports how it ended.
 func (p *Provider) run(ctx context.Context, r *podRun) {
 	defer close(r.done)
+	watch, stopWatch := context.WithCancel(ctx)
+	var watching sync.WaitGroup
+	watching.Go(func() { watchDisk(watch, r, r.evict) })
 	code, reason, msg := p.execute(ctx, r)
+	stopWatch()
+	watching.Wait()
 	p.finish(r, code, reason, msg)
 }
 
@@ -278,6 +315,7 @@ func (p *Provider) run(ctx context.Context, r *podRun) {
 // running (the sidecar, or a step of a deleted pod) ends with it.
 func (p *Provider) finish(r *podRun, code int32, reason, msg string) {
 	now := metav1.Now()
+	evicted := r.eviction()
 	p.update(r, func(pod *corev1.Pod) {
 		pod.Status.Phase = corev1.PodSucceeded
 		if code != 0 {
@@ -297,6 +335,17 @@ func (p *Provider) finish(r *podRun, code int32, reason, msg string) {
 		}
 		setCondition(pod, corev1.PodReady, corev1.ConditionFalse, now)
 		setCondition(pod, corev1.ContainersReady, corev1.ConditionFalse, now)
+		if e := evicted; e != nil {
+			// As a kubelet reports a pod it evicted.
+			pod.Status.Phase = corev1.PodFailed
+			pod.Status.Reason, pod.Status.Message = "Evicted", e.message
+			setCondition(pod, corev1.DisruptionTarget, corev1.ConditionTrue, now)
+			for i := range pod.Status.Conditions {
+				if c := &pod.Status.Conditions[i]; c.Type == corev1.DisruptionTarget {
+					c.Reason, c.Message = "TerminationByKubelet", e.message
+				}
+			}
+		}
 	})
 }
 

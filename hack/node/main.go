@@ -36,6 +36,7 @@ func main() {
 	var cfg Config
 	var kubeconfig, name string
 	var port int
+	var cordoned bool
 	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API server")
 	flag.StringVar(&name, "name", "osb-node", "node name")
 	flag.IntVar(&port, "port", 10250, "port of the kubelet API (logs), on 127.0.0.1")
@@ -43,14 +44,15 @@ func main() {
 	flag.StringVar(&cfg.Buildctl, "buildctl", "buildctl", "buildctl binary")
 	flag.StringVar(&cfg.Crane, "crane", "crane", "crane binary, which runs the crane image's steps")
 	flag.StringVar(&cfg.WorkDir, "workdir", "", "where pods' volumes, BuildKit state and logs go")
+	flag.BoolVar(&cordoned, "cordoned", false, "register the node unschedulable: it runs no pod, and only keeps the cluster from having every node lost at once")
 	flag.Parse()
-	if err := run(kubeconfig, name, port, cfg); err != nil {
+	if err := run(kubeconfig, name, port, cordoned, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "osb-node:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, name string, port int, cfg Config) error {
+func run(kubeconfig, name string, port int, cordoned bool, cfg Config) error {
 	if cfg.WorkDir == "" {
 		return fmt.Errorf("-workdir is required")
 	}
@@ -74,6 +76,10 @@ func run(kubeconfig, name string, port int, cfg Config) error {
 	n, err := nodeutil.NewNode(name, func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 		provider = NewProvider(cfg, pc.ConfigMaps, pc.Secrets)
 		describe(pc.Node, port)
+		// Kubernetes takes no pod away from a lost node while every node
+		// is lost (it takes that for its own disconnection): a second,
+		// cordoned node is what lets a test lose one.
+		pc.Node.Spec.Unschedulable = cordoned
 		return provider, nil, nil
 	},
 		nodeutil.WithClient(client),

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func TestRewrite(t *testing.T) {
@@ -152,5 +153,90 @@ func TestIsImage(t *testing.T) {
 		{"evil/crane:v1", "go-containerregistry/crane", false},
 	} {
 		assert.Equal(t, tt.want, isImage(tt.image, tt.repo), tt.image)
+	}
+}
+
+func TestLimitsOf(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	disk := func(q string) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse(q)}}
+	}
+	sized := resource.MustParse("1Gi")
+	for _, tt := range []struct {
+		name string
+		pod  corev1.PodSpec
+		want string // the pod's total; "" when it has none
+		dirs int
+	}{
+		{"containers and sidecars add up", corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "a", Resources: disk("256Mi")}, {Name: "d", RestartPolicy: &always, Resources: disk("1Gi")}},
+			Containers:     []corev1.Container{{Name: "p", Resources: disk("256Mi")}, {Name: "q", Resources: disk("256Mi")}},
+		}, "1536Mi", 0},
+		{"a larger regular init container wins", corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "a", Resources: disk("4Gi")}},
+			Containers:     []corev1.Container{{Name: "p", Resources: disk("256Mi")}},
+		}, "4Gi", 0},
+		{"one container without a limit: no total", corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "p", Resources: disk("256Mi")}, {Name: "q"}},
+		}, "", 0},
+		{"sized emptyDirs, not memory ones", corev1.PodSpec{
+			Volumes: []corev1.Volume{
+				{Name: "s", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &sized}}},
+				{Name: "m", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &sized}}},
+				{Name: "u", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			},
+			Containers: []corev1.Container{{Name: "p"}},
+		}, "", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := limitsOf(&corev1.Pod{Spec: tt.pod})
+			assert.Len(t, l.emptyDirs, tt.dirs)
+			if tt.want == "" {
+				assert.Nil(t, l.pod)
+				return
+			}
+			require.NotNil(t, l.pod)
+			assert.Zero(t, l.pod.Cmp(resource.MustParse(tt.want)), "got %s", l.pod)
+		})
+	}
+}
+
+// TestOverLimit writes files into a pod's directories as its steps would
+// and checks the eviction a kubelet would decide, in its words.
+func TestOverLimit(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	limit := resource.MustParse("1Mi")
+	pod := &corev1.Pod{Spec: corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "buildkitd", RestartPolicy: &always, Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("0")}}, VolumeMounts: []corev1.VolumeMount{{Name: "state", MountPath: "/home/user/.local/share/buildkit"}}}},
+		Containers:     []corev1.Container{{Name: "push", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("3Mi")}}}},
+		Volumes: []corev1.Volume{
+			{Name: "state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &limit}}},
+			{Name: "layouts", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		},
+	}}
+	for _, tt := range []struct {
+		name  string
+		files map[string]int // path under the pod's directory → MiB
+		want  string
+	}{
+		{"within its limits", map[string]int{"state/a": 0, "volumes/layouts/a": 1}, ""},
+		{"BuildKit's state over the emptyDir's limit", map[string]int{"state/snapshots/a": 2}, `Usage of EmptyDir volume "state" exceeds the limit "1Mi". `},
+		{"the pod over its containers' total", map[string]int{"volumes/layouts/a": 2, "logs/push.log": 1, "home-push/x": 1}, "Pod ephemeral local storage usage exceeds the total limit of containers 3Mi. "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &podRun{pod: pod, dir: t.TempDir()}
+			for p, mib := range tt.files {
+				path := filepath.Join(r.dir, p)
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, os.WriteFile(path, make([]byte, mib<<20+1), 0o644))
+			}
+			e := overLimit(r, pod, limitsOf(pod))
+			if tt.want == "" {
+				assert.Nil(t, e)
+				return
+			}
+			require.NotNil(t, e)
+			assert.Equal(t, tt.want, e.message)
+		})
 	}
 }

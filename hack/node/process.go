@@ -22,7 +22,8 @@ import (
 // init containers in order (the buildkitd sidecar started, and its
 // startup probe passed, before the next), then its containers together,
 // each with its own mounts, environment and log only: a step never sees
-// what another mounts. The sidecar stops when the containers end.
+// what another mounts. The sidecar is restarted if it exits meanwhile
+// (sidecar.go), and stops when the containers end.
 func (p *Provider) execute(ctx context.Context, r *podRun) (int32, string, string) {
 	pod := r.get()
 	init, main, err := buildShape(pod)
@@ -36,15 +37,17 @@ func (p *Provider) execute(ctx context.Context, r *podRun) (int32, string, strin
 			}
 		}
 	}
-	var daemon *daemonProc
+	var daemon *sidecar
 	defer func() { daemon.stop() }()
 	for _, c := range init {
 		p.setState(r, c.spec.Name, running())
 		if c.role == daemonRole {
-			if daemon, err = p.startDaemon(ctx, r, c); err != nil {
+			d, err := p.startDaemon(ctx, r, c)
+			if err != nil {
 				p.setState(r, c.spec.Name, terminated(1, "Error"))
 				return 1, "Error", err.Error()
 			}
+			daemon = p.keepAlive(ctx, r, c, d)
 			continue
 		}
 		code, reason := p.runStep(ctx, r, c)
@@ -156,7 +159,12 @@ func (p *Provider) startDaemon(ctx context.Context, r *podRun, c container) (*da
 		return nil, errors.New("the buildkitd sidecar must listen on a unix socket in a shared emptyDir (--addr unix://...)")
 	}
 	state := filepath.Join(r.dir, "state")
+	// Each daemon its own trace socket, as each container has its own
+	// /run: the default, /run/buildkit/otel-grpc.sock, is one for every
+	// daemon on this machine, and a second daemon starting beside a first
+	// fails to bind it.
 	args := []string{"--root", state, "--addr", addr,
+		"--otel-socket-path", filepath.Join(r.dir, "otel-grpc.sock"),
 		"--oci-worker-snapshotter", "auto", "--oci-worker-net", "host"}
 	if host, ok := c.mounts["/home/user/.config/buildkit"]; ok {
 		if _, err := os.Stat(filepath.Join(host, "buildkitd.toml")); err == nil {
