@@ -42,9 +42,9 @@ func FromJob(job *batchv1.Job) types.Build {
 			continue
 		}
 		switch c.Type {
-		case batchv1.JobComplete:
+		case batchv1.JobComplete, batchv1.JobSuccessCriteriaMet:
 			b.Status = types.Succeeded
-		case batchv1.JobFailed:
+		case batchv1.JobFailed, batchv1.JobFailureTarget:
 			b.Status, b.Reason = types.Failed, c.Reason
 			if c.Message != "" {
 				b.Reason += ": " + c.Message
@@ -59,22 +59,33 @@ func FromJob(job *batchv1.Job) types.Build {
 
 // FinishedAt is when a Job finished: its completion time, or the time of its
 // Failed condition. ok is false while it runs.
+//
+// The Job controller decides a Job's end (SuccessCriteriaMet,
+// FailureTarget) before it records it (Complete, Failed), which it does
+// only once every pod has terminated: a pod on a lost node never does
+// (#35, case 5), so the decision is the end, and the earlier time.
 func FinishedAt(j *batchv1.Job) (t time.Time, ok bool) {
 	for _, c := range j.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
 			continue
 		}
+		var at time.Time
 		switch c.Type {
 		case batchv1.JobComplete:
+			at = c.LastTransitionTime.Time
 			if j.Status.CompletionTime != nil {
-				return j.Status.CompletionTime.Time, true
+				at = j.Status.CompletionTime.Time
 			}
-			return c.LastTransitionTime.Time, true
-		case batchv1.JobFailed:
-			return c.LastTransitionTime.Time, true
+		case batchv1.JobFailed, batchv1.JobFailureTarget, batchv1.JobSuccessCriteriaMet:
+			at = c.LastTransitionTime.Time
+		default:
+			continue
+		}
+		if !ok || at.Before(t) {
+			t, ok = at, true
 		}
 	}
-	return time.Time{}, false
+	return t, ok
 }
 
 // Newer orders builds newest first: by creation, then by Job name.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/apache/openserverless-builder/shared/names"
+	"github.com/apache/openserverless-builder/shared/types"
 )
 
 var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
@@ -37,6 +38,11 @@ func TestFinishedAt(t *testing.T) {
 		{"complete without completion time", []batchv1.JobCondition{cond(batchv1.JobComplete, "", later)}, nil, later, true},
 		{"failed", []batchv1.JobCondition{cond(batchv1.JobFailed, "DeadlineExceeded", done)}, nil, done, true},
 		{"suspended is not finished", []batchv1.JobCondition{cond(batchv1.JobSuspended, "", done)}, nil, time.Time{}, false},
+		// A pod on a lost node never terminates: the Job controller
+		// decides the end and never records it.
+		{"failure decided, its pod still terminating", []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", done)}, nil, done, true},
+		{"failure decided, then recorded", []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", done), cond(batchv1.JobFailed, "BackoffLimitExceeded", later)}, nil, done, true},
+		{"success decided", []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached", done)}, nil, done, true},
 	}
 	for _, tt := range tests {
 		j := &batchv1.Job{Status: batchv1.JobStatus{Conditions: tt.conds}}
@@ -46,6 +52,29 @@ func TestFinishedAt(t *testing.T) {
 		got, ok := FinishedAt(j)
 		assert.Equal(t, tt.ok, ok, tt.name)
 		assert.True(t, tt.want.Equal(got), "%s: %v", tt.name, got)
+	}
+}
+
+// TestFromJobDecidedEnd: a Job whose end the Job controller decided but
+// has not recorded (its pod still terminating, on a lost node) is the
+// build's end, with the controller's reason.
+func TestFromJobDecidedEnd(t *testing.T) {
+	for _, tt := range []struct {
+		cond   batchv1.JobCondition
+		status string
+	}{
+		{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", t0), types.Failed},
+		{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached", t0), types.Succeeded},
+	} {
+		j := &batchv1.Job{Status: batchv1.JobStatus{Active: 1, Conditions: []batchv1.JobCondition{tt.cond}}}
+		b := FromJob(j)
+		assert.Equal(t, tt.status, b.Status, string(tt.cond.Type))
+		if tt.status == types.Failed {
+			assert.Equal(t, "BackoffLimitExceeded", b.Reason)
+		}
+		if assert.NotNil(t, b.Finished, string(tt.cond.Type)) {
+			assert.True(t, t0.Equal(*b.Finished))
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package builds
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
+	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/types"
 )
@@ -17,30 +20,47 @@ import (
 // Cancel stops the pending or running build named name (or, when name is
 // "", the caller's build id; an admin's id names anyone's) and records it
 // cancelled by caller, with what it logged so far: 404 for no such
-// build, 403 for someone else's, 409 for one that has finished.
-func (n Namespace) Cancel(ctx context.Context, caller identity.Caller, name, id string) (Record, error) {
+// build, 403 for someone else's, 409 for one that has finished. stopped
+// is false when its Job is deleted and the build recorded, but its pod
+// had not gone when Stop stopped waiting: its node does not answer (#35, case 5),
+// and the record must not be lost with the Job for that.
+func (n Namespace) Cancel(ctx context.Context, caller identity.Caller, name, id string) (r Record, stopped bool, err error) {
 	job, err := n.cancelTarget(ctx, caller, name, id)
 	if err != nil {
-		return Record{}, err
+		return Record{}, false, err
 	}
 	if _, done := FinishedAt(job); done {
-		return Record{}, apperr.New(http.StatusConflict, "build %s has finished already (%s): there is nothing to cancel", job.Name, FromJob(job).Status)
+		return Record{}, false, apperr.New(http.StatusConflict, "build %s has finished already (%s): there is nothing to cancel", job.Name, FromJob(job).Status)
 	}
 	// Keep what it logged so far: the pod and its log go with the Job.
 	log, _, err := JobLog(ctx, n.Pods, job)
 	if err != nil {
 		n.Log.Printf("reading the log of %s: %v", job.Name, err)
 	}
-	if err := Stop(ctx, n.Jobs, n.Pods, job); err != nil {
-		return Record{}, err
+	err = Stop(ctx, n.Jobs, n.Pods, job)
+	if err != nil && !errors.Is(err, errLingers) {
+		return Record{}, false, err
 	}
-	r := Record{Build: FromJob(job), Log: log}
+	stopped = err == nil
+	r = Record{Build: FromJob(job), Log: log}
 	r.Status, r.Reason = types.Cancelled, "cancelled by "+caller.Name
+	if !stopped {
+		r.Reason += fmt.Sprintf("; its pod had not stopped when cancel ended: its node %s does not answer", nodeOf(ctx, n.Pods, job))
+	}
 	r.Finish(time.Now())
 	if err := n.Records().Save(ctx, r); err != nil {
-		return Record{}, apperr.Wrap(apperr.Status(err), err, "build %s is stopped, but", job.Name)
+		return Record{}, false, apperr.Wrap(apperr.Status(err), err, "build %s is stopped, but", job.Name)
 	}
-	return r, nil
+	return r, stopped, nil
+}
+
+// nodeOf names the node of job's pod, for a message: "" when it has none.
+func nodeOf(ctx context.Context, pods kube.Pods, job *batchv1.Job) string {
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: names.PodSelector(job.Name)})
+	if err != nil || len(list.Items) == 0 {
+		return ""
+	}
+	return list.Items[0].Spec.NodeName
 }
 
 // cancelTarget finds the build to cancel and checks the caller may: 404

@@ -53,7 +53,7 @@ func TestCancel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset(running.DeepCopy(), finished.DeepCopy())
 			n := fakeNamespace(cs)
-			r, err := n.Cancel(context.Background(), tt.caller, tt.job, tt.id)
+			r, stopped, err := n.Cancel(context.Background(), tt.caller, tt.job, tt.id)
 			if tt.status != http.StatusOK {
 				require.Error(t, err)
 				assert.Equal(t, tt.status, apperr.Status(err), "%v", err)
@@ -63,6 +63,7 @@ func TestCancel(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			assert.True(t, stopped, "it had no pod left")
 			assert.Equal(t, tt.canceled, r.JobName)
 			_, err = cs.BatchV1().Jobs(indexNS).Get(context.Background(), tt.canceled, metav1.GetOptions{})
 			assert.True(t, apierrors.IsNotFound(err), "the Job is gone")
@@ -78,10 +79,10 @@ func TestCancel(t *testing.T) {
 	// Its Job gone, a cancelled or finished build's record answers 409.
 	cs := fake.NewClientset(running.DeepCopy())
 	n := fakeNamespace(cs)
-	_, err := n.Cancel(context.Background(), devel, running.Name, "")
+	_, _, err := n.Cancel(context.Background(), devel, running.Name, "")
 	require.NoError(t, err)
-	_, err = n.Cancel(context.Background(), devel, running.Name, "")
+	_, _, err = n.Cancel(context.Background(), devel, running.Name, "")
 	assert.Equal(t, http.StatusConflict, apperr.Status(err), "%v", err)
-	_, err = n.Cancel(context.Background(), other, running.Name, "")
+	_, _, err = n.Cancel(context.Background(), other, running.Name, "")
 	assert.Equal(t, http.StatusForbidden, apperr.Status(err), "another's record is not theirs either")
 }

@@ -383,5 +383,6 @@ func (r recorder) record(ctx context.Context, job *batchv1.Job) error {
 	if err != nil || s.recorded[job.Name] {
 		return err
 	}
-	return recordWith(ctx, r.n.Pods, r.n.Records(), job, s.pods[job.Name])
+	_, err = recordWith(ctx, r.n.Pods, r.n.Records(), job, s.pods[job.Name])
+	return err
 }

@@ -3,6 +3,8 @@ package builds
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -124,8 +126,18 @@ func OwnedByJob(meta metav1.ObjectMeta) bool {
 	return false
 }
 
-// stopWait bounds how long Stop waits for the build's pod to be gone.
-const stopWait = 60 * time.Second
+// errLingers is Stop's error when the Job is deleted but its pod has not
+// gone within stopWait: most often its node does not answer, and only the
+// node (back, or removed) ends the pod.
+var errLingers = errors.New("the pod lingers")
+
+// stopWait bounds how long Stop waits for the build's pod to be gone;
+// stopMargin is what it leaves of its caller's deadline, to record the
+// build after.
+const (
+	stopWait   = 60 * time.Second
+	stopMargin = 5 * time.Second
+)
 
 // Stop deletes job and its pods, and waits until the pods are gone: their
 // containers have stopped, so nothing is pushed after it returns. The pods
@@ -146,7 +158,14 @@ func Stop(ctx context.Context, jobs kube.Jobs, pods kube.Pods, job *batchv1.Job)
 		// too, and the wait below sees them go either way.
 		_ = pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
 	}
-	err = poll(ctx, stopWait, func(ctx context.Context) (bool, error) {
+	// The wait ends early enough for the caller to record the build: a
+	// pod on a lost node never goes, and the request's deadline must not
+	// take the record with it.
+	limit := stopWait
+	if dl, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl)-stopMargin)
+	}
+	err = poll(ctx, max(limit, time.Second), func(ctx context.Context) (bool, error) {
 		list, err := pods.List(ctx, sel)
 		if err != nil {
 			return false, apperr.Upstream(err, "listing the pods of build %s", job.Name)
@@ -155,7 +174,8 @@ func Stop(ctx context.Context, jobs kube.Jobs, pods kube.Pods, job *batchv1.Job)
 	})
 	switch {
 	case errors.Is(err, errTimedOut):
-		return apperr.Upstream(nil, "build %s: its pod did not stop within %s; it is being deleted", job.Name, stopWait)
+		return &apperr.Error{Status: http.StatusBadGateway, Err: errLingers,
+			Msg: fmt.Sprintf("build %s: its pod did not stop within %s (its node may not answer); it is being deleted", job.Name, limit.Round(time.Second))}
 	case err != nil && ctx.Err() != nil:
 		return apperr.UpstreamSaid(ctx.Err(), "waiting for build %s to stop: the request ended first", job.Name)
 	}

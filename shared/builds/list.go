@@ -57,17 +57,24 @@ func (n Namespace) List(ctx context.Context, user, next string, limit int) (*typ
 	for _, r := range recs {
 		recorded[r.JobName] = true
 	}
-	shown := map[string]bool{}
-	for _, b := range page.Builds {
-		shown[b.JobName] = true
+	shown := map[string]int{}
+	for i, b := range page.Builds {
+		shown[b.JobName] = i
 	}
 	for i := range jobs {
 		j := &jobs[i]
-		if _, done := FinishedAt(j); done && !recorded[j.Name] && shown[j.Name] {
-			if err := RecordNew(ctx, n.Pods, n.Records(), j); err != nil {
-				n.Log.Printf("%v", err)
-			}
+		at, ok := shown[j.Name]
+		if _, done := FinishedAt(j); !done || recorded[j.Name] || !ok {
+			continue
 		}
+		rec, err := RecordNew(ctx, n.Pods, n.Records(), j)
+		if err != nil {
+			n.Log.Printf("%v", err)
+			continue
+		}
+		// The record says what the Job alone cannot: why a node stopped
+		// the build.
+		page.Builds[at] = rec.Build
 	}
 	return page, nil
 }

@@ -24,6 +24,10 @@ const MaxLogBytes = 512 << 10
 // podGone is said of a build whose pod, and log, are gone.
 const podGone = "the build's pod is gone, and its log with it"
 
+// nodeSilent is said of a build whose node does not answer the API
+// server: what it logged cannot be read, for now or for good.
+const nodeSilent = "the build's node does not answer: its log cannot be read"
+
 // Describe reports job's status, its pod's build log (the last tail lines
 // when tail > 0) and, for a successful build, the pushed digest.
 func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64) (*types.Status, error) {
@@ -42,6 +46,12 @@ func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64)
 		}
 		return s, nil
 	}
+	// Why the node stopped the build, when it did, says more than which
+	// step failed: the step failed for it.
+	nodeMsg, stopped := noteNode(&s.Build, pod)
+	if stopped {
+		s.Message = nodeMsg
+	}
 	// A pod whose first step has started (its init containers run while
 	// it is still Pending) runs the build until the Job controller records
 	// how it ended.
@@ -52,22 +62,19 @@ func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64)
 	if s.Status == types.Pending {
 		s.Status = types.Running
 	}
-	logs, gone, err := stepLogs(ctx, pods, job, pod, tail)
+	logs, missing, err := stepLogs(ctx, pods, job, pod, tail)
 	if err != nil {
 		return nil, err
-	}
-	if gone {
-		s.Message = podGone
-		return s, nil
 	}
 	s.Logs = LastLines(logs.text(), int(tail))
 	if s.Status == types.Succeeded {
 		s.Digest = logs.pushedDigest()
 	}
-	if s.Status == types.Failed {
-		if msg := failedStep(pod); msg != "" {
-			s.Message = msg
-		}
+	if msg := failedStep(pod); s.Status == types.Failed && !stopped && msg != "" {
+		s.Message = msg
+	}
+	if missing != "" {
+		s.Message = strings.TrimPrefix(s.Message+"; "+missing, "; ")
 	}
 	return s, nil
 }
@@ -140,10 +147,11 @@ func stepNames(pod *corev1.Pod) []string {
 }
 
 // stepLogs reads the log of each step that has started (the last tail
-// lines of each when tail > 0), at most MaxLogBytes in all; gone is true
-// when the pod went meanwhile.
-func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1.Pod, tail int64) (logs, bool, error) {
-	var out logs
+// lines of each when tail > 0), at most MaxLogBytes in all. missing says
+// why the rest could not be read: podGone (the pod went meanwhile, and
+// nothing is returned), nodeSilent (its node does not answer), "" when
+// nothing is missing.
+func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1.Pod, tail int64) (out logs, missing string, err error) {
 	budget := int64(MaxLogBytes)
 	for _, name := range stepNames(pod) {
 		if !started(pod, name) {
@@ -164,18 +172,24 @@ func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1
 		}
 		stream, err := pods.GetLogs(pod.Name, opts).Stream(ctx)
 		if apierrors.IsNotFound(err) {
-			return nil, true, nil
+			return nil, podGone, nil
 		}
 		if apierrors.IsBadRequest(err) {
 			break // the step has not started after all: no log yet
 		}
+		if apierrors.IsInternalError(err) {
+			// The API server answers, but not the node it asks for the
+			// log (a node lost, or restarting): the build's status still
+			// stands, with what was read.
+			return out, nodeSilent, nil
+		}
 		if err != nil {
-			return nil, false, apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)
+			return nil, "", apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)
 		}
 		text, err := io.ReadAll(io.LimitReader(stream, limit))
 		stream.Close()
 		if err != nil {
-			return nil, false, apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)
+			return nil, "", apperr.Upstream(err, "reading the log of step %s of build %s", name, job.Name)
 		}
 		budget -= int64(len(text))
 		out = append(out, step{name, string(text)})
@@ -183,27 +197,35 @@ func stepLogs(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1
 	if cs := containerStatus(pod, names.StepBuild); cs != nil && cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
 		// The build step failed: the daemon that ran it may say why (it
 		// died, it ran out of disk), in its last lines.
-		if text := daemonTail(ctx, pods, pod); text != "" {
-			out = append(out, step{names.StepDaemon + " (its last lines)", text})
+		if label, text := daemonTail(ctx, pods, pod); text != "" {
+			out = append(out, step{label, text})
 		}
 	}
-	return out, false, nil
+	return out, "", nil
 }
 
 // daemonLines is how much of the daemon's log a failed build shows.
 const daemonLines = 20
 
-// daemonTail is the end of the buildkitd sidecar's log ("" when it cannot
-// be read: the build's own log still stands).
-func daemonTail(ctx context.Context, pods kube.Pods, pod *corev1.Pod) string {
+// daemonTail is the end of the buildkitd sidecar's log, and what to call
+// it ("" when it cannot be read: the build's own log still stands). A
+// daemon that died is restarted by the kubelet (it is a sidecar): then the
+// dead one's log, the previous container's, is what says why.
+func daemonTail(ctx context.Context, pods kube.Pods, pod *corev1.Pod) (label, text string) {
 	lines, limit := int64(daemonLines), int64(16<<10)
-	stream, err := pods.GetLogs(pod.Name, &corev1.PodLogOptions{Container: names.StepDaemon, TailLines: &lines, LimitBytes: &limit}).Stream(ctx)
+	opts := &corev1.PodLogOptions{Container: names.StepDaemon, TailLines: &lines, LimitBytes: &limit}
+	label = names.StepDaemon + " (its last lines)"
+	if cs := containerStatus(pod, names.StepDaemon); cs != nil && cs.LastTerminationState.Terminated != nil {
+		opts.Previous = true
+		label = fmt.Sprintf("%s (its last lines before it was restarted: exit code %d)", names.StepDaemon, cs.LastTerminationState.Terminated.ExitCode)
+	}
+	stream, err := pods.GetLogs(pod.Name, opts).Stream(ctx)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	defer stream.Close()
-	text, _ := io.ReadAll(io.LimitReader(stream, limit))
-	return string(text)
+	data, _ := io.ReadAll(io.LimitReader(stream, limit))
+	return label, string(data)
 }
 
 // containerStatus is the status of pod's container name, init containers
@@ -269,8 +291,11 @@ func podLog(ctx context.Context, pods kube.Pods, job *batchv1.Job, pod *corev1.P
 	if pod == nil {
 		return "", "", nil
 	}
-	steps, _, err := stepLogs(ctx, pods, job, pod, recordTailLines)
+	steps, missing, err := stepLogs(ctx, pods, job, pod, recordTailLines)
 	text = steps.text()
+	if missing == nodeSilent {
+		text += "(" + nodeSilent + ")\n"
+	}
 	if len(text) > RecordLogBytes {
 		text = text[len(text)-RecordLogBytes:]
 	}

@@ -232,29 +232,32 @@ func RecordJob(ctx context.Context, pods kube.Pods, records Records, job *batchv
 	if _, ok, err := records.Get(ctx, job.Name); err != nil || ok {
 		return err
 	}
-	return RecordNew(ctx, pods, records, job)
+	_, err := RecordNew(ctx, pods, records, job)
+	return err
 }
 
-// RecordNew stores the record of a finished Job known to have none.
-func RecordNew(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) error {
+// RecordNew stores the record of a finished Job known to have none, and
+// returns it.
+func RecordNew(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job) (Record, error) {
 	pod, err := buildPod(ctx, pods, job)
 	if err != nil {
-		return err
+		return Record{}, err
 	}
 	return recordWith(ctx, pods, records, job, pod)
 }
 
 // recordWith is RecordNew with job's newest pod already found (nil:
 // none).
-func recordWith(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job, pod *corev1.Pod) error {
+func recordWith(ctx context.Context, pods kube.Pods, records Records, job *batchv1.Job, pod *corev1.Pod) (Record, error) {
 	r := Record{Build: FromJob(job)}
+	noteNode(&r.Build, pod)
 	text, digest, err := podLog(ctx, pods, job, pod)
 	if err != nil {
-		return err
+		return Record{}, err
 	}
 	r.Log = text
 	if r.Status == types.Succeeded {
 		r.Digest = digest
 	}
-	return records.Save(ctx, r)
+	return r, records.Save(ctx, r)
 }

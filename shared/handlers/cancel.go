@@ -26,11 +26,15 @@ func cancel(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := ns.Cancel(ctx, inv.Caller, name, id)
+	r, stopped, err := ns.Cancel(ctx, inv.Caller, name, id)
 	if err != nil {
 		return nil, err
 	}
-	inv.Log.Printf("cancel: %s cancelled build %s", inv.Caller.Name, r.JobName)
-	return types.Stopped{ID: r.ID, JobName: r.JobName, Status: types.Cancelled,
-		Message: fmt.Sprintf("build %s is cancelled: its pod is gone, and it pushes nothing", r.ID)}, nil
+	inv.Log.Printf("cancel: %s cancelled build %s (its pod gone: %v)", inv.Caller.Name, r.JobName, stopped)
+	msg := fmt.Sprintf("build %s is cancelled: its pod is gone, and it pushes nothing", r.ID)
+	if !stopped {
+		msg = fmt.Sprintf("build %s is cancelled and recorded, but its pod has not stopped: its node does not answer. "+
+			"Kubernetes removes the pod once the node answers again or is removed; a node that is only cut off may push until then", r.ID)
+	}
+	return types.Stopped{ID: r.ID, JobName: r.JobName, Status: types.Cancelled, Message: msg}, nil
 }

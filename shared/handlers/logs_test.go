@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
@@ -171,32 +172,54 @@ func TestLogsKeepsCollidingUsersApart(t *testing.T) {
 
 // TestLogsOfAFailedBuildShowTheDaemon (#35, case 6): when the build step
 // failed (buildkitd died under it, say), logs names the step and shows
-// the daemon's last lines after the steps' logs; when it did not, the
-// daemon's log is not shown.
+// the daemon's last lines after the steps' logs: those of the daemon that
+// died, the previous container's, when the kubelet restarted it (it is a
+// sidecar); when the step did not fail, the daemon's log is not shown.
 func TestLogsOfAFailedBuildShowTheDaemon(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		exit   int32
-		daemon bool
-	}{{"the build step failed", 1, true}, {"it succeeded", 0, false}} {
+		name      string
+		exit      int32
+		restarted bool
+		want      string // "": no daemon section
+	}{
+		{"the build step failed", 1, false, "==> buildkitd (its last lines)\nthe daemon's lines"},
+		{"its daemon died and was restarted", 1, true, "==> buildkitd (its last lines before it was restarted: exit code 137)\nthe dead daemon's lines"},
+		{"it succeeded", 0, false, ""},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := testPod("build-devel-aaa", corev1.PodFailed)
+			daemon := corev1.ContainerStatus{Name: names.StepDaemon, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}}
+			if tt.restarted {
+				daemon.RestartCount = 1
+				daemon.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137}}
+			}
 			pod.Status.InitContainerStatuses = []corev1.ContainerStatus{
 				{Name: names.StepFetch, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}},
+				daemon,
 				{Name: names.StepBuild, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: tt.exit}}},
 			}
 			job := builderJob("build-devel-aaa", "devel", t0, cond(batchv1.JobFailed, "BackoffLimitExceeded", t0.Add(time.Minute)))
 			cs := fake.NewClientset(job, pod)
+			cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				opts, ok := a.(k8stesting.GenericAction).GetValue().(*corev1.PodLogOptions)
+				if a.GetSubresource() != "log" || !ok || opts.Container != names.StepDaemon {
+					return false, nil, nil
+				}
+				if opts.Previous {
+					return true, &runtime.Unknown{Raw: []byte("the dead daemon's lines")}, nil
+				}
+				return true, &runtime.Unknown{Raw: []byte("the daemon's lines")}, nil
+			})
 			res, err := logs(context.Background(), invocation(t, cs, devel, nil))
 			require.NoError(t, err)
 			s := res.(*types.Status)
-			if !tt.daemon {
+			if tt.want == "" {
 				assert.NotContains(t, s.Logs, "==> buildkitd")
 				return
 			}
 			assert.Contains(t, s.Message, "step build failed (exit code 1)")
 			assert.Contains(t, s.Logs, "==> build\n")
-			assert.Contains(t, s.Logs, "==> buildkitd (its last lines)\nfake logs")
+			assert.Contains(t, s.Logs, tt.want)
 		})
 	}
 }
