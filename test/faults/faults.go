@@ -2,13 +2,16 @@
 // its servers, for the tests that prove what it does then: a server that
 // accepts connections and never answers (Frozen), an address where
 // nothing listens (Closed), and a proxy that makes every request slow
-// (Slow). Each goes when its test ends.
+// (Slow, and Proxy, which turns those on and off), and how many
+// connections a process holds to one of them (Conns). Each goes when its
+// test ends.
 package faults
 
 import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -26,7 +29,30 @@ func Frozen(t testing.TB) string {
 // round of a TLS handshake, takes delay more. It returns its host:port.
 func Slow(t testing.TB, target string, delay time.Duration) string {
 	t.Helper()
-	return serve(t, func(client net.Conn, hold func(net.Conn)) {
+	p := NewProxy(t, target)
+	p.SetDelay(delay)
+	return p.Addr
+}
+
+// Proxy is a TCP proxy on 127.0.0.1 to a server whose faults a test turns
+// on and off while its client runs: slow (each chunk the client sends held
+// for a delay) or frozen (a connection opened while frozen is accepted and
+// never answered, for its whole life). It starts passing everything on.
+type Proxy struct {
+	// Addr is the proxy's host:port, what the client is given.
+	Addr   string
+	delay  atomic.Int64
+	frozen atomic.Bool
+}
+
+// NewProxy starts a proxy to target, until the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	p := &Proxy{}
+	p.Addr = serve(t, func(client net.Conn, hold func(net.Conn)) {
+		if p.frozen.Load() {
+			return
+		}
 		server, err := net.Dial("tcp", target)
 		if err != nil {
 			_ = client.Close()
@@ -40,7 +66,7 @@ func Slow(t testing.TB, target string, delay time.Duration) string {
 			for {
 				n, err := client.Read(buf)
 				if n > 0 {
-					time.Sleep(delay)
+					time.Sleep(time.Duration(p.delay.Load()))
 					if _, werr := server.Write(buf[:n]); werr != nil {
 						return
 					}
@@ -51,7 +77,15 @@ func Slow(t testing.TB, target string, delay time.Duration) string {
 			}
 		}()
 	})
+	return p
 }
+
+// SetDelay makes what clients send from now on wait d before it is passed
+// on; 0 passes it at once.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// Freeze makes the connections opened from now on hang (on) or pass (off).
+func (p *Proxy) Freeze(on bool) { p.frozen.Store(on) }
 
 // serve listens on 127.0.0.1 and hands each connection to handle, with
 // hold for the connections it opens itself; when the test ends it stops

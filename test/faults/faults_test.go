@@ -67,3 +67,60 @@ func TestSlowPassesOnLate(t *testing.T) {
 		t.Fatal("the proxy passed the bytes on at once")
 	}
 }
+
+// TestProxyTurnsFaultsOnAndOff: a proxy passes an echo on, holds it while
+// frozen (that connection for good), and passes again once thawed; Conns
+// counts this process's connections to it, and none once they are closed.
+func TestProxyTurnsFaultsOnAndOff(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	p := NewProxy(t, echo.Addr().String())
+	ping := func() error {
+		c, err := net.Dial("tcp", p.Addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		_, err = io.ReadFull(c, make([]byte, 4))
+		return err
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("passing: %v", err)
+	}
+	p.Freeze(true)
+	if err := ping(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("frozen: want the deadline, got %v", err)
+	}
+	p.Freeze(false)
+	if err := ping(); err != nil {
+		t.Fatalf("thawed: %v", err)
+	}
+
+	held, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Conns(os.Getpid(), p.Addr); err != nil || n != 1 {
+		t.Fatalf("Conns with one open: %d, %v", n, err)
+	}
+	held.Close()
+	if n, err := Conns(os.Getpid(), p.Addr); err != nil || n != 0 {
+		t.Fatalf("Conns once closed: %d, %v", n, err)
+	}
+}

@@ -48,14 +48,20 @@ while read -r line || [ -n "$line" ]; do
 done < "$req"
 `
 
+// BallastMiB is how much the ballast package of PythonRuntime writes: more
+// than the smallest build_disk (1Gi).
+const BallastMiB = 1200
+
 // PythonRuntime is a python runtime image with /bin/extend and an index of
-// beautifulsoup4, setuptools and slow (whose install never ends).
+// beautifulsoup4, setuptools, slow (whose install never ends) and ballast
+// (whose install writes BallastMiB MiB).
 func PythonRuntime() (v1.Image, error) {
 	files := baseFiles()
 	files["/bin/extend"] = file{mode: 0o755, data: []byte(extendScript)}
 	files["/opt/index/beautifulsoup4/bs4/__init__.py"] = file{mode: 0o644, data: []byte("__version__ = '4.12.3'\n")}
 	files["/opt/index/setuptools/setuptools/__init__.py"] = file{mode: 0o644, data: []byte("__version__ = '75.0.0'\n")}
 	files["/opt/index/slow/install.sh"] = file{mode: 0o755, data: []byte("#!/bin/sh\necho installing slowly\nsleep 3600\n")}
+	files["/opt/index/ballast/install.sh"] = file{mode: 0o755, data: []byte(fmt.Sprintf("#!/bin/sh\necho installing %d MiB\ndd if=/dev/zero of=/usr/lib/python3/ballast bs=1M count=%d\n", BallastMiB, BallastMiB))}
 	files["/usr/lib/python3/site-packages/"] = file{mode: 0o755, dir: true}
 	return image(files, "/", []string{"PATH=/usr/local/bin:/usr/bin:/bin"})
 }

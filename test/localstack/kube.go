@@ -38,6 +38,7 @@ type Kube struct {
 	api              *proc
 	apiBin, apiToken string
 	apiArgs          []string
+	node             *proc // the local node, once started
 }
 
 // StartKube starts the control plane with its files under dir and creates
@@ -112,6 +113,10 @@ func (k *Kube) start(ctx context.Context, tools Tools, ns string) error {
 		// The local node (StartNode) serves pod logs on 127.0.0.1.
 		"--kubelet-preferred-address-types", "InternalIP",
 		"--enable-priority-and-fairness=false",
+		// A pod whose node is lost is taken away 5 s after the node is
+		// found unreachable, not 300 s, for the failure tests' sake.
+		"--default-not-ready-toleration-seconds=5",
+		"--default-unreachable-toleration-seconds=5",
 		"--profiling=false"}
 	k.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	wait2, cancel2 := context.WithTimeout(ctx, 120*time.Second)
@@ -144,6 +149,9 @@ func (k *Kube) start(ctx context.Context, tools Tools, ns string) error {
 		"--use-service-account-credentials=false",
 		"--kube-api-qps=200", "--kube-api-burst=400",
 		"--concurrent-gc-syncs=20",
+		// A node is found unreachable 20 s after its last lease renewal
+		// (the local node renews every 10 s), not 50 s.
+		"--node-monitor-grace-period=20s", "--node-monitor-period=2s",
 		"--profiling=false")
 	if err != nil {
 		return err
@@ -186,12 +194,7 @@ func (k *Kube) startAPI(ctx context.Context) error {
 // clients, as an upgrade does. It returns once the server is ready.
 func (k *Kube) RestartAPIServer(ctx context.Context) error {
 	k.api.stop()
-	for i, p := range k.procs {
-		if p == k.api {
-			k.procs = append(k.procs[:i], k.procs[i+1:]...)
-			break
-		}
-	}
+	k.forget(k.api)
 	wait, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
 	return k.startAPI(wait)
