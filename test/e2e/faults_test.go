@@ -551,7 +551,7 @@ func TestFaultAPIServerRestartUnderSends(t *testing.T) {
 // server): every request to the API server takes 5 s more (a proxy holds
 // what the client sends). send, limited to 20 s as OpenWhisk limits it,
 // answers 503 before its deadline, twice from the warm process, where it
-// would otherwise be ended with no answer; each leaves no connection
+// would otherwise be ended with no answer; neither leaves a connection
 // behind but the one its client keeps for the next request. Once the API
 // server answers at its pace again, the same warm process starts the
 // build, and the build succeeds.
@@ -564,7 +564,7 @@ func TestFaultSlowAPIServerAnswersBeforeTheDeadline(t *testing.T) {
 	kubeconfig := strings.ReplaceAll(stack.saKubeconfig, stack.kube.Server, "https://"+proxy.Addr)
 	send := actionWithin(t, "send", 20*time.Second, map[string]any{"kubeconfig": kubeconfig})
 	var held []int
-	for range 3 {
+	for range 2 {
 		code, body := call(t, send, invoker.Web("send", "slowapi", "POST", seed("slowapi:v1")))
 		assert.Equal(t, 503, code, "%v", body)
 		assert.Contains(t, body["error"], "did not answer in time; try again shortly")
@@ -574,8 +574,8 @@ func TestFaultSlowAPIServerAnswersBeforeTheDeadline(t *testing.T) {
 	}
 	// Kubernetes' client keeps one connection (HTTP/2) for its requests;
 	// one more per activation would be a leak.
-	assert.LessOrEqual(t, held[2], 1, "connections held after each activation: %v", held)
-	assert.Equal(t, held[1], held[2], "connections held after each activation: %v", held)
+	assert.LessOrEqual(t, held[1], 1, "connections held after each activation: %v", held)
+	assert.Equal(t, held[0], held[1], "connections held after each activation: %v", held)
 
 	proxy.SetDelay(0)
 	healed := time.Now()
@@ -658,7 +658,9 @@ func TestFaultNodeLost(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, stopWitness(context.Background())) })
 	send, logs := action(t, "send"), action(t, "logs")
-	cancel := action(t, "logs", map[string]any{"operation": "cancel"})
+	// cancel limited to 20 s: its wait for a pod that never goes ends
+	// before the action's deadline, whatever the limit.
+	cancel := actionWithin(t, "logs", 20*time.Second, map[string]any{"operation": "cancel"})
 	request := func(tag, file string) map[string]any {
 		return map[string]any{"source": seedSource(), "target": user + ":" + tag, "kind": "python", "file": base64.StdEncoding.EncodeToString([]byte(file))}
 	}
