@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -204,30 +203,6 @@ func TestFaultFrozenRegistryAnswersBeforeTheDeadline(t *testing.T) {
 	t.Logf("recovery: the registry listed %s after it answered again", time.Since(thawed).Round(time.Millisecond))
 }
 
-// daemonPID is the PID of the buildkitd the local node runs for pod: the
-// process whose state is the pod's (hack/node: <workdir>/pods/<uid>/state).
-func daemonPID(t *testing.T, pod *corev1.Pod) int {
-	t.Helper()
-	state := "/pods/" + strings.ReplaceAll(string(pod.UID), "-", "")[:12] + "/state"
-	procs, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if strings.HasSuffix(args[0], "buildkitd") && strings.Contains(string(cmdline), state) {
-			return pid
-		}
-	}
-	return 0
-}
-
 // TestFaultDaemonKilledMidBuild (#35, case 6): buildkitd dies while the
 // build step runs (here the user's install waits on an index that never
 // answers). The build step exits non-zero, the build fails, and logs
@@ -252,7 +227,7 @@ func TestFaultDaemonKilledMidBuild(t *testing.T) {
 		pod := &pods.Items[0]
 		for _, cs := range pod.Status.InitContainerStatuses {
 			if cs.Name == names.StepBuild && cs.State.Running != nil {
-				pid = daemonPID(t, pod)
+				pid = localstack.DaemonPID(pod)
 				return pid != 0
 			}
 		}
@@ -622,7 +597,7 @@ func TestFaultBuildDiskFull(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pods.Items, 1)
 	assert.Equal(t, "Evicted", pods.Items[0].Status.Reason)
-	assert.Zero(t, daemonPID(t, &pods.Items[0]), "the build's daemon was stopped with it")
+	assert.Zero(t, localstack.DaemonPID(&pods.Items[0]), "the build's daemon was stopped with it")
 
 	// More disk, as the operator would give: the same request builds.
 	evicted := time.Now()
@@ -690,7 +665,7 @@ func TestFaultNodeLost(t *testing.T) {
 		}
 	})
 	for i := range pods {
-		assert.Empty(t, podPIDs(&pods[i]), "no process of the build survives its node")
+		assert.Empty(t, localstack.PodPIDs(&pods[i]), "no process of the build survives its node")
 	}
 
 	// Cancelled while its node does not answer: recorded, and said so.
@@ -742,23 +717,4 @@ func TestFaultNodeLost(t *testing.T) {
 	_, st = buildAndWait(t, user, request("v1", "beautifulsoup4\n"))
 	assert.Equal(t, types.Succeeded, st["status"], "%v", st["logs"])
 	t.Logf("recovery: the next build succeeded %s after the node was back", time.Since(restarted).Round(time.Second))
-}
-
-// podPIDs are the processes on this machine that run for pod: its daemon
-// and steps, whose command lines name the pod's directory.
-func podPIDs(pod *corev1.Pod) []int {
-	dir := "/pods/" + strings.ReplaceAll(string(pod.UID), "-", "")[:12] + "/"
-	var pids []int
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), dir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

@@ -38,19 +38,7 @@ func TestClosedRefuses(t *testing.T) {
 // TestSlowPassesOnLate: what the client sends reaches the server, delay
 // later; the server's answer comes back.
 func TestSlowPassesOnLate(t *testing.T) {
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
-	go func() {
-		c, err := echo.Accept()
-		if err == nil {
-			_, _ = io.Copy(c, c)
-			c.Close()
-		}
-	}()
-	c, err := net.Dial("tcp", Slow(t, echo.Addr().String(), 300*time.Millisecond))
+	c, err := net.Dial("tcp", Slow(t, echo(t), 300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,21 +60,7 @@ func TestSlowPassesOnLate(t *testing.T) {
 // frozen (that connection for good), and passes again once thawed; Conns
 // counts this process's connections to it, and none once they are closed.
 func TestProxyTurnsFaultsOnAndOff(t *testing.T) {
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(c, c); c.Close() }()
-		}
-	}()
-	p := NewProxy(t, echo.Addr().String())
+	p := NewProxy(t, echo(t))
 	ping := func() error {
 		c, err := net.Dial("tcp", p.Addr)
 		if err != nil {
@@ -123,4 +97,24 @@ func TestProxyTurnsFaultsOnAndOff(t *testing.T) {
 	if n, err := Conns(os.Getpid(), p.Addr); err != nil || n != 0 {
 		t.Fatalf("Conns once closed: %d, %v", n, err)
 	}
+}
+
+// echo serves, on 127.0.0.1 until the test ends, every connection its own
+// bytes back. It returns its host:port.
+func echo(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return l.Addr().String()
 }
