@@ -17,8 +17,8 @@ func (p Plan) From() string {
 
 // Dockerfile writes the build's Dockerfile. Only the validated source, its
 // resolved digest and user, and the kind's constants reach it: the
-// requirements file is copied, never pasted, so no input can add an
-// instruction.
+// requirements file is read from the context, never pasted, so no input
+// can add an instruction.
 //
 // The install runs as root; the image then runs as its source ran: the
 // source's user when it has one, else root, with no USER line at all, so
@@ -34,16 +34,13 @@ func (p Plan) Dockerfile() string {
 	if p.Base.User != "" {
 		b.WriteString("USER root\n")
 	}
-	b.WriteString("COPY " + k.File + " /tmp/" + k.File + "\n")
 	// The runtime images' /bin/extend installs /tmp/<file> the way their
 	// launcher expects (then the kind's Extended, where the launcher needs
-	// more); other images get the kind's own package manager.
-	b.WriteString("RUN ")
-	if len(k.Steps) > 0 {
-		// The kind's step programs, from the context, for this step alone.
-		b.WriteString("--mount=type=bind,target=" + kinds.StepsDir + " ")
-	}
-	b.WriteString(k.Run() + "\n")
+	// more); other images get the kind's own package manager. The file and
+	// the step programs come from the context, mounted for this step
+	// alone: no COPY, so no layer and no history entry holds the file, and
+	// the image has one layer over its source.
+	b.WriteString("RUN --mount=type=bind,target=" + kinds.ContextDir + " " + k.Run() + "\n")
 	if p.Base.User != "" {
 		b.WriteString("USER " + p.Base.User + "\n")
 	}

@@ -130,12 +130,12 @@ func TestDockerfile(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("d", 64)
 	df := Plan{Request: Request{Source: "apache/openserverless-runtime-python:v3.13-2506091954", Kind: k, File: []byte("x")}, Base: Base{Digest: digest, User: "nobody"}}.Dockerfile()
 	lines := strings.Split(strings.TrimSpace(df), "\n")
-	require.Len(t, lines, 6)
+	require.Len(t, lines, 5, "no COPY: the file never has a layer of its own")
 	assert.Equal(t, "FROM apache/openserverless-runtime-python:v3.13-2506091954@"+digest, lines[1], "pinned to the resolved digest")
 	assert.Equal(t, "USER root", lines[2])
-	assert.Equal(t, "COPY requirements.txt /tmp/requirements.txt", lines[3])
-	assert.Contains(t, lines[4], "[ -x /bin/extend ]")
-	assert.Equal(t, "USER nobody", lines[5], "back to the source's user")
+	assert.True(t, strings.HasPrefix(lines[3], "RUN --mount=type=bind,target=/builder-context cp /builder-context/requirements.txt /tmp/requirements.txt && "), lines[3])
+	assert.Contains(t, lines[3], "[ -x /bin/extend ]")
+	assert.Equal(t, "USER nobody", lines[4], "back to the source's user")
 
 	for _, user := range []string{"1000:1000", "www-data", "app"} {
 		df = Plan{Request: Request{Source: "php:8", Kind: k, File: []byte("x")}, Base: Base{Digest: digest, User: user}}.Dockerfile()

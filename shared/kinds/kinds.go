@@ -2,7 +2,7 @@
 // file and its install step for images without /bin/extend (docs/kinds.md).
 // The steps longer than a command are programs in steps/, each in its own
 // language beside its tests (steps/tests): the build carries the ones its
-// kind names in its context, and runs them from StepsDir.
+// kind names in its context, and runs them from ContextDir.
 package kinds
 
 import (
@@ -16,21 +16,22 @@ import (
 //go:embed steps/*.sh steps/*.js steps/*.py steps/*.php
 var steps embed.FS
 
-// StepsDir is where a build's install step finds the step programs: the
-// build context, mounted for that step alone, so no program is left in
-// the image.
-const StepsDir = "/builder-steps"
+// ContextDir is where a build's install step finds the requirements file
+// and the step programs: the build context, mounted for that step alone,
+// so neither is left in the image or its history.
+const ContextDir = "/builder-context"
 
 // step is the command that runs program (a file of steps/) with args.
 func step(interpreter, program string, args ...string) string {
-	return strings.Join(append([]string{interpreter, StepsDir + "/" + program}, args...), " ")
+	return strings.Join(append([]string{interpreter, ContextDir + "/" + program}, args...), " ")
 }
 
 // Kind is a runtime kind the builder can extend.
 type Kind struct {
 	Name string
-	// File is the kind's requirements file; the build copies it to
-	// /tmp/<File>, where the runtime images' /bin/extend reads it.
+	// File is the kind's requirements file; the install step copies it
+	// from the context to /tmp/<File>, where the runtime images'
+	// /bin/extend reads it, and removes it before the step ends.
 	File string
 	// Install runs, from /tmp, when the image has no /bin/extend: the kind's
 	// own package manager, installing where that runtime's launcher looks,
@@ -114,8 +115,10 @@ func refuse(kind, why string) string {
 	return "echo '" + strings.ReplaceAll(msg, "'", `'\''`) + "' >&2; exit 1"
 }
 
-// Run is the build's install step: the image's /bin/extend when it has
-// one, else the kind's Install; then the requirements file goes.
+// Run is the build's install step: the requirements file copied from the
+// context, then the image's /bin/extend when it has one, else the kind's
+// Install; then the file goes. It is made and removed within the one step,
+// so no layer holds it.
 //
 // A /bin/extend may remove the file (the nodejs, php, go and java runtimes' do):
 // Prepare and Extended read the copy the step keeps in /tmp/sent.<file>.
@@ -130,7 +133,8 @@ func (k Kind) Run() string {
 	if k.Prepare != "" || k.Extended != "" {
 		extend = "cp /tmp/" + k.File + " " + k.Sent() + " && " + extend
 	}
-	return "if [ -x /bin/extend ]; then " + extend + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " " + k.Sent()
+	return "cp " + ContextDir + "/" + k.File + " /tmp/" + k.File + " && " +
+		"if [ -x /bin/extend ]; then " + extend + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " " + k.Sent()
 }
 
 // StepFiles are the programs the kind's steps run, by file name, as the

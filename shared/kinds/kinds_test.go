@@ -44,24 +44,25 @@ func TestRun(t *testing.T) {
 		kind string
 		want []string
 	}{
-		// /bin/extend alone, else the kind's package manager.
-		{"python", []string{"if [ -x /bin/extend ]; then /bin/extend; else python3 -m pip install", "; fi && rm -f /tmp/requirements.txt"}},
+		// The file from the context; /bin/extend alone, else the kind's
+		// package manager; the file gone within the same step.
+		{"python", []string{"cp /builder-context/requirements.txt /tmp/requirements.txt && if [ -x /bin/extend ]; then /bin/extend; else python3 -m pip install", "; fi && rm -f /tmp/requirements.txt"}},
 		// The nodejs runtime's /bin/extend removes package.json: a copy is
 		// kept for the check after it.
-		{"nodejs", []string{"then cp /tmp/package.json /tmp/sent.package.json && /bin/extend && sh /builder-steps/nodejs-link.sh && node /builder-steps/nodejs-check.js /tmp/sent.package.json",
+		{"nodejs", []string{"then cp /tmp/package.json /tmp/sent.package.json && /bin/extend && sh /builder-context/nodejs-link.sh && node /builder-context/nodejs-check.js /tmp/sent.package.json",
 			"; else npm install --omit=dev", "rm -f /tmp/package.json /tmp/sent.package.json"}},
 		// php 8.4's /bin/extend reads COMPOSER_HOME's composer.json: the
 		// file's repositories go there first, and a check comes after.
-		{"php", []string{"then cp /tmp/composer.json /tmp/sent.composer.json && php /builder-steps/php-prepare.php /tmp/sent.composer.json && /bin/extend && php /builder-steps/php-check.php /tmp/sent.composer.json",
-			"; else sh /builder-steps/php-install.sh /tmp/composer.json"}},
+		{"php", []string{"then cp /tmp/composer.json /tmp/sent.composer.json && php /builder-context/php-prepare.php /tmp/sent.composer.json && /bin/extend && php /builder-context/php-check.php /tmp/sent.composer.json",
+			"; else sh /builder-context/php-install.sh /tmp/composer.json"}},
 		// go 1.25's /bin/extend removes go.mod: the download runs after it,
 		// from the copy.
-		{"go", []string{"then cp /tmp/go.mod /tmp/sent.go.mod && /bin/extend && sh /builder-steps/go-download.sh /tmp/sent.go.mod",
-			"; else sh /builder-steps/go-download.sh /tmp/go.mod"}},
+		{"go", []string{"then cp /tmp/go.mod /tmp/sent.go.mod && /bin/extend && sh /builder-context/go-download.sh /tmp/sent.go.mod",
+			"; else sh /builder-context/go-download.sh /tmp/go.mod"}},
 		// java 25's /bin/extend removes pom.xml and leaves the jars where
 		// the compile step does not look: Maven lists them offline from
 		// the copy, and the launcher's jar names them.
-		{"java", []string{"then cp /tmp/pom.xml /tmp/sent.pom.xml && /bin/extend && sh /builder-steps/java-classpath.sh /tmp/sent.pom.xml",
+		{"java", []string{"then cp /tmp/pom.xml /tmp/sent.pom.xml && /bin/extend && sh /builder-context/java-classpath.sh /tmp/sent.pom.xml",
 			"; else echo 'builder: cannot install the java dependencies"}},
 	} {
 		k, ok := Lookup(tc.kind)

@@ -89,15 +89,11 @@ func dockerfileIs(t testing.TB, req buildspec.Plan) {
 	}
 	want := []instruction{{"from", []string{}, []string{from}}}
 	if req.File != nil {
-		// The kind's step programs come from the context, mounted for the
-		// RUN alone.
-		mount := []string{}
-		if len(k.Steps) > 0 {
-			mount = []string{"--mount=type=bind,target=" + kinds.StepsDir}
-		}
+		// The file and the kind's step programs come from the context,
+		// mounted for the RUN alone: no COPY.
+		mount := []string{"--mount=type=bind,target=" + kinds.ContextDir}
 		want = append(want,
 			instruction{"user", []string{}, []string{"root"}},
-			instruction{"copy", []string{}, []string{k.File, "/tmp/" + k.File}},
 			// One RUN, exactly the kind's step (shared/kinds tests its text).
 			instruction{"run", mount, []string{k.Run()}},
 			instruction{"user", []string{}, []string{req.Base.User}},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
@@ -92,11 +93,7 @@ func buildAndWait(t *testing.T, user string, params map[string]any, config ...ma
 
 // files lists the paths in an image's flattened filesystem.
 func files(t *testing.T, ref string) map[string]bool {
-	r, err := name.ParseReference(ref, name.Insecure)
-	require.NoError(t, err)
-	img, err := remote.Image(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
-	require.NoError(t, err)
-	rc := mutate.Extract(img)
+	rc := mutate.Extract(pulled(t, ref))
 	defer rc.Close()
 	out := map[string]bool{}
 	tr := tar.NewReader(rc)
@@ -108,6 +105,17 @@ func files(t *testing.T, ref string) map[string]bool {
 		require.NoError(t, err)
 		out[strings.TrimPrefix(h.Name, "/")] = true
 	}
+}
+
+// pulled is the image ref names in the cluster registry, read with its
+// credential.
+func pulled(t *testing.T, ref string) v1.Image {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	require.NoError(t, err)
+	img, err := remote.Image(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
+	require.NoError(t, err)
+	return img
 }
 
 // TestSeedScenario is the seed's story for real, as a user of its own (so
@@ -236,11 +244,7 @@ su -s /bin/sh nobody -c 'cd /tmp/probe && env -i GOROOT=/usr/local/go GOPATH=/ho
 // /bin/extend among them as its step.
 func probeImage(t *testing.T, ref string, files map[string]string) string {
 	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	require.NoError(t, err)
-	base, err := remote.Image(r, remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password}))
-	require.NoError(t, err)
-	img, err := localstack.WithFiles(base, files)
+	img, err := localstack.WithFiles(pulled(t, ref), files)
 	require.NoError(t, err)
 	id, err := names.NewID()
 	require.NoError(t, err)
