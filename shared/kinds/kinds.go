@@ -57,11 +57,14 @@ var table = []Kind{
 	// is found by every action under the runtime's action root, beside the
 	// packages the runtime ships there. The runtimes' /bin/extend installs
 	// globally (npm install -g), where require never looks: link each
-	// global package (but npm's own) into /node_modules.
+	// global package (but npm's own) into /node_modules. It installs the
+	// names alone, the latest of each: the declared versions are
+	// installed over them first, and checked after.
 	{Name: "nodejs", File: "package.json",
-		Install:  "npm install --omit=dev --no-audit --no-fund --prefix /tmp && mkdir -p /node_modules && cp -a /tmp/node_modules/. /node_modules/ && rm -rf /tmp/node_modules /tmp/package-lock.json",
-		Extended: step("sh", "nodejs-link.sh") + " && " + step("node", "nodejs-check.js", sent+"package.json"),
-		Steps:    []string{"nodejs-link.sh", "nodejs-check.js"}},
+		Install: "npm install --omit=dev --no-audit --no-fund --prefix /tmp && mkdir -p /node_modules && cp -a /tmp/node_modules/. /node_modules/ && rm -rf /tmp/node_modules /tmp/package-lock.json",
+		Extended: step("node", "nodejs-pin.js", sent+"package.json") + " && " + step("sh", "nodejs-link.sh") + " && " +
+			step("node", "nodejs-check.js", sent+"package.json"),
+		Steps: []string{"nodejs-pin.js", "nodejs-link.sh", "nodejs-check.js"}},
 	// The PHP runtime's compile step copies /phpAction/composer/vendor into
 	// an action without one, and the runner loads its autoload.php: the
 	// user's packages are installed beside the ones the runtime ships there,

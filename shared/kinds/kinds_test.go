@@ -49,7 +49,7 @@ func TestRun(t *testing.T) {
 		{"python", []string{"cp /builder-context/requirements.txt /tmp/requirements.txt && if [ -x /bin/extend ]; then /bin/extend; else python3 -m pip install", "; fi && rm -f /tmp/requirements.txt"}},
 		// The nodejs runtime's /bin/extend removes package.json: a copy is
 		// kept for the check after it.
-		{"nodejs", []string{"then cp /tmp/package.json /tmp/sent.package.json && /bin/extend && sh /builder-context/nodejs-link.sh && node /builder-context/nodejs-check.js /tmp/sent.package.json",
+		{"nodejs", []string{"then cp /tmp/package.json /tmp/sent.package.json && /bin/extend && node /builder-context/nodejs-pin.js /tmp/sent.package.json && sh /builder-context/nodejs-link.sh && node /builder-context/nodejs-check.js /tmp/sent.package.json",
 			"; else npm install --omit=dev", "rm -f /tmp/package.json /tmp/sent.package.json"}},
 		// php 8.4's /bin/extend reads COMPOSER_HOME's composer.json: the
 		// file's repositories go there first, and a check comes after.

@@ -137,7 +137,12 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 	}
 	javaMain := "import com.google.gson.JsonObject;\n\npublic class Main {\n    public static JsonObject main(JsonObject args) {\n" +
 		"        JsonObject out = new JsonObject();\n        out.addProperty(\"probe\", osb.greeting.Hello.hello() + \" beside gson\");\n        return out;\n    }\n}\n"
-	nodeMain := "const isNumber = require('is-number');\nconst shipped = require('osb-shipped');\nconsole.log('probe: is-number', isNumber(7), 'beside', shipped);\n"
+	// is-number pinned below its latest (7.0.0), kind-of by a range below
+	// its latest (6.0.3): the probe prints what it loads.
+	nodeDeps := `{"dependencies":{"is-number":"6.0.0","kind-of":"<6"}}`
+	nodeMain := "const isNumber = require('is-number');\nconst shipped = require('osb-shipped');\n" +
+		"console.log('probe: is-number', require('is-number/package.json').version, isNumber(7), 'kind-of', require('kind-of/package.json').version, 'beside', shipped);\n"
+	nodeUnmet := `{"dependencies":{"is-number":"99.0.0"}}`
 
 	for _, tc := range []struct {
 		name    string
@@ -154,10 +159,10 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 			"probe: osbprobe loaded beside six", "--index-url " + index.URL + "\nosb-missing\n", "No matching distribution found for osb-missing"},
 		{"python v3.13 (/bin/extend)", localstack.PythonV313(), "python", pyReq, pythonProbe, map[string]string{"/opt/probe/main.py": pyMain},
 			"probe: osbprobe loaded beside six", "--index-url " + index.URL + "\nosb-missing\n", "No matching distribution found for osb-missing"},
-		{"nodejs v21 (npm)", localstack.NodejsV21(), "nodejs", `{"dependencies":{"is-number":"7.0.0"}}`, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
-			"probe: is-number true beside shipped by the runtime", `{"dependencies":{"osb-no-such-package-e2e":"1.0.0"}}`, "E404"},
-		{"nodejs v26 (/bin/extend)", localstack.NodejsV26(), "nodejs", `{"dependencies":{"is-number":"7.0.0"}}`, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
-			"probe: is-number true beside shipped by the runtime", `{"dependencies":{"osb-no-such-package-e2e":"1.0.0"}}`, "E404"},
+		{"nodejs v21 (npm)", localstack.NodejsV21(), "nodejs", nodeDeps, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
+			"probe: is-number 6.0.0 true kind-of 5.1.0 beside shipped by the runtime", nodeUnmet, "No matching version found for is-number@99.0.0"},
+		{"nodejs v26 (/bin/extend)", localstack.NodejsV26(), "nodejs", nodeDeps, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
+			"probe: is-number 6.0.0 true kind-of 5.1.0 beside shipped by the runtime", nodeUnmet, "No matching version found for is-number@99.0.0"},
 		{"php v8.3 (composer)", localstack.PhpV83(), "php", composer("osb/greeting"), phpProbe, map[string]string{"/opt/probe/index.php": phpMain},
 			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "osb/missing, it could not be found"},
 		{"php v8.4 (/bin/extend)", localstack.PhpV84(), "php", composer("osb/greeting"), php84Probe, map[string]string{"/opt/probe/index.php": phpMain},

@@ -15,8 +15,13 @@ function check(pkg, installed) {
   const file = path.join(dir, "package.json");
   fs.writeFileSync(file, JSON.stringify(pkg));
   const modules = path.join(dir, "node_modules");
-  for (const name of installed) {
+  // installed: names, or name → the version its package.json says.
+  const entries = Array.isArray(installed) ? installed.map((n) => [n, null]) : Object.entries(installed);
+  for (const [name, version] of entries) {
     fs.mkdirSync(path.join(modules, name), { recursive: true });
+    if (version) {
+      fs.writeFileSync(path.join(modules, name, "package.json"), JSON.stringify({ name, version }));
+    }
   }
   const res = spawnSync(process.execPath, [program, file, modules], { encoding: "utf8" });
   fs.rmSync(dir, { recursive: true, force: true });
@@ -37,4 +42,22 @@ test("a missing dependency fails, naming it", () => {
   assert.strictEqual(res.status, 1);
   assert.match(res.stderr, /did not install left-pad: see npm's message above/);
   assert.doesNotMatch(res.stderr, /is-number/);
+});
+
+test("an exact pin installed passes; another version fails, naming both", () => {
+  assert.strictEqual(check({ dependencies: { "is-number": "6.0.0" } }, { "is-number": "6.0.0" }).status, 0);
+  const res = check({ dependencies: { "is-number": "6.0.0" } }, { "is-number": "7.0.0" });
+  assert.strictEqual(res.status, 1);
+  assert.match(res.stderr, /is-number is 7\.0\.0, not 6\.0\.0 as package\.json pins it/);
+});
+
+test("a range admits what is within it, and names what is not", () => {
+  assert.strictEqual(check({ dependencies: { "is-number": "^6.0.0" } }, { "is-number": "6.0.0" }).status, 0);
+  const res = check({ dependencies: { "is-number": "^6.0.0" } }, { "is-number": "7.0.0" });
+  assert.strictEqual(res.status, 1);
+  assert.match(res.stderr, /is-number is 7\.0\.0, which \^6\.0\.0 does not admit/);
+});
+
+test("a constraint that is not a version range is npm's", () => {
+  assert.strictEqual(check({ dependencies: { "is-number": "latest" } }, { "is-number": "7.0.0" }).status, 0);
 });
