@@ -105,11 +105,18 @@ javac -encoding UTF-8 -cp "$cp" -d . Main.java && java -Dfile.encoding=UTF-8 -cp
 // manager's own message in logs. python installs from an index on
 // 127.0.0.1 named in requirements.txt; nodejs from the npm registry.
 func TestKindsLoadTheirDependencies(t *testing.T) {
-	index, err := localstack.StartPythonIndex(localstack.Wheel{Name: "osbprobe", Version: "1.0", Source: "def hello():\n    return 'osbprobe loaded'\n"})
+	// Each package has a newer version than the file admits: osbprobe is
+	// pinned, osbrange bounded by a range.
+	index, err := localstack.StartPythonIndex(
+		localstack.Wheel{Name: "osbprobe", Version: "1.0", Source: "def hello():\n    return 'osbprobe 1.0 loaded'\n"},
+		localstack.Wheel{Name: "osbprobe", Version: "2.0", Source: "def hello():\n    return 'osbprobe 2.0 loaded'\n"},
+		localstack.Wheel{Name: "osbrange", Version: "1.5", Source: "__version__ = '1.5'\n"},
+		localstack.Wheel{Name: "osbrange", Version: "2.5", Source: "__version__ = '2.5'\n"})
 	require.NoError(t, err)
 	t.Cleanup(index.Close)
-	pyReq := "--index-url " + index.URL + "\nosbprobe==1.0\n"
-	pyMain := "import osbprobe, six\nprint('probe:', osbprobe.hello(), 'beside six', six.__version__)\n"
+	pyReq := "--index-url " + index.URL + "\nosbprobe==1.0\nosbrange<2\n"
+	pyMain := "import osbprobe, osbrange, six\nprint('probe:', osbprobe.hello(), 'osbrange', osbrange.__version__, 'beside six', six.__version__)\n"
+	pyUnmet := "--index-url " + index.URL + "\nosbprobe==3.0\n"
 	repo, err := localstack.StartComposerRepository(localstack.ComposerPackage{Name: "osb/greeting", Version: "1.0.0", Namespace: `Osb\Greeting`,
 		Files: map[string]string{"Hello.php": "<?php\nnamespace Osb\\Greeting;\n\nclass Hello\n{\n    public static function hi(): string\n    {\n        return 'osb/greeting loaded';\n    }\n}\n"}})
 	require.NoError(t, err)
@@ -156,9 +163,9 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 		refusal string // the package manager's message for it
 	}{
 		{"python v3.12 (pip)", localstack.PythonV312(), "python", pyReq, pythonProbe, map[string]string{"/opt/probe/main.py": pyMain},
-			"probe: osbprobe loaded beside six", "--index-url " + index.URL + "\nosb-missing\n", "No matching distribution found for osb-missing"},
+			"probe: osbprobe 1.0 loaded osbrange 1.5 beside six", pyUnmet, "No matching distribution found for osbprobe==3.0"},
 		{"python v3.13 (/bin/extend)", localstack.PythonV313(), "python", pyReq, pythonProbe, map[string]string{"/opt/probe/main.py": pyMain},
-			"probe: osbprobe loaded beside six", "--index-url " + index.URL + "\nosb-missing\n", "No matching distribution found for osb-missing"},
+			"probe: osbprobe 1.0 loaded osbrange 1.5 beside six", pyUnmet, "No matching distribution found for osbprobe==3.0"},
 		{"nodejs v21 (npm)", localstack.NodejsV21(), "nodejs", nodeDeps, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
 			"probe: is-number 6.0.0 true kind-of 5.1.0 beside shipped by the runtime", nodeUnmet, "No matching version found for is-number@99.0.0"},
 		{"nodejs v26 (/bin/extend)", localstack.NodejsV26(), "nodejs", nodeDeps, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
