@@ -72,13 +72,15 @@ var table = []Kind{
 	// The php runtimes' /bin/extend (8.4) runs `composer global require` of
 	// each package, which reads the repositories and config of
 	// COMPOSER_HOME's composer.json, not the file's, and ends with success
-	// when composer failed: the file's are merged there first, and each
-	// package is checked after.
+	// when composer failed: the file's are merged there first. It requires
+	// the names alone, the latest of each, and platform entries (php,
+	// ext-*) as packages: each entry is required again with its
+	// constraint after it, and each package checked.
 	{Name: "php", File: "composer.json",
 		Install:  step("sh", "php-install.sh", "/tmp/composer.json"),
 		Prepare:  step("php", "php-prepare.php", sent+"composer.json"),
-		Extended: step("php", "php-check.php", sent+"composer.json"),
-		Steps:    []string{"php-install.sh", "php-prepare.php", "php-check.php"}},
+		Extended: step("php", "php-pin.php", sent+"composer.json") + " && " + step("php", "php-check.php", sent+"composer.json"),
+		Steps:    []string{"php-install.sh", "php-prepare.php", "php-pin.php", "php-check.php"}},
 	// The Java runtimes' compile step puts only the launcher, gson and the
 	// action's own jars on the classpath, and the images without
 	// /bin/extend have no Maven. The java runtimes' /bin/extend (25) copies

@@ -53,7 +53,7 @@ func TestRun(t *testing.T) {
 			"; else npm install --omit=dev", "rm -f /tmp/package.json /tmp/sent.package.json"}},
 		// php 8.4's /bin/extend reads COMPOSER_HOME's composer.json: the
 		// file's repositories go there first, and a check comes after.
-		{"php", []string{"then cp /tmp/composer.json /tmp/sent.composer.json && php /builder-context/php-prepare.php /tmp/sent.composer.json && /bin/extend && php /builder-context/php-check.php /tmp/sent.composer.json",
+		{"php", []string{"then cp /tmp/composer.json /tmp/sent.composer.json && php /builder-context/php-prepare.php /tmp/sent.composer.json && /bin/extend && php /builder-context/php-pin.php /tmp/sent.composer.json && php /builder-context/php-check.php /tmp/sent.composer.json",
 			"; else sh /builder-context/php-install.sh /tmp/composer.json"}},
 		// go 1.25's /bin/extend removes go.mod: the download runs after it,
 		// from the copy.

@@ -117,14 +117,24 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 	pyReq := "--index-url " + index.URL + "\nosbprobe==1.0\nosbrange<2\n"
 	pyMain := "import osbprobe, osbrange, six\nprint('probe:', osbprobe.hello(), 'osbrange', osbrange.__version__, 'beside six', six.__version__)\n"
 	pyUnmet := "--index-url " + index.URL + "\nosbprobe==3.0\n"
-	repo, err := localstack.StartComposerRepository(localstack.ComposerPackage{Name: "osb/greeting", Version: "1.0.0", Namespace: `Osb\Greeting`,
-		Files: map[string]string{"Hello.php": "<?php\nnamespace Osb\\Greeting;\n\nclass Hello\n{\n    public static function hi(): string\n    {\n        return 'osb/greeting loaded';\n    }\n}\n"}})
+	// Each package has a newer version than the file admits: osb/greeting
+	// is pinned, osb/ranged bounded by a range; "php" is a platform
+	// constraint, not a package.
+	greeting := func(v string) localstack.ComposerPackage {
+		return localstack.ComposerPackage{Name: "osb/greeting", Version: v, Namespace: `Osb\Greeting`,
+			Files: map[string]string{"Hello.php": "<?php\nnamespace Osb\\Greeting;\n\nclass Hello\n{\n    public static function hi(): string\n    {\n        return 'osb/greeting " + v + " loaded';\n    }\n}\n"}}
+	}
+	ranged := func(v string) localstack.ComposerPackage {
+		return localstack.ComposerPackage{Name: "osb/ranged", Version: v, Namespace: `Osb\Ranged`,
+			Files: map[string]string{"Version.php": "<?php\nnamespace Osb\\Ranged;\n\nclass Version\n{\n    public static function v(): string\n    {\n        return '" + v + "';\n    }\n}\n"}}
+	}
+	repo, err := localstack.StartComposerRepository(greeting("1.0.0"), greeting("2.0.0"), ranged("1.5.0"), ranged("2.5.0"))
 	require.NoError(t, err)
 	t.Cleanup(repo.Close)
 	composer := func(pkg string) string {
-		return `{"require": {"` + pkg + `": "1.0.0"}, "repositories": [{"type": "composer", "url": "` + repo.URL + `"}, {"packagist.org": false}], "config": {"secure-http": false}}`
+		return `{"require": {"php": ">=8.1", "` + pkg + `": "1.0.0", "osb/ranged": "<2"}, "repositories": [{"type": "composer", "url": "` + repo.URL + `"}, {"packagist.org": false}], "config": {"secure-http": false}}`
 	}
-	phpMain := "<?php\nrequire __DIR__ . '/vendor/autoload.php';\necho 'probe: ', \\Osb\\Greeting\\Hello::hi(), ' beside ', \\Osb\\Shipped\\Package::name(), \"\\n\";\n"
+	phpMain := "<?php\nrequire __DIR__ . '/vendor/autoload.php';\necho 'probe: ', \\Osb\\Greeting\\Hello::hi(), ' osb/ranged ', \\Osb\\Ranged\\Version::v(), ' beside ', \\Osb\\Shipped\\Package::name(), \"\\n\";\n"
 	maven, err := localstack.StartMavenRepository(localstack.DefaultTools().MavenRepository(), localstack.MavenArtifact{
 		Group: "osb", Artifact: "greeting", Version: "1.0.0", Class: "osb/greeting/Hello", Method: "hello", Returns: "osb:greeting loaded"})
 	require.NoError(t, err)
@@ -171,9 +181,9 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 		{"nodejs v26 (/bin/extend)", localstack.NodejsV26(), "nodejs", nodeDeps, nodeProbe, map[string]string{"/opt/probe/index.js": nodeMain},
 			"probe: is-number 6.0.0 true kind-of 5.1.0 beside shipped by the runtime", nodeUnmet, "No matching version found for is-number@99.0.0"},
 		{"php v8.3 (composer)", localstack.PhpV83(), "php", composer("osb/greeting"), phpProbe, map[string]string{"/opt/probe/index.php": phpMain},
-			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "osb/missing, it could not be found"},
+			"probe: osb/greeting 1.0.0 loaded osb/ranged 1.5.0 beside shipped by the runtime", composer("osb/missing"), "osb/missing, it could not be found"},
 		{"php v8.4 (/bin/extend)", localstack.PhpV84(), "php", composer("osb/greeting"), php84Probe, map[string]string{"/opt/probe/index.php": phpMain},
-			"probe: osb/greeting loaded beside shipped by the runtime", composer("osb/missing"), "matching version of package osb/missing"},
+			"probe: osb/greeting 1.0.0 loaded osb/ranged 1.5.0 beside shipped by the runtime", composer("osb/missing"), "matching version of package osb/missing"},
 		{"java v25 (/bin/extend)", localstack.JavaV25(), "java", pom("greeting"), javaProbe, map[string]string{"/opt/probe/Main.java": javaMain},
 			`{"probe":"osb:greeting loaded beside gson"}`, pom("missing"), "Could not find artifact osb:missing:jar:1.0.0"},
 	} {

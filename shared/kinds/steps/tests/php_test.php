@@ -1,6 +1,6 @@
 <?php
-// Tests of php-prepare.php and php-check.php, run by php (shared/kinds'
-// TestStepPrograms). Each failure prints its name; any failure exits 1.
+// Tests of php-prepare.php, php-pin.php and php-check.php, run by php
+// (shared/kinds' TestStepPrograms). Each failure prints its name; any failure exits 1.
 $steps = dirname(__DIR__);
 $failed = 0;
 
@@ -62,6 +62,32 @@ expect("check names the missing package", $code === 1 && strpos($out, "did not i
 mkdir("$dir/home/vendor/monolog/monolog", 0777, true);
 [$code, $out] = run("$steps/php-check.php", $sent, ["COMPOSER_HOME" => "$dir/home"]);
 expect("check passes once installed: $out", $code === 0);
+
+// check: an exact pin must be the version installed (composer's installed.json).
+mkdir("$dir/home/vendor/composer", 0777, true);
+$installed = function ($version) use ($dir) {
+    file_put_contents("$dir/home/vendor/composer/installed.json", json_encode(["packages" => [["name" => "monolog/monolog", "version" => $version]]]));
+};
+$installed("3.6.0");
+[$code, $out] = run("$steps/php-check.php", $sent, ["COMPOSER_HOME" => "$dir/home"]);
+expect("check names a version other than the pin: $out", $code === 1 && strpos($out, "monolog/monolog is 3.6.0, not 3.5.0 as composer.json pins it") !== false);
+$installed("v3.5.0");
+[$code, $out] = run("$steps/php-check.php", $sent, ["COMPOSER_HOME" => "$dir/home"]);
+expect("check passes the pinned version: $out", $code === 0);
+
+// pin: each entry required with its constraint, platform entries too, by
+// the composer on PATH (here one that records its arguments).
+mkdir("$dir/bin");
+file_put_contents("$dir/bin/composer", "#!/bin/sh\nfor a in \"\$@\"; do echo \"\$a\"; done > $dir/args\nexit \${FAKE_EXIT:-0}\n");
+chmod("$dir/bin/composer", 0755);
+$path = "$dir/bin:" . getenv("PATH");
+[$code, $out] = run("$steps/php-pin.php", $sent, ["PATH" => $path]);
+$args = is_file("$dir/args") ? file("$dir/args", FILE_IGNORE_NEW_LINES) : [];
+expect("pin succeeds: $out", $code === 0);
+expect("pin requires each entry with its constraint: " . implode(" ", $args),
+    array_slice($args, 0, 2) === ["global", "require"] && array_slice($args, -3) === ["php:>=8.1", "ext-json:*", "monolog/monolog:3.5.0"]);
+[$code, $out] = run("$steps/php-pin.php", $sent, ["PATH" => $path, "FAKE_EXIT" => "2"]);
+expect("pin fails with composer, naming what it asked: $out", $code === 1 && strpos($out, "composer could not require php:>=8.1") !== false);
 
 exec("rm -rf " . escapeshellarg($dir));
 exit($failed > 0 ? 1 : 0);

@@ -1,0 +1,28 @@
+<?php
+// Requires each entry of the composer.json sent with its constraint, in
+// COMPOSER_HOME's composer.json, where the php runtimes' /bin/extend (8.4)
+// installs: that /bin/extend requires the names alone (the keys of
+// require), so the latest of each whatever the file says, and passes
+// platform entries (php, ext-*) as packages. Here they are what they are
+// in a composer.json: constraints composer checks against the platform.
+// composer's own message tells a constraint it cannot meet.
+// Usage: php php-pin.php COMPOSER_JSON
+$b = json_decode(file_get_contents($argv[1]), true);
+if (!is_array($b)) {
+    fwrite(STDERR, "builder: composer.json is not valid JSON\n");
+    exit(1);
+}
+$specs = [];
+foreach ($b["require"] ?? [] as $name => $constraint) {
+    $specs[] = "$name:$constraint";
+}
+if (!$specs) {
+    exit(0);
+}
+echo "builder: requiring what composer.json declares: " . implode(" ", $specs) . "\n";
+$cmd = "composer global require --no-interaction --no-progress --update-with-all-dependencies " . implode(" ", array_map("escapeshellarg", $specs));
+passthru($cmd, $code);
+if ($code !== 0) {
+    fwrite(STDERR, "builder: composer could not require " . implode(" ", $specs) . ": see composer's message above\n");
+    exit(1);
+}
