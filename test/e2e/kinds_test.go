@@ -135,8 +135,13 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 		return `{"require": {"php": ">=8.1", "` + pkg + `": "1.0.0", "osb/ranged": "<2"}, "repositories": [{"type": "composer", "url": "` + repo.URL + `"}, {"packagist.org": false}], "config": {"secure-http": false}}`
 	}
 	phpMain := "<?php\nrequire __DIR__ . '/vendor/autoload.php';\necho 'probe: ', \\Osb\\Greeting\\Hello::hi(), ' osb/ranged ', \\Osb\\Ranged\\Version::v(), ' beside ', \\Osb\\Shipped\\Package::name(), \"\\n\";\n"
-	maven, err := localstack.StartMavenRepository(localstack.DefaultTools().MavenRepository(), localstack.MavenArtifact{
-		Group: "osb", Artifact: "greeting", Version: "1.0.0", Class: "osb/greeting/Hello", Method: "hello", Returns: "osb:greeting loaded"})
+	// Each artifact has a newer version than the pom admits: greeting is
+	// pinned, ranged bounded by a range.
+	maven, err := localstack.StartMavenRepository(localstack.DefaultTools().MavenRepository(),
+		localstack.MavenArtifact{Group: "osb", Artifact: "greeting", Version: "1.0.0", Class: "osb/greeting/Hello", Method: "hello", Returns: "osb:greeting 1.0.0 loaded"},
+		localstack.MavenArtifact{Group: "osb", Artifact: "greeting", Version: "2.0.0", Class: "osb/greeting/Hello", Method: "hello", Returns: "osb:greeting 2.0.0 loaded"},
+		localstack.MavenArtifact{Group: "osb", Artifact: "ranged", Version: "1.5.0", Class: "osb/ranged/Version", Method: "v", Returns: "osb:ranged 1.5.0"},
+		localstack.MavenArtifact{Group: "osb", Artifact: "ranged", Version: "2.5.0", Class: "osb/ranged/Version", Method: "v", Returns: "osb:ranged 2.5.0"})
 	require.NoError(t, err)
 	t.Cleanup(maven.Close)
 	// A pom names the repository as its central one, for dependencies and
@@ -148,12 +153,13 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
   <groupId>my</groupId><artifactId>action</artifactId><version>1.0.0</version>
   <repositories><repository><id>central</id><url>` + maven.URL + `</url></repository></repositories>
   <pluginRepositories><pluginRepository><id>central</id><url>` + maven.URL + `</url></pluginRepository></pluginRepositories>
-  <dependencies><dependency><groupId>osb</groupId><artifactId>` + artifact + `</artifactId><version>1.0.0</version></dependency></dependencies>
+  <dependencies><dependency><groupId>osb</groupId><artifactId>` + artifact + `</artifactId><version>1.0.0</version></dependency>
+    <dependency><groupId>osb</groupId><artifactId>ranged</artifactId><version>[1.0,2.0)</version></dependency></dependencies>
   <build><plugins><plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId><version>3.5.0</version></plugin></plugins></build>
 </project>`
 	}
 	javaMain := "import com.google.gson.JsonObject;\n\npublic class Main {\n    public static JsonObject main(JsonObject args) {\n" +
-		"        JsonObject out = new JsonObject();\n        out.addProperty(\"probe\", osb.greeting.Hello.hello() + \" beside gson\");\n        return out;\n    }\n}\n"
+		"        JsonObject out = new JsonObject();\n        out.addProperty(\"probe\", osb.greeting.Hello.hello() + \" \" + osb.ranged.Version.v() + \" beside gson\");\n        return out;\n    }\n}\n"
 	// is-number pinned below its latest (7.0.0), kind-of by a range below
 	// its latest (6.0.3): the probe prints what it loads.
 	nodeDeps := `{"dependencies":{"is-number":"6.0.0","kind-of":"<6"}}`
@@ -185,7 +191,7 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 		{"php v8.4 (/bin/extend)", localstack.PhpV84(), "php", composer("osb/greeting"), php84Probe, map[string]string{"/opt/probe/index.php": phpMain},
 			"probe: osb/greeting 1.0.0 loaded osb/ranged 1.5.0 beside shipped by the runtime", composer("osb/missing"), "matching version of package osb/missing"},
 		{"java v25 (/bin/extend)", localstack.JavaV25(), "java", pom("greeting"), javaProbe, map[string]string{"/opt/probe/Main.java": javaMain},
-			`{"probe":"osb:greeting loaded beside gson"}`, pom("missing"), "Could not find artifact osb:missing:jar:1.0.0"},
+			`{"probe":"osb:greeting 1.0.0 loaded osb:ranged 1.5.0 beside gson"}`, pom("missing"), "Could not find artifact osb:missing:jar:1.0.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			source := standIn(t, tc.standIn)

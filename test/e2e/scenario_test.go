@@ -200,8 +200,10 @@ func TestKindGoModules(t *testing.T) {
 	require.NoError(t, err)
 	push(t, stack.registry, v125, localstack.GoRuntimeV125Ref)
 	// A module of few imports: the probe compiles the standard library's
-	// part it needs from source.
-	gomod := "module action\n\ngo 1.22\n\nrequire github.com/pkg/errors v0.9.1\n"
+	// part it needs from source. It is pinned below its latest (v0.9.1): a
+	// go.mod names exact versions (minimums, for the modules that require
+	// it), which the download and the probe's offline build must keep.
+	gomod := "module action\n\ngo 1.22\n\nrequire github.com/pkg/errors v0.8.1\n"
 	main := "package main\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/pkg/errors\"\n)\n\nfunc main() { fmt.Println(\"probe:\", errors.Wrap(errors.New(\"loaded\"), \"the module\")) }\n"
 	toolchain, err := localstack.GoToolchain(goroot) // the real image ships it
 	require.NoError(t, err)
@@ -217,7 +219,8 @@ func TestKindGoModules(t *testing.T) {
 			})
 			require.Equal(t, "succeeded", st["status"], "%v", st["logs"])
 			fs := files(t, sent["image"].(string))
-			assert.True(t, fs["home/go/pkg/mod/github.com/pkg/errors@v0.9.1/errors.go"], "the module is in the compile step's module cache")
+			assert.True(t, fs["home/go/pkg/mod/github.com/pkg/errors@v0.8.1/errors.go"], "the module is in the compile step's module cache")
+			assert.False(t, fs["home/go/pkg/mod/github.com/pkg/errors@v0.9.1/errors.go"], "at the version go.mod pins, not the latest")
 
 			probe := map[string]string{"/bin/extend": goCompileProbe, "/opt/probe/go.mod": gomod, "/opt/probe/go.sum": sum, "/opt/probe/main.go": main}
 			for p, data := range toolchain {

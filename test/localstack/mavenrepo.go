@@ -38,13 +38,17 @@ type MavenArtifact struct {
 }
 
 // StartMavenRepository serves base (a gzipped tar of a Maven repository)
-// and artifacts until Close. Each file's SHA-1 is served beside it, as
+// and artifacts until Close; the versions of an artifact are given in
+// order, the latest last. Each file's SHA-1 is served beside it, as
 // Maven checks.
 func StartMavenRepository(base string, artifacts ...MavenArtifact) (*MavenRepository, error) {
 	files, err := readTarGz(base)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Maven repository %s (run `make tools`): %w", base, err)
 	}
+	// Each artifact's metadata lists every version served, in order, the
+	// last the latest: what Maven reads to resolve a version range.
+	versions := map[string][]string{}
 	for _, a := range artifacts {
 		jar, err := a.jar()
 		if err != nil {
@@ -55,9 +59,11 @@ func StartMavenRepository(base string, artifacts ...MavenArtifact) (*MavenReposi
 		files[stem+".jar"] = jar
 		files[stem+".pom"] = fmt.Appendf(nil, "<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n  <modelVersion>4.0.0</modelVersion>\n"+
 			"  <groupId>%s</groupId>\n  <artifactId>%s</artifactId>\n  <version>%s</version>\n</project>\n", a.Group, a.Artifact, a.Version)
+		versions[dir] = append(versions[dir], a.Version)
+		listed := "<version>" + strings.Join(versions[dir], "</version><version>") + "</version>"
 		files[dir+"/maven-metadata.xml"] = fmt.Appendf(nil, "<metadata><groupId>%s</groupId><artifactId>%s</artifactId>"+
-			"<versioning><latest>%s</latest><release>%[3]s</release><versions><version>%[3]s</version></versions></versioning></metadata>\n",
-			a.Group, a.Artifact, a.Version)
+			"<versioning><latest>%s</latest><release>%[3]s</release><versions>%s</versions></versioning></metadata>\n",
+			a.Group, a.Artifact, a.Version, listed)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
