@@ -12,7 +12,6 @@ import (
 
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/identity"
-	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/types"
 )
@@ -38,29 +37,21 @@ func (n Namespace) Cancel(ctx context.Context, caller identity.Caller, name, id 
 		n.Log.Printf("reading the log of %s: %v", job.Name, err)
 	}
 	err = Stop(ctx, n.Jobs, n.Pods, job)
-	if err != nil && !errors.Is(err, errLingers) {
+	var lingers *podLingers
+	if err != nil && !errors.As(err, &lingers) {
 		return Record{}, false, err
 	}
 	stopped = err == nil
 	r = Record{Build: FromJob(job), Log: log}
 	r.Status, r.Reason = types.Cancelled, "cancelled by "+caller.Name
 	if !stopped {
-		r.Reason += fmt.Sprintf("; its pod had not stopped when cancel ended: its node %s does not answer", nodeOf(ctx, n.Pods, job))
+		r.Reason += fmt.Sprintf("; its pod had not stopped when cancel ended: its node %s does not answer", lingers.node)
 	}
 	r.Finish(time.Now())
 	if err := n.Records().Save(ctx, r); err != nil {
 		return Record{}, false, apperr.Wrap(apperr.Status(err), err, "build %s is stopped, but", job.Name)
 	}
 	return r, stopped, nil
-}
-
-// nodeOf names the node of job's pod, for a message: "" when it has none.
-func nodeOf(ctx context.Context, pods kube.Pods, job *batchv1.Job) string {
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: names.PodSelector(job.Name)})
-	if err != nil || len(list.Items) == 0 {
-		return ""
-	}
-	return list.Items[0].Spec.NodeName
 }
 
 // cancelTarget finds the build to cancel and checks the caller may: 404

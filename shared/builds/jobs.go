@@ -126,10 +126,12 @@ func OwnedByJob(meta metav1.ObjectMeta) bool {
 	return false
 }
 
-// errLingers is Stop's error when the Job is deleted but its pod has not
-// gone within stopWait: most often its node does not answer, and only the
-// node (back, or removed) ends the pod.
-var errLingers = errors.New("the pod lingers")
+// podLingers is the cause of Stop's error when the Job is deleted but its
+// pod has not gone within the wait: most often its node does not answer,
+// and only the node (back, or removed) ends the pod.
+type podLingers struct{ node string }
+
+func (e *podLingers) Error() string { return "the pod lingers on node " + e.node }
 
 // stopWait bounds how long Stop waits for the build's pod to be gone;
 // stopMargin is what it leaves of its caller's deadline, to record the
@@ -163,9 +165,9 @@ func Stop(ctx context.Context, jobs kube.Jobs, pods kube.Pods, job *batchv1.Job)
 	// take the record with it.
 	limit := stopWait
 	if dl, ok := ctx.Deadline(); ok {
-		limit = min(limit, time.Until(dl)-stopMargin)
+		limit = max(min(limit, time.Until(dl)-stopMargin), time.Second)
 	}
-	err = poll(ctx, max(limit, time.Second), func(ctx context.Context) (bool, error) {
+	err = poll(ctx, limit, func(ctx context.Context) (bool, error) {
 		list, err := pods.List(ctx, sel)
 		if err != nil {
 			return false, apperr.Upstream(err, "listing the pods of build %s", job.Name)
@@ -174,7 +176,11 @@ func Stop(ctx context.Context, jobs kube.Jobs, pods kube.Pods, job *batchv1.Job)
 	})
 	switch {
 	case errors.Is(err, errTimedOut):
-		return &apperr.Error{Status: http.StatusBadGateway, Err: errLingers,
+		lingers := &podLingers{}
+		if len(list.Items) > 0 {
+			lingers.node = list.Items[0].Spec.NodeName
+		}
+		return &apperr.Error{Status: http.StatusBadGateway, Err: lingers,
 			Msg: fmt.Sprintf("build %s: its pod did not stop within %s (its node may not answer); it is being deleted", job.Name, limit.Round(time.Second))}
 	case err != nil && ctx.Err() != nil:
 		return apperr.UpstreamSaid(ctx.Err(), "waiting for build %s to stop: the request ended first", job.Name)

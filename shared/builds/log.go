@@ -70,8 +70,10 @@ func Describe(ctx context.Context, pods kube.Pods, job *batchv1.Job, tail int64)
 	if s.Status == types.Succeeded {
 		s.Digest = logs.pushedDigest()
 	}
-	if msg := failedStep(pod); s.Status == types.Failed && !stopped && msg != "" {
-		s.Message = msg
+	if s.Status == types.Failed && !stopped {
+		if msg := failedStep(pod); msg != "" {
+			s.Message = msg
+		}
 	}
 	if missing != "" {
 		s.Message = strings.TrimPrefix(s.Message+"; "+missing, "; ")

@@ -10,6 +10,14 @@ const { spawnSync } = require("child_process");
 
 const [file] = process.argv.slice(2);
 const deps = JSON.parse(fs.readFileSync(file, "utf8")).dependencies || {};
+// A name reaches npm's command line: only a package name's shape passes
+// (an option such as --registry=… does not).
+const valid = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
+const bad = Object.keys(deps).filter((name) => !valid.test(name));
+if (bad.length) {
+  console.error("builder: not npm package names: " + bad.map((n) => JSON.stringify(n)).join(", "));
+  process.exit(1);
+}
 const specs = Object.entries(deps).map(([name, spec]) => name + "@" + spec);
 if (specs.length === 0) {
   process.exit(0);

@@ -12,9 +12,21 @@ if (!is_array($b)) {
     fwrite(STDERR, "builder: composer.json is not valid JSON\n");
     exit(1);
 }
+// A name reaches composer's command line: only a package's or a platform
+// requirement's shape passes (an option such as --repository=… does not).
+$valid = '/^([a-z0-9]([_.-]?[a-z0-9]+)*\/[a-z0-9](([_.]|-{1,2})?[a-z0-9]+)*|php(-64bit|-ipv6|-zts|-debug)?|hhvm|(ext|lib)-[a-z0-9._-]+|composer(-plugin|-runtime)?-api)$/i';
 $specs = [];
+$bad = [];
 foreach ($b["require"] ?? [] as $name => $constraint) {
+    if (!preg_match($valid, (string)$name)) {
+        $bad[] = json_encode((string)$name);
+        continue;
+    }
     $specs[] = "$name:$constraint";
+}
+if ($bad) {
+    fwrite(STDERR, "builder: not composer package names: " . implode(", ", $bad) . "\n");
+    exit(1);
 }
 if (!$specs) {
     exit(0);

@@ -95,3 +95,10 @@ test("npm's failure fails the step, naming what was asked", () => {
   assert.strictEqual(res.status, 1);
   assert.match(res.stderr, /npm could not install is-number@99\.0\.0/);
 });
+
+test("a name that is not a package name is refused before npm runs", () => {
+  const { res, given } = pin({ dependencies: { "--registry=http://evil.example": "1.0.0", "is-number": "6.0.0" } }, 0);
+  assert.strictEqual(res.status, 1);
+  assert.match(res.stderr, /not npm package names: "--registry=http:\/\/evil.example"/);
+  assert.strictEqual(given, null);
+});

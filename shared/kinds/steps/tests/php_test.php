@@ -89,5 +89,11 @@ expect("pin requires each entry with its constraint: " . implode(" ", $args),
 [$code, $out] = run("$steps/php-pin.php", $sent, ["PATH" => $path, "FAKE_EXIT" => "2"]);
 expect("pin fails with composer, naming what it asked: $out", $code === 1 && strpos($out, "composer could not require php:>=8.1") !== false);
 
+// pin: a name that is no package's reaches no composer.
+@unlink("$dir/args");
+file_put_contents("$dir/evil.json", json_encode(["require" => ["--repository=https://evil.example" => "*", "monolog/monolog" => "3.5.0"]]));
+[$code, $out] = run("$steps/php-pin.php", "$dir/evil.json", ["PATH" => $path]);
+expect("pin refuses an option for a name: $out", $code === 1 && strpos($out, "not composer package names") !== false && !is_file("$dir/args"));
+
 exec("rm -rf " . escapeshellarg($dir));
 exit($failed > 0 ? 1 : 0);
