@@ -136,6 +136,9 @@ func TestArguments(t *testing.T) {
 		{"cancel without a build", []string{"cancel"}, exitUsage, "id, or --job-name, is required"},
 		{"logs with two ids", []string{"logs", "a", "b"}, exitUsage, `unexpected argument "b"`},
 		{"help lists builds and cancel", []string{"--help"}, exitOK, "builds"},
+		{"a secret without its file", []string{"send", "--source", "busybox", "--target", "devel:v1", "--kind", "python", "--secret", "netrc"}, exitUsage, "write NAME=FILE"},
+		{"a secret twice", []string{"ensure", "--builder", "python:3.13", "--secret", "netrc=/dev/null", "--secret", "netrc=/dev/null"}, exitUsage, "--secret netrc is given twice"},
+		{"a secret's file missing", []string{"send", "--source", "busybox", "--target", "devel:v1", "--kind", "python", "--secret", "netrc=/nonexistent/netrc"}, exitUsage, "--secret netrc: open /nonexistent/netrc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +164,28 @@ func TestSendInfersTheKind(t *testing.T) {
 		assert.Equal(t, "send", last.Action)
 		assert.Equal(t, kind, last.Params["kind"], "the kind of %s", file)
 	}
+}
+
+// TestSendCarriesSecrets: --secret NAME=FILE reaches send as the secrets
+// parameter, base64; the action's refusal of a name the kind does not
+// read comes back, and the file's content is printed nowhere.
+func TestSendCarriesSecrets(t *testing.T) {
+	s := api(t)
+	dir := t.TempDir()
+	req, netrc := filepath.Join(dir, "requirements.txt"), filepath.Join(dir, "netrc")
+	require.NoError(t, os.WriteFile(req, []byte("osbprobe==1.0\n"), 0o600))
+	require.NoError(t, os.WriteFile(netrc, []byte("machine 127.0.0.1 login u password s3cr3t\n"), 0o600))
+	code, out, errOut := builder(t, s, adminAuth, "nuvolaris", "send", "--source", "busybox:1", "--target", "devel:v9", "--requirements", req, "--secret", "netrc="+netrc)
+	assert.Equal(t, exitError, code, "the fake has no cluster: send fails after the secrets are accepted")
+	assert.Contains(t, errOut, "no Kubernetes credentials")
+	calls := s.Calls()
+	assert.Equal(t, map[string]any{"netrc": "bWFjaGluZSAxMjcuMC4wLjEgbG9naW4gdSBwYXNzd29yZCBzM2NyM3QK"}, calls[len(calls)-1].Params["secrets"])
+	assert.NotContains(t, out+errOut, "s3cr3t")
+
+	code, out, errOut = builder(t, s, adminAuth, "nuvolaris", "send", "--source", "busybox:1", "--target", "devel:v9", "--requirements", req, "--secret", "npmrc="+netrc)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errOut, `build secret "npmrc" is not one of kind python: use pip.conf, netrc`)
+	assert.NotContains(t, out+errOut, "s3cr3t")
 }
 
 func TestCredentials(t *testing.T) {

@@ -25,38 +25,42 @@ import (
 func (c *cli) commands() []*cobra.Command {
 	var send struct {
 		source, target, kind, file string
+		secrets                    []string
 		follow                     bool
 	}
 	sendCmd := &cobra.Command{
-		Use:     "send --source IMAGE --target REPO:TAG [--kind KIND] [--requirements FILE] [--follow]",
+		Use:     "send --source IMAGE --target REPO:TAG [--kind KIND] [--requirements FILE] [--secret NAME=FILE]... [--follow]",
 		Short:   "start a build of a custom runtime (task builder:send)",
 		Example: "  builder send --source apache/openserverless-runtime-python:v3.13-2506091954 --target devel:python3.13-custom --requirements requirements.txt --follow",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.send(cmd.Context(), send.source, send.target, send.kind, send.file, send.follow)
+			return c.send(cmd.Context(), send.source, send.target, send.kind, send.file, send.secrets, send.follow)
 		},
 	}
 	sendCmd.Flags().StringVar(&send.source, "source", "", "base runtime image")
 	sendCmd.Flags().StringVar(&send.target, "target", "", "image to build, <repo>:<tag> in your repositories")
 	sendCmd.Flags().StringVar(&send.kind, "kind", "", "runtime kind: "+strings.Join(kinds.Names(), ", ")+" (default: from the requirements file name)")
 	sendCmd.Flags().StringVar(&send.file, "requirements", "", "the kind's requirements file (requirements.txt, package.json, ...)")
+	sendCmd.Flags().StringArrayVar(&send.secrets, "secret", nil, secretUsage)
 	sendCmd.Flags().BoolVar(&send.follow, "follow", false, "follow the build until it ends; exit non-zero if it fails")
 
 	var ens struct {
 		builder, source, kind, file string
+		secrets                     []string
 		follow                      bool
 	}
 	ensureCmd := &cobra.Command{
-		Use:     "ensure (--builder ID | --source IMAGE --kind KIND) [--requirements FILE] [--follow]",
+		Use:     "ensure (--builder ID | --source IMAGE --kind KIND) [--requirements FILE] [--secret NAME=FILE]... [--follow]",
 		Short:   "the image of a builder and a requirements file: at once if it exists, else built once",
 		Example: "  builder ensure --builder python:3.13 -r requirements.txt --follow",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.ensure(cmd.Context(), ens.builder, ens.source, ens.kind, ens.file, ens.follow)
+			return c.ensure(cmd.Context(), ens.builder, ens.source, ens.kind, ens.file, ens.secrets, ens.follow)
 		},
 	}
 	ensureCmd.Flags().StringVar(&ens.builder, "builder", "", "a builder of the catalog, such as python:3.13 (builder builders lists them)")
 	ensureCmd.Flags().StringVar(&ens.source, "source", "", "base runtime image, instead of --builder")
 	ensureCmd.Flags().StringVar(&ens.kind, "kind", "", "runtime kind, with --source (default: from the requirements file name)")
 	ensureCmd.Flags().StringVarP(&ens.file, "requirements", "r", "", "the kind's requirements file")
+	ensureCmd.Flags().StringArrayVar(&ens.secrets, "secret", nil, secretUsage)
 	ensureCmd.Flags().BoolVar(&ens.follow, "follow", false, "wait until the image exists; exit non-zero if its build fails")
 
 	buildersCmd := &cobra.Command{
@@ -296,6 +300,35 @@ func readFile(p map[string]any, file string) error {
 	return nil
 }
 
+// secretUsage describes --secret.
+const secretUsage = "a build secret the install step reads, NAME=FILE (repeatable): the names per kind are in builder builders, such as netrc=$HOME/.netrc"
+
+// readSecrets puts the build secrets of specs (NAME=FILE) into p, base64
+// as the actions take them. A file that cannot be read is named, never
+// shown.
+func readSecrets(p map[string]any, specs []string) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	secrets := map[string]any{}
+	for _, spec := range specs {
+		name, file, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || file == "" {
+			return usageError{fmt.Sprintf("--secret %q: write NAME=FILE, such as netrc=$HOME/.netrc", spec)}
+		}
+		if _, dup := secrets[name]; dup {
+			return usageError{fmt.Sprintf("--secret %s is given twice", name)}
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return usageError{fmt.Sprintf("--secret %s: %v", name, err)}
+		}
+		secrets[name] = base64.StdEncoding.EncodeToString(data)
+	}
+	p["secrets"] = secrets
+	return nil
+}
+
 // requirements reads file into p and returns kind, inferred from the
 // file's name when it is "".
 func requirements(p map[string]any, file, kind string) (string, error) {
@@ -314,8 +347,11 @@ func requirements(p map[string]any, file, kind string) (string, error) {
 
 // ensure asks for the image of a builder (or a source and kind) and a
 // file; with follow, it waits for a build under way and asks again.
-func (c *cli) ensure(ctx context.Context, builder, source, kind, file string, follow bool) error {
+func (c *cli) ensure(ctx context.Context, builder, source, kind, file string, secrets []string, follow bool) error {
 	p := map[string]any{}
+	if err := readSecrets(p, secrets); err != nil {
+		return err
+	}
 	switch {
 	case builder != "" && (source != "" || kind != ""):
 		return usageError{"pass --builder, or --source and --kind, not both"}
@@ -378,11 +414,14 @@ func printBuilders(w io.Writer, offer types.Offer) {
 	tw.Flush()
 }
 
-func (c *cli) send(ctx context.Context, source, target, kind, file string, follow bool) error {
+func (c *cli) send(ctx context.Context, source, target, kind, file string, secrets []string, follow bool) error {
 	if source == "" || target == "" {
 		return usageError{"--source and --target are required"}
 	}
 	p := map[string]any{"source": source, "target": target}
+	if err := readSecrets(p, secrets); err != nil {
+		return err
+	}
 	kind, err := requirements(p, file, kind)
 	if err != nil {
 		return err

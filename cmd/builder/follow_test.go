@@ -52,7 +52,7 @@ func TestFollowEndsOnEveryFinalStatus(t *testing.T) {
 			// deadline: the test then fails on the context's error.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := c.send(ctx, "busybox:1", "devel:v1", "python", "", true)
+			err := c.send(ctx, "busybox:1", "devel:v1", "python", "", nil, true)
 			require.NoError(t, ctx.Err(), "follow never saw the build end")
 			if tt.err == "" {
 				require.NoError(t, err)
@@ -94,7 +94,7 @@ func TestEnsureFollowsUntilTheImageIsReady(t *testing.T) {
 	api := &ensureAPI{}
 	var out bytes.Buffer
 	c := &cli{out: &out, errOut: &out, caller: api, poll: time.Millisecond}
-	require.NoError(t, c.ensure(context.Background(), "python:3.13", "", "", req, true))
+	require.NoError(t, c.ensure(context.Background(), "python:3.13", "", "", req, nil, true))
 	assert.Contains(t, out.String(), "reg/devel:python-0123")
 	assert.Contains(t, out.String(), "sha256:abc")
 	require.Len(t, api.params, 2, "asked, followed, asked again")
@@ -102,7 +102,7 @@ func TestEnsureFollowsUntilTheImageIsReady(t *testing.T) {
 	assert.Equal(t, "cmVxdWVzdHMK", api.params[0]["file"])
 
 	for _, bad := range [][]string{{"python:3.13", "busybox:1", ""}, {"", "", ""}, {"", "busybox:1", ""}} {
-		err := c.ensure(context.Background(), bad[0], bad[1], bad[2], "", false)
+		err := c.ensure(context.Background(), bad[0], bad[1], bad[2], "", nil, false)
 		var ue usageError
 		assert.ErrorAs(t, err, &ue, "%v", bad)
 	}
@@ -153,7 +153,7 @@ func TestEnsureFollowWaitsForTheEnd(t *testing.T) {
 			c := &cli{out: &out, errOut: &out, caller: api, poll: time.Millisecond}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := c.ensure(ctx, "python:3.13", "", "", "", true)
+			err := c.ensure(ctx, "python:3.13", "", "", "", nil, true)
 			require.NoError(t, ctx.Err(), "follow never saw the build end")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), final)

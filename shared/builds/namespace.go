@@ -20,13 +20,15 @@ type Namespace struct {
 	Jobs       kube.Jobs
 	Pods       kube.Pods
 	ConfigMaps kube.ConfigMaps
-	Log        Logger
+	// Secrets creates the builds' Secrets of build secrets.
+	Secrets kube.Secrets
+	Log     Logger
 }
 
 // In is the build namespace of cfg, through k.
 func In(k *kube.Clients, cfg config.Config, log Logger) Namespace {
 	ns := cfg.BuildNamespace
-	return Namespace{Name: ns, Jobs: k.Batch.Jobs(ns), Pods: k.Core.Pods(ns), ConfigMaps: k.Core.ConfigMaps(ns), Log: log}
+	return Namespace{Name: ns, Jobs: k.Batch.Jobs(ns), Pods: k.Core.Pods(ns), ConfigMaps: k.Core.ConfigMaps(ns), Secrets: k.Core.Secrets(ns), Log: log}
 }
 
 // Records is the namespace's record store.

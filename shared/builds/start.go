@@ -29,7 +29,8 @@ var ErrExists = errors.New("the build exists already")
 // prunes the user's history, enters the build in the user's index if
 // the limit admits it (the decision: see admit), waits for cache (the
 // digest of the user's cache, "" for none), creates the Job suspended
-// and then its context (owned by the Job), and only then resumes it.
+// and then its context and its build secrets (owned by the Job), and only
+// then resumes it.
 // Nothing is left half-created, and a refused build creates nothing.
 func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits, cache func() (string, error)) (types.Build, error) {
 	// The Dockerfile names the digest and the user: the whole context is
@@ -89,6 +90,13 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 		// forever.
 		forget(job)
 		return types.Build{}, apperr.Upstream(err, "creating the build context ConfigMap")
+	}
+	if len(plan.Secrets) > 0 {
+		// The API server's own error names the object, never a value.
+		if _, err := n.Secrets.Create(ctx, plan.SecretsObject(job), metav1.CreateOptions{}); err != nil {
+			forget(job)
+			return types.Build{}, apperr.Upstream(err, "creating the build's Secret of build secrets")
+		}
 	}
 	resumed, err := n.Jobs.Patch(ctx, job.Name, k8stypes.MergePatchType, []byte(`{"spec":{"suspend":false}}`), metav1.PatchOptions{})
 	if err != nil {

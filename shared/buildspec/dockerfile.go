@@ -40,7 +40,18 @@ func (p Plan) Dockerfile() string {
 	// the step programs come from the context, mounted for this step
 	// alone: no COPY, so no layer and no history entry holds the file, and
 	// the image has one layer over its source.
-	b.WriteString("RUN --mount=type=bind,target=" + kinds.ContextDir + " " + k.Run() + "\n")
+	// Each build secret is mounted for this step alone, and the variable
+	// that names it to the package manager lives in its shell alone.
+	b.WriteString("RUN --mount=type=bind,target=" + kinds.ContextDir)
+	var env strings.Builder
+	for _, name := range p.SecretNames() {
+		s, _ := k.Secret(name) // ParseRequest admitted only the kind's
+		b.WriteString(" --mount=type=secret,id=" + s.Name + ",target=" + s.Target + ",required=true")
+		if s.Env != "" {
+			env.WriteString("export " + s.Env + " && ")
+		}
+	}
+	b.WriteString(" " + env.String() + k.Run() + "\n")
 	if p.Base.User != "" {
 		b.WriteString("USER " + p.Base.User + "\n")
 	}

@@ -27,6 +27,8 @@ const (
 	// dockerDir holds the registry credential, in fetch and push steps
 	// only.
 	dockerDir = "/registry-auth"
+	// secretsDir holds the build secrets, in the build step only.
+	secretsDir = "/build-secrets"
 	// layoutsDir holds the layouts: the fetched source and cache, the
 	// built image and cache.
 	layoutsDir     = "/layouts"
@@ -267,7 +269,7 @@ func (p Plan) Job() *batchv1.Job {
 
 // volumes are the pod's volumes; each step mounts only those it needs.
 func (p Plan) volumes() []corev1.Volume {
-	return []corev1.Volume{
+	vols := []corev1.Volume{
 		{Name: "workspace", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: p.Name()},
 		}}},
@@ -288,6 +290,28 @@ func (p Plan) volumes() []corev1.Volume {
 		{Name: volumeLayouts, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(p.Disk)}}},
 		{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("1Mi"))}}},
 	}
+	if len(p.Secrets) > 0 {
+		// Not optional: a build whose Secret is gone does not run
+		// without it.
+		vols = append(vols, corev1.Volume{Name: volumeSecrets, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: p.SecretName(),
+		}}})
+	}
+	return vols
+}
+
+// SecretName names the build's Secret of build secrets.
+func (p Plan) SecretName() string { return names.BuildSecretName(p.Name()) }
+
+// SecretsObject holds the build secrets, owned by the build's Job so that it goes
+// when the Job goes, and immutable: what the build reads is what send
+// was given. It carries the build's labels and annotations, none of which
+// holds a value.
+func (p Plan) SecretsObject(job *batchv1.Job) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: p.meta(), Type: corev1.SecretTypeOpaque, Data: p.Secrets, Immutable: ptr(true)}
+	s.Name = p.SecretName()
+	s.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}
+	return s
 }
 
 // resources are a container's requests and limits, ephemeral storage (its

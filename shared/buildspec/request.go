@@ -6,7 +6,9 @@ package buildspec
 
 import (
 	"encoding/base64"
+	"errors"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -31,7 +33,16 @@ type Request struct {
 	Tag       string // target tag
 	Kind      kinds.Kind
 	File      []byte // the requirements file; nil for none
+	// Secrets are the build secrets by name, each one of the kind's
+	// (kinds.Secret): read by the install step alone, and no part of what
+	// the build is (ensure's identity) nor of anything stored but the
+	// build's own Secret.
+	Secrets map[string][]byte
 }
+
+// MaxSecretBytes bounds a build secret's value: a configuration file or a
+// token, far below what a Kubernetes Secret holds.
+const MaxSecretBytes = 16 << 10
 
 // Target is the target as the user wrote it.
 func (r Request) Target() string { return r.Repo + ":" + r.Tag }
@@ -103,6 +114,9 @@ func parseInput(p params.Params, cfg config.Config) (Request, error) {
 	if r.File, err = DecodeFile(b64, cfg.MaxContextBytes); err != nil {
 		return Request{}, err
 	}
+	if r.Secrets, err = parseSecrets(p, r.Kind, r.File != nil); err != nil {
+		return Request{}, err
+	}
 	// The context before the source is pinned is the least the build
 	// stores: refuse now what cannot fit, before anything is asked of the
 	// registry. The pinned plan is measured again, exactly.
@@ -168,20 +182,9 @@ func DecodeFile(b64 string, limit int) ([]byte, error) {
 	if b64 == "" {
 		return nil, nil
 	}
-	// base64 -i wraps lines; whitespace carries nothing.
-	clean := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
-			return -1
-		}
-		return r
-	}, b64)
-	// Refuse before decoding what could not fit anyway.
-	if base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(clean, "="))) > limit {
+	data, err := decodeBase64(b64, limit)
+	if errors.Is(err, errTooLarge) {
 		return nil, TooLarge(limit)
-	}
-	data, err := base64.StdEncoding.DecodeString(clean)
-	if err != nil {
-		data, err = base64.RawStdEncoding.DecodeString(clean)
 	}
 	if err != nil {
 		return nil, apperr.BadRequest("parameter \"file\" is not valid base64: encode the requirements file with base64 -w0")
@@ -190,6 +193,73 @@ func DecodeFile(b64 string, limit int) ([]byte, error) {
 		return nil, apperr.BadRequest("parameter \"file\" is not UTF-8 text: it must be the requirements file itself, base64-encoded")
 	}
 	return data, nil
+}
+
+// parseSecrets reads the secrets parameter: an object of the kind's secret
+// names to base64 values. No value is ever echoed.
+func parseSecrets(p params.Params, kind kinds.Kind, install bool) (map[string][]byte, error) {
+	raw, err := p.Strings("secrets")
+	if err != nil || len(raw) == 0 {
+		return nil, err
+	}
+	allowed := kind.SecretNames()
+	if len(allowed) == 0 {
+		return nil, apperr.BadRequest("kind %s takes no build secrets: its builds install from no index that needs one", kind.Name)
+	}
+	if !install {
+		return nil, apperr.BadRequest("build secrets are read by the install step alone: pass them with a requirements file (parameter \"file\")")
+	}
+	out := make(map[string][]byte, len(raw))
+	for name, b64 := range raw {
+		if _, ok := kind.Secret(name); !ok {
+			return nil, apperr.BadRequest("build secret %s is not one of kind %s: use %s (docs/kinds.md)", params.Name(name), kind.Name, strings.Join(allowed, ", "))
+		}
+		data, err := decodeBase64(b64, MaxSecretBytes)
+		if errors.Is(err, errTooLarge) {
+			return nil, apperr.BadRequest("build secret %q exceeds %d bytes", name, MaxSecretBytes)
+		}
+		if err != nil {
+			return nil, apperr.BadRequest("build secret %q is not valid base64: encode the file with base64 -w0", name)
+		}
+		if len(data) == 0 {
+			return nil, apperr.BadRequest("build secret %q is empty: leave it out, or pass its file", name)
+		}
+		out[name] = data
+	}
+	return out, nil
+}
+
+// SecretNames are the names of the request's build secrets, sorted.
+func (r Request) SecretNames() []string {
+	out := make([]string, 0, len(r.Secrets))
+	for name := range r.Secrets {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// errTooLarge is decodeBase64's answer for a value over its limit.
+var errTooLarge = errors.New("too large")
+
+// decodeBase64 decodes b64, padded or not, of at most limit bytes;
+// whitespace carries nothing (base64 -i wraps lines). What could not fit
+// is refused before it is decoded.
+func decodeBase64(b64 string, limit int) ([]byte, error) {
+	clean := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
+			return -1
+		}
+		return r
+	}, b64)
+	if base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(clean, "="))) > limit {
+		return nil, errTooLarge
+	}
+	data, err := base64.StdEncoding.DecodeString(clean)
+	if err != nil {
+		data, err = base64.RawStdEncoding.DecodeString(clean)
+	}
+	return data, err
 }
 
 // TooLarge is the 413 of a build context over limit bytes.

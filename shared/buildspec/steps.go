@@ -14,6 +14,9 @@ import (
 const (
 	volumeCredential = "docker-config"
 	volumeLayouts    = "layouts"
+	// volumeSecrets is the build's own Secret of build secrets, mounted in
+	// the build step alone.
+	volumeSecrets = "build-secrets"
 )
 
 // sourceLayoutName is the name buildctl gives the source's layout
@@ -132,12 +135,23 @@ func (p Plan) build() corev1.Container {
 		Args:            p.buildArgs(),
 		SecurityContext: restricted(),
 		Resources:       resources("50m", "64Mi", "500m", "256Mi", resource.MustParse("16Mi"), resource.MustParse("256Mi")),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: "workspace", MountPath: workspaceDir, ReadOnly: true},
-			{Name: volumeLayouts, MountPath: layoutsDir},
-			{Name: "run", MountPath: socketDir},
-		},
+		VolumeMounts:    p.buildMounts(),
 	}
+}
+
+// buildMounts are the build step's volumes: the context, the layouts, the
+// daemon's socket and, when the request has any, its build secrets, which
+// buildctl hands the daemon through its session for the install step.
+func (p Plan) buildMounts() []corev1.VolumeMount {
+	mounts := []corev1.VolumeMount{
+		{Name: "workspace", MountPath: workspaceDir, ReadOnly: true},
+		{Name: volumeLayouts, MountPath: layoutsDir},
+		{Name: "run", MountPath: socketDir},
+	}
+	if len(p.Secrets) > 0 {
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeSecrets, MountPath: secretsDir, ReadOnly: true})
+	}
+	return mounts
 }
 
 // buildArgs are buildctl's arguments: the build FROM the source's layout,
@@ -169,6 +183,11 @@ func (p Plan) buildArgs() []string {
 	}
 	if p.Provenance {
 		args = append(args, "--opt", "attest:provenance=mode=min")
+	}
+	// Secrets, never build arguments: BuildKit mounts them for the RUN
+	// that names them and records them nowhere.
+	for _, name := range p.SecretNames() {
+		args = append(args, "--secret", "id="+name+",src="+secretsDir+"/"+name)
 	}
 	return args
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/apache/openserverless-builder/shared/action"
+	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
@@ -30,6 +31,7 @@ func capabilities(_ context.Context, inv *action.Invocation) (any, error) {
 			MaxActiveBuilds:     cfg.MaxActiveBuilds,
 			MaxRetainedBuilds:   cfg.MaxRetainedBuilds,
 			MaxContextBytes:     cfg.MaxContextBytes,
+			MaxSecretBytes:      buildspec.MaxSecretBytes,
 			BuildTimeoutSeconds: int(cfg.BuildTimeout / time.Second),
 		},
 		BuildCache: cfg.BuildCache, Provenance: cfg.Provenance, Version: version,
@@ -45,7 +47,7 @@ func capabilities(_ context.Context, inv *action.Invocation) (any, error) {
 	}
 	for _, n := range kinds.Names() {
 		k, _ := kinds.Lookup(n)
-		o.Kinds = append(o.Kinds, types.KindOffer{Name: k.Name, File: k.File})
+		o.Kinds = append(o.Kinds, types.KindOffer{Name: k.Name, File: k.File, Secrets: k.SecretNames()})
 	}
 	return o, nil
 }

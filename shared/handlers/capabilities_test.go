@@ -30,11 +30,13 @@ func TestCapabilitiesSayWhatTheConfigurationSays(t *testing.T) {
 		map[string]any{"id": "node", "kind": "nodejs", "source": "node:21", "file": "package.json"},
 		map[string]any{"id": "py", "kind": "python", "source": "registry:5000/runtimes/python:v3", "file": "requirements.txt"},
 	}, body["builders"])
-	assert.Contains(t, body["kinds"], map[string]any{"name": "go", "file": "go.mod"})
+	assert.Contains(t, body["kinds"], map[string]any{"name": "go", "file": "go.mod", "secrets": []any{"goenv", "netrc"}})
+	assert.Contains(t, body["kinds"], map[string]any{"name": "python", "file": "requirements.txt", "secrets": []any{"pip.conf", "netrc"}})
+	assert.Contains(t, body["kinds"], map[string]any{"name": "ruby", "file": "Gemfile", "secrets": []any{}})
 	assert.Len(t, body["kinds"], 7)
 	assert.Equal(t, []any{"runtimes"}, body["shared_repositories"])
 	assert.Contains(t, body["allowed_sources"], "docker.io/apache/openserverless-runtime-")
-	assert.Equal(t, map[string]any{"max_active_builds": 2.0, "max_retained_builds": 20.0, "max_context_bytes": 4096.0, "build_timeout_seconds": 1800.0}, body["limits"])
+	assert.Equal(t, map[string]any{"max_active_builds": 2.0, "max_retained_builds": 20.0, "max_context_bytes": 4096.0, "max_secret_bytes": 16384.0, "build_timeout_seconds": 1800.0}, body["limits"])
 	assert.Equal(t, true, body["build_cache"])
 	assert.Equal(t, false, body["provenance"])
 	assert.NotEmpty(t, body["version"])

@@ -46,13 +46,39 @@ type Kind struct {
 	// Steps are the programs of steps/ that Install, Prepare and Extended
 	// run.
 	Steps []string
+	// Secrets are the build secrets the kind's package manager reads
+	// (docs/kinds.md): the only names send accepts for it.
+	Secrets []Secret
 }
+
+// Secret is a build secret a kind's package manager reads during the
+// install step alone: BuildKit mounts it at Target for that RUN, and
+// Env, when set, is the assignment that points the package manager at
+// it, exported in that RUN's shell alone. Neither reaches the image.
+type Secret struct {
+	Name   string
+	Target string
+	Env    string
+}
+
+// secretFile is a secret mounted where BuildKit mounts secrets by
+// default, and named to the package manager by the variable env.
+func secretFile(name, env string) Secret {
+	return Secret{Name: name, Target: SecretsDir + "/" + name, Env: env + "=" + SecretsDir + "/" + name}
+}
+
+// SecretsDir is where the install step finds the build secrets, mounted
+// for that step alone.
+const SecretsDir = "/run/secrets"
 
 // table holds the kinds send accepts. Why each fallback installs where it does
 // is in docs/kinds.md.
 var table = []Kind{
 	// The python launcher imports from the interpreter's site-packages.
-	{Name: "python", File: "requirements.txt", Install: "python3 -m pip install --no-cache-dir -r /tmp/requirements.txt"},
+	// pip reads a configuration file (an index URL with its credential) and
+	// a .netrc (the credential of an index the file names).
+	{Name: "python", File: "requirements.txt", Install: "python3 -m pip install --no-cache-dir -r /tmp/requirements.txt",
+		Secrets: []Secret{secretFile("pip.conf", "PIP_CONFIG_FILE"), secretFile("netrc", "NETRC")}},
 	// Node resolves modules from every parent of the action: /node_modules
 	// is found by every action under the runtime's action root, beside the
 	// packages the runtime ships there. The runtimes' /bin/extend installs
@@ -64,7 +90,10 @@ var table = []Kind{
 		Install: "npm install --omit=dev --no-audit --no-fund --prefix /tmp && mkdir -p /node_modules && cp -a /tmp/node_modules/. /node_modules/ && rm -rf /tmp/node_modules /tmp/package-lock.json",
 		Extended: step("node", "nodejs-pin.js", sent+"package.json") + " && " + step("sh", "nodejs-link.sh") + " && " +
 			step("node", "nodejs-check.js", sent+"package.json"),
-		Steps: []string{"nodejs-pin.js", "nodejs-link.sh", "nodejs-check.js"}},
+		Steps: []string{"nodejs-pin.js", "nodejs-link.sh", "nodejs-check.js"},
+		// npm reads its user configuration (a registry and its token) from
+		// the file npm_config_userconfig names.
+		Secrets: []Secret{secretFile("npmrc", "NPM_CONFIG_USERCONFIG")}},
 	// The PHP runtime's compile step copies /phpAction/composer/vendor into
 	// an action without one, and the runner loads its autoload.php: the
 	// user's packages are installed beside the ones the runtime ships there,
@@ -80,7 +109,10 @@ var table = []Kind{
 		Install:  step("sh", "php-install.sh", "/tmp/composer.json"),
 		Prepare:  step("php", "php-prepare.php", sent+"composer.json"),
 		Extended: step("php", "php-pin.php", sent+"composer.json") + " && " + step("php", "php-check.php", sent+"composer.json"),
-		Steps:    []string{"php-install.sh", "php-prepare.php", "php-pin.php", "php-check.php"}},
+		Steps:    []string{"php-install.sh", "php-prepare.php", "php-pin.php", "php-check.php"},
+		// composer reads auth.json's content from COMPOSER_AUTH, which
+		// takes precedence over the auth.json of COMPOSER_HOME.
+		Secrets: []Secret{{Name: "auth.json", Target: SecretsDir + "/auth.json", Env: `COMPOSER_AUTH="$(cat ` + SecretsDir + `/auth.json)"`}}},
 	// The Java runtimes' compile step puts only the launcher, gson and the
 	// action's own jars on the classpath, and the images without
 	// /bin/extend have no Maven. The java runtimes' /bin/extend (25) copies
@@ -99,8 +131,11 @@ var table = []Kind{
 	// runtimes' /bin/extend (go 1.25) only removes go.mod, which would
 	// leave every download to the action's init: the same download runs
 	// after it, from the copy of the file sent.
+	// The go command reads a go env file (GOPROXY, GONOSUMDB, GOPRIVATE,
+	// a proxy's credential in its URL) from GOENV, and the credentials of
+	// HTTPS hosts from NETRC.
 	{Name: "go", File: "go.mod", Install: step("sh", "go-download.sh", "/tmp/go.mod"), Extended: step("sh", "go-download.sh", sent+"go.mod"),
-		Steps: []string{"go-download.sh"}},
+		Steps: []string{"go-download.sh"}, Secrets: []Secret{secretFile("goenv", "GOENV"), secretFile("netrc", "NETRC")}},
 	// The Ruby launcher runs actions under bundler, with the action's own
 	// Gemfile: gems installed in the image are not what it loads.
 	{Name: "ruby", File: "Gemfile", Install: refuse("ruby",
@@ -140,6 +175,26 @@ func (k Kind) Run() string {
 	}
 	return "cp " + ContextDir + "/" + k.File + " /tmp/" + k.File + " && " +
 		"if [ -x /bin/extend ]; then " + extend + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " " + k.Sent()
+}
+
+// SecretNames are the names of the kind's build secrets, in the table's
+// order.
+func (k Kind) SecretNames() []string {
+	out := make([]string, len(k.Secrets))
+	for i, s := range k.Secrets {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Secret is the kind's build secret called name.
+func (k Kind) Secret(name string) (Secret, bool) {
+	for _, s := range k.Secrets {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Secret{}, false
 }
 
 // StepFiles are the programs the kind's steps run, by file name, as the

@@ -40,6 +40,7 @@ type (
 	}
 	Secrets interface {
 		Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error)
+		Create(ctx context.Context, s *corev1.Secret, opts metav1.CreateOptions) (*corev1.Secret, error)
 	}
 	Pods interface {
 		List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error)

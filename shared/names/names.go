@@ -142,6 +142,9 @@ func IndexName(user string) string {
 // RecordName is the name of a build's record: its Job's, suffixed.
 func RecordName(jobName string) string { return jobName + "-record" }
 
+// BuildSecretName names the Secret of a build's build secrets.
+func BuildSecretName(jobName string) string { return jobName + "-secrets" }
+
 // RecordLogName is the name of the ConfigMap holding a record's log.
 func RecordLogName(jobName string) string { return jobName + "-log" }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -112,6 +113,49 @@ func (p Params) Bool(key string, def bool) (bool, error) {
 		}
 	}
 	return false, apperr.BadRequest("parameter %q must be true or false, got %s", key, describe(p[key]))
+}
+
+// Strings returns key as an object of strings, or nil when absent. A JSON
+// body and `-p key '{...}'` send an object; a web query string sends its
+// JSON text, accepted too. Its values are never echoed: they may be
+// secret.
+func (p Params) Strings(key string) (map[string]string, error) {
+	if !p.Has(key) {
+		return nil, nil
+	}
+	v := p[key]
+	if text, ok := v.(string); ok {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(text), &obj); err != nil || obj == nil {
+			return nil, apperr.BadRequest("parameter %q must be an object of names to strings", key)
+		}
+		v = obj
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, apperr.BadRequest("parameter %q must be an object of names to strings, got %s", key, describe(v))
+	}
+	out := make(map[string]string, len(obj))
+	for k, x := range obj {
+		s, ok := x.(string)
+		if !ok {
+			return nil, apperr.BadRequest("parameter %q: the value of %s must be a string", key, Name(k))
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// simpleName is what a name must look like to be echoed in a message.
+var simpleName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
+
+// Name quotes an object key of a request for a message, when it looks
+// like a name: a value pasted where a name goes is not echoed.
+func Name(k string) string {
+	if simpleName.MatchString(k) {
+		return strconv.Quote(k)
+	}
+	return "a name that is not one"
 }
 
 // describe names a bad value briefly, without echoing long or odd input.

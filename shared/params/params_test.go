@@ -92,3 +92,40 @@ func TestBadValueIsNotEchoedWhenLong(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "secret-looking")
 }
+
+func TestStrings(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      any
+		want    map[string]string
+		wantErr string
+	}{
+		{"absent", nil, nil, ""},
+		{"object", map[string]any{"netrc": "bWFjaGluZQ=="}, map[string]string{"netrc": "bWFjaGluZQ=="}, ""},
+		{"json text from a query string", `{"netrc":"eA=="}`, map[string]string{"netrc": "eA=="}, ""},
+		{"empty object", map[string]any{}, map[string]string{}, ""},
+		{"array", []any{"x"}, nil, "got an array"},
+		{"text that is no object", "s3cr3t-token", nil, "must be an object"},
+		{"json null", "null", nil, "must be an object"},
+		{"value not a string", map[string]any{"netrc": 5.0}, nil, `the value of "netrc" must be a string`},
+		{"a value pasted as the name", map[string]any{"machine host login u password s3cr3t": 5.0}, nil, "a name that is not one"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Params{}
+			if tc.in != nil {
+				p["secrets"] = tc.in
+			}
+			got, err := p.Strings("secrets")
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.NotContains(t, err.Error(), "s3cr3t", "a value is never echoed")
+				assert.Equal(t, http.StatusBadRequest, apperr.Status(err))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

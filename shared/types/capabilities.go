@@ -29,12 +29,17 @@ type BuilderOffer struct {
 type KindOffer struct {
 	Name string `json:"name"`
 	File string `json:"file"`
+	// Secrets are the build secrets the kind's builds read (send's and
+	// ensure's secrets parameter); [] for none.
+	Secrets []string `json:"secrets"`
 }
 
 // Limits are the fair-use limits that apply to the caller.
 type Limits struct {
-	MaxActiveBuilds     int `json:"max_active_builds"` // 0: none
-	MaxRetainedBuilds   int `json:"max_retained_builds"`
-	MaxContextBytes     int `json:"max_context_bytes"`
+	MaxActiveBuilds   int `json:"max_active_builds"` // 0: none
+	MaxRetainedBuilds int `json:"max_retained_builds"`
+	MaxContextBytes   int `json:"max_context_bytes"`
+	// MaxSecretBytes bounds each build secret's value.
+	MaxSecretBytes      int `json:"max_secret_bytes"`
 	BuildTimeoutSeconds int `json:"build_timeout_seconds"`
 }

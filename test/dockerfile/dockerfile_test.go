@@ -153,3 +153,43 @@ func FuzzSend(f *testing.F) {
 		check(t, source, target, kind, file)
 	})
 }
+
+// TestEveryKindWithItsSecrets: a build with every secret of its kind has
+// one RUN that mounts each secret for the install alone, where the kind
+// says, and names it to the package manager in that RUN's shell; no other
+// instruction (no ARG, no ENV) carries one.
+func TestEveryKindWithItsSecrets(t *testing.T) {
+	cfg, err := config.FromParams(params.Params{})
+	require.NoError(t, err)
+	for _, name := range kinds.Names() {
+		k, _ := kinds.Lookup(name)
+		if len(k.Secrets) == 0 {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			secrets := map[string]any{}
+			for _, s := range k.Secrets {
+				secrets[s.Name] = base64.StdEncoding.EncodeToString([]byte("v"))
+			}
+			p := params.Params{"source": "busybox:1", "target": "devel:v1", "kind": name, "file": requirements, "secrets": secrets}
+			req, err := buildspec.ParseRequest(p, identity.Caller{Name: "devel", Web: true}, cfg)
+			require.NoError(t, err)
+			plan := buildspec.Plan{Request: req, Base: buildspec.Base{Digest: "sha256:" + strings.Repeat("5", 64), User: "nobody"}}
+			got := parse(t, plan.Dockerfile())
+			require.Len(t, got, 4)
+			run := got[2]
+			assert.Equal(t, "run", run.cmd)
+			flags := []string{"--mount=type=bind,target=" + kinds.ContextDir}
+			var env string
+			for _, n := range req.SecretNames() {
+				s, _ := k.Secret(n)
+				flags = append(flags, "--mount=type=secret,id="+s.Name+",target="+s.Target+",required=true")
+				if s.Env != "" {
+					env += "export " + s.Env + " && "
+				}
+			}
+			assert.Equal(t, flags, run.flags)
+			assert.Equal(t, []string{env + k.Run()}, run.args)
+		})
+	}
+}

@@ -31,6 +31,8 @@ func TestAdmissionPolicyHoldsTheBuildShape(t *testing.T) {
 	ctx := context.Background()
 	sa := saClient(t)
 	plan := buildPlan(t)
+	// With build secrets: the cases change their volume and mount too.
+	plan.Secrets = map[string][]byte{"netrc": []byte("machine 127.0.0.1 login a password b")}
 	dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 	create := func(edit func(*batchv1.Job)) error {
 		job := plan.Job()
@@ -160,6 +162,70 @@ func TestBuilderCreatesAndDeletesOnlyItsConfigMaps(t *testing.T) {
 	require.NoError(t, sa.BatchV1().Jobs(bns).Delete(ctx, job.Name, metav1.DeleteOptions{PropagationPolicy: &bg}))
 	require.Eventually(t, func() bool {
 		_, err := cms.Get(ctx, job.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, 60*time.Second, 200*time.Millisecond, "the garbage collector removes it with its Job")
+}
+
+// TestBuilderCreatesOnlyBuildSecrets: the builder's right to create
+// Secrets in the build namespace (deploy/rbac.yaml) makes nothing but a
+// build's own secrets, on the real API server: a service-account token, a
+// registry credential, a Secret no Job owns or owned by another build,
+// one that can be rewritten, one with a key no kind reads, or by another
+// name are refused by the policy; the builder reads, updates and deletes
+// none; the garbage collector removes the build's with its Job.
+func TestBuilderCreatesOnlyBuildSecrets(t *testing.T) {
+	ctx := context.Background()
+	sa := saClient(t)
+	secrets := sa.CoreV1().Secrets(bns)
+	plan := buildPlan(t)
+	plan.ID = "se01234567"
+	plan.Secrets = map[string][]byte{"netrc": []byte("machine 127.0.0.1 login a password b")}
+	job, err := sa.BatchV1().Jobs(bns).Create(ctx, plan.Job(), metav1.CreateOptions{})
+	require.NoError(t, err, "a suspended build Job: no pod runs")
+	bg := metav1.DeletePropagationBackground
+	t.Cleanup(func() {
+		_ = stack.kube.Client.BatchV1().Jobs(bns).Delete(context.Background(), job.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	})
+	variant := func(edit func(*corev1.Secret)) *corev1.Secret {
+		s := plan.SecretsObject(job)
+		edit(s)
+		return s
+	}
+	refused := map[string]*corev1.Secret{
+		"a service-account token": variant(func(s *corev1.Secret) {
+			s.Type = corev1.SecretTypeServiceAccountToken
+			s.Annotations = map[string]string{corev1.ServiceAccountNameKey: "openserverless-builder"}
+			s.Data = nil
+		}),
+		"a registry credential": variant(func(s *corev1.Secret) {
+			s.Type = corev1.SecretTypeDockerConfigJson
+			s.Data = map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{}}`)}
+		}),
+		"no owner":                   variant(func(s *corev1.Secret) { s.OwnerReferences = nil }),
+		"owned by another build":     variant(func(s *corev1.Secret) { s.OwnerReferences[0].Name = "build-victim-0123456789" }),
+		"mutable":                    variant(func(s *corev1.Secret) { s.Immutable = nil }),
+		"a key no kind reads":        variant(func(s *corev1.Secret) { s.Data = map[string][]byte{"id_rsa": []byte("k")} }),
+		"written as stringData":      variant(func(s *corev1.Secret) { s.StringData = map[string]string{"netrc": "x"} }),
+		"without the builder labels": variant(func(s *corev1.Secret) { s.Labels = nil }),
+		"another name":               variant(func(s *corev1.Secret) { s.Name = "couchdb-admin" }),
+	}
+	for what, s := range refused {
+		_, err := secrets.Create(ctx, s, metav1.CreateOptions{})
+		require.Error(t, err, what)
+		assert.True(t, apierrors.IsForbidden(err), "%s: %v", what, err)
+		assert.ErrorContains(t, err, "openserverless-builder-secrets", what)
+	}
+	_, err = secrets.Create(ctx, plan.SecretsObject(job), metav1.CreateOptions{})
+	require.NoError(t, err, "the build's own secrets")
+
+	_, err = secrets.Get(ctx, plan.SecretName(), metav1.GetOptions{})
+	assert.True(t, apierrors.IsForbidden(err), "the builder reads no build secret back: %v", err)
+	err = secrets.Delete(ctx, plan.SecretName(), metav1.DeleteOptions{})
+	assert.True(t, apierrors.IsForbidden(err), "nor deletes one: %v", err)
+
+	require.NoError(t, sa.BatchV1().Jobs(bns).Delete(ctx, job.Name, metav1.DeleteOptions{PropagationPolicy: &bg}))
+	require.Eventually(t, func() bool {
+		_, err := stack.kube.Client.CoreV1().Secrets(bns).Get(ctx, plan.SecretName(), metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, 60*time.Second, 200*time.Millisecond, "the garbage collector removes it with its Job")
 }

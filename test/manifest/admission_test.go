@@ -15,8 +15,9 @@ import (
 // TestAdmissionPolicyParses: deploy/admission.yaml is a policy and its
 // bindings once its parameters are filled in: one holds the Jobs and pods
 // of the build namespace (ephemeral containers and resizes included) and
-// demands a digest, the other what the builder creates, updates and
-// deletes of ConfigMaps there; both deny and say why for every rule.
+// demands a digest, the others what the builder creates, updates and
+// deletes of ConfigMaps and of Secrets there; all deny and say why for
+// every rule.
 // (test/e2e proves on the real API server what it admits and refuses.)
 func TestAdmissionPolicyParses(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
@@ -28,13 +29,14 @@ func TestAdmissionPolicyParses(t *testing.T) {
 		return v
 	})
 	docs := strings.Split(text, "\n---\n")
-	require.Len(t, docs, 4, "two policies, each with its binding")
+	require.Len(t, docs, 6, "three policies, each with its binding")
 	want := []struct {
 		resources  []string
 		operations []admissionv1.OperationType
 	}{
 		{[]string{"jobs", "pods", "pods/ephemeralcontainers", "pods/resize"}, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}},
 		{[]string{"configmaps"}, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete}},
+		{[]string{"secrets"}, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete}},
 	}
 	for i, w := range want {
 		var policy admissionv1.ValidatingAdmissionPolicy

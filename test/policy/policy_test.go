@@ -248,6 +248,9 @@ func plans(t *testing.T, privileged bool) map[string]buildspec.Plan {
 	}
 	cached := buildspec.NewPlan(req(file), "devel", "0123456789", "nuvolaris-registry-svc:5000", src, conf(params.Params{"registry_insecure": true}))
 	cached.CacheDigest = digest
+	// The cases' base carries build secrets: their volume and mount are
+	// the ones an attacker would change.
+	cached.Secrets = map[string][]byte{"netrc": []byte("machine 127.0.0.1 login a password b")}
 	public := buildspec.Base{Digest: digest, Fetch: "index.docker.io/apache/openserverless-runtime-python@" + digest}
 	// A plan whose fetch step pulls the source as given, tag and digest.
 	asGiven := buildspec.NewPlan(req(file), "devel", "0123456789", "nuvolaris-registry-svc:5000", buildspec.Base{Digest: digest}, conf(params.Params{}))

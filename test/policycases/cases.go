@@ -317,6 +317,40 @@ func Cases() []Case {
 				}
 			}
 		}), "refused: workspace", "", false},
+		{"another build's secrets", volume("build-secrets", corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "build-victim-0123456789-secrets"}}), "refused: build-secrets", "", false},
+		{"the build secrets by chosen items", pod(func(s *corev1.PodSpec) {
+			for i := range s.Volumes {
+				if s.Volumes[i].Name == "build-secrets" {
+					s.Volumes[i].Secret.Items = []corev1.KeyToPath{{Key: "netrc", Path: "netrc"}}
+				}
+			}
+		}), "refused: build-secrets", "", false},
+		{"optional build secrets", pod(func(s *corev1.PodSpec) {
+			for i := range s.Volumes {
+				if s.Volumes[i].Name == "build-secrets" {
+					s.Volumes[i].Secret.Optional = &yes
+				}
+			}
+		}), "refused: build-secrets", "", false},
+		{"the build secrets in the daemon", step(names.StepDaemon, func(c *corev1.Container) {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "build-secrets", MountPath: "/build-secrets", ReadOnly: true})
+		}), "refused: buildkitd", "", false},
+		{"the build secrets in a push step", step(names.StepPush, func(c *corev1.Container) {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "build-secrets", MountPath: "/build-secrets", ReadOnly: true})
+		}), "refused: push", "", false},
+		{"the build secrets writable", step(names.StepBuild, func(c *corev1.Container) {
+			for i := range c.VolumeMounts {
+				if c.VolumeMounts[i].Name == "build-secrets" {
+					c.VolumeMounts[i].ReadOnly = false
+				}
+			}
+		}), "refused: build", "", false},
+		{"the registry credential as a build secret", step(names.StepBuild, func(c *corev1.Container) {
+			c.Args = append(c.Args, "--secret", "id=netrc,src=/layouts/../registry-auth/config.json")
+		}), "refused: build", "", false},
+		{"a build argument", step(names.StepBuild, func(c *corev1.Container) {
+			c.Args = append(c.Args, "--opt", "build-arg:TOKEN=x")
+		}), "refused: build", "", false},
 		{"an unbounded emptyDir", volume("layouts", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}), "refused: layouts", "", false},
 		{"an emptyDir in memory", volume("layouts", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium: corev1.StorageMediumMemory, SizeLimit: ptr(resource.MustParse("1Gi"))}}), "refused: layouts", "", false},
