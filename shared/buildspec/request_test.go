@@ -133,7 +133,7 @@ func TestDockerfile(t *testing.T) {
 	require.Len(t, lines, 5, "no COPY: the file never has a layer of its own")
 	assert.Equal(t, "FROM apache/openserverless-runtime-python:v3.13-2506091954@"+digest, lines[1], "pinned to the resolved digest")
 	assert.Equal(t, "USER root", lines[2])
-	assert.True(t, strings.HasPrefix(lines[3], "RUN --mount=type=bind,target=/builder-context cp /builder-context/requirements.txt /tmp/requirements.txt && "), lines[3])
+	assert.True(t, strings.HasPrefix(lines[3], "RUN --mount=type=bind,target=/builder-context export PIP_NO_INPUT=1 && cp /builder-context/requirements.txt /tmp/requirements.txt && "), lines[3])
 	assert.Contains(t, lines[3], "[ -x /bin/extend ]")
 	assert.Equal(t, "USER nobody", lines[4], "back to the source's user")
 

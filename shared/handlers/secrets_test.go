@@ -98,7 +98,7 @@ func TestSendHandsBuildSecretsToTheInstallStepAlone(t *testing.T) {
 
 	cm, err := cs.CoreV1().ConfigMaps(buildNS).Get(ctx, sent.JobName, metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Contains(t, cm.Data["Dockerfile"], "RUN --mount=type=bind,target=/builder-context --mount=type=secret,id=netrc,target=/run/secrets/netrc,required=true export NETRC=/run/secrets/netrc && cp ")
+	assert.Contains(t, cm.Data["Dockerfile"], "RUN --mount=type=bind,target=/builder-context --mount=type=secret,id=netrc,target=/run/secrets/netrc,required=true export NETRC=/run/secrets/netrc && export PIP_NO_INPUT=1 && cp ")
 	assert.NotContains(t, cm.Data, "netrc", "no secret is part of the context")
 
 	cms, err := cs.CoreV1().ConfigMaps(buildNS).List(ctx, metav1.ListOptions{})

@@ -46,6 +46,10 @@ type Kind struct {
 	// Steps are the programs of steps/ that Install, Prepare and Extended
 	// run.
 	Steps []string
+	// Unattended, when set, is exported in the install step's shell
+	// before anything runs: what keeps the package manager from asking
+	// a question nobody can answer.
+	Unattended string
 	// Secrets are the build secrets the kind's package manager reads
 	// (docs/kinds.md): the only names send accepts for it.
 	Secrets []Secret
@@ -77,8 +81,11 @@ var table = []Kind{
 	// The python launcher imports from the interpreter's site-packages.
 	// pip reads a configuration file (an index URL with its credential) and
 	// a .netrc (the credential of an index the file names).
+	// Without PIP_NO_INPUT, an index that answers 401 makes pip prompt
+	// for a user, and the build fail with a traceback of the prompt.
 	{Name: "python", File: "requirements.txt", Install: "python3 -m pip install --no-cache-dir -r /tmp/requirements.txt",
-		Secrets: []Secret{secretFile("pip.conf", "PIP_CONFIG_FILE"), secretFile("netrc", "NETRC")}},
+		Unattended: "PIP_NO_INPUT=1",
+		Secrets:    []Secret{secretFile("pip.conf", "PIP_CONFIG_FILE"), secretFile("netrc", "NETRC")}},
 	// Node resolves modules from every parent of the action: /node_modules
 	// is found by every action under the runtime's action root, beside the
 	// packages the runtime ships there. The runtimes' /bin/extend installs
@@ -123,7 +130,12 @@ var table = []Kind{
 		"this java runtime has no /bin/extend and no Maven, and its compile step loads only the action's own jars: "+
 			"package the dependencies in the action's jar (a jar with dependencies), or use a java runtime with /bin/extend (v25)"),
 		Extended: step("sh", "java-classpath.sh", sent+"pom.xml"),
-		Steps:    []string{"java-classpath.sh", "java-launcher.py"}},
+		Steps:    []string{"java-classpath.sh", "java-launcher.py"},
+		// Maven 3.8 (Debian's, the runtimes') reads the user settings
+		// (servers and their credentials, mirrors) from ~/.m2/settings.xml
+		// of the user it runs as, root in the install step, and takes no
+		// variable for another file.
+		Secrets: []Secret{{Name: "settings.xml", Target: "/root/.m2/settings.xml"}}},
 	// The Go runtime's compile step builds actions at init as the runtime's
 	// user with GOPATH=/home/go, not the image's GOPATH: the modules go to
 	// /home/go's module cache, writable by that user (so the compile
@@ -173,8 +185,12 @@ func (k Kind) Run() string {
 	if k.Prepare != "" || k.Extended != "" {
 		extend = "cp /tmp/" + k.File + " " + k.Sent() + " && " + extend
 	}
-	return "cp " + ContextDir + "/" + k.File + " /tmp/" + k.File + " && " +
+	run := "cp " + ContextDir + "/" + k.File + " /tmp/" + k.File + " && " +
 		"if [ -x /bin/extend ]; then " + extend + "; else " + k.Install + "; fi && rm -f /tmp/" + k.File + " " + k.Sent()
+	if k.Unattended != "" {
+		run = "export " + k.Unattended + " && " + run
+	}
+	return run
 }
 
 // SecretNames are the names of the kind's build secrets, in the table's
