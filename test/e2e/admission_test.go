@@ -205,7 +205,6 @@ func TestBuilderCreatesOnlyBuildSecrets(t *testing.T) {
 		"owned by another build":     variant(func(s *corev1.Secret) { s.OwnerReferences[0].Name = "build-victim-0123456789" }),
 		"mutable":                    variant(func(s *corev1.Secret) { s.Immutable = nil }),
 		"a key no kind reads":        variant(func(s *corev1.Secret) { s.Data = map[string][]byte{"id_rsa": []byte("k")} }),
-		"written as stringData":      variant(func(s *corev1.Secret) { s.StringData = map[string]string{"netrc": "x"} }),
 		"without the builder labels": variant(func(s *corev1.Secret) { s.Labels = nil }),
 		"another name":               variant(func(s *corev1.Secret) { s.Name = "couchdb-admin" }),
 	}

@@ -16,6 +16,7 @@ type ComposerRepository struct {
 	// URL is the repository's root, for {"type": "composer", "url": URL}.
 	URL string
 	srv *httptest.Server
+	Gate
 }
 
 // ComposerPackage is a package Name ("vendor/name") at Version, whose
@@ -28,7 +29,8 @@ type ComposerPackage struct {
 // StartComposerRepository serves pkgs until Close.
 func StartComposerRepository(pkgs ...ComposerPackage) (*ComposerRepository, error) {
 	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux) // the dist URLs name its address
+	repo := &ComposerRepository{}
+	srv := httptest.NewServer(repo.wrap(mux)) // the dist URLs name its address
 	url := srv.URL
 	dists := map[string][]byte{}
 	index := map[string]map[string]any{}
@@ -60,7 +62,8 @@ func StartComposerRepository(pkgs ...ComposerPackage) (*ComposerRepository, erro
 		_, _ = w.Write(packages)
 	})
 	mux.HandleFunc("GET /dist/{file}", serveFiles(dists, "application/zip"))
-	return &ComposerRepository{URL: url, srv: srv}, nil
+	repo.URL, repo.srv = url, srv
+	return repo, nil
 }
 
 // Close stops the repository.

@@ -27,6 +27,7 @@ type MavenRepository struct {
 	// URL is the repository's root, for <repository><url>.
 	URL string
 	srv *httptest.Server
+	Gate
 }
 
 // MavenArtifact is a jar, Group:Artifact:Version, holding one class,
@@ -65,7 +66,8 @@ func StartMavenRepository(base string, artifacts ...MavenArtifact) (*MavenReposi
 			"<versioning><latest>%s</latest><release>%[3]s</release><versions>%s</versions></versioning></metadata>\n",
 			a.Group, a.Artifact, a.Version, listed)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	repo := &MavenRepository{}
+	repo.srv = httptest.NewServer(repo.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 		data, ok := files[name]
 		if !ok {
@@ -78,8 +80,9 @@ func StartMavenRepository(base string, artifacts ...MavenArtifact) (*MavenReposi
 			data = []byte(hex.EncodeToString(sum[:]))
 		}
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
-	}))
-	return &MavenRepository{URL: srv.URL + "/", srv: srv}, nil
+	})))
+	repo.URL = repo.srv.URL + "/"
+	return repo, nil
 }
 
 // Close stops the repository.

@@ -23,6 +23,7 @@ type PythonIndex struct {
 	// URL is the index's root, for --index-url.
 	URL string
 	srv *httptest.Server
+	Gate
 }
 
 // Wheel is a pure-Python package of one module, Name, whose __init__.py
@@ -56,8 +57,10 @@ func StartPythonIndex(wheels ...Wheel) (*PythonIndex, error) {
 		fmt.Fprintf(w, "<!DOCTYPE html>\n<html><body>\n%s</body></html>\n", page)
 	})
 	mux.HandleFunc("GET /files/{file}", serveFiles(files, "application/octet-stream"))
-	srv := httptest.NewServer(mux)
-	return &PythonIndex{URL: srv.URL + "/simple/", srv: srv}, nil
+	p := &PythonIndex{}
+	p.srv = httptest.NewServer(p.wrap(mux))
+	p.URL = p.srv.URL + "/simple/"
+	return p, nil
 }
 
 // serveFiles serves the file named by the path's {file}, or 404.
