@@ -147,13 +147,13 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 	// A pom names the repository as its central one, for dependencies and
 	// plugins. It names the dependency plugin's version: the repository
 	// serves the one Debian packages, not Maven 3.8's default (2.8).
-	pom := func(artifact string) string {
+	pom := func(version string) string {
 		return `<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>my</groupId><artifactId>action</artifactId><version>1.0.0</version>
   <repositories><repository><id>central</id><url>` + maven.URL + `</url></repository></repositories>
   <pluginRepositories><pluginRepository><id>central</id><url>` + maven.URL + `</url></pluginRepository></pluginRepositories>
-  <dependencies><dependency><groupId>osb</groupId><artifactId>` + artifact + `</artifactId><version>1.0.0</version></dependency>
+  <dependencies><dependency><groupId>osb</groupId><artifactId>greeting</artifactId><version>` + version + `</version></dependency>
     <dependency><groupId>osb</groupId><artifactId>ranged</artifactId><version>[1.0,2.0)</version></dependency></dependencies>
   <build><plugins><plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId><version>3.5.0</version></plugin></plugins></build>
 </project>`
@@ -175,7 +175,7 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 		probe   string
 		files   map[string]string
 		want    string
-		missing string // requirements naming a package that does not exist
+		missing string // requirements whose constraint no version meets (or no package exists for)
 		refusal string // the package manager's message for it
 	}{
 		{"python v3.12 (pip)", localstack.PythonV312(), "python", pyReq, pythonProbe, map[string]string{"/opt/probe/main.py": pyMain},
@@ -190,8 +190,8 @@ func TestKindsLoadTheirDependencies(t *testing.T) {
 			"probe: osb/greeting 1.0.0 loaded osb/ranged 1.5.0 beside shipped by the runtime", composer("osb/missing"), "osb/missing, it could not be found"},
 		{"php v8.4 (/bin/extend)", localstack.PhpV84(), "php", composer("osb/greeting"), php84Probe, map[string]string{"/opt/probe/index.php": phpMain},
 			"probe: osb/greeting 1.0.0 loaded osb/ranged 1.5.0 beside shipped by the runtime", composer("osb/missing"), "matching version of package osb/missing"},
-		{"java v25 (/bin/extend)", localstack.JavaV25(), "java", pom("greeting"), javaProbe, map[string]string{"/opt/probe/Main.java": javaMain},
-			`{"probe":"osb:greeting 1.0.0 loaded osb:ranged 1.5.0 beside gson"}`, pom("missing"), "Could not find artifact osb:missing:jar:1.0.0"},
+		{"java v25 (/bin/extend)", localstack.JavaV25(), "java", pom("1.0.0"), javaProbe, map[string]string{"/opt/probe/Main.java": javaMain},
+			`{"probe":"osb:greeting 1.0.0 loaded osb:ranged 1.5.0 beside gson"}`, pom("3.0.0"), "Could not find artifact osb:greeting:jar:3.0.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			source := standIn(t, tc.standIn)

@@ -229,6 +229,13 @@ func TestKindGoModules(t *testing.T) {
 			_, st = buildAndWait(t, tc.user, map[string]any{"source": probeImage(t, sent["image"].(string), probe), "target": tc.user + "/go:probe", "kind": "go", "file": b64(gomod)})
 			require.Equal(t, "succeeded", st["status"], "the probe compiles offline: %v", st["logs"])
 			assert.Contains(t, st["logs"], "probe: the module: loaded", "and its action runs")
+
+			// A version the module never had fails the build, with the go
+			// command's message naming it.
+			unmet := strings.Replace(gomod, "v0.8.1", "v0.99.0", 1)
+			_, st = buildAndWait(t, tc.user, map[string]any{"source": tc.source, "target": tc.user + "/go:unmet", "kind": "go", "file": b64(unmet)})
+			assert.Equal(t, "failed", st["status"])
+			assert.Contains(t, st["logs"], "github.com/pkg/errors@v0.99.0", "the go command's message names the module and version")
 		})
 	}
 }
