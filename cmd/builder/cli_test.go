@@ -78,6 +78,8 @@ func TestUserCommandsOverTheWeb(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "python:3.13  python  requirements.txt  apache/openserverless-runtime-python:v3.13-2506091954")
 	assert.Contains(t, out, "nodejs:21")
+	assert.Contains(t, out, "python  requirements.txt  pip.conf, netrc", "each kind's build secrets")
+	assert.Contains(t, out, "ruby    Gemfile           -")
 
 	code, _, errOut = builder(t, s, develAuth, "devel", "list-images", "--catalog", "other")
 	assert.Equal(t, exitError, code)

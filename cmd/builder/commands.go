@@ -411,6 +411,15 @@ func printBuilders(w io.Writer, offer types.Offer) {
 	for _, b := range offer.Builders {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.ID, b.Kind, b.File, b.Source)
 	}
+	fmt.Fprintln(tw, "")
+	fmt.Fprintln(tw, "KIND\tFILE\tSECRETS (--secret NAME=FILE)")
+	for _, k := range offer.Kinds {
+		secrets := strings.Join(k.Secrets, ", ")
+		if secrets == "" {
+			secrets = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.File, secrets)
+	}
 	tw.Flush()
 }
 
