@@ -26,14 +26,14 @@ func (c *cli) commands() []*cobra.Command {
 	var send struct {
 		source, target, kind, file string
 		secrets                    []string
-		follow                     bool
+		follow, rebuild            bool
 	}
 	sendCmd := &cobra.Command{
-		Use:     "send --source IMAGE --target REPO:TAG [--kind KIND] [--requirements FILE] [--secret NAME=FILE]... [--follow]",
+		Use:     "send --source IMAGE --target REPO:TAG [--kind KIND] [--requirements FILE] [--secret NAME=FILE]... [--rebuild] [--follow]",
 		Short:   "start a build of a custom runtime (task builder:send)",
 		Example: "  builder send --source apache/openserverless-runtime-python:v3.13-2506091954 --target devel:python3.13-custom --requirements requirements.txt --follow",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.send(cmd.Context(), send.source, send.target, send.kind, send.file, send.secrets, send.follow)
+			return c.send(cmd.Context(), send.source, send.target, send.kind, send.file, send.secrets, send.rebuild, send.follow)
 		},
 	}
 	sendCmd.Flags().StringVar(&send.source, "source", "", "base runtime image")
@@ -41,6 +41,7 @@ func (c *cli) commands() []*cobra.Command {
 	sendCmd.Flags().StringVar(&send.kind, "kind", "", "runtime kind: "+strings.Join(kinds.Names(), ", ")+" (default: from the requirements file name)")
 	sendCmd.Flags().StringVar(&send.file, "requirements", "", "the kind's requirements file (requirements.txt, package.json, ...)")
 	sendCmd.Flags().StringArrayVar(&send.secrets, "secret", nil, secretUsage)
+	sendCmd.Flags().BoolVar(&send.rebuild, "rebuild", false, "build even when you have an image of the same source, kind and file (default: reuse it)")
 	sendCmd.Flags().BoolVar(&send.follow, "follow", false, "follow the build until it ends; exit non-zero if it fails")
 
 	var ens struct {
@@ -423,11 +424,14 @@ func printBuilders(w io.Writer, offer types.Offer) {
 	tw.Flush()
 }
 
-func (c *cli) send(ctx context.Context, source, target, kind, file string, secrets []string, follow bool) error {
+func (c *cli) send(ctx context.Context, source, target, kind, file string, secrets []string, rebuild, follow bool) error {
 	if source == "" || target == "" {
 		return usageError{"--source and --target are required"}
 	}
 	p := map[string]any{"source": source, "target": target}
+	if rebuild {
+		p["rebuild"] = true
+	}
 	if err := readSecrets(p, secrets); err != nil {
 		return err
 	}
@@ -515,6 +519,9 @@ func printStatus(w io.Writer, st types.Status, withLog bool) {
 	rows = append(rows, [2]string{"image", st.Image})
 	if st.Digest != "" {
 		rows = append(rows, [2]string{"digest", st.Digest})
+	}
+	if st.ReusedFrom != "" {
+		rows = append(rows, [2]string{"reused from", st.ReusedFrom})
 	}
 	if st.Note != "" {
 		rows = append(rows, [2]string{"note", st.Note})

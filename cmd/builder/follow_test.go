@@ -52,7 +52,7 @@ func TestFollowEndsOnEveryFinalStatus(t *testing.T) {
 			// deadline: the test then fails on the context's error.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := c.send(ctx, "busybox:1", "devel:v1", "python", "", nil, true)
+			err := c.send(ctx, "busybox:1", "devel:v1", "python", "", nil, false, true)
 			require.NoError(t, ctx.Err(), "follow never saw the build end")
 			if tt.err == "" {
 				require.NoError(t, err)

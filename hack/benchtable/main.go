@@ -22,7 +22,7 @@ var goals = []struct{ prefix, goal string }{
 	{"CleanJobs5kOf10k", "≤ 30 s"},
 	{"ListCatalogs10k", "≤ 2 s"},
 	{"ListImages5k", "≤ 2 s"},
-	{"BuildCache", "second-ratio ≤ 0.4"},
+	{"BuildCache", "second-ratio ≤ 0.4; reused-ratio ≤ 0.2 (#37)"},
 	{"ListCatalogsCrowd", "ratio ≤ 1.5, crowd-pages ≤ 2"},
 	{"SendBuildsLogsCrowd", "each ratio ≤ 1.3"},
 }

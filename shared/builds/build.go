@@ -29,6 +29,7 @@ func FromJob(job *batchv1.Job) types.Build {
 		Created:      job.CreationTimestamp.Time.UTC(),
 		Status:       types.Pending,
 		Note:         job.Annotations[names.AnnotationNote],
+		Identity:     job.Annotations[names.AnnotationIdentity],
 	}
 	if t := job.Status.StartTime; t != nil {
 		started := t.Time.UTC()

@@ -33,18 +33,38 @@ var ErrExists = errors.New("the build exists already")
 // then resumes it.
 // Nothing is left half-created, and a refused build creates nothing.
 func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits, cache func() (string, error)) (types.Build, error) {
+	b, _, err := n.StartOrReuse(ctx, plan, limits, cache, nil)
+	return b, err
+}
+
+// StartOrReuse is Start, but first, when images is not nil, it reuses an
+// image of what plan makes that the user has (Reuse): then reused is
+// true, and nothing is started.
+func (n Namespace) StartOrReuse(ctx context.Context, plan buildspec.Plan, limits Limits, cache func() (string, error), images Images) (b types.Build, reused bool, err error) {
 	// The Dockerfile names the digest and the user: the whole context is
 	// measured now, and the context before the pin was measured at parse.
 	files, err := plan.CheckSize(limits.ContextBytes)
 	if err != nil {
-		return types.Build{}, err
+		return types.Build{}, false, err
 	}
 	index := n.Index(plan.User)
 	now := time.Now()
 	h, pruned, err := n.beforeStart(ctx, index, limits.Retained, now)
 	if err != nil {
-		return types.Build{}, err
+		return types.Build{}, false, err
 	}
+	if images != nil {
+		if b, reused, err = n.reuse(ctx, plan, images, index, h, pruned, now); err != nil || reused {
+			return b, reused, err
+		}
+	}
+	b, err = n.start(ctx, plan, limits, cache, files, index, h, pruned, now)
+	return b, false, err
+}
+
+// start is StartOrReuse's build: it enters it in the index, then creates
+// its objects and resumes it.
+func (n Namespace) start(ctx context.Context, plan buildspec.Plan, limits Limits, cache func() (string, error), files map[string]string, index Index, h History, pruned []string, now time.Time) (types.Build, error) {
 	name := plan.Name()
 	entry := Entry{Job: name, Created: now.UTC()}
 	if err := index.Add(ctx, h, entry, pruned, func(h History) error { return admit(h, name, limits.Active, now) }); err != nil {
@@ -72,6 +92,7 @@ func (n Namespace) Start(ctx context.Context, plan buildspec.Plan, limits Limits
 	// The Job fetches the cache only if there is one. A lookup that failed
 	// (the cache's registry unreachable from here, its repository refused)
 	// is no reason to refuse the build: it runs without, and says so.
+	var err error
 	if plan.CacheDigest, err = cache(); err != nil {
 		plan.CacheDigest, plan.Note = "", "built without the build cache: "+apperr.Message(err)
 		n.Log.Printf("build %s: %s (%v)", name, plan.Note, err)

@@ -76,6 +76,9 @@ type Plan struct {
 	// Disk bounds the pod's ephemeral storage (build_disk): the daemon's
 	// limit, its state's and the layouts' emptyDirs.
 	Disk resource.Quantity
+	// Identity is what the build makes (Identity): the Job's annotation
+	// and the image's label.
+	Identity string
 }
 
 // Base is what a request's source was resolved to: the image the build
@@ -111,6 +114,7 @@ func NewPlan(req Request, user, id, host string, base Base, cfg config.Config) P
 		Privileged: cfg.AllowPrivileged,
 		Provenance: cfg.Provenance,
 		Disk:       cfg.BuildDisk,
+		Identity:   Identity(req.Kind, base.Digest, req.File),
 	}
 	p.Cache = CacheRef(req, user, host, cfg)
 	return p
@@ -162,6 +166,7 @@ func (p Plan) meta() metav1.ObjectMeta {
 			names.AnnotationSourceDigest: p.Base.Digest,
 			names.AnnotationKind:         p.Kind.Name,
 			names.AnnotationImage:        p.PullImage,
+			names.AnnotationIdentity:     p.Identity,
 		},
 	}
 	if p.Note != "" {

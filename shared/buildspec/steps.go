@@ -181,6 +181,9 @@ func (p Plan) buildArgs() []string {
 		// the distribution registry stores.
 		args = append(args, "--export-cache", "type=local,dest="+cacheOutLayout+",mode=max,image-manifest=true,oci-mediatypes=true")
 	}
+	// The image says what made it: send finds an image of the same
+	// content by it, whatever its tag.
+	args = append(args, "--opt", "label:"+names.LabelIdentity+"="+p.Identity)
 	if p.Provenance {
 		args = append(args, "--opt", "attest:provenance=mode=min")
 	}

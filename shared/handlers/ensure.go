@@ -2,15 +2,11 @@ package handlers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"net/http"
 
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/builds"
 	"github.com/apache/openserverless-builder/shared/buildspec"
-	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/pin"
 	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/shared/web"
@@ -19,29 +15,6 @@ import (
 // Ensure answers with the image of a builder (or source and kind) and a
 // file: at once when it exists, else after starting its build, once.
 var Ensure = action.Action{Name: "ensure", Methods: web.Write(), Run: ensure}
-
-// ensureFormat versions what the builder makes of the same inputs (the
-// Dockerfile's shape): changing it gives every input a new image, built
-// again. The kind's install step is hashed itself (Identity).
-const ensureFormat = "openserverless-builder/ensure/1"
-
-// Identity is the hash that names what is built: the format, the kind and
-// its install step with the programs it runs (a mended step is a new
-// image), the source's resolved digest (a patched base is a new image)
-// and the file.
-func Identity(k kinds.Kind, sourceDigest string, file []byte) string {
-	h := sha256.New()
-	run := k.Run()
-	fmt.Fprintf(h, "%s\n%s\n%d\n%s\n", ensureFormat, k.Name, len(run), run)
-	// The programs the step runs are part of it.
-	programs := k.StepFiles()
-	for _, name := range k.StepNames() {
-		fmt.Fprintf(h, "%s\n%d\n%s", name, len(programs[name]), programs[name])
-	}
-	fmt.Fprintf(h, "%s\n%d\n", sourceDigest, len(file))
-	h.Write(file)
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // ensure: the target is <user>:<kind>-<first 20 hex of the identity>, and
 // the build's id the same 20 hex digits, so its Job's name derives from
@@ -63,7 +36,7 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := Identity(req.Kind, p.Base.Digest, req.File)[:20]
+	id := buildspec.Identity(req.Kind, p.Base.Digest, req.File)[:20]
 	req.Tag = req.Kind.Name + "-" + id
 	plan := buildspec.NewPlan(req, inv.Caller.Name, id, p.Host, p.Base, cfg)
 	if digest, ok, err := p.Image(ctx, inv, req.Target()); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/openserverless-builder/shared/action"
 	"github.com/apache/openserverless-builder/shared/apperr"
 	"github.com/apache/openserverless-builder/shared/builds"
+	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/identity"
 	"github.com/apache/openserverless-builder/shared/kinds"
 	"github.com/apache/openserverless-builder/shared/names"
@@ -76,7 +77,7 @@ func TestEnsureBuildsOnceThenAnswersAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusAccepted, code)
 	python, _ := kinds.Lookup("python")
-	want := Identity(python, sources.digests[seedSource], []byte("beautifulsoup4\n"))[:20]
+	want := buildspec.Identity(python, sources.digests[seedSource], []byte("beautifulsoup4\n"))[:20]
 	assert.Equal(t, "registry.ensure:5000/devel:python-"+want, first.Image)
 	assert.Equal(t, want, first.ID)
 	assert.Equal(t, names.JobName("devel", want), first.JobName)
@@ -171,26 +172,6 @@ func TestEnsureRefusesATarget(t *testing.T) {
 	code, _, err := runEnsure(t, fake.NewClientset(), p)
 	require.Error(t, err)
 	assert.Equal(t, http.StatusBadRequest, code)
-}
-
-func TestIdentity(t *testing.T) {
-	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
-	python, _ := kinds.Lookup("python")
-	nodejs, _ := kinds.Lookup("nodejs")
-	mended := python
-	mended.Install += " --no-compile"
-	base := Identity(python, d1, []byte("a\n"))
-	assert.Len(t, base, 64)
-	assert.Equal(t, base, Identity(python, d1, []byte("a\n")), "the same inputs, the same image")
-	for name, other := range map[string]string{
-		"a moved source tag":    Identity(python, d2, []byte("a\n")),
-		"another file":          Identity(python, d1, []byte("b\n")),
-		"another kind":          Identity(nodejs, d1, []byte("a\n")),
-		"no file":               Identity(python, d1, nil),
-		"a mended install step": Identity(mended, d1, []byte("a\n")),
-	} {
-		assert.NotEqual(t, base, other, name)
-	}
 }
 
 // TestPullHostInResults: registry_pull_host names the image in send's and

@@ -17,11 +17,17 @@ import (
 var Send = action.Action{Name: "send", Methods: web.Write(), Run: send}
 
 // send goes through a build once, in order: parse the request (the source
-// once) → pin it (the registry host, the source) → make the plan → start
-// it (builds.Namespace.Start). Nothing is created before the quota.
+// once) → pin it (the registry host, the source) → make the plan → reuse
+// an image of the same content the user has (builds.Namespace.Reuse),
+// unless rebuild → else start it (builds.Namespace.Start). Nothing is
+// created before the quota.
 func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	cfg := inv.Config
 	req, err := buildspec.ParseRequest(inv.Params, inv.Caller, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rebuild, err := inv.Params.Bool("rebuild", false)
 	if err != nil {
 		return nil, err
 	}
@@ -38,9 +44,25 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := ns.Start(ctx, plan, builds.LimitsOf(cfg, inv.Caller.Admin), p.Cache)
+	// Unless asked to rebuild, an image of the same content the user has
+	// answers at once.
+	var images builds.Images
+	if !rebuild {
+		if images, err = inv.Registry(p.Host, inv.Credentials().With(p.Secret, p.Host), cfg.RegistryInsecure); err != nil {
+			return nil, err
+		}
+	}
+	b, reused, err := ns.StartOrReuse(ctx, plan, builds.LimitsOf(cfg, inv.Caller.Admin), p.Cache, images)
 	if err != nil {
 		return nil, err
+	}
+	if reused {
+		inv.Log.Printf("send: %s reused for %s the image of build %q", inv.Caller.Name, plan.Image, b.ReusedFrom)
+		return types.Sent{
+			ID: id, JobName: b.JobName, Image: plan.PullImage, SourceDigest: plan.Base.Digest,
+			ReusedFrom: b.ReusedFrom, Status: b.Status, Digest: b.Digest,
+			Message: "build " + id + " succeeded at once: " + b.Note,
+		}, nil
 	}
 	inv.Log.Printf("send: %s started build %s of %s from %s", inv.Caller.Name, b.JobName, plan.Image, req.Source)
 	return types.Sent{

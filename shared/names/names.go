@@ -33,6 +33,12 @@ const (
 	AnnotationSourceDigest = "builder.openserverless.apache.org/source-digest"
 	AnnotationKind         = "builder.openserverless.apache.org/kind"
 	AnnotationImage        = "builder.openserverless.apache.org/image"
+	// AnnotationIdentity is the identity of what the build makes
+	// (buildspec.Identity): send reuses an image of the same.
+	AnnotationIdentity = "builder.openserverless.apache.org/identity"
+	// LabelIdentity is the image label that carries it in the image's
+	// config, where send reads it back.
+	LabelIdentity = "org.openserverless.builder.identity"
 	// AnnotationNote is what the build's status says beside it: that it
 	// runs without the build cache, and why.
 	AnnotationNote = "builder.openserverless.apache.org/note"

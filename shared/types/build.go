@@ -34,6 +34,12 @@ type Build struct {
 	Finished     *time.Time `json:"finished,omitempty"`
 	DurationS    *float64   `json:"duration_s,omitempty"`
 	Digest       string     `json:"digest,omitempty"`
+	// Identity is the hash of what the build makes (its source digest,
+	// kind, install step and file): builds of the same make the same.
+	Identity string `json:"identity,omitempty"`
+	// ReusedFrom is the id of the build whose image this one reused,
+	// building nothing.
+	ReusedFrom string `json:"reused_from,omitempty"`
 	// Note is what the builder says of the build beside its status, such
 	// as that it ran without the build cache, and why.
 	Note string `json:"note,omitempty"`
@@ -79,6 +85,12 @@ type Sent struct {
 	Image        string `json:"image"`
 	SourceDigest string `json:"source_digest"`
 	Message      string `json:"message"`
+	// ReusedFrom, Status and Digest are set when nothing was built: the
+	// build whose image the target now names ("" when the target already
+	// named it), succeeded, and the image's digest.
+	ReusedFrom string `json:"reused_from,omitempty"`
+	Status     string `json:"status,omitempty"`
+	Digest     string `json:"digest,omitempty"`
 }
 
 // Ensured is ensure's result.

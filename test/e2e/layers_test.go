@@ -41,24 +41,18 @@ func TestImageHoldsNoRequirementsFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, layers, len(srcLayers)+1, "one layer over the source")
 
+	assertImageHoldsNot(t, img, token, sent["image"].(string))
 	for i, l := range layers {
 		rc, err := l.Uncompressed()
 		require.NoError(t, err)
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		require.NoError(t, err)
-		assert.False(t, bytes.Contains(data, []byte(token)), "layer %d holds the file's bytes", i)
 		for _, entry := range tarNames(t, data) {
 			assert.False(t, strings.HasSuffix(entry, "requirements.txt") || strings.HasPrefix(entry, "builder-context"),
 				"layer %d has %s", i, entry)
 		}
 	}
-	config, err := img.RawConfigFile()
-	require.NoError(t, err)
-	assert.NotContains(t, string(config), token, "the config, history included")
-	manifest, err := img.RawManifest()
-	require.NoError(t, err)
-	assert.NotContains(t, string(manifest), token)
 }
 
 // tarNames are the paths a layer's tar holds.
