@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/apache/openserverless-builder/shared/buildspec"
 	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/types"
@@ -44,18 +47,11 @@ func (n Namespace) reuse(ctx context.Context, plan buildspec.Plan, images Images
 	// the request's time.
 	lookup, cancel := context.WithTimeout(ctx, ReuseTimeout)
 	defer cancel()
-	from, digest, found := n.findMade(lookup, plan, images, h)
+	from, digest, found := n.made(lookup, plan, images, h, true)
 	if !found {
 		return types.Build{}, false, nil
 	}
 	target := plan.Target()
-	if from.Target != target {
-		src := from.Target[:strings.LastIndex(from.Target, ":")] + "@" + digest
-		if err := images.Copy(lookup, src, target); err != nil {
-			n.Log.Printf("reusing the image of build %s for %s: %v; building it instead", from.ID, target, err)
-			return types.Build{}, false, nil
-		}
-	}
 	name := plan.Name()
 	if err := index.Add(ctx, h, Entry{Job: name, Created: now.UTC()}, pruned, func(History) error { return nil }); err != nil {
 		return types.Build{}, false, err
@@ -79,6 +75,46 @@ func (n Namespace) reuse(ctx context.Context, plan buildspec.Plan, images Images
 	return b, true, nil
 }
 
+// CopyMade makes plan's target name an image of what plan makes that the
+// user's history has (see reuse), as ensure asks once its own image is
+// not there: from is the build that made it, digest the image's. It
+// records nothing: the image is ensure's answer. ok is false when there
+// is none, or the API server or the registry cannot say.
+func (n Namespace) CopyMade(ctx context.Context, plan buildspec.Plan, images Images) (from types.Build, digest string, ok bool) {
+	// ensure's own build, under way or ended, is ensure's business: it is
+	// looked for only until there is one, so that polling costs nothing
+	// more.
+	if _, err := n.Jobs.Get(ctx, plan.Name(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		return types.Build{}, "", false
+	}
+	h, err := n.Index(plan.User).Load(ctx)
+	if err != nil {
+		n.Log.Printf("reading the build index of %s: %v", plan.User, err)
+		return types.Build{}, "", false
+	}
+	lookup, cancel := context.WithTimeout(ctx, ReuseTimeout)
+	defer cancel()
+	// ensure found no image at its target just before.
+	return n.made(lookup, plan, images, h, false)
+}
+
+// made finds an image of what plan makes (findMade) and, when it is
+// another target's, copies it to plan's target.
+func (n Namespace) made(ctx context.Context, plan buildspec.Plan, images Images, h History, target bool) (from types.Build, digest string, ok bool) {
+	from, digest, ok = n.findMade(ctx, plan, images, h, target)
+	if !ok {
+		return types.Build{}, "", false
+	}
+	if target := plan.Target(); from.Target != target {
+		src := from.Target[:strings.LastIndex(from.Target, ":")] + "@" + digest
+		if err := images.Copy(ctx, src, target); err != nil {
+			n.Log.Printf("reusing the image of build %s for %s: %v; building it instead", from.ID, target, err)
+			return types.Build{}, "", false
+		}
+	}
+	return from, digest, true
+}
+
 // reusedNote says where a reused image came from.
 func reusedNote(from types.Build) string {
 	what := "the image of build " + from.ID + " (" + from.Target + ")"
@@ -88,11 +124,12 @@ func reusedNote(from types.Build) string {
 	return fmt.Sprintf("nothing was built: %s is of the same source digest, kind, install step and file; send with rebuild=true to build again", what)
 }
 
-// findMade finds an image of what plan makes among the target and the
-// targets of h's succeeded builds of the same identity, newest first:
+// findMade finds an image of what plan makes among the target (when
+// target) and the targets of h's succeeded builds of the same identity,
+// newest first:
 // the build that made it ("" ID for a target image no build of h names)
 // and its digest. A lookup that fails is logged, and the next tried.
-func (n Namespace) findMade(ctx context.Context, plan buildspec.Plan, images Images, h History) (from types.Build, digest string, ok bool) {
+func (n Namespace) findMade(ctx context.Context, plan buildspec.Plan, images Images, h History, target bool) (from types.Build, digest string, ok bool) {
 	var made []types.Build
 	for i := range h.Jobs {
 		if b := FromJob(&h.Jobs[i]); b.Status == types.Succeeded && b.Identity == plan.Identity {
@@ -111,10 +148,10 @@ func (n Namespace) findMade(ctx context.Context, plan buildspec.Plan, images Ima
 		}
 	}
 	slices.SortFunc(made, func(a, b types.Build) int { return b.Created.Compare(a.Created) })
-	target := plan.Target()
-	candidates := []types.Build{{Target: target}}
+	own := plan.Target()
+	candidates := []types.Build{{Target: own}}
 	for _, b := range made {
-		if b.Target == target {
+		if b.Target == own {
 			candidates[0] = b
 			break
 		}
@@ -126,6 +163,9 @@ func (n Namespace) findMade(ctx context.Context, plan buildspec.Plan, images Ima
 		if !slices.ContainsFunc(candidates, func(c types.Build) bool { return c.Target == b.Target }) {
 			candidates = append(candidates, b)
 		}
+	}
+	if !target {
+		candidates = candidates[1:]
 	}
 	for _, c := range candidates {
 		digest, identity, found, err := images.Label(ctx, c.Target, names.LabelIdentity)

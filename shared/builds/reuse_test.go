@@ -185,3 +185,38 @@ func recordNames(recs []Record) []string {
 	}
 	return out
 }
+
+// TestCopyMade: ensure, finding no image at its own target, gets the
+// user's image of the same content copied there, and nothing recorded;
+// while its own build exists, nothing is looked up.
+func TestCopyMade(t *testing.T) {
+	ctx := context.Background()
+	first := reusePlan(t, "devel/a:v1", "first00001", "osbprobe==1.0\n")
+	ensured := reusePlan(t, "devel/e:v1", "ensure0001", "osbprobe==1.0\n")
+	digest := "sha256:" + repeat("d")
+	cs := fake.NewClientset()
+	ns := fakeNamespace(cs)
+	h, err := ns.Index("devel").Load(ctx)
+	require.NoError(t, err)
+	r := recorded(first, t0, digest)
+	require.NoError(t, ns.Records().Save(ctx, r))
+	require.NoError(t, ns.Index("devel").Add(ctx, h, Entry{Job: r.JobName, Created: r.Created}, nil, always))
+
+	reg := &images{tags: map[string][2]string{"devel/a:v1": {digest, first.Identity}}}
+	from, got, ok := ns.CopyMade(ctx, ensured, reg)
+	require.True(t, ok)
+	assert.Equal(t, "first00001", from.ID)
+	assert.Equal(t, digest, got)
+	assert.Equal(t, [][2]string{{"devel/a@" + digest, "devel/e:v1"}}, reg.copies)
+	assert.Equal(t, []string{"devel/a:v1"}, reg.lookups, "not ensure's own target, which it has just looked up")
+	_, recorded, err := ns.Records().Get(ctx, ensured.Name())
+	require.NoError(t, err)
+	assert.False(t, recorded, "nothing is recorded")
+
+	_, err = cs.BatchV1().Jobs(indexNS).Create(ctx, ensured.Job(), metav1.CreateOptions{})
+	require.NoError(t, err)
+	reg = &images{tags: reg.tags}
+	_, _, ok = ns.CopyMade(ctx, ensured, reg)
+	assert.False(t, ok, "ensure's own build is under way")
+	assert.Empty(t, reg.lookups)
+}

@@ -50,6 +50,17 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Or the user has an image of the same content under another name,
+	// which a send built: it becomes ensure's at once.
+	images, err := inv.Registry(p.Host, inv.Credentials().With(p.Secret, p.Host), cfg.RegistryInsecure)
+	if err != nil {
+		return nil, err
+	}
+	if from, digest, ok := ns.CopyMade(ctx, plan, images); ok {
+		inv.Log.Printf("ensure: %s reused for %s the image of build %s", inv.Caller.Name, plan.Image, from.ID)
+		return types.Ensured{Status: types.Ready, Image: plan.PullImage, Digest: digest, SourceDigest: p.Base.Digest,
+			Message: "the image exists: build " + from.ID + " (" + from.Target + ") made it of the same content; deploy with it"}, nil
+	}
 	b, started, err := ns.Ensure(ctx, plan, builds.LimitsOf(cfg, inv.Caller.Admin), p.Cache, retry)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/apache/openserverless-builder/shared/names"
 	"github.com/apache/openserverless-builder/shared/types"
 	"github.com/apache/openserverless-builder/test/invoker"
 )
@@ -25,7 +26,8 @@ import (
 // with that image and builds nothing: no Job, no pod. Into the same
 // target it leaves the image as it is; into another target it copies it
 // there, the same digest. logs and builds show the reuse succeeded, from
-// which build. rebuild=true builds again, and another file builds.
+// which build. ensure of the same content answers at once with the image.
+// rebuild=true builds again, and another file builds.
 func TestIdenticalRequestReusesTheImage(t *testing.T) {
 	ctx := context.Background()
 	user := "reuser"
@@ -87,6 +89,19 @@ func TestIdenticalRequestReusesTheImage(t *testing.T) {
 		assert.Equal(t, first["id"], b["reused_from"])
 		assert.Equal(t, types.Succeeded, b["status"])
 	}
+
+	// ensure of the same content answers with the image, copied to its
+	// own name, and builds nothing.
+	code, ensured := ensureCall(t, ensureZip(t, seedSource()), user, map[string]any{"builder": "python:3.13", "file": file})
+	require.Equal(t, http.StatusOK, code, "%v", ensured)
+	assert.Equal(t, types.Ready, ensured["status"])
+	assert.Equal(t, digest, ensured["digest"])
+	assert.Contains(t, ensured["message"], "build "+first["id"].(string))
+	image := ensured["image"].(string)
+	jobs, err := stack.kube.Client.BatchV1().Jobs(bns).List(ctx, metav1.ListOptions{
+		LabelSelector: names.LabelBuildID + "=" + image[strings.LastIndex(image, "-")+1:] + "," + names.LabelUser + "=" + names.UserLabel(user)})
+	require.NoError(t, err)
+	assert.Empty(t, jobs.Items, "ensure built nothing")
 
 	// rebuild=true builds; so does another file.
 	for what, p := range map[string]map[string]any{
