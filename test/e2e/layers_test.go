@@ -43,12 +43,7 @@ func TestImageHoldsNoRequirementsFile(t *testing.T) {
 
 	assertImageHoldsNot(t, img, token, sent["image"].(string))
 	for i, l := range layers {
-		rc, err := l.Uncompressed()
-		require.NoError(t, err)
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		require.NoError(t, err)
-		for _, entry := range tarNames(t, data) {
+		for _, entry := range tarNames(t, uncompressed(t, l)) {
 			assert.False(t, strings.HasSuffix(entry, "requirements.txt") || strings.HasPrefix(entry, "builder-context"),
 				"layer %d has %s", i, entry)
 		}

@@ -279,12 +279,7 @@ func assertImageHoldsNot(t *testing.T, img v1.Image, token, ref string) {
 	layers, err := img.Layers()
 	require.NoError(t, err)
 	for i, l := range layers {
-		rc, err := l.Uncompressed()
-		require.NoError(t, err)
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		require.NoError(t, err)
-		assert.False(t, bytes.Contains(data, []byte(token)), "%s: layer %d holds the secret", ref, i)
+		assert.False(t, bytes.Contains(uncompressed(t, l), []byte(token)), "%s: layer %d holds the secret", ref, i)
 	}
 	config, err := img.RawConfigFile()
 	require.NoError(t, err)
@@ -310,4 +305,15 @@ func goTrusting(t *testing.T, cert []byte) string {
 	ref := "runtimes/go-trusting:" + id
 	push(t, stack.registry, img, ref)
 	return stack.registry.Host + "/" + ref
+}
+
+// uncompressed is layer l's tar.
+func uncompressed(t *testing.T, l v1.Layer) []byte {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	return data
 }
