@@ -52,7 +52,7 @@ func ensure(ctx context.Context, inv *action.Invocation) (any, error) {
 	}
 	// Or the user has an image of the same content under another name,
 	// which a send built: it becomes ensure's at once.
-	images, err := inv.Registry(p.Host, inv.Credentials().With(p.Secret, p.Host), cfg.RegistryInsecure)
+	images, err := p.Registry(inv)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	// answers at once.
 	var images builds.Images
 	if !rebuild {
-		if images, err = inv.Registry(p.Host, inv.Credentials().With(p.Secret, p.Host), cfg.RegistryInsecure); err != nil {
+		if images, err = p.Registry(inv); err != nil {
 			return nil, err
 		}
 	}

@@ -94,11 +94,18 @@ func clusterPolicy(cfg config.Config, host string, secret registry.Secret) sourc
 // cluster registry, with the builder's credentials: ok is false when
 // there is none.
 func (p Pinned) Image(ctx context.Context, inv *action.Invocation, target string) (digest string, ok bool, err error) {
-	reg, err := inv.Registry(p.Host, inv.Credentials().With(p.Secret, p.Host), inv.Config.RegistryInsecure)
+	reg, err := p.Registry(inv)
 	if err != nil {
 		return "", false, err
 	}
 	return reg.Head(ctx, target)
+}
+
+// Registry is the client of the cluster registry the build pushes to,
+// with the builder's credentials: what looks up and reuses the user's
+// images.
+func (p Pinned) Registry(inv *action.Invocation) (*registry.Client, error) {
+	return inv.Registry(p.Host, inv.Credentials().With(p.Secret, p.Host), inv.Config.RegistryInsecure)
 }
 
 // lookupCache starts looking up the digest of the user's cache at cache

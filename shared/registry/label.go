@@ -2,9 +2,11 @@ package registry
 
 import (
 	"context"
+	"errors"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/apache/openserverless-builder/shared/apperr"
 )
 
 // Label reads label key of image ("<repo>:<tag>" or "<repo>@<digest>"):
@@ -26,30 +28,17 @@ func (c *Client) Label(ctx context.Context, image, key string) (digest, value st
 		return "", "", false, failure(err, doing, "image "+image+" does not exist", false)
 	}
 	digest = desc.Digest.String()
-	var img v1.Image
-	switch {
-	case desc.MediaType.IsIndex():
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return "", "", false, failure(err, doing, "", false)
-		}
-		m, err := idx.IndexManifest()
-		if err != nil {
-			return "", "", false, failure(err, doing, "", false)
-		}
-		h, err := platformImage(image, m)
-		if err != nil {
-			return digest, "", true, nil
-		}
-		if img, err = idx.Image(h); err != nil {
-			return "", "", false, failure(err, doing, "", false)
-		}
-	case desc.MediaType.IsImage():
-		if img, err = desc.Image(); err != nil {
-			return "", "", false, failure(err, doing, "", false)
-		}
-	default:
+	if !desc.MediaType.IsIndex() && !desc.MediaType.IsImage() {
 		return digest, "", true, nil
+	}
+	_, img, err := platformOf(desc, image)
+	var noImage *apperr.Error
+	if errors.As(err, &noImage) {
+		// An index without exactly one such image: no build made it.
+		return digest, "", true, nil
+	}
+	if err != nil {
+		return "", "", false, failure(err, doing, "", false)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"regexp"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -56,24 +57,12 @@ func (c *Client) Resolve(ctx context.Context, ref name.Reference) (Pinned, error
 	if err != nil {
 		return Pinned{}, failed(err)
 	}
-	digest := desc.Digest
-	var img v1.Image
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return Pinned{}, failed(err)
-		}
-		m, err := idx.IndexManifest()
-		if err != nil {
-			return Pinned{}, failed(err)
-		}
-		if digest, err = platformImage(src, m); err != nil {
-			return Pinned{}, err
-		}
-		if img, err = idx.Image(digest); err != nil {
-			return Pinned{}, failed(err)
-		}
-	} else if img, err = desc.Image(); err != nil {
+	digest, img, err := platformOf(desc, src)
+	var refused *apperr.Error
+	if errors.As(err, &refused) {
+		return Pinned{}, err
+	}
+	if err != nil {
 		return Pinned{}, failed(err)
 	}
 	cf, err := img.ConfigFile()
@@ -85,6 +74,31 @@ func (c *Client) Resolve(ctx context.Context, ref name.Reference) (Pinned, error
 		return Pinned{}, apperr.BadRequest("source %q runs as user %q, which the builder cannot restore after the install: use an image whose user is a name or id", src, p.User)
 	}
 	return p, nil
+}
+
+// platformOf is the image desc names for Platform, and its digest: desc
+// itself, or the one image of an index that a build for Platform may use
+// (platformImage, whose refusal is an *apperr.Error); src names it in
+// messages. Other errors are the registry's, for the caller to word.
+func platformOf(desc *remote.Descriptor, src string) (v1.Hash, v1.Image, error) {
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		return desc.Digest, img, err
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	digest, err := platformImage(src, m)
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	img, err := idx.Image(digest)
+	return digest, img, err
 }
 
 // platformImage is the one image of index m that a build for Platform

@@ -106,7 +106,8 @@ func TestSendUserNameLengths(t *testing.T) {
 }
 
 // TestSendRefusesBadInputAndCreatesNothing: every invalid input of the
-// builds issue is refused before anything reaches the cluster.
+// builds issue, and every bad build secret (#36), is refused before
+// anything reaches the cluster, and no refusal shows a secret's value.
 func TestSendRefusesBadInputAndCreatesNothing(t *testing.T) {
 	p := action(t, "send")
 	with := func(k string, v any) map[string]any {
@@ -137,20 +138,45 @@ func TestSendRefusesBadInputAndCreatesNothing(t *testing.T) {
 		{"file not base64", with("file", "not base64!"), 400},
 		{"file not text", with("file", base64.StdEncoding.EncodeToString([]byte{0xff, 0xfe, 0})), 400},
 		{"file over max_context_bytes", with("file", big), 413},
+		{"rebuild not a boolean", with("rebuild", "sometimes"), 400},
+		{"a secret the kind does not read", with("secrets", map[string]any{"npmrc": b64(secretValue)}), 400},
+		{"a secret's value pasted as its name", with("secrets", map[string]any{secretValue: b64("x")}), 400},
+		{"a secret not base64", with("secrets", map[string]any{"netrc": secretValue}), 400},
+		{"a secret over its limit", with("secrets", map[string]any{"netrc": b64(strings.Repeat(secretValue, 1000))}), 400},
+		{"secrets not an object", with("secrets", []any{secretValue}), 400},
+		{"secrets without a file", func() map[string]any {
+			m := with("file", nil)
+			m["secrets"] = map[string]any{"netrc": b64(secretValue)}
+			return m
+		}(), 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			jobs, cms := counts(t)
+			secrets := secretCount(t)
 			code, body := call(t, p, invoker.Web("send", "devel", "POST", tt.p))
 			assert.Equal(t, tt.status, code, "%v", body)
 			assert.NotEmpty(t, body["error"])
+			assert.NotContains(t, body["error"], "s3cr3t", "a secret's value is never echoed")
 			j2, c2 := counts(t)
 			assert.Equal(t, jobs, j2, "no Job was created")
 			assert.Equal(t, cms, c2, "no ConfigMap was created")
+			assert.Equal(t, secrets, secretCount(t), "no Secret was created")
 		})
 	}
 	code, body := call(t, p, invoker.Web("send", "devel", "GET", seed("devel:v1")))
 	assert.Equal(t, 405, code, "%v", body)
+}
+
+// secretValue is a build secret's value that no answer may show.
+const secretValue = "machine 127.0.0.1 login osb password s3cr3t"
+
+// secretCount is how many Secrets the build namespace holds.
+func secretCount(t *testing.T) int {
+	t.Helper()
+	list, err := stack.kube.Client.CoreV1().Secrets(bns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	return len(list.Items)
 }
 
 // cordon keeps new pods off the node until the test ends.

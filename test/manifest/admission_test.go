@@ -3,6 +3,8 @@ package manifest
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/apache/openserverless-builder/shared/kinds"
 )
 
 // TestAdmissionPolicyParses: deploy/admission.yaml is a policy and its
@@ -66,5 +70,42 @@ func TestAdmissionPolicyParses(t *testing.T) {
 			require.Len(t, policy.Spec.MatchConditions, 1)
 			assert.Contains(t, policy.Spec.MatchConditions[0].Expression, "system:serviceaccount:nuvolaris:openserverless-builder", "the builder's own updates")
 		}
+	}
+}
+
+// TestAdmissionPolicyNamesTheKindsSecrets: the two places
+// deploy/admission.yaml lists build secret names (the keys a build's
+// Secret may hold; the ids buildctl may hand BuildKit) are exactly the
+// kinds' (shared/kinds/kinds.go): a kind's new secret is admitted, and no
+// other.
+func TestAdmissionPolicyNamesTheKindsSecrets(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
+	require.NoError(t, err)
+	var want []string
+	for _, n := range kinds.Names() {
+		k, _ := kinds.Lookup(n)
+		for _, s := range k.SecretNames() {
+			if !slices.Contains(want, s) {
+				want = append(want, s)
+			}
+		}
+	}
+	slices.Sort(want)
+
+	keys := regexp.MustCompile(`object\.data\.all\(k, k in \[([^\]]*)\]\)`).FindSubmatch(raw)
+	require.NotNil(t, keys, "the Secrets policy lists the keys")
+	var listed []string
+	for _, q := range regexp.MustCompile(`'([^']+)'`).FindAllSubmatch(keys[1], -1) {
+		listed = append(listed, string(q[1]))
+	}
+	slices.Sort(listed)
+	assert.Equal(t, want, listed, "the keys a build's Secret may hold")
+
+	ids := regexp.MustCompile(`--secret id=\(([^)]*)\),src=/build-secrets/\(([^)]*)\)`).FindSubmatch(raw)
+	require.NotNil(t, ids, "the Jobs policy lists buildctl's secret ids")
+	for _, group := range ids[1:] {
+		names := strings.Split(strings.ReplaceAll(string(group), "[.]", "."), "|")
+		slices.Sort(names)
+		assert.Equal(t, want, names, "the secrets buildctl may hand BuildKit")
 	}
 }
