@@ -28,7 +28,7 @@ type Images interface {
 // past it, the build runs.
 const ReuseTimeout = 10 * time.Second
 
-// reuseLookups bounds the images Reuse reads: the target and the latest
+// reuseLookups bounds the images reuse reads: the target and the latest
 // builds of the same content into other targets.
 const reuseLookups = 4
 

@@ -18,9 +18,9 @@ var Send = action.Action{Name: "send", Methods: web.Write(), Run: send}
 
 // send goes through a build once, in order: parse the request (the source
 // once) → pin it (the registry host, the source) → make the plan → reuse
-// an image of the same content the user has (builds.Namespace.Reuse),
-// unless rebuild → else start it (builds.Namespace.Start). Nothing is
-// created before the quota.
+// an image of the same content the user has unless rebuild, else start
+// it (builds.Namespace.StartOrReuse). Nothing is created before the
+// quota.
 func send(ctx context.Context, inv *action.Invocation) (any, error) {
 	cfg := inv.Config
 	req, err := buildspec.ParseRequest(inv.Params, inv.Caller, cfg)
