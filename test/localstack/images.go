@@ -420,6 +420,24 @@ func (r *Registry) Push(ref string, img v1.Image) error {
 	return nil
 }
 
+// Digest is the digest of ref ("repo:tag") in r, asked with r's
+// credentials: an error when there is no such image.
+func (r *Registry) Digest(ref string) (string, error) {
+	n, err := name.ParseReference(r.Host+"/"+ref, name.Insecure)
+	if err != nil {
+		return "", err
+	}
+	var auth authn.Authenticator = authn.Anonymous
+	if r.User != "" {
+		auth = &authn.Basic{Username: r.User, Password: r.Password}
+	}
+	desc, err := remote.Head(n, remote.WithAuth(auth))
+	if err != nil {
+		return "", fmt.Errorf("looking up %s: %w", ref, err)
+	}
+	return desc.Digest.String(), nil
+}
+
 // PushRuntimes makes the python and go runtimes and pushes them to r; it
 // returns their full references. goroot is the Go toolchain the go runtime
 // carries.

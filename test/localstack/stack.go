@@ -62,7 +62,10 @@ var AdmissionValues = map[string]string{
 }
 
 // Up starts a Stack with its files under dir; rbac is deploy/rbac.yaml.
-// Stop it with Down, also when Up fails.
+// With rbac "" the cluster is one without the builder, what `builder
+// admin install` starts from: OpenServerless's registry Secret and
+// ConfigMap config, no build namespace, RBAC or policy. Stop it with
+// Down, also when Up fails.
 func Up(ctx context.Context, tools Tools, dir, rbac string) (*Stack, error) {
 	s := &Stack{}
 	for _, d := range []string{"kube", "registry"} {
@@ -97,19 +100,23 @@ func (s *Stack) Down() {
 }
 
 func (s *Stack) setup(ctx context.Context, rbac string) error {
-	if err := s.Kube.Apply(ctx, rbac); err != nil {
-		return err
-	}
-	// The admission policy beside it, as an operator deploys it: every
-	// build of the suite and the demo is admitted by it.
-	if err := s.Kube.ApplyWith(ctx, filepath.Join(filepath.Dir(rbac), "admission.yaml"), AdmissionValues); err != nil {
-		return err
+	namespaces := []string{Namespace}
+	if rbac != "" {
+		if err := s.Kube.Apply(ctx, rbac); err != nil {
+			return err
+		}
+		// The admission policy beside it, as an operator deploys it: every
+		// build of the suite and the demo is admitted by it.
+		if err := s.Kube.ApplyWith(ctx, filepath.Join(filepath.Dir(rbac), "admission.yaml"), AdmissionValues); err != nil {
+			return err
+		}
+		namespaces = append(namespaces, BuildNamespace)
 	}
 	doc := registrytest.DockerConfig(s.Registry.Host, s.Registry.User, s.Registry.Password)
 	core := s.Kube.Client.CoreV1()
 	// The registry actions read the Secret in the system namespace; the
 	// builds mount their copy in theirs, as the operator copies it there.
-	for _, ns := range []string{Namespace, BuildNamespace} {
+	for _, ns := range namespaces {
 		if _, err := core.Secrets(ns).Create(ctx, registrytest.Secret("registry-pull-secret", ns, doc), metav1.CreateOptions{}); err != nil {
 			return err
 		}
@@ -118,6 +125,9 @@ func (s *Stack) setup(ctx context.Context, rbac string) error {
 		ObjectMeta: metav1.ObjectMeta{Name: "config", Annotations: map[string]string{"registry_host": s.Registry.Host}},
 	}, metav1.CreateOptions{}); err != nil {
 		return err
+	}
+	if rbac == "" {
+		return nil
 	}
 	var err error
 	s.SAKubeconfig, err = s.Kube.ServiceAccountKubeconfig(ctx, Namespace, "openserverless-builder")

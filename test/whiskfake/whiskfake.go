@@ -37,6 +37,12 @@ type Server struct {
 	calls []Call
 	dirs  []string
 	srv   *httptest.Server
+
+	// Empty's: the deployed entities by "<ns>/<collection>/<name>", and
+	// the alarm feed.
+	store  map[string]map[string]any
+	alarms bool
+	feeds  []map[string]any
 }
 
 // Call is one request the fake served, for tests to check how a client
@@ -85,6 +91,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if s.store != nil {
+		s.serveStore(w, r, ns, parts)
+		return
+	}
 	switch {
 	// /api/v1/namespaces/<ns>/actions/builder/<action>
 	case len(parts) == 7 && parts[2] == "namespaces" && parts[4] == "actions" && parts[5] == "builder" && r.Method == http.MethodPost:
@@ -155,6 +165,24 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, action string, acti
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
 		return nil, false
 	}
+	return s.runWith(w, r, proc, action, activation)
+}
+
+// serveStore serves a store-backed server (Empty): entities, invocations
+// of deployed actions and their web endpoints.
+func (s *Server) serveStore(w http.ResponseWriter, r *http.Request, caller string, parts []string) {
+	// /api/v1/web/<ns>/<package>/<action>
+	if len(parts) == 6 && parts[0] == "api" && parts[2] == "web" {
+		s.webDeployed(w, r, caller, parts[3], parts[4], strings.TrimSuffix(parts[5], ".json"))
+		return
+	}
+	if !s.entity(w, r, caller, parts) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
+	}
+}
+
+// runWith runs the activation made from the request's parameters on proc.
+func (s *Server) runWith(w http.ResponseWriter, r *http.Request, proc *invoker.Process, action string, activation func(map[string]any) invoker.Activation) (map[string]any, bool) {
 	p, err := s.params(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
