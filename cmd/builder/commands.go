@@ -203,7 +203,7 @@ func (c *cli) commands() []*cobra.Command {
 	imagesCmd.Flags().StringVar(&catalog, "catalog", "", "the repository, such as devel")
 	imagesCmd.Flags().BoolVar(&allTags, "all", false, "also list a build cache's tags")
 
-	return []*cobra.Command{sendCmd, ensureCmd, buildersCmd, logsCmd, buildsCmd, cancelCmd, cleanCmd, tomlCmd, catalogsCmd, imagesCmd,
+	return []*cobra.Command{c.adminCommand(), c.doctorCommand(), sendCmd, ensureCmd, buildersCmd, logsCmd, buildsCmd, cancelCmd, cleanCmd, tomlCmd, catalogsCmd, imagesCmd,
 		imageCommand(c, "get-image", http.MethodPost,
 			"manifest, digest and config of an image (task builder:get-image)",
 			"builder get-image --image devel:python3.13-custom", printImage),

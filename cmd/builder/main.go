@@ -43,6 +43,7 @@ type cli struct {
 	s           settings
 	caller      actions
 	poll        time.Duration
+	getenv      func(string) string
 }
 
 // actions is what the commands need of the OpenWhisk API: run one of the
@@ -64,7 +65,7 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, out, errOut io.Writer, getenv func(string) string, tty bool) int {
-	c := &cli{out: out, errOut: errOut, tty: tty, poll: time.Second}
+	c := &cli{out: out, errOut: errOut, tty: tty, poll: time.Second, getenv: getenv}
 	s, err := loadSettings(getenv)
 	if err != nil {
 		fmt.Fprintf(errOut, "builder: %v\n", err)
