@@ -102,7 +102,7 @@ func (s *Stack) Down() {
 func (s *Stack) setup(ctx context.Context, rbac string) error {
 	namespaces := []string{Namespace}
 	if rbac != "" {
-		if err := s.Kube.Apply(ctx, rbac); err != nil {
+		if err := s.Kube.ApplyWith(ctx, rbac, AdmissionValues); err != nil {
 			return err
 		}
 		// The admission policy beside it, as an operator deploys it: every
@@ -132,12 +132,6 @@ func (s *Stack) setup(ctx context.Context, rbac string) error {
 	var err error
 	s.SAKubeconfig, err = s.Kube.ServiceAccountKubeconfig(ctx, Namespace, "openserverless-builder")
 	return err
-}
-
-// Apply creates the objects of a multi-document YAML file (the kinds
-// deploy/rbac.yaml holds).
-func (k *Kube) Apply(ctx context.Context, path string) error {
-	return k.ApplyWith(ctx, path, nil)
 }
 
 // ApplyWith applies the file at path with its ${PARAMETERS} filled in from

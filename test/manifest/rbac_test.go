@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,12 +15,16 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
-// roles reads the Roles of deploy/rbac.yaml by namespace.
+// roles reads the Roles of deploy/rbac.yaml by namespace, with the
+// registry Secret's default name.
 func roles(t *testing.T) map[string]rbacv1.Role {
-	f, err := os.Open(filepath.Join("..", "..", "deploy", "rbac.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "rbac.yaml"))
 	require.NoError(t, err)
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	filled := os.Expand(string(data), func(v string) string {
+		require.Equal(t, "REGISTRY_SECRET", v, "deploy/rbac.yaml's one parameter")
+		return "registry-pull-secret"
+	})
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(filled), 4096)
 	out := map[string]rbacv1.Role{}
 	for {
 		var r rbacv1.Role
