@@ -38,6 +38,9 @@ func (c *cli) connectAdmin(f adminFlags) (*admin.Cluster, *admin.Whisk, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--kubeconfig: %w", err)
 	}
+	// client-go's default of 5 requests a second would make a doctor run
+	// (a dry run per object, a review per right) wait on the client.
+	cfg.QPS, cfg.Burst = 50, 100
 	cluster, err := admin.NewCluster(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--kubeconfig: %w", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -244,7 +245,18 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 			}
 			_, err = kc.RbacV1().Roles(bns).Update(ctx, r, metav1.UpdateOptions{})
 			require.NoError(t, err)
-		}, nil, []string{"FAIL  Role nuvolaris-builds/openserverless-builder: differs from deploy/rbac.yaml: lacks delete jobs"}},
+		}, nil, []string{"FAIL  Role nuvolaris-builds/openserverless-builder: differs from deploy/rbac.yaml: lacks delete jobs",
+			"FAIL  ServiceAccount nuvolaris/openserverless-builder may do what builds need, and nothing more: it may not delete jobs in nuvolaris-builds"}},
+		{"a binding grants the ServiceAccount more", func() {
+			_, err := kc.RbacV1().RoleBindings(bns).Create(ctx, &rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "too-much"},
+				RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "edit"},
+				Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "openserverless-builder", Namespace: ns}},
+			}, metav1.CreateOptions{})
+			require.NoError(t, err)
+		}, func() {
+			require.NoError(t, kc.RbacV1().RoleBindings(bns).Delete(ctx, "too-much", metav1.DeleteOptions{}))
+		}, []string{"nothing more: it may also get secrets in nuvolaris-builds", "create pods in nuvolaris-builds", "fix: remove what grants it more"}},
 		{"buildkitd.toml is missing", func() {
 			require.NoError(t, kc.CoreV1().ConfigMaps(bns).Delete(ctx, "nuvolaris-buildkitd-conf", metav1.DeleteOptions{}))
 		}, nil, []string{"FAIL  buildkitd.toml (ConfigMap nuvolaris-builds/nuvolaris-buildkitd-conf)", "missing", "builder updatetoml"}},

@@ -34,6 +34,21 @@ func TestRenderFillsEveryPlaceholder(t *testing.T) {
 	assert.Contains(t, string(b), pinned, "the policy pins the image the package runs")
 	np := find(t, objs, "NetworkPolicy", "openserverless-builder-builds")
 	assert.Equal(t, BuildNamespace, np.GetNamespace())
+
+	// Another registry Secret: the Roles grant that one, as the policy
+	// admits it.
+	v.RegistrySecret = "cluster-registry"
+	objs, err = Render(v.template())
+	require.NoError(t, err)
+	for _, o := range objs {
+		if o.GetKind() != "Role" {
+			continue
+		}
+		b, err := o.MarshalJSON()
+		require.NoError(t, err)
+		assert.Contains(t, string(b), `"resourceNames":["cluster-registry"]`, Describe(o))
+		assert.NotContains(t, string(b), "registry-pull-secret", Describe(o))
+	}
 }
 
 func TestRenderRefusesAMissingValue(t *testing.T) {
@@ -165,4 +180,31 @@ func TestKubeconfigIsTheServiceAccountsAtTheServer(t *testing.T) {
 	again, err := Kubeconfig("https://kubernetes.default.svc", []byte("the-token"), []byte("the-ca"))
 	require.NoError(t, err)
 	assert.Equal(t, kc, again, "the same token makes the same parameter: install again changes nothing")
+}
+
+func TestNeedsAreEveryRightOfTheRoles(t *testing.T) {
+	v := Defaults()
+	objs, err := Render(v.template())
+	require.NoError(t, err)
+	rs, err := roles(objs)
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	var got []string
+	for _, a := range needs(rs) {
+		got = append(got, describeAccess(a))
+	}
+	for _, want := range []string{
+		"get configmaps config in nuvolaris",
+		"get secrets registry-pull-secret in nuvolaris",
+		"get secrets registry-pull-secret in nuvolaris-builds",
+		"patch jobs in nuvolaris-builds",
+		"create secrets in nuvolaris-builds",
+		"get pods/log in nuvolaris-builds",
+	} {
+		assert.Contains(t, got, want)
+	}
+	// What the builder must not hold is none of what it needs.
+	for _, a := range beyond(v.RegistrySecret) {
+		assert.NotContains(t, got, describeAccess(a))
+	}
 }

@@ -68,6 +68,7 @@ func (d *Doctor) Run(ctx context.Context) error {
 	for _, c := range d.objects(ctx, params) {
 		report(c)
 	}
+	report(d.serviceAccount(ctx, params))
 	report(d.pushSecret(ctx, params))
 	report(d.buildkitdConf(ctx))
 	for _, c := range d.actions() {
@@ -241,6 +242,56 @@ func comparableRule(r any) map[string]string {
 		out[k] = strings.Join(s, ",")
 	}
 	return out
+}
+
+// serviceAccount asks the API server's authorizer, as the builder's
+// identity, for every right deploy/rbac.yaml's Roles grant and for rights
+// it must not hold, whatever binding would grant them.
+func (d *Doctor) serviceAccount(ctx context.Context, params map[string]string) Check {
+	c := Check{Name: "ServiceAccount " + KubeNamespace + "/" + ServiceAccount + " may do what builds need, and nothing more", Fix: reinstall}
+	v := valuesOf(params)
+	objects, err := Render(v.template())
+	if err != nil {
+		c.Err = err
+		return c
+	}
+	rs, err := roles(objects)
+	if err != nil {
+		c.Err = err
+		return c
+	}
+	var lacks, more []string
+	for _, a := range needs(rs) {
+		ok, err := d.Cluster.can(ctx, a)
+		if err != nil {
+			c.Err, c.Fix = err, "check --kubeconfig (it needs to create SubjectAccessReviews)"
+			return c
+		}
+		if !ok {
+			lacks = append(lacks, describeAccess(a))
+		}
+	}
+	for _, a := range beyond(v.RegistrySecret) {
+		ok, err := d.Cluster.can(ctx, a)
+		if err != nil {
+			c.Err, c.Fix = err, "check --kubeconfig (it needs to create SubjectAccessReviews)"
+			return c
+		}
+		if ok {
+			more = append(more, describeAccess(a))
+		}
+	}
+	switch {
+	case len(more) > 0:
+		c.Err = fmt.Errorf("it may also %s", strings.Join(more, "; "))
+		c.Fix = "remove what grants it more: kubectl get rolebindings,clusterrolebindings -A -o wide | grep " + ServiceAccount
+		if len(lacks) > 0 {
+			c.Err = fmt.Errorf("it may not %s; and it may also %s", strings.Join(lacks, "; "), strings.Join(more, "; "))
+		}
+	case len(lacks) > 0:
+		c.Err = fmt.Errorf("it may not %s", strings.Join(lacks, "; "))
+	}
+	return c
 }
 
 // pushSecret checks the build namespace's copy of the registry Secret: it
