@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/apache/openwhisk-client-go/whisk"
 )
@@ -37,13 +38,7 @@ func (w *Whisk) entities(p *Package, feed bool) []entity {
 		stamp: func() (string, error) { return stamp(&pkg.Annotations, pkg, &pkg.Parameters) },
 		get: func() (whisk.KeyValueArr, bool, error) {
 			live, resp, err := w.Client.Packages.Get(pkg.Name)
-			if isNotFound(resp, err) {
-				return nil, false, nil
-			}
-			if err != nil {
-				return nil, false, err
-			}
-			return live.Annotations, true, nil
+			return found(resp, err, func() whisk.KeyValueArr { return live.Annotations })
 		},
 		put: func() error { _, _, err := w.Client.Packages.Insert(pkg, true); return err },
 		del: func() error { _, err := w.Client.Packages.Delete(pkg.Name); return err },
@@ -53,13 +48,7 @@ func (w *Whisk) entities(p *Package, feed bool) []entity {
 			stamp: func() (string, error) { return stamp(&a.Annotations, a, &a.Parameters) },
 			get: func() (whisk.KeyValueArr, bool, error) {
 				live, resp, err := w.Client.Actions.Get(a.Name, false)
-				if isNotFound(resp, err) {
-					return nil, false, nil
-				}
-				if err != nil {
-					return nil, false, err
-				}
-				return live.Annotations, true, nil
+				return found(resp, err, func() whisk.KeyValueArr { return live.Annotations })
 			},
 			put: func() error { _, _, err := w.Client.Actions.Insert(a, true); return err },
 			del: func() error { _, err := w.Client.Actions.Delete(a.Name); return err },
@@ -73,19 +62,14 @@ func (w *Whisk) entities(p *Package, feed bool) []entity {
 			stamp: func() (string, error) { return stamp(&t.Annotations, t, &t.Parameters) },
 			get: func() (whisk.KeyValueArr, bool, error) {
 				live, resp, err := w.Client.Triggers.Get(t.Name)
-				if isNotFound(resp, err) {
-					return nil, false, nil
-				}
-				if err != nil {
-					return nil, false, err
-				}
-				return live.Annotations, true, nil
+				return found(resp, err, func() whisk.KeyValueArr { return live.Annotations })
 			},
 			put: func() error {
 				// A changed trigger leaves its feed first, then joins again.
-				if _, found, err := w.getTrigger(t.Name); err != nil {
+				_, resp, err := w.Client.Triggers.Get(t.Name)
+				if _, exists, err := found(resp, err, nil); err != nil {
 					return err
-				} else if found {
+				} else if exists {
 					if err := w.lifecycle(t, "DELETE"); err != nil {
 						return err
 					}
@@ -105,19 +89,12 @@ func (w *Whisk) entities(p *Package, feed bool) []entity {
 		})
 	}
 	for _, r := range p.Rules {
-		r.Trigger = "/" + w.Namespace + "/" + fmt.Sprint(r.Trigger)
-		r.Action = "/" + w.Namespace + "/" + fmt.Sprint(r.Action)
+		r.Trigger, r.Action = w.qualified(fmt.Sprint(r.Trigger)), w.qualified(fmt.Sprint(r.Action))
 		out = append(out, entity{kind: "rule", name: r.Name,
 			stamp: func() (string, error) { return stamp(&r.Annotations, r) },
 			get: func() (whisk.KeyValueArr, bool, error) {
 				live, resp, err := w.Client.Rules.Get(r.Name)
-				if isNotFound(resp, err) {
-					return nil, false, nil
-				}
-				if err != nil {
-					return nil, false, err
-				}
-				return live.Annotations, true, nil
+				return found(resp, err, func() whisk.KeyValueArr { return live.Annotations })
 			},
 			put: func() error { _, _, err := w.Client.Rules.Insert(r, true); return err },
 			del: func() error { _, err := w.Client.Rules.Delete(r.Name); return err },
@@ -126,12 +103,27 @@ func (w *Whisk) entities(p *Package, feed bool) []entity {
 	return out
 }
 
-func (w *Whisk) getTrigger(name string) (*whisk.Trigger, bool, error) {
-	t, resp, err := w.Client.Triggers.Get(name)
-	if isNotFound(resp, err) {
+// found reads a GET of an entity: its annotations (annotations is called
+// only when the entity exists), false when there is none.
+func found(resp *http.Response, err error, annotations func() whisk.KeyValueArr) (whisk.KeyValueArr, bool, error) {
+	switch {
+	case isNotFound(resp, err):
 		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	case annotations == nil:
+		return nil, true, nil
 	}
-	return t, err == nil, err
+	return annotations(), true, nil
+}
+
+// qualified is name with the package's namespace, as a rule names its
+// trigger and action.
+func (w *Whisk) qualified(name string) string {
+	if strings.HasPrefix(name, "/") {
+		return name
+	}
+	return "/" + w.Namespace + "/" + name
 }
 
 // lifecycle tells the trigger's feed that it is created or deleted, as
