@@ -254,15 +254,9 @@ func (s *Server) invokeDeployed(w http.ResponseWriter, r *http.Request, caller, 
 		return
 	}
 	action := key[strings.LastIndex(key, "/")+1:]
-	res, ok := s.runWith(w, r, proc, action, func(p map[string]any) invoker.Activation { return invoker.Plain(action, caller, p) })
-	if !ok {
-		return
+	if res, ok := s.runWith(w, r, proc, action, func(p map[string]any) invoker.Activation { return invoker.Plain(action, caller, p) }); ok {
+		answerPlain(w, res)
 	}
-	if _, failed := res["error"]; failed {
-		writeJSON(w, http.StatusBadGateway, res)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
 }
 
 // webDeployed is a deployed web action with require-whisk-auth.
@@ -273,16 +267,9 @@ func (s *Server) webDeployed(w http.ResponseWriter, r *http.Request, caller, ns,
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
 		return
 	}
-	res, ok := s.runWith(w, r, proc, action, func(p map[string]any) invoker.Activation { return invoker.Web(action, caller, r.Method, p) })
-	if !ok {
-		return
+	if res, ok := s.runWith(w, r, proc, action, func(p map[string]any) invoker.Activation { return invoker.Web(action, caller, r.Method, p) }); ok {
+		answerWeb(w, res)
 	}
-	code, body, err := invoker.Response(res)
-	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]any{"error": err.Error()})
-		return
-	}
-	writeJSON(w, code, body)
 }
 
 // keyValues turns OpenWhisk's [{key, value}] into a map.

@@ -132,10 +132,13 @@ func (s *Server) params(r *http.Request) (map[string]any, error) {
 // invoke is a blocking invocation with result: the activation runs in the
 // caller's namespace; an action error is a 502 with the result.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request, ns, action string) {
-	res, ok := s.run(w, r, action, func(p map[string]any) invoker.Activation { return invoker.Plain(action, ns, p) })
-	if !ok {
-		return
+	if res, ok := s.run(w, r, action, func(p map[string]any) invoker.Activation { return invoker.Plain(action, ns, p) }); ok {
+		answerPlain(w, res)
 	}
+}
+
+// answerPlain writes an invocation's result; an action error is a 502.
+func answerPlain(w http.ResponseWriter, res map[string]any) {
 	if _, failed := res["error"]; failed {
 		writeJSON(w, http.StatusBadGateway, res)
 		return
@@ -145,10 +148,13 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, ns, action strin
 
 // web is a web action with require-whisk-auth: the caller is __ow_user.
 func (s *Server) web(w http.ResponseWriter, r *http.Request, ns, action string) {
-	res, ok := s.run(w, r, action, func(p map[string]any) invoker.Activation { return invoker.Web(action, ns, r.Method, p) })
-	if !ok {
-		return
+	if res, ok := s.run(w, r, action, func(p map[string]any) invoker.Activation { return invoker.Web(action, ns, r.Method, p) }); ok {
+		answerWeb(w, res)
 	}
+}
+
+// answerWeb writes a web action's response: its status and body.
+func answerWeb(w http.ResponseWriter, res map[string]any) {
 	code, body, err := invoker.Response(res)
 	if err != nil {
 		writeJSON(w, http.StatusBadGateway, map[string]any{"error": err.Error()})
