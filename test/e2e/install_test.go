@@ -32,7 +32,9 @@ import (
 // operator does, with the built builder command alone, on a cluster of its
 // own without the builder (OpenServerless's registry Secret and ConfigMap
 // config only) and an OpenWhisk API with nothing deployed: mistyped values
-// stop install before it changes anything; install, then doctor passes
+// stop install before it changes anything; an OpenWhisk API that stops
+// answering mid-deployment fails install, naming what it was deploying,
+// and install again finishes it; then doctor passes
 // every check, a tiny build among them; the seed's commands work for a
 // user; install again changes nothing; an upgrade while a build runs keeps
 // every record, index and image and the build finishes; doctor names the
@@ -135,8 +137,26 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	}
 	nothingInstalled("after the dry run")
 
+	// OpenWhisk stops answering in the middle of the deployment (after the
+	// package and three actions): install fails naming what it was
+	// deploying, doctor says what is missing, and install again finishes
+	// the deployment without redoing what is there.
+	api.FailPutsAfter(4)
+	code, out = install()
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "deploying action builder/cleanjobs")
+	assert.Contains(t, out, "(HTTP status code 503)")
+	assert.Len(t, api.Entities(ns, "actions"), 3)
+	api.FailPutsAfter(-1)
+	code, out = doctor()
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "FAIL  buildkitd.toml")
+	assert.Contains(t, out, "FAIL  the actions reach the registry (builder/list-catalogs)")
+
 	code, out = install()
 	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "unchanged action builder/capabilities")
+	assert.Contains(t, out, "created   action builder/cleanjobs")
 	token, err := kc.CoreV1().Secrets(ns).Get(ctx, "openserverless-builder-token", metav1.GetOptions{})
 	require.NoError(t, err)
 	require.NotEmpty(t, token.Data["token"])

@@ -31,10 +31,19 @@ const (
 // /whisk.system/alarms/alarm exists and records its lifecycle calls
 // (Feeds), as plain OpenWhisk's alarms package does.
 func Empty(users map[string]string, alarms bool) *Server {
-	s := &Server{users: users, procs: map[string]*invoker.Process{}, store: map[string]map[string]any{}, alarms: alarms}
+	s := &Server{users: users, procs: map[string]*invoker.Process{}, store: map[string]map[string]any{}, alarms: alarms, putsLeft: -1}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
+}
+
+// FailPutsAfter makes the server answer 503 to every PUT after the next n
+// succeed, as an OpenWhisk controller that stops in the middle of a
+// deployment; n < 0 ends it.
+func (s *Server) FailPutsAfter(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.putsLeft = n
 }
 
 // Feeds are the alarm feed's lifecycle calls so far (CREATE, DELETE), each
@@ -153,6 +162,13 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, key, ns, collection
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.putsLeft == 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "The server is currently unavailable (because it is overloaded or down for maintenance)."})
+		return
+	}
+	if s.putsLeft > 0 {
+		s.putsLeft--
+	}
 	if _, exists := s.store[key]; exists && r.URL.Query().Get("overwrite") != "true" {
 		writeJSON(w, http.StatusConflict, map[string]any{"error": "resource already exists"})
 		return

@@ -40,9 +40,10 @@ type Server struct {
 
 	// Empty's: the deployed entities by "<ns>/<collection>/<name>", and
 	// the alarm feed.
-	store  map[string]map[string]any
-	alarms bool
-	feeds  []map[string]any
+	store    map[string]map[string]any
+	alarms   bool
+	feeds    []map[string]any
+	putsLeft int // FailPutsAfter's; < 0: no failure
 }
 
 // Call is one request the fake served, for tests to check how a client
