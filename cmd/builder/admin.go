@@ -19,11 +19,13 @@ type adminFlags struct {
 	kubeconfig, context string
 	manifest            string
 	dryRun              bool
+	timeout             time.Duration
 }
 
 func (f *adminFlags) bind(cmd *cobra.Command, manifest bool) {
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "the operator's kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
 	cmd.Flags().StringVar(&f.context, "context", "", "the kubeconfig context (default: its current one)")
+	cmd.Flags().DurationVar(&f.timeout, "request-timeout", 30*time.Second, "how long one request to the Kubernetes API may take")
 	if manifest {
 		cmd.Flags().StringVar(&f.manifest, "manifest", "manifest.yaml", "the package's manifest; the zips it names (make build) are read beside it")
 	}
@@ -41,6 +43,9 @@ func (c *cli) connectAdmin(f adminFlags) (*admin.Cluster, *admin.Whisk, error) {
 	// client-go's default of 5 requests a second would make a doctor run
 	// (a dry run per object, a review per right) wait on the client.
 	cfg.QPS, cfg.Burst = 50, 100
+	// An API server that stops answering fails the command, naming what
+	// it was doing, instead of holding it forever.
+	cfg.Timeout = f.timeout
 	cluster, err := admin.NewCluster(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--kubeconfig: %w", err)

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/apache/openserverless-builder/shared/registry/registrytest"
+	"github.com/apache/openserverless-builder/test/faults"
 	"github.com/apache/openserverless-builder/test/invoker"
 	"github.com/apache/openserverless-builder/test/localstack"
 	"github.com/apache/openserverless-builder/test/whiskfake"
@@ -105,6 +106,10 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 		assert.Empty(t, api.Entities(ns, "actions"), when)
 	}
 
+	// An API server that accepts connections and never answers.
+	frozen := filepath.Join(home, "frozen.kubeconfig")
+	require.NoError(t, os.WriteFile(frozen, []byte(strings.Replace(s.Kube.Kubeconfig, s.Kube.Server, "https://"+faults.Frozen(t), 1)), 0o600))
+
 	// Mistyped or unreachable values stop install before any change,
 	// naming the value.
 	for _, c := range []struct {
@@ -120,6 +125,7 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 		{[]string{"--manifest", filepath.Join(home, "no-manifest.yaml")}, "reading the manifest"},
 		{[]string{"--auth", "uuid-admin:wrong"}, "reaching OpenWhisk (--apihost, --auth)"},
 		{[]string{"--kubeconfig", filepath.Join(home, "no-kubeconfig")}, "--kubeconfig"},
+		{[]string{"--kubeconfig", frozen, "--request-timeout", "2s"}, "reading the registry Secret nuvolaris/registry-pull-secret (--kubeconfig)"},
 	} {
 		code, out := install(c.args...)
 		assert.Equal(t, 1, code, "%v: %s", c.args, out)
