@@ -111,7 +111,7 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request, caller string, p
 		e, found := s.store[key]
 		s.mu.Unlock()
 		if !found {
-			writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
+			notFound(w)
 			return true
 		}
 		writeJSON(w, http.StatusOK, e)
@@ -125,7 +125,7 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request, caller string, p
 		}
 		s.mu.Unlock()
 		if !found {
-			writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
+			notFound(w)
 			return true
 		}
 		writeJSON(w, http.StatusOK, e)
@@ -280,7 +280,7 @@ func (s *Server) webDeployed(w http.ResponseWriter, r *http.Request, caller, ns,
 	key := ns + "/" + actions + "/" + pkg + "/" + action
 	proc, e, err := s.deployed(key)
 	if err != nil || keyValues(e["annotations"])["web-export"] != true {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
+		notFound(w)
 		return
 	}
 	if res, ok := s.runWith(w, r, proc, action, func(p map[string]any) invoker.Activation { return invoker.Web(action, caller, r.Method, p) }); ok {

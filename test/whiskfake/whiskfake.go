@@ -104,7 +104,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 6 && parts[2] == "web" && parts[3] == "nuvolaris" && parts[4] == "builder":
 		s.web(w, r, ns, strings.TrimSuffix(parts[5], ".json"))
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
+		notFound(w)
 	}
 }
 
@@ -184,7 +184,7 @@ func (s *Server) serveStore(w http.ResponseWriter, r *http.Request, caller strin
 		return
 	}
 	if !s.entity(w, r, caller, parts) {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
+		notFound(w)
 	}
 }
 
@@ -248,4 +248,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// notFound is OpenWhisk's 404.
+func notFound(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotFound, map[string]any{"error": "The requested resource does not exist."})
 }
