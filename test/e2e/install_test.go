@@ -85,9 +85,16 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	// upgrade this one.
 	manifest := filepath.Join(stack.root, "manifest.yaml")
 	common := []string{"--kubeconfig", kubeconfig, "--manifest", previousRelease(t)}
+	// The crane image by tag, which install pins by the digest it resolves
+	// (at the suite's anonymous mirror; the node runs its own crane for any
+	// .../go-containerregistry/crane image).
+	craneTag := stack.mirror.Host + "/go-containerregistry/crane:v0.22.0"
+	require.NoError(t, stack.mirror.Push("go-containerregistry/crane:v0.22.0", py))
+	craneDigest, err := stack.mirror.Digest("go-containerregistry/crane:v0.22.0")
+	require.NoError(t, err)
 	install := func(extra ...string) (int, string) {
 		args := append([]string{"admin", "install"}, common...)
-		args = append(args, "--buildkit-image", localstack.BuildkitImage, "--crane-image", localstack.CraneImage, "--api-server", s.Kube.Server)
+		args = append(args, "--buildkit-image", localstack.BuildkitImage, "--crane-image", craneTag, "--api-server", s.Kube.Server)
 		return admin(append(args, extra...)...)
 	}
 	doctor := func(extra ...string) (int, string) {
@@ -176,6 +183,12 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	assert.Equal(t, "/nuvolaris/builder-cleanjobs-alarm", feeds[0]["triggerName"])
 	assert.Equal(t, "0 * * * *", feeds[0]["cron"])
 
+	policy, err := kc.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, "openserverless-builder-jobs", metav1.GetOptions{})
+	require.NoError(t, err)
+	b, err := json.Marshal(policy.Spec)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), craneTag+"@"+craneDigest, "the policy pins the digest install resolved")
+
 	code, out = doctor("--source", python, "--kind", "python", "--build-timeout", "5m")
 	require.Equal(t, 0, code, out)
 	assert.NotContains(t, out, "FAIL")
@@ -209,7 +222,7 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	before := configMapNames(t, kc)
 	env = append(env, "BUILDER_MAX_RETAINED_BUILDS=30")
 	common = []string{"--kubeconfig", kubeconfig, "--manifest", manifest}
-	code, out = admin(append(append([]string{"admin", "upgrade"}, common...), "--buildkit-image", localstack.BuildkitImage, "--crane-image", localstack.CraneImage, "--api-server", s.Kube.Server)...)
+	code, out = admin(append(append([]string{"admin", "upgrade"}, common...), "--buildkit-image", localstack.BuildkitImage, "--crane-image", craneTag, "--api-server", s.Kube.Server)...)
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "changed   package builder")
 	assert.Contains(t, out, "changed   action builder/send")

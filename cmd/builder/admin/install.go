@@ -46,6 +46,8 @@ func (in *Installer) Install(ctx context.Context) error {
 	if err := v.Resolve(ctx); err != nil {
 		return err
 	}
+	// From here on every part, the dry run's too, sees the pinned images.
+	in.Values = v
 	registrySecret, err := in.registrySecret(ctx)
 	if err != nil {
 		return err
