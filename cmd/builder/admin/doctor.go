@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/apache/openserverless-builder/shared/config"
 	"github.com/apache/openserverless-builder/shared/kube"
 	"github.com/apache/openserverless-builder/shared/registry"
 	"github.com/apache/openserverless-builder/shared/types"
@@ -350,21 +351,12 @@ func (d *Doctor) pushSecret(ctx context.Context, params map[string]string) Check
 	return c
 }
 
-// registryHost is where builds push: the package's registry_host, else
+// registryHost is where builds push, found as the actions find it
+// (config.ResolveRegistryHost): the package's registry_host, else
 // ConfigMap config's annotation, else the OpenServerless service.
 func (d *Doctor) registryHost(ctx context.Context, params map[string]string) (string, error) {
-	if h := params["registry_host"]; h != "" {
-		return h, nil
-	}
-	cm, err := d.Cluster.Client.CoreV1().ConfigMaps(KubeNamespace).Get(ctx, "config", metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return "", fmt.Errorf("reading ConfigMap %s/config: %w", KubeNamespace, err)
-	case cm.Annotations["registry_host"] != "":
-		return cm.Annotations["registry_host"], nil
-	}
-	return "nuvolaris-registry-svc:5000", nil
+	c := config.Config{RegistryHost: params["registry_host"], KubeNamespace: KubeNamespace}
+	return c.ResolveRegistryHost(ctx, kube.ConfigMaps(d.Cluster.Client.CoreV1().ConfigMaps(KubeNamespace)))
 }
 
 func (d *Doctor) buildkitdConf(ctx context.Context) Check {
