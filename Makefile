@@ -18,7 +18,7 @@ STATICCHECK := $(TOOLS)/bin/staticcheck
 # go-task, which runs the seed's tasks (Taskfile.yml) in the suite.
 TASK        := $(TOOLS)/bin/task
 
-.PHONY: help build test e2e faults check lint clean setup tools demo bench
+.PHONY: help build test e2e faults check lint clean setup tools demo bench transfer-image
 help:
 	@echo "make demo    the seed scenario on a local stack: build, follow, list, inspect, delete"
 	@echo "make build   build/<action>.zip for $(ACTIONS)"
@@ -32,9 +32,20 @@ help:
 	@echo "make setup   check and install the prerequisites (apt packages, Go modules)"
 	@echo "make tools   setup, then build the local servers the integration suite runs and go-task (cached)"
 	@echo "make bench   benchmarks (in-process and on the local stack)"
+	@echo "make transfer-image TO=<registry>/<repository>:<tag> [INSECURE=1]"
+	@echo "             build cmd/transfer and push its image (the build pods' fetch and push steps) to TO"
 	@echo "make clean   remove build/"
 
 build: $(ZIPS)
+
+# The transfer image of this commit: the static binary as its one layer,
+# pushed to TO with the docker config's credential ($$DOCKER_CONFIG); it
+# prints the repository@digest that transfer_image pins.
+transfer-image:
+	@test -n "$(TO)" || { echo "usage: make transfer-image TO=<registry>/<repository>:<tag> [INSECURE=1]" >&2; exit 2; }
+	@mkdir -p build/transfer
+	@$(GOBUILD) -o build/transfer/transfer ./cmd/transfer
+	@build/transfer/transfer publish $(if $(INSECURE),--insecure) $(TO)
 
 # Always rebuilt (go build is incremental); pack makes the bytes reproducible.
 build/%.zip: FORCE

@@ -16,7 +16,6 @@ version() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
 kube_version=$(version hack/kube k8s.io/kubernetes)
 registry_version=$(version hack/registry github.com/distribution/distribution/v3)
 buildkit_version=$(version hack/buildkit github.com/moby/buildkit)
-crane_version=$(version hack/registry github.com/google/go-containerregistry)
 
 say() { printf '[tools %3ds] %s\n' "$SECONDS" "$*"; }
 
@@ -54,8 +53,6 @@ build "the distribution registry $registry_version" hack/registry "$cache/regist
 build "BuildKit $buildkit_version" hack/buildkit "$cache/buildkit-$buildkit_version" \
   github.com/moby/buildkit/cmd/buildkitd \
   github.com/moby/buildkit/cmd/buildctl
-build "crane $crane_version (the build pods' fetch and push steps)" hack/registry "$cache/crane-$crane_version" \
-  github.com/google/go-containerregistry/cmd/crane
 # The runtime stand-ins' root filesystems, from Debian's packages.
 ./hack/runtimes.sh
 # The local node is this project's code: rebuilt every time (incremental).

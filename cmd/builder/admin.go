@@ -87,14 +87,14 @@ func (c *cli) adminCommand() *cobra.Command {
 func (c *cli) installCommand() *cobra.Command {
 	var f adminFlags
 	v := admin.Defaults()
-	for env, field := range map[string]*string{"BUILDER_BUILDKIT_IMAGE": &v.BuildkitImage, "BUILDER_CRANE_IMAGE": &v.CraneImage, "BUILDER_REGISTRY_SECRET": &v.RegistrySecret} {
+	for env, field := range map[string]*string{"BUILDER_BUILDKIT_IMAGE": &v.BuildkitImage, "BUILDER_TRANSFER_IMAGE": &v.TransferImage, "BUILDER_REGISTRY_SECRET": &v.RegistrySecret} {
 		if s := c.getenv(env); s != "" {
 			*field = s
 		}
 	}
 	v.Privileged = c.getenv("BUILDER_BUILDKIT_PRIVILEGED") == "true"
 	cmd := &cobra.Command{
-		Use:     "install [--dry-run] [--buildkit-image REF] [--crane-image REF] ...",
+		Use:     "install [--dry-run] [--buildkit-image REF] [--transfer-image REF] ...",
 		Aliases: []string{"upgrade"},
 		Short:   "create or update everything the builder needs, in order (again: upgrade)",
 		Long: "install creates or updates, idempotently: the objects of deploy/ (namespaces, ServiceAccount,\n" +
@@ -118,7 +118,7 @@ func (c *cli) installCommand() *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would change, change nothing")
 	fl.StringVar(&v.BuildkitImage, "buildkit-image", v.BuildkitImage, "BuildKit image; pinned by its digest (give REF@sha256:... where the registry cannot be reached)")
-	fl.StringVar(&v.CraneImage, "crane-image", v.CraneImage, "crane image of the fetch and push steps; pinned likewise")
+	fl.StringVar(&v.TransferImage, "transfer-image", v.TransferImage, "transfer image (cmd/transfer) of the fetch and push steps; pinned likewise")
 	fl.StringVar(&v.RegistrySecret, "registry-secret", v.RegistrySecret, "the registry's dockerconfigjson Secret in nuvolaris, copied to the build namespace")
 	fl.BoolVar(&v.Privileged, "buildkit-privileged", v.Privileged, "run BuildKit privileged where rootless cannot create user namespaces")
 	fl.StringVar(&v.APIServer, "api-server", v.APIServer, "the Kubernetes API as the actions reach it, for the builder's kubeconfig")

@@ -21,8 +21,8 @@ import (
 
 // Config says where the node's tools and files are.
 type Config struct {
-	Buildkitd, Buildctl, Crane string
-	WorkDir                    string
+	Buildkitd, Buildctl, Transfer string
+	WorkDir                       string
 }
 
 // Provider runs build pods with local BuildKit.

@@ -1,7 +1,7 @@
 // Command osb-node registers a Kubernetes node that runs the builder's build
 // pods on this machine: for each pod it materializes the ConfigMap, Secret
 // and emptyDir volumes, runs its steps in a kubelet's order with the local
-// buildkitd, buildctl and crane (their images cannot be pulled here),
+// buildkitd, buildctl and transfer (their images cannot be pulled here),
 // reports the pod's status from the real outcome and serves each
 // container's log to the API server.
 package main
@@ -42,7 +42,7 @@ func main() {
 	flag.IntVar(&port, "port", 10250, "port of the kubelet API (logs), on 127.0.0.1")
 	flag.StringVar(&cfg.Buildkitd, "buildkitd", "buildkitd", "buildkitd binary")
 	flag.StringVar(&cfg.Buildctl, "buildctl", "buildctl", "buildctl binary")
-	flag.StringVar(&cfg.Crane, "crane", "crane", "crane binary, which runs the crane image's steps")
+	flag.StringVar(&cfg.Transfer, "transfer", "transfer", "transfer binary (cmd/transfer), which runs the transfer image's steps")
 	flag.StringVar(&cfg.WorkDir, "workdir", "", "where pods' volumes, BuildKit state and logs go")
 	flag.BoolVar(&cordoned, "cordoned", false, "register the node unschedulable: it runs no pod, and only keeps the cluster from having every node lost at once")
 	flag.Parse()

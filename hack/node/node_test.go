@@ -18,6 +18,7 @@ func TestRewrite(t *testing.T) {
 		"/run/buildkit":               "/tmp/pod/volumes/run",
 		"/home/user/.config/buildkit": "/tmp/pod/volumes/conf",
 		"/home/user":                  "/tmp/pod/volumes/home",
+		"/layouts":                    "/tmp/pod/volumes/layouts",
 	}
 	for _, tt := range []struct{ in, want string }{
 		{"/workspace", "/tmp/pod/volumes/workspace"},
@@ -25,11 +26,14 @@ func TestRewrite(t *testing.T) {
 		{"context=/workspace", "context=/tmp/pod/volumes/workspace"},
 		{"dockerfile=/workspace/sub", "dockerfile=/tmp/pod/volumes/workspace/sub"},
 		{"unix:///run/buildkit/buildkitd.sock", "unix:///tmp/pod/volumes/run/buildkitd.sock"},
+		{"type=oci,tar=false,dest=/layouts,name=r:5000/a:b", "type=oci,tar=false,dest=/tmp/pod/volumes/layouts,name=r:5000/a:b"},
+		{"source=/layouts", "source=/tmp/pod/volumes/layouts"},
 		// The longest mount wins over a mount that holds it.
 		{"/home/user/.config/buildkit/buildkitd.toml", "/tmp/pod/volumes/conf/buildkitd.toml"},
 		{"/home/user/.docker", "/tmp/pod/volumes/home/.docker"},
 		// Only whole path components are mapped.
 		{"/workspaces", "/workspaces"},
+		{"dest=/layoutsX,name=a", "dest=/layoutsX,name=a"},
 		{"--progress=plain", "--progress=plain"},
 		{"build", "build"},
 	} {
@@ -70,10 +74,10 @@ func TestWriteVolume(t *testing.T) {
 // buildPod is a pod of the builder's shape, changed by edit.
 func buildPod(edit func(*corev1.PodSpec)) *corev1.Pod {
 	always := corev1.ContainerRestartPolicyAlways
-	crane := "gcr.io/go-containerregistry/crane:v0.22.0"
+	transfer := "ghcr.io/apache/openserverless-builder/transfer:v0.1.0"
 	spec := corev1.PodSpec{
 		InitContainers: []corev1.Container{
-			{Name: "fetch", Image: crane, Command: []string{"crane"}},
+			{Name: "fetch", Image: transfer, Command: []string{"transfer"}},
 			{
 				Name: "buildkitd", Image: "moby/buildkit:v0.34.2-rootless", RestartPolicy: &always,
 				Command:      []string{"rootlesskit", "buildkitd"},
@@ -81,7 +85,7 @@ func buildPod(edit func(*corev1.PodSpec)) *corev1.Pod {
 			},
 			{Name: "build", Image: "docker.io/moby/buildkit:v0.34.2-rootless", Command: []string{"buildctl"}},
 		},
-		Containers: []corev1.Container{{Name: "push", Image: crane, Command: []string{"crane"}}},
+		Containers: []corev1.Container{{Name: "push", Image: transfer, Command: []string{"transfer"}}},
 	}
 	if edit != nil {
 		edit(&spec)
@@ -103,10 +107,10 @@ func TestBuildShape(t *testing.T) {
 		}, "before any buildkitd sidecar"},
 		{"no container", func(s *corev1.PodSpec) { s.Containers = nil }, "no container"},
 		{"sidecar that is a plain init container", func(s *corev1.PodSpec) { s.InitContainers[1].RestartPolicy = nil }, "native sidecar"},
-		{"crane as a sidecar", func(s *corev1.PodSpec) { s.InitContainers[0].RestartPolicy = s.InitContainers[1].RestartPolicy }, "buildkitd sidecars only"},
+		{"transfer as a sidecar", func(s *corev1.PodSpec) { s.InitContainers[0].RestartPolicy = s.InitContainers[1].RestartPolicy }, "buildkitd sidecars only"},
 		{"another image", func(s *corev1.PodSpec) { s.InitContainers[1].Image = "evil/buildkit:1" }, "cannot be pulled"},
 		{"another command", func(s *corev1.PodSpec) { s.InitContainers[2].Command = []string{"sh", "-c", "id"} }, "buildkitd or buildctl"},
-		{"crane running a shell", func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"sh"} }, "runs crane"},
+		{"transfer running a shell", func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"sh"} }, "runs transfer"},
 		{"daemon as a main container", func(s *corev1.PodSpec) { s.Containers[0] = s.InitContainers[1] }, "only a sidecar may"},
 		{"no startup probe", func(s *corev1.PodSpec) { s.InitContainers[1].StartupProbe = nil }, "would race it"},
 	} {
@@ -114,8 +118,8 @@ func TestBuildShape(t *testing.T) {
 			init, main, err := buildShape(buildPod(tt.edit))
 			if tt.err == "" {
 				require.NoError(t, err)
-				assert.Equal(t, []role{craneRole, daemonRole, buildctlRole}, []role{init[0].role, init[1].role, init[2].role})
-				assert.Equal(t, craneRole, main[0].role)
+				assert.Equal(t, []role{transferRole, daemonRole, buildctlRole}, []role{init[0].role, init[1].role, init[2].role})
+				assert.Equal(t, transferRole, main[0].role)
 				return
 			}
 			require.Error(t, err)
@@ -133,7 +137,7 @@ func TestLastLinesAndFlagValue(t *testing.T) {
 	assert.Equal(t, "", flagValue(args, "--root"))
 }
 
-// TestIsImage: the images the node runs BuildKit and crane for, by tag
+// TestIsImage: the images the node runs BuildKit and transfer for, by tag
 // and by digest (deploy/admission.yaml admits only digests).
 func TestIsImage(t *testing.T) {
 	digest := "@sha256:" + strings.Repeat("0", 64)
@@ -146,11 +150,11 @@ func TestIsImage(t *testing.T) {
 		{"moby/buildkit" + digest, "moby/buildkit", true},
 		{"docker.io/moby/buildkit:v0.34.2-rootless" + digest, "moby/buildkit", true},
 		{"registry:5000/moby/buildkit:v1", "moby/buildkit", true},
-		{"gcr.io/go-containerregistry/crane:v0.22.0" + digest, "go-containerregistry/crane", true},
+		{"ghcr.io/apache/openserverless-builder/transfer:v0.1.0" + digest, "openserverless-builder/transfer", true},
 		{"busybox:1", "moby/buildkit", false},
 		{"evil/moby/buildkitx:v1" + digest, "moby/buildkit", false},
 		{"moby/buildkit-fake:v1", "moby/buildkit", false},
-		{"evil/crane:v1", "go-containerregistry/crane", false},
+		{"evil/transfer:v1", "openserverless-builder/transfer", false},
 	} {
 		assert.Equal(t, tt.want, isImage(tt.image, tt.repo), tt.image)
 	}

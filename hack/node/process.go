@@ -104,7 +104,8 @@ func rewrite(args []string, mounts map[string]string) []string {
 			switch {
 			case a == m || strings.HasPrefix(a, m+"/"):
 				out[i] = mounts[m] + strings.TrimPrefix(a, m)
-			case strings.Contains(a, "="+m+"/") || strings.HasSuffix(a, "="+m):
+			case strings.Contains(a, "="+m+"/") || strings.Contains(a, "="+m+",") || strings.HasSuffix(a, "="+m):
+				// a path in an option list: dest=/layouts,name=...
 				out[i] = strings.Replace(a, "="+m, "="+mounts[m], 1)
 			case strings.HasPrefix(a, "unix://"+m+"/"):
 				out[i] = "unix://" + mounts[m] + strings.TrimPrefix(a, "unix://"+m)
@@ -211,8 +212,8 @@ func (d *daemonProc) stop() {
 // environment, logging to its own log; the pod's deletion kills it.
 func (p *Provider) runStep(ctx context.Context, r *podRun, c container) (int32, string) {
 	bin := p.cfg.Buildctl
-	if c.role == craneRole {
-		bin = p.cfg.Crane
+	if c.role == transferRole {
+		bin = p.cfg.Transfer
 	}
 	logf, err := os.Create(r.logPath(c.spec.Name))
 	if err != nil {

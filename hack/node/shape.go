@@ -14,7 +14,7 @@ type role int
 const (
 	daemonRole   role = iota // buildkitd, the native sidecar
 	buildctlRole             // buildctl, to its end
-	craneRole                // crane, to its end
+	transferRole             // transfer (cmd/transfer), to its end
 )
 
 // container is a pod's container with its volumes on this machine.
@@ -27,8 +27,8 @@ type container struct {
 // buildShape maps the pod's init containers and containers to what runs
 // them here, refusing any other pod, since this node pulls no image: the
 // BuildKit image running buildkitd (a native sidecar with an exec startup
-// probe, before any buildctl) or buildctl, and the crane image running
-// crane.
+// probe, before any buildctl) or buildctl, and the transfer image running
+// transfer.
 func buildShape(pod *corev1.Pod) (init, main []container, err error) {
 	sidecars := 0
 	for _, c := range pod.Spec.InitContainers {
@@ -85,13 +85,13 @@ func roleOf(c corev1.Container) (role, error) {
 			return buildctlRole, nil
 		}
 		return 0, fmt.Errorf("container %s: image %s runs buildkitd or buildctl on this node, not %q", c.Name, c.Image, c.Command)
-	case isImage(c.Image, "go-containerregistry/crane"):
-		if len(cmd) == 1 && cmd[0] == "crane" {
-			return craneRole, nil
+	case isImage(c.Image, "openserverless-builder/transfer"):
+		if len(cmd) == 1 && cmd[0] == "transfer" {
+			return transferRole, nil
 		}
-		return 0, fmt.Errorf("container %s: image %s runs crane on this node, not %q", c.Name, c.Image, c.Command)
+		return 0, fmt.Errorf("container %s: image %s runs transfer on this node, not %q", c.Name, c.Image, c.Command)
 	}
-	return 0, fmt.Errorf("container %s: image %s cannot be pulled on this node: it runs BuildKit and crane only", c.Name, c.Image)
+	return 0, fmt.Errorf("container %s: image %s cannot be pulled on this node: it runs BuildKit and transfer only", c.Name, c.Image)
 }
 
 // isImage reports whether image is repository repo, on any registry, by

@@ -1,11 +1,9 @@
 //go:build tools
 
-// Package registry pins the registry tools: the distribution registry, and
-// go-containerregistry's crane, which the local node runs for the build
-// pods' crane image.
+// Package registry pins the distribution registry, the local stack's
+// registry.
 package registry
 
 import (
 	_ "github.com/distribution/distribution/v3/cmd/registry"
-	_ "github.com/google/go-containerregistry/cmd/crane"
 )

@@ -85,8 +85,8 @@ func TestPushedDigest(t *testing.T) {
 	assert.Equal(t, d2, PushedDigest(log))
 	assert.Equal(t, d1, PushedDigest("#8 exporting manifest "+d1+" done\n"))
 	assert.Equal(t, "", PushedDigest("ERROR: failed to solve"))
-	crane := "2026/11/30 12:00:00 pushed blob: " + d1 + "\nreg:5000/devel@" + d2 + "\n"
-	assert.Equal(t, d2, PushedDigest(crane), "crane push prints the pushed reference alone on a line")
+	push := "2026/11/30 12:00:00 pushed blob: " + d1 + "\nreg:5000/devel@" + d2 + "\n"
+	assert.Equal(t, d2, PushedDigest(push), "transfer push prints the pushed reference alone on a line")
 }
 
 // TestStepLogs: the push step's digest is the image's, not the cache's

@@ -321,17 +321,17 @@ func LastLines(text string, n int) string {
 }
 
 var (
-	// crane push prints the pushed reference, by digest, on a line alone.
-	cranePushedRE = regexp.MustCompile(`(?m)^\S+@(sha256:[0-9a-f]{64})\s*$`)
-	pushedRE      = regexp.MustCompile(`pushing manifest for \S+@(sha256:[0-9a-f]{64})`)
-	exportedRE    = regexp.MustCompile(`exporting manifest (sha256:[0-9a-f]{64})`)
+	// transfer push prints the pushed reference, by digest, on a line alone.
+	transferPushedRE = regexp.MustCompile(`(?m)^\S+@(sha256:[0-9a-f]{64})\s*$`)
+	pushedRE         = regexp.MustCompile(`pushing manifest for \S+@(sha256:[0-9a-f]{64})`)
+	exportedRE       = regexp.MustCompile(`exporting manifest (sha256:[0-9a-f]{64})`)
 )
 
-// PushedDigest finds the pushed digest in a log: the one crane's push
+// PushedDigest finds the pushed digest in a log: the one transfer's push
 // printed, else, in BuildKit's plain progress output of a build that
 // pushed itself, the manifest it pushed or the last one it exported.
 func PushedDigest(log string) string {
-	if m := cranePushedRE.FindAllStringSubmatch(log, -1); len(m) > 0 {
+	if m := transferPushedRE.FindAllStringSubmatch(log, -1); len(m) > 0 {
 		return m[len(m)-1][1]
 	}
 	if m := pushedRE.FindAllStringSubmatch(log, -1); len(m) > 0 {

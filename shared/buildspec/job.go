@@ -18,7 +18,7 @@ import (
 const TTLAfterFinished = 7 * 24 * time.Hour
 
 // Where rootless BuildKit (user 1000, HOME /home/user) reads its files,
-// and where the steps hand each other the OCI layouts.
+// and where the steps hand each other the OCI layout.
 const (
 	workspaceDir = "/workspace"
 	buildkitDir  = "/home/user/.config/buildkit"
@@ -29,13 +29,9 @@ const (
 	dockerDir = "/registry-auth"
 	// secretsDir holds the build secrets, in the build step only.
 	secretsDir = "/build-secrets"
-	// layoutsDir holds the layouts: the fetched source and cache, the
-	// built image and cache.
-	layoutsDir     = "/layouts"
-	sourceLayout   = layoutsDir + "/source"
-	cacheLayout    = layoutsDir + "/cache"
-	imageLayout    = layoutsDir + "/image"
-	cacheOutLayout = layoutsDir + "/cache-out"
+	// layoutDir is the OCI layout every step shares: the fetched source
+	// and cache, the built image and cache, each blob once.
+	layoutDir = "/layouts"
 )
 
 // DaemonAddress is where buildkitd listens, on the emptyDir the daemon
@@ -57,7 +53,7 @@ type Plan struct {
 	Insecure  bool   // plain-HTTP registry
 	Secret    string // dockerconfigjson Secret of the fetch and push steps
 	Buildkit  string // BuildKit image
-	Crane     string // crane image: the fetch and push steps
+	Transfer  string // transfer image (cmd/transfer): the fetch and push steps
 	Timeout   time.Duration
 	// Privileged runs BuildKit privileged, for clusters where rootless
 	// BuildKit cannot create user namespaces (an operator's opt-in).
@@ -109,7 +105,7 @@ func NewPlan(req Request, user, id, host string, base Base, cfg config.Config) P
 		Insecure:   cfg.RegistryInsecure,
 		Secret:     cfg.RegistrySecret,
 		Buildkit:   cfg.BuildkitImage,
-		Crane:      cfg.CraneImage,
+		Transfer:   cfg.TransferImage,
 		Timeout:    cfg.BuildTimeout,
 		Privileged: cfg.AllowPrivileged,
 		Provenance: cfg.Provenance,
@@ -218,21 +214,23 @@ func (p Plan) CheckSize(limit int) (map[string]string, error) {
 	return files, nil
 }
 
-// Job runs one build in a pod whose steps hand each other OCI layouts on
-// an emptyDir, so that the registry credential never reaches a process
-// that runs, or talks to, the user's build steps (docs/contract.md,
+// Job runs one build in a pod whose steps share one OCI layout on an
+// emptyDir, so that the registry credential never reaches a process that
+// runs, or talks to, the user's build steps (docs/contract.md,
 // "Isolation"). In order:
 //
-//  1. fetch (crane) pulls the pinned source into a layout: anonymously, or
-//     with the credential for a cluster source the caller may read; then
-//     fetch-cache (crane) pulls the user's cache, when send found one;
+//  1. fetch (transfer) fetches the pinned source into the layout:
+//     anonymously, or with the credential for a cluster source the caller
+//     may read; then fetch-cache (transfer) fetches the user's cache, when
+//     send found one, asking for none of the blobs the source brought;
 //  2. buildkitd, a native sidecar, runs the user's build steps;
-//  3. build (buildctl) builds FROM the source's layout, imports and exports
-//     the cache as layouts and writes the image as a layout: neither it
-//     nor the daemon holds a credential or talks to a registry;
-//  4. push and push-cache (crane, the main containers) push the layouts.
+//  3. build (buildctl) builds FROM the source in the layout, imports and
+//     exports the cache there and writes the image there, each blob once:
+//     neither it nor the daemon holds a credential or talks to a registry;
+//  4. push and push-cache (transfer, the main containers) push the image
+//     and the cache, mounting the layers the registry holds already.
 //
-// Only crane steps mount the Secret, and they run no user code. The
+// Only transfer steps mount the Secret, and they run no user code. The
 // sidecar's startup probe holds the build step back until the daemon
 // answers: no sleep, no race.
 func (p Plan) Job() *batchv1.Job {

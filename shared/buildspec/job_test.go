@@ -22,7 +22,7 @@ func testPlan(privileged bool) Plan {
 		Base:    Base{Digest: "sha256:" + strings.Repeat("1", 64), Fetch: "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64)},
 		ID:      "0123456789", User: "devel", Namespace: "nuvolaris", Image: "registry:5000/devel:v1",
 		Insecure: true, Secret: "registry-pull-secret", Buildkit: "moby/buildkit:v0.34.2-rootless",
-		Crane: "gcr.io/go-containerregistry/crane:v0.22.0", Timeout: time.Hour, Privileged: privileged,
+		Transfer: "ghcr.io/apache/openserverless-builder/transfer:v0.1.0", Timeout: time.Hour, Privileged: privileged,
 		Cache: "registry:5000/devel/buildcache:python",
 	}
 }
@@ -33,7 +33,7 @@ func steps(pod corev1.PodSpec) []corev1.Container {
 }
 
 // TestJobShape pins who holds the credential: the Secret is mounted only
-// in crane's fetch and push steps, DOCKER_CONFIG is set nowhere else, the
+// in the transfer image's fetch and push steps, DOCKER_CONFIG is set nowhere else, the
 // source is fetched anonymously unless send said otherwise, and the steps
 // run in order: fetch, [fetch-cache], the daemon, build, then push and
 // push-cache.
@@ -90,8 +90,8 @@ func TestJobShape(t *testing.T) {
 				assert.Equal(t, mounts, config, "%s: DOCKER_CONFIG goes with the Secret", c.Name)
 				if mounts {
 					holders = append(holders, c.Name)
-					assert.Equal(t, p.Crane, c.Image, "%s holds the credential: it runs crane", c.Name)
-					assert.Equal(t, []string{"crane"}, c.Command, c.Name)
+					assert.Equal(t, p.Transfer, c.Image, "%s holds the credential: it runs transfer", c.Name)
+					assert.Equal(t, []string{"transfer"}, c.Command, c.Name)
 				}
 				if c.Image == p.Buildkit {
 					assert.False(t, mounts, "%s runs BuildKit and holds the credential", c.Name)
@@ -121,33 +121,69 @@ func TestJobShape(t *testing.T) {
 	}
 }
 
-// TestJobStepsArguments: the fetch pulls the pinned source where send
-// resolved it; buildctl builds FROM its layout under the name the
-// Dockerfile frontend looks up, never from a registry, and writes layouts;
-// the pushes push those layouts.
+// TestJobStepsArguments: the fetch fetches the pinned source where send
+// resolved it; buildctl builds FROM it in the layout under the name the
+// Dockerfile frontend looks up, never from a registry, and writes into the
+// same layout; the pushes push from it, mounting the source's layers only
+// when send found the source on the cluster registry, the cache's for the
+// image.
 func TestJobStepsArguments(t *testing.T) {
-	p := testPlan(false)
-	p.CacheDigest = "sha256:" + strings.Repeat("2", 64)
-	p.Provenance = true
-	args := map[string][]string{}
-	for _, c := range steps(p.Job().Spec.Template.Spec) {
-		args[c.Name] = c.Args
+	cacheDigest := "sha256:" + strings.Repeat("2", 64)
+	cache := "registry:5000/devel/buildcache@" + cacheDigest
+	tests := []struct {
+		name                string
+		clusterSource       bool
+		cacheDigest         string
+		fetch, fetchCache   []string
+		push, pushCache     []string
+		importCache, cached bool
+	}{
+		{
+			name:      "source elsewhere, no cache yet",
+			fetch:     []string{"fetch", "--layout", "/layouts", "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64)},
+			push:      []string{"push", "--insecure", "--layout", "/layouts", "registry:5000/devel:v1", "registry:5000/devel:v1"},
+			pushCache: []string{"push", "--insecure", "--layout", "/layouts", "cache", "registry:5000/devel/buildcache:python"},
+		},
+		{
+			name: "cluster source and cache", clusterSource: true, cacheDigest: cacheDigest,
+			fetch:      []string{"fetch", "--layout", "/layouts", "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64)},
+			fetchCache: []string{"fetch", "--insecure", "--layout", "/layouts", cache},
+			push: []string{"push", "--insecure", "--layout", "/layouts", "--mount", "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64),
+				"--mount", cache, "registry:5000/devel:v1", "registry:5000/devel:v1"},
+			pushCache: []string{"push", "--insecure", "--layout", "/layouts", "--mount", "mirror:5000/library/busybox@sha256:" + strings.Repeat("1", 64),
+				"cache", "registry:5000/devel/buildcache:python"},
+			importCache: true,
+		},
 	}
-	assert.Equal(t, []string{"pull", "--format=oci", p.Base.Fetch, "/layouts/source"}, args[names.StepFetch],
-		"the source goes over HTTPS unless send resolved it over HTTP")
-	assert.Equal(t, []string{"pull", "--insecure", "--format=oci", "registry:5000/devel/buildcache@" + p.CacheDigest, "/layouts/cache"}, args[names.StepFetchCache])
-	assert.Equal(t, []string{"push", "--insecure", "/layouts/image", p.Image}, args[names.StepPush])
-	assert.Equal(t, []string{"push", "--insecure", "/layouts/cache-out", p.Cache}, args[names.StepPushCache])
-	build := strings.Join(args[names.StepBuild], " ")
-	assert.Contains(t, build, "--oci-layout source=/layouts/source")
-	assert.Contains(t, build, "--opt context:busybox:1@"+p.Base.Digest+"=oci-layout://source@"+p.Base.Digest)
-	assert.Contains(t, build, "--output type=oci,tar=false,dest=/layouts/image,name="+p.Image)
-	assert.Contains(t, build, "oci-artifact=false")
-	assert.Contains(t, build, "--import-cache type=local,src=/layouts/cache,digest="+p.CacheDigest)
-	assert.Contains(t, build, "--export-cache type=local,dest=/layouts/cache-out,mode=max")
-	assert.Contains(t, build, "--opt attest:provenance=mode=min")
-	assert.NotContains(t, build, "type=registry")
-	assert.NotContains(t, build, "push=true")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPlan(false)
+			p.Base.Credential, p.CacheDigest = tt.clusterSource, tt.cacheDigest
+			p.Provenance = true
+			args := map[string][]string{}
+			for _, c := range steps(p.Job().Spec.Template.Spec) {
+				args[c.Name] = c.Args
+			}
+			assert.Equal(t, tt.fetch, args[names.StepFetch], "the source goes over HTTPS unless send resolved it over HTTP")
+			assert.Equal(t, tt.fetchCache, args[names.StepFetchCache])
+			assert.Equal(t, tt.push, args[names.StepPush])
+			assert.Equal(t, tt.pushCache, args[names.StepPushCache])
+			build := strings.Join(args[names.StepBuild], " ")
+			assert.Contains(t, build, "--oci-layout source=/layouts ")
+			assert.Contains(t, build, "--opt context:busybox:1@"+p.Base.Digest+"=oci-layout://source@"+p.Base.Digest)
+			assert.Contains(t, build, "--output type=oci,tar=false,dest=/layouts,name="+p.Image+",")
+			assert.Contains(t, build, "oci-artifact=false")
+			if tt.importCache {
+				assert.Contains(t, build, "--import-cache type=local,src=/layouts,digest="+cacheDigest)
+			} else {
+				assert.NotContains(t, build, "--import-cache")
+			}
+			assert.Contains(t, build, "--export-cache type=local,dest=/layouts,mode=max,image-manifest=true,oci-mediatypes=true,tag=cache")
+			assert.Contains(t, build, "--opt attest:provenance=mode=min")
+			assert.NotContains(t, build, "type=registry")
+			assert.NotContains(t, build, "push=true")
+		})
+	}
 }
 
 // TestContextName: the named context's key is what BuildKit's Dockerfile

@@ -19,62 +19,95 @@ const (
 	volumeSecrets = "build-secrets"
 )
 
-// sourceLayoutName is the name buildctl gives the source's layout
-// (--oci-layout), which the build's named context refers to.
+// sourceLayoutName is the name buildctl gives the layout (--oci-layout),
+// which the build's named context refers to.
 const sourceLayoutName = "source"
 
-// fetch pulls the pinned source into its layout. It holds the credential
+// cacheEntry is the tag under which BuildKit lists the exported cache in
+// the layout, and push-cache finds it.
+const cacheEntry = "cache"
+
+// fetch fetches the pinned source into the layout. It holds the credential
 // only for a cluster source the caller may read (send decided it); a
 // source elsewhere is fetched anonymously, so that no answer of another
 // registry, a redirect included, can obtain the credential.
 func (p Plan) fetch() corev1.Container {
-	from := p.Base.Fetch
-	if from == "" {
-		from = p.From()
+	args := transferArgs("fetch", p.Base.Insecure, p.fetchFrom())
+	return p.transfer(names.StepFetch, args, p.Base.Credential, false)
+}
+
+// fetchFrom is where the fetch step fetches the source, pinned by digest.
+func (p Plan) fetchFrom() string {
+	if p.Base.Fetch != "" {
+		return p.Base.Fetch
 	}
-	args := craneArgs("pull", p.Base.Insecure, "--format=oci", from, sourceLayout)
-	return p.crane(names.StepFetch, args, p.Base.Credential, false)
+	return p.From()
 }
 
-// fetchCache pulls the cache send found, by its digest.
+// fetchCache fetches the cache send found, by its digest, into the same
+// layout: the source's layers it carries are already there, and are
+// neither fetched nor written again.
 func (p Plan) fetchCache() corev1.Container {
-	repo := p.Cache[:strings.LastIndex(p.Cache, ":")] // host/<user>/buildcache
-	args := craneArgs("pull", p.Insecure, "--format=oci", repo+"@"+p.CacheDigest, cacheLayout)
-	return p.crane(names.StepFetchCache, args, true, false)
+	return p.transfer(names.StepFetchCache, transferArgs("fetch", p.Insecure, p.cacheAt()), true, false)
 }
 
-// push pushes the built image, its provenance included, from its layout;
+// cacheAt is the cache send found: host/<user>/buildcache@digest.
+func (p Plan) cacheAt() string {
+	return p.Cache[:strings.LastIndex(p.Cache, ":")] + "@" + p.CacheDigest
+}
+
+// push pushes the built image, its provenance included, from the layout;
 // it prints the pushed digest, which logs reports.
 func (p Plan) push() corev1.Container {
-	return p.crane(names.StepPush, craneArgs("push", p.Insecure, imageLayout, p.Image), true, true)
+	args := transferArgs("push", p.Insecure, p.mounts(true)...)
+	return p.transfer(names.StepPush, append(args, p.Image, p.Image), true, true)
 }
 
 // pushCache pushes the exported cache for the next build.
 func (p Plan) pushCache() corev1.Container {
-	return p.crane(names.StepPushCache, craneArgs("push", p.Insecure, cacheOutLayout, p.Cache), true, true)
+	args := transferArgs("push", p.Insecure, p.mounts(false)...)
+	return p.transfer(names.StepPushCache, append(args, cacheEntry, p.Cache), true, true)
 }
 
-// craneArgs is a crane command's argv: plain HTTP when insecure.
-func craneArgs(command string, insecure bool, args ...string) []string {
+// mounts are a push's --mount flags: the images the registry holds that
+// the layout holds too, whose layers the push mounts rather than uploads.
+// The source is one only when send found it on the cluster registry and
+// the caller may read it (the fetch held the credential); the user's own
+// cache, fetched by this build, is one for the image.
+func (p Plan) mounts(cache bool) []string {
+	var out []string
+	if p.Base.Credential {
+		out = append(out, "--mount", p.fetchFrom())
+	}
+	if cache && p.importsCache() {
+		out = append(out, "--mount", p.cacheAt())
+	}
+	return out
+}
+
+// transferArgs are a transfer command's argv: plain HTTP when insecure,
+// on the pod's one layout.
+func transferArgs(command string, insecure bool, args ...string) []string {
 	out := []string{command}
 	if insecure {
 		out = append(out, "--insecure")
 	}
+	out = append(out, "--layout", layoutDir)
 	return append(out, args...)
 }
 
-// crane is a step of the crane image: unprivileged, read-only, with the
-// layouts (read-only for a push) and, when credential, the registry
-// Secret as its docker config.
-func (p Plan) crane(name string, args []string, credential, readOnly bool) corev1.Container {
+// transfer is a step of the transfer image (cmd/transfer): unprivileged,
+// read-only, with the layout (read-only for a push) and, when credential,
+// the registry Secret as its docker config.
+func (p Plan) transfer(name string, args []string, credential, readOnly bool) corev1.Container {
 	c := corev1.Container{
 		Name:            name,
-		Image:           p.Crane,
-		Command:         []string{"crane"},
+		Image:           p.Transfer,
+		Command:         []string{"transfer"},
 		Args:            args,
 		SecurityContext: restricted(),
 		Resources:       resources("50m", "64Mi", "1", "512Mi", resource.MustParse("16Mi"), resource.MustParse("256Mi")),
-		VolumeMounts:    []corev1.VolumeMount{{Name: volumeLayouts, MountPath: layoutsDir, ReadOnly: readOnly}},
+		VolumeMounts:    []corev1.VolumeMount{{Name: volumeLayouts, MountPath: layoutDir, ReadOnly: readOnly}},
 	}
 	if credential {
 		c.Env = []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: dockerDir}}
@@ -145,7 +178,7 @@ func (p Plan) build() corev1.Container {
 func (p Plan) buildMounts() []corev1.VolumeMount {
 	mounts := []corev1.VolumeMount{
 		{Name: "workspace", MountPath: workspaceDir, ReadOnly: true},
-		{Name: volumeLayouts, MountPath: layoutsDir},
+		{Name: volumeLayouts, MountPath: layoutDir},
 		{Name: "run", MountPath: socketDir},
 	}
 	if len(p.Secrets) > 0 {
@@ -154,9 +187,10 @@ func (p Plan) buildMounts() []corev1.VolumeMount {
 	return mounts
 }
 
-// buildArgs are buildctl's arguments: the build FROM the source's layout,
-// the image written as a layout, the cache imported from and exported to
-// layouts, and the provenance attestation.
+// buildArgs are buildctl's arguments: the build FROM the source in the
+// layout, the image written into it, the cache imported from and exported
+// into it, and the provenance attestation. One layout for all: a blob the
+// fetch wrote is not written again by an export, which finds it there.
 func (p Plan) buildArgs() []string {
 	args := []string{
 		"--addr", DaemonAddress,
@@ -164,22 +198,22 @@ func (p Plan) buildArgs() []string {
 		"--frontend", "dockerfile.v0",
 		"--local", "context=" + workspaceDir,
 		"--local", "dockerfile=" + workspaceDir,
-		"--oci-layout", sourceLayoutName + "=" + sourceLayout,
+		"--oci-layout", sourceLayoutName + "=" + layoutDir,
 		// oci-artifact=false: attestations as BuildKit stored them before
 		// 0.32, without an OCI subject, so that pushing them to a registry
 		// without the referrers API adds no sha256-… fallback tag.
-		"--output", "type=oci,tar=false,dest=" + imageLayout + ",name=" + p.Image + ",oci-mediatypes=true,oci-artifact=false",
+		"--output", "type=oci,tar=false,dest=" + layoutDir + ",name=" + p.Image + ",oci-mediatypes=true,oci-artifact=false",
 	}
 	if p.Base.Digest != "" {
 		args = append(args, "--opt", "context:"+contextName(p.From())+"=oci-layout://"+sourceLayoutName+"@"+p.Base.Digest)
 	}
 	if p.importsCache() {
-		args = append(args, "--import-cache", "type=local,src="+cacheLayout+",digest="+p.CacheDigest)
+		args = append(args, "--import-cache", "type=local,src="+layoutDir+",digest="+p.CacheDigest)
 	}
 	if p.Cache != "" {
 		// mode=max keeps every step's layers; an OCI image manifest is what
 		// the distribution registry stores.
-		args = append(args, "--export-cache", "type=local,dest="+cacheOutLayout+",mode=max,image-manifest=true,oci-mediatypes=true")
+		args = append(args, "--export-cache", "type=local,dest="+layoutDir+",mode=max,image-manifest=true,oci-mediatypes=true,tag="+cacheEntry)
 	}
 	// The image says what made it: send finds an image of the same
 	// content by it, whatever its tag.

@@ -31,11 +31,12 @@ const (
 	// DefaultBuildkitImage is the rootless BuildKit release the build Jobs
 	// run; a release tag, never a moving one like latest or rootless.
 	DefaultBuildkitImage = "moby/buildkit:v0.34.2-rootless"
-	// DefaultCraneImage is go-containerregistry's crane, which fetches a
-	// build's source and cache and pushes its image: the only steps that
-	// hold the registry credential.
-	DefaultCraneImage   = "gcr.io/go-containerregistry/crane:v0.22.0"
-	DefaultBuildTimeout = 1800 * time.Second
+	// DefaultTransferImage is this project's transfer step (cmd/transfer,
+	// built by `make transfer-image`), which fetches a build's source and
+	// cache and pushes its image and cache: the only steps that hold the
+	// registry credential. Its tag is the release that publishes it.
+	DefaultTransferImage = "ghcr.io/apache/openserverless-builder/transfer:v0.1.0"
+	DefaultBuildTimeout  = 1800 * time.Second
 	// DefaultBuildDisk fits a large Python stack (several GiB installed)
 	// with BuildKit's copy of its layers for the export.
 	DefaultBuildDisk = "20Gi"
@@ -71,7 +72,7 @@ type Config struct {
 	RegistryPassword string // a secret, never logged or returned
 	RegistryInsecure bool
 	BuildkitImage    string
-	CraneImage       string
+	TransferImage    string
 	BuildTimeout     time.Duration
 	// AllowPrivileged lets build Jobs run BuildKit privileged, for clusters
 	// where rootless BuildKit cannot create user namespaces.
@@ -120,10 +121,10 @@ type Config struct {
 func ParamNames() []string {
 	return []string{
 		"admin_namespaces", "allowed_sources", "build_cache", "build_disk", "build_namespace", "build_timeout_seconds", "builders", "buildkit_image", "buildkit_privileged",
-		"crane_image",
 		"kube_namespace", "kubeconfig", "max_active_builds", "max_context_bytes", "max_retained_builds",
 		"provenance", "record_retention_days", "registry_aliases", "registry_host", "registry_insecure",
 		"registry_mirrors", "registry_password", "registry_pull_host", "registry_secret", "registry_user", "shared_repositories",
+		"transfer_image",
 	}
 }
 
@@ -147,7 +148,7 @@ func FromParams(p params.Params) (Config, error) {
 	c.RegistryUser = str("registry_user", "")
 	c.RegistryPassword = str("registry_password", "")
 	c.BuildkitImage = str("buildkit_image", DefaultBuildkitImage)
-	c.CraneImage = str("crane_image", DefaultCraneImage)
+	c.TransferImage = str("transfer_image", DefaultTransferImage)
 	c.RegistryPullHost = str("registry_pull_host", "")
 	builders := str("builders", "")
 	allowed := str("allowed_sources", "")
@@ -213,7 +214,7 @@ func FromParams(p params.Params) (Config, error) {
 	if err := checkPinned("buildkit_image", c.BuildkitImage, DefaultBuildkitImage); err != nil {
 		return Config{}, err
 	}
-	if err := checkPinned("crane_image", c.CraneImage, DefaultCraneImage); err != nil {
+	if err := checkPinned("transfer_image", c.TransferImage, DefaultTransferImage); err != nil {
 		return Config{}, err
 	}
 	if c.RegistryPullHost != "" {

@@ -74,10 +74,10 @@ func TestSendCreatesJobAndOwnedConfigMap(t *testing.T) {
 	assert.Equal(t, []string{"buildctl"}, c.Command)
 	assert.Equal(t, []string{"--addr", buildspec.DaemonAddress, "build"}, c.Args[:3])
 	push := step(t, job, names.StepPush)
-	assert.Equal(t, config.DefaultCraneImage, push.Image)
-	assert.Equal(t, []string{"push", "--insecure", "/layouts/image", "registry.local:5000/devel:python3.13-custom"}, push.Args)
+	assert.Equal(t, config.DefaultTransferImage, push.Image)
+	assert.Equal(t, []string{"push", "--insecure", "--layout", "/layouts", "registry.local:5000/devel:python3.13-custom", "registry.local:5000/devel:python3.13-custom"}, push.Args)
 	fetch := step(t, job, names.StepFetch)
-	assert.Equal(t, []string{"pull", "--format=oci", "index.docker.io/apache/openserverless-runtime-python@" + sources.digests[seedSource], "/layouts/source"}, fetch.Args,
+	assert.Equal(t, []string{"fetch", "--layout", "/layouts", "index.docker.io/apache/openserverless-runtime-python@" + sources.digests[seedSource]}, fetch.Args,
 		"the source is fetched where send resolved it, pinned")
 	assert.Empty(t, fetch.Env, "a source outside the cluster registry is fetched anonymously")
 	assert.Equal(t, []string{"rootlesskit", "buildkitd"}, d.Command)
@@ -121,7 +121,7 @@ func TestSendOptions(t *testing.T) {
 	job, err := cs.BatchV1().Jobs(buildNS).Get(context.Background(), res.(types.Sent).JobName, metav1.GetOptions{})
 	require.NoError(t, err)
 	c := step(t, job, names.StepBuild)
-	assert.Equal(t, []string{"push", "/layouts/image", "ext.registry:443/devel:python3.13-custom"}, step(t, job, names.StepPush).Args)
+	assert.Equal(t, []string{"push", "--layout", "/layouts", "ext.registry:443/devel:python3.13-custom", "ext.registry:443/devel:python3.13-custom"}, step(t, job, names.StepPush).Args)
 	d := step(t, job, names.StepDaemon)
 	assert.True(t, *d.SecurityContext.Privileged)
 	assert.Equal(t, []string{"buildkitd"}, d.Command)
@@ -503,8 +503,8 @@ func TestSendCacheAndProvenance(t *testing.T) {
 		args := step(t, job, names.StepBuild).Args
 		cache := "registry.local:5000/" + user + "/buildcache:python"
 		assert.Empty(t, flagValues(args, "--import-cache"), "no cache yet: nothing to import")
-		assert.Equal(t, []string{"type=local,dest=/layouts/cache-out,mode=max,image-manifest=true,oci-mediatypes=true"}, flagValues(args, "--export-cache"), user)
-		assert.Equal(t, []string{"push", "--insecure", "/layouts/cache-out", cache}, step(t, job, names.StepPushCache).Args, user)
+		assert.Equal(t, []string{"type=local,dest=/layouts,mode=max,image-manifest=true,oci-mediatypes=true,tag=cache"}, flagValues(args, "--export-cache"), user)
+		assert.Equal(t, []string{"push", "--insecure", "--layout", "/layouts", "cache", cache}, step(t, job, names.StepPushCache).Args, user)
 		assert.True(t, identity.Caller{Name: user}.Owns(names.CacheRepository(user)), "the cache is the user's own repository")
 		assert.Contains(t, flagValues(args, "--opt"), "attest:provenance=mode=min")
 	}

@@ -49,15 +49,15 @@ const (
 // Containers of a build pod: its steps, in the order they run, and the
 // daemon beside them. logs reads the steps' logs in that order.
 const (
-	// StepFetch pulls the source (crane).
+	// StepFetch fetches the source (transfer).
 	StepFetch = "fetch"
-	// StepFetchCache pulls the user's cache, when there is one (crane).
+	// StepFetchCache fetches the user's cache, when there is one (transfer).
 	StepFetchCache = "fetch-cache"
 	// StepBuild is the build step (buildctl).
 	StepBuild = "build"
-	// StepPush pushes the image and prints its digest (crane).
+	// StepPush pushes the image and prints its digest (transfer).
 	StepPush = "push"
-	// StepPushCache pushes the cache (crane).
+	// StepPushCache pushes the cache (transfer).
 	StepPushCache = "push-cache"
 	// StepDaemon is the buildkitd sidecar, beside the steps.
 	StepDaemon = "buildkitd"

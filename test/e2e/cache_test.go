@@ -7,10 +7,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -34,7 +39,9 @@ func layers(t *testing.T, got map[string]any) []string {
 // TestBuildCache: a second build of the same context, in a fresh pod,
 // takes its steps from the user's cache in the registry and gives the same
 // layers; another user's build does not see that cache; the listings hide
-// the caches unless all=true.
+// the caches unless all=true. No build moves the source's layers twice:
+// the pushes mount them from runtimes/ (a cluster source the user may
+// read), and the cache's fetch asks for none of them.
 func TestBuildCache(t *testing.T) {
 	python, _ := bases(t)
 	req := base64.StdEncoding.EncodeToString([]byte("beautifulsoup4\nsetuptools\n"))
@@ -49,7 +56,19 @@ func TestBuildCache(t *testing.T) {
 	assert.NotContains(t, first["logs"], "CACHED", "the first build has no cache to use")
 	assert.NotContains(t, first["logs"], "==> fetch-cache", "send found no cache: no step fetches one")
 	assert.Regexp(t, `==> push-cache\n(?:.*\n)*`+regexp.QuoteMeta(stack.registry.Host)+`/cacher/buildcache@sha256:[0-9a-f]{64}\n`, first["logs"], "the cache is pushed after the build")
+	srcSize := int64(0)
+	src := regImage(t, python)
+	for d, size := range layerSet(t, src) {
+		srcSize += size
+		for _, step := range []string{"push", "push-cache"} {
+			assert.Contains(t, stepLog(first["logs"].(string), step), "mounted blob: "+d.String(), "%s mounts the source's layer", step)
+		}
+	}
+	for _, step := range []string{"push", "push-cache"} {
+		assert.Less(t, moved(t, first["logs"].(string), step, "sent"), srcSize/4, "%s uploads the new layers alone", step)
+	}
 	second := build("cacher", "cacher:second")
+	assert.Less(t, moved(t, second["logs"].(string), "fetch-cache", "received"), srcSize/4, "the cache's fetch asks for none of the source's layers")
 	assert.Regexp(t, `#\d+ CACHED`, second["logs"], "the second build's steps come from the cache")
 	assert.Contains(t, second["logs"], "==> fetch-cache\n", "send found the cache: a step fetches it")
 	assert.Contains(t, second["logs"], "importing cache manifest from local:", "the build imports the fetched layout")
@@ -115,7 +134,7 @@ func TestProvenance(t *testing.T) {
 	require.NotEmpty(t, att["predicate_types"])
 	assert.True(t, strings.HasPrefix(att["predicate_types"].([]any)[0].(string), "https://slsa.dev/provenance/"), "%v", att)
 	// The registry has no referrers API: an attestation with an OCI
-	// subject would have made crane add a sha256-<digest> fallback tag.
+	// subject would have made the push add a sha256-<digest> fallback tag.
 	code, tags := call(t, rp, invoker.Web("list-images", "attester", "GET", map[string]any{"catalog": "attester", "all": true}))
 	require.Equal(t, 200, code, "%v", tags)
 	assert.Equal(t, []any{"v1"}, tags["tags"], "no referrers fallback tag")
@@ -133,6 +152,36 @@ func TestProvenance(t *testing.T) {
 	require.Equal(t, 200, code, "%v", got)
 	assert.Nil(t, got["attestations"])
 	assert.Equal(t, "application/vnd.oci.image.manifest.v1+json", got["media_type"])
+}
+
+// stepLog is the part of a build's log under "==> step".
+func stepLog(log, step string) string {
+	i := strings.Index(log, "==> "+step+"\n")
+	if i < 0 {
+		return ""
+	}
+	part := log[i+len("==> "+step+"\n"):]
+	if j := strings.Index(part, "==> "); j >= 0 {
+		part = part[:j]
+	}
+	return part
+}
+
+var movedRE = regexp.MustCompile(`(?m)^(?:fetch|push) \S+: sent (\d+) bytes, received (\d+) bytes in [0-9.]+s$`)
+
+// moved is the bytes a transfer step of a build's log says it sent or
+// received.
+func moved(t testing.TB, log, step, way string) int64 {
+	t.Helper()
+	m := movedRE.FindStringSubmatch(stepLog(log, step))
+	require.NotNil(t, m, "step %s says what it moved:\n%s", step, stepLog(log, step))
+	i := 1
+	if way == "received" {
+		i = 2
+	}
+	n, err := strconv.ParseInt(m[i], 10, 64)
+	require.NoError(t, err)
+	return n
 }
 
 // BenchmarkBuildCache builds the same go runtime (its install step, `go mod
@@ -182,4 +231,51 @@ func BenchmarkBuildCache(b *testing.B) {
 	b.ReportMetric(nocache/f, "nocache-s")
 	b.ReportMetric(second/first, "second-ratio")
 	b.ReportMetric((first-nocache)/f, "export-s")
+}
+
+func regAuth() remote.Option {
+	return remote.WithAuth(&authn.Basic{Username: stack.registry.User, Password: stack.registry.Password})
+}
+
+// regImage is the linux/amd64 image at ref in the registry, asked
+// directly (not through the proxy), as its admin.
+func regImage(b testing.TB, ref string) v1.Image {
+	b.Helper()
+	img := regImageIfAny(b, ref)
+	require.NotNil(b, img, "no image at %s", ref)
+	return img
+}
+
+// regImageIfAny is regImage, nil when there is none.
+func regImageIfAny(b testing.TB, ref string) v1.Image {
+	b.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	require.NoError(b, err)
+	img, err := remote.Image(r, regAuth())
+	if err != nil {
+		return nil
+	}
+	return img
+}
+
+// layerSet is img's layers with their compressed sizes.
+func layerSet(b testing.TB, img v1.Image) map[v1.Hash]int64 {
+	b.Helper()
+	m, err := img.Manifest()
+	require.NoError(b, err)
+	out := map[v1.Hash]int64{}
+	for _, l := range m.Layers {
+		out[l.Digest] = l.Size
+	}
+	return out
+}
+
+// imageBytes is the compressed size of img's layers.
+func imageBytes(b testing.TB, img v1.Image) int64 {
+	b.Helper()
+	var n int64
+	for _, size := range layerSet(b, img) {
+		n += size
+	}
+	return n
 }

@@ -102,7 +102,7 @@ func makeJob(t testing.TB, ctx context.Context, user, id string, st state, ago t
 // carry its pod template (their external controller runs no pod).
 func buildPlan(t testing.TB) buildspec.Plan {
 	t.Helper()
-	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage, "crane_image": localstack.CraneImage})
+	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage, "transfer_image": localstack.TransferImage})
 	require.NoError(t, err)
 	require.Equal(t, bns, conf.BuildNamespace)
 	k, _ := kinds.Lookup("python")

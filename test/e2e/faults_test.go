@@ -79,7 +79,7 @@ func TestFaultSourceRegistryDownOrFrozen(t *testing.T) {
 func abandonBuild(t *testing.T, user, id string) string {
 	t.Helper()
 	ctx := context.Background()
-	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage, "crane_image": localstack.CraneImage})
+	conf, err := config.FromParams(params.Params{"buildkit_image": localstack.BuildkitImage, "transfer_image": localstack.TransferImage})
 	require.NoError(t, err)
 	python, _ := kinds.Lookup("python")
 	plan := buildspec.NewPlan(buildspec.Request{Source: seedSource(), Repo: user, Tag: "v1", Kind: python, File: []byte("x\n")},

@@ -85,16 +85,20 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	// upgrade this one.
 	manifest := filepath.Join(stack.root, "manifest.yaml")
 	common := []string{"--kubeconfig", kubeconfig, "--manifest", previousRelease(t)}
-	// The crane image by tag, which install pins by the digest it resolves
-	// (at the suite's anonymous mirror; the node runs its own crane for any
-	// .../go-containerregistry/crane image).
-	craneTag := stack.mirror.Host + "/go-containerregistry/crane:v0.22.0"
-	require.NoError(t, stack.mirror.Push("go-containerregistry/crane:v0.22.0", py))
-	craneDigest, err := stack.mirror.Digest("go-containerregistry/crane:v0.22.0")
+	// The transfer image of this commit, published by the README's
+	// `make transfer-image` to the suite's anonymous mirror; install pins
+	// it by the digest it resolves there (the node runs its own transfer
+	// for any .../openserverless-builder/transfer image).
+	transferTag := stack.mirror.Host + "/openserverless-builder/transfer:v0.1.0"
+	published, err := exec.CommandContext(ctx, "make", "-C", stack.root, "--no-print-directory", "transfer-image", "TO="+transferTag, "INSECURE=1").CombinedOutput()
+	require.NoError(t, err, "%s", published)
+	lines := strings.Split(strings.TrimSpace(string(published)), "\n")
+	transferDigest, err := stack.mirror.Digest("openserverless-builder/transfer:v0.1.0")
 	require.NoError(t, err)
+	assert.Equal(t, stack.mirror.Host+"/openserverless-builder/transfer@"+transferDigest, lines[len(lines)-1], "make transfer-image prints what it pushed")
 	install := func(extra ...string) (int, string) {
 		args := append([]string{"admin", "install"}, common...)
-		args = append(args, "--buildkit-image", localstack.BuildkitImage, "--crane-image", craneTag, "--api-server", s.Kube.Server)
+		args = append(args, "--buildkit-image", localstack.BuildkitImage, "--transfer-image", transferTag, "--api-server", s.Kube.Server)
 		return admin(append(args, extra...)...)
 	}
 	doctor := func(extra ...string) (int, string) {
@@ -126,7 +130,7 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 		{[]string{"--pod-cidr", "10.244.0/16"}, `--pod-cidr "10.244.0/16" is not a CIDR range`},
 		{[]string{"--private-cidrs", "10.0.0.0/8,172.16.0.0/33"}, `--private-cidrs: "172.16.0.0/33"`},
 		{[]string{"--registry-secret", "no-such-secret"}, "--registry-secret: there is no Secret nuvolaris/no-such-secret"},
-		{[]string{"--crane-image", "127.0.0.1:1/crane:v0.22.0"}, `--crane-image "127.0.0.1:1/crane:v0.22.0": resolving its digest`},
+		{[]string{"--transfer-image", "127.0.0.1:1/transfer:v0.1.0"}, `--transfer-image "127.0.0.1:1/transfer:v0.1.0": resolving its digest`},
 		{[]string{"--buildkit-image", "moby/buildkit@sha256:123"}, `--buildkit-image "moby/buildkit@sha256:123"`},
 		{[]string{"--api-server", "http://kubernetes.default.svc"}, "--api-server"},
 		{[]string{"--manifest", filepath.Join(home, "no-manifest.yaml")}, "reading the manifest"},
@@ -187,7 +191,7 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	require.NoError(t, err)
 	b, err := json.Marshal(policy.Spec)
 	require.NoError(t, err)
-	assert.Contains(t, string(b), craneTag+"@"+craneDigest, "the policy pins the digest install resolved")
+	assert.Contains(t, string(b), transferTag+"@"+transferDigest, "the policy pins the digest install resolved")
 
 	code, out = doctor("--source", python, "--kind", "python", "--build-timeout", "5m")
 	require.Equal(t, 0, code, out)
@@ -222,7 +226,7 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	before := configMapNames(t, kc)
 	env = append(env, "BUILDER_MAX_RETAINED_BUILDS=30")
 	common = []string{"--kubeconfig", kubeconfig, "--manifest", manifest}
-	code, out = admin(append(append([]string{"admin", "upgrade"}, common...), "--buildkit-image", localstack.BuildkitImage, "--crane-image", craneTag, "--api-server", s.Kube.Server)...)
+	code, out = admin(append(append([]string{"admin", "upgrade"}, common...), "--buildkit-image", localstack.BuildkitImage, "--transfer-image", transferTag, "--api-server", s.Kube.Server)...)
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "changed   package builder")
 	assert.Contains(t, out, "changed   action builder/send")

@@ -84,8 +84,9 @@ func TestRedirectToAnotherUsersImageCopiesNothing(t *testing.T) {
 	require.Equal(t, "failed", st["status"], "%v", st)
 	logs := st["logs"].(string)
 	assert.Contains(t, logs, "==> fetch\n")
-	// crane refuses a redirect to a private address outright; past that, the
-	// cluster registry would refuse the anonymous request.
+	// go-containerregistry (transfer) refuses a redirect to a private
+	// address outright; past that, the cluster registry would refuse the
+	// anonymous request.
 	assert.Regexp(t, `SSRF protection: redirect .* denied|UNAUTHORIZED`, logs, "the redirect gets nothing")
 	job, err := stack.kube.Client.BatchV1().Jobs(bns).Get(context.Background(), sent["job_name"].(string), metav1.GetOptions{})
 	require.NoError(t, err)

@@ -38,7 +38,8 @@ type Kube struct {
 	api              *proc
 	apiBin, apiToken string
 	apiArgs          []string
-	node             *proc // the local node, once started
+	node             *proc  // the local node, once started
+	transfer         string // the transfer binary the nodes run, once built
 }
 
 // StartKube starts the control plane with its files under dir and creates

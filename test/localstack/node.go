@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,6 +60,10 @@ func (k *Kube) startNode(ctx context.Context, tools Tools, name string, cordoned
 	if err != nil {
 		return nil, err
 	}
+	transfer, err := k.TransferBinary(ctx)
+	if err != nil {
+		return nil, err
+	}
 	work := filepath.Join(k.Dir, name)
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
@@ -70,7 +75,7 @@ func (k *Kube) startNode(ctx context.Context, tools Tools, name string, cordoned
 		"-port", strconv.Itoa(port),
 		"-buildkitd", tools.buildkit("buildkitd"),
 		"-buildctl", tools.buildkit("buildctl"),
-		"-crane", tools.crane(),
+		"-transfer", transfer,
 		"-workdir", work)
 	if err != nil {
 		return nil, err
@@ -92,6 +97,22 @@ func (k *Kube) startNode(ctx context.Context, tools Tools, name string, cordoned
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// TransferBinary builds cmd/transfer once for k, which the node runs for
+// the transfer image: this commit's code, unlike the cached tools.
+func (k *Kube) TransferBinary(ctx context.Context) (string, error) {
+	if k.transfer != "" {
+		return k.transfer, nil
+	}
+	out := filepath.Join(k.Dir, "transfer")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/apache/openserverless-builder/cmd/transfer")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building cmd/transfer: %w\n%s", err, b)
+	}
+	k.transfer = out
+	return out, nil
 }
 
 // forget removes p, stopped, from the processes Stop ends.

@@ -43,8 +43,6 @@ func (t Tools) buildkit(name string) string {
 	return filepath.Join(t.Dir, "buildkit", name)
 }
 
-func (t Tools) crane() string { return filepath.Join(t.Dir, "crane", "crane") }
-
 // RootFS is the root filesystem hack/runtimes.sh made for a stand-in of
 // kind's runtimes, as one gzipped layer.
 func (t Tools) RootFS(kind string) string {
@@ -69,7 +67,7 @@ func (t Tools) Task() string { return filepath.Join(t.Dir, "bin", "task") }
 func (t Tools) Check() error {
 	var missing []string
 	for _, p := range []string{t.kube("kube-apiserver"), t.kube("kube-controller-manager"), t.kube("kube-scheduler"), t.registry(),
-		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.crane(), t.node(), t.RootFS("python"), t.RootFS("nodejs"), t.RootFS("php"), t.RootFS("java"), t.MavenRepository()} {
+		t.buildkit("buildkitd"), t.buildkit("buildctl"), t.node(), t.RootFS("python"), t.RootFS("nodejs"), t.RootFS("php"), t.RootFS("java"), t.MavenRepository()} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}

@@ -31,16 +31,17 @@ const (
 	// digest is zeros, naming no image anywhere: only its shape, that of
 	// an operator's pinned reference, matters here.
 	BuildkitImage = "moby/buildkit:v0.34.2-rootless@sha256:0000000000000000000000000000000000000000000000000000000000000000"
-	// CraneImage is the crane image of the fetch and push steps, pinned
-	// the same way: the node runs the crane it built for it.
-	CraneImage = "gcr.io/go-containerregistry/crane:v0.22.0@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	// TransferImage is the transfer image of the fetch and push steps,
+	// pinned the same way: the node runs the transfer it built for it
+	// from this commit (Kube.TransferBinary).
+	TransferImage = "ghcr.io/apache/openserverless-builder/transfer:v0.1.0@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 )
 
 // Params are the package parameters the stack deploys with besides the
-// kubeconfig: the pinned BuildKit and crane images, and the base runtimes
+// kubeconfig: the pinned BuildKit and transfer images, and the base runtimes
 // under runtimes/ shared with every user.
 func Params(kubeconfig string) map[string]any {
-	return map[string]any{"kubeconfig": kubeconfig, "buildkit_image": BuildkitImage, "crane_image": CraneImage, "shared_repositories": "runtimes"}
+	return map[string]any{"kubeconfig": kubeconfig, "buildkit_image": BuildkitImage, "transfer_image": TransferImage, "shared_repositories": "runtimes"}
 }
 
 // Stack is a whole local OpenServerless cluster as the builder sees it: the
@@ -57,7 +58,7 @@ type Stack struct {
 // AdmissionValues are the parameters of deploy/admission.yaml for the
 // local stack: the builder's defaults.
 var AdmissionValues = map[string]string{
-	"BUILD_NAMESPACE": BuildNamespace, "BUILDKIT_IMAGE": BuildkitImage, "CRANE_IMAGE": CraneImage,
+	"BUILD_NAMESPACE": BuildNamespace, "BUILDKIT_IMAGE": BuildkitImage, "TRANSFER_IMAGE": TransferImage,
 	"REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false",
 }
 

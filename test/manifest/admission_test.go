@@ -26,7 +26,7 @@ import (
 func TestAdmissionPolicyParses(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "admission.yaml"))
 	require.NoError(t, err)
-	values := map[string]string{"BUILD_NAMESPACE": "nuvolaris-builds", "BUILDKIT_IMAGE": "moby/buildkit:v0.34.2-rootless@sha256:" + strings.Repeat("0", 64), "CRANE_IMAGE": "gcr.io/go-containerregistry/crane:v0.22.0@sha256:" + strings.Repeat("0", 64), "REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false"}
+	values := map[string]string{"BUILD_NAMESPACE": "nuvolaris-builds", "BUILDKIT_IMAGE": "moby/buildkit:v0.34.2-rootless@sha256:" + strings.Repeat("0", 64), "TRANSFER_IMAGE": "ghcr.io/apache/openserverless-builder/transfer:v0.1.0@sha256:" + strings.Repeat("0", 64), "REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false"}
 	text := os.Expand(string(raw), func(k string) string {
 		v, ok := values[k]
 		require.True(t, ok, "no value for %s", k)

@@ -36,7 +36,7 @@ import (
 
 const (
 	buildkitImage = "moby/buildkit:v0.34.2-rootless@sha256:1111111111111111111111111111111111111111111111111111111111111111"
-	craneImage    = "gcr.io/go-containerregistry/crane:v0.22.0@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	transferImage = "ghcr.io/apache/openserverless-builder/transfer:v0.1.0@sha256:2222222222222222222222222222222222222222222222222222222222222222"
 	digest        = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 )
 
@@ -77,7 +77,7 @@ func readPolicy(t *testing.T) string {
 func compilePolicy(t *testing.T, raw, name string, privileged bool) policy {
 	t.Helper()
 	values := map[string]string{
-		"BUILD_NAMESPACE": "nuvolaris-builds", "BUILDKIT_IMAGE": buildkitImage, "CRANE_IMAGE": craneImage,
+		"BUILD_NAMESPACE": "nuvolaris-builds", "BUILDKIT_IMAGE": buildkitImage, "TRANSFER_IMAGE": transferImage,
 		"REGISTRY_SECRET": "registry-pull-secret", "ALLOW_PRIVILEGED": "false",
 	}
 	if privileged {
@@ -232,7 +232,7 @@ func podOf(job *batchv1.Job) *corev1.Pod {
 func plans(t *testing.T, privileged bool) map[string]buildspec.Plan {
 	t.Helper()
 	conf := func(p params.Params) config.Config {
-		p["buildkit_image"], p["crane_image"] = buildkitImage, craneImage
+		p["buildkit_image"], p["transfer_image"] = buildkitImage, transferImage
 		if privileged {
 			p["buildkit_privileged"] = true
 		}

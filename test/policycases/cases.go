@@ -174,20 +174,34 @@ func Cases() []Case {
 				}
 			}
 		}), "refused: build", "", false},
-		{"crane auth get", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"auth", "get", "registry:5000"} }), "refused: push", "", false},
-		{"crane delete", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"delete", "registry:5000/victim@sha256:" + hex64} }), "refused: push", "", false},
-		{"crane cp", step(names.StepFetch, func(c *corev1.Container) {
-			c.Args = []string{"cp", "registry:5000/victim:v1", "registry:5000/thief:v1"}
+		{"transfer with another command", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"auth", "get", "registry:5000"} }), "refused: push", "", false},
+		{"transfer delete", step(names.StepPush, func(c *corev1.Container) { c.Args = []string{"delete", "registry:5000/victim@sha256:" + hex64} }), "refused: push", "", false},
+		{"transfer fetch of a tag", step(names.StepFetch, func(c *corev1.Container) {
+			c.Args[len(c.Args)-1] = "registry:5000/victim:v1"
 		}), "refused: fetch", "", false},
-		{"crane push from elsewhere", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-2] = "/registry-auth" }), "refused: push", "", false},
-		{"crane with a flag for a reference", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-1] = "--verbose" }), "refused: push", "", false},
-		{"crane running a shell", step(names.StepPush, func(c *corev1.Container) {
+		{"transfer fetch into another layout", step(names.StepFetch, func(c *corev1.Container) {
+			c.Args = []string{"fetch", "--layout", "/registry-auth", "registry:5000/victim@sha256:" + hex64}
+		}), "refused: fetch", "", false},
+		{"transfer push from elsewhere", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-2] = "/registry-auth" }), "refused: push", "", false},
+		{"transfer push of the image elsewhere", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-1] = "registry:5000/victim:latest" }), "refused: push", "", false},
+		{"transfer with a flag for a reference", step(names.StepPush, func(c *corev1.Container) { c.Args[len(c.Args)-1] = "--verbose" }), "refused: push", "", false},
+		{"transfer mounting a path", step(names.StepPush, func(c *corev1.Container) {
+			c.Args = append(c.Args[:4:4], append([]string{"--mount", "/registry-auth"}, c.Args[4:]...)...)
+		}), "refused: push", "", false},
+		{"transfer mounting three origins", step(names.StepPush, func(c *corev1.Container) {
+			var m []string
+			for range 3 {
+				m = append(m, "--mount", "registry:5000/victim@sha256:"+hex64)
+			}
+			c.Args = append(c.Args[:4:4], append(m, c.Args[4:]...)...)
+		}), "refused: push", "", false},
+		{"transfer running a shell", step(names.StepPush, func(c *corev1.Container) {
 			c.Command, c.Args = []string{"sh", "-c"}, []string{"cat /registry-auth/config.json"}
 		}), "refused: push", "", false},
 		{"the BuildKit image by tag", step(names.StepBuild, func(c *corev1.Container) { c.Image = config.DefaultBuildkitImage }), "refused: build", "", false},
-		{"the crane image by tag", step(names.StepPush, func(c *corev1.Container) { c.Image = config.DefaultCraneImage }), "refused: push", "", false},
+		{"the transfer image by tag", step(names.StepPush, func(c *corev1.Container) { c.Image = config.DefaultTransferImage }), "refused: push", "", false},
 		{"another image", step(names.StepPush, func(c *corev1.Container) { c.Image = "busybox:1" }), "refused: push", "", false},
-		{"the BuildKit image in a crane step", pod(func(s *corev1.PodSpec) { Step(s, names.StepFetch).Image = Step(s, names.StepBuild).Image }), "refused: fetch", "", false},
+		{"the BuildKit image in a transfer step", pod(func(s *corev1.PodSpec) { Step(s, names.StepFetch).Image = Step(s, names.StepBuild).Image }), "refused: fetch", "", false},
 		{"another step", pod(func(s *corev1.PodSpec) {
 			extra := *Step(s, names.StepPush)
 			extra.Name = "loot"
@@ -197,7 +211,7 @@ func Cases() []Case {
 		{"capabilities", sc(names.StepDaemon, func(x *corev1.SecurityContext) {
 			x.Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN", "SYS_MODULE", "NET_ADMIN", "SYS_PTRACE"}}
 		}), "refused: buildkitd", "", false},
-		{"a capability in a crane step", sc(names.StepPush, func(x *corev1.SecurityContext) { x.Capabilities.Add = []corev1.Capability{"NET_RAW"} }), "refused: push", "", false},
+		{"a capability in a transfer step", sc(names.StepPush, func(x *corev1.SecurityContext) { x.Capabilities.Add = []corev1.Capability{"NET_RAW"} }), "refused: push", "", false},
 		{"an unmasked /proc", func(j *batchv1.Job) {
 			m := corev1.UnmaskedProcMount
 			Step(&j.Spec.Template.Spec, names.StepDaemon).SecurityContext.ProcMount = &m
@@ -248,7 +262,7 @@ func Cases() []Case {
 			x.Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"SYS_MODULE"}}
 		}), "refused: buildkitd", "", true},
 		{"a privileged daemon as a user", sc(names.StepDaemon, func(x *corev1.SecurityContext) { x.RunAsUser = ptr(int64(0)) }), "refused: buildkitd", "", true},
-		{"a privileged crane step", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.Privileged = &yes }), "refused: fetch", validation, false},
+		{"a privileged transfer step", sc(names.StepFetch, func(x *corev1.SecurityContext) { x.Privileged = &yes }), "refused: fetch", validation, false},
 		{"an unmasked /proc in a step", sc(names.StepBuild, func(x *corev1.SecurityContext) { x.ProcMount = ptr(corev1.UnmaskedProcMount) }), "refused: build", validation, false},
 		{"Windows options", sc(names.StepPush, func(x *corev1.SecurityContext) {
 			x.WindowsOptions = &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr("ContainerAdministrator")}

@@ -16,7 +16,7 @@ const pinned = "moby/buildkit:v0.34.2-rootless@sha256:0123456789abcdef0123456789
 
 func TestRenderFillsEveryPlaceholder(t *testing.T) {
 	v := Defaults()
-	v.BuildkitImage, v.CraneImage = pinned, "gcr.io/go-containerregistry/crane:v0.22.0@sha256:"+strings.Repeat("a", 64)
+	v.BuildkitImage, v.TransferImage = pinned, "ghcr.io/apache/openserverless-builder/transfer:v0.1.0@sha256:"+strings.Repeat("a", 64)
 	objs, err := Render(v.template())
 	require.NoError(t, err)
 	kinds := map[string]int{}
@@ -53,10 +53,10 @@ func TestRenderFillsEveryPlaceholder(t *testing.T) {
 
 func TestRenderRefusesAMissingValue(t *testing.T) {
 	values := Defaults().template()
-	delete(values, "CRANE_IMAGE")
+	delete(values, "TRANSFER_IMAGE")
 	_, err := Render(values)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "deploy/admission.yaml: no value for [CRANE_IMAGE]")
+	assert.Contains(t, err.Error(), "deploy/admission.yaml: no value for [TRANSFER_IMAGE]")
 }
 
 func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
@@ -101,7 +101,7 @@ func TestValuesCheck(t *testing.T) {
 func TestResolveKeepsAPinnedReferenceAndRefusesABadOne(t *testing.T) {
 	ctx := context.Background()
 	v := Defaults()
-	v.BuildkitImage, v.CraneImage = pinned, pinned
+	v.BuildkitImage, v.TransferImage = pinned, pinned
 	require.NoError(t, v.Resolve(ctx), "a digest is kept without asking any registry")
 	assert.Equal(t, pinned, v.BuildkitImage)
 
@@ -111,7 +111,7 @@ func TestResolveKeepsAPinnedReferenceAndRefusesABadOne(t *testing.T) {
 		{"127.0.0.1:1/buildkit:v1", "resolving its digest"},
 	} {
 		v := Defaults()
-		v.BuildkitImage, v.CraneImage = c.ref, pinned
+		v.BuildkitImage, v.TransferImage = c.ref, pinned
 		err := v.Resolve(ctx)
 		require.Error(t, err, c.ref)
 		assert.Contains(t, err.Error(), c.want)

@@ -104,7 +104,7 @@ func (d *Doctor) pkg() (map[string]string, Check) {
 	for _, kv := range p.Parameters {
 		params[kv.Key] = fmt.Sprint(kv.Value)
 	}
-	for _, k := range []string{"buildkit_image", "crane_image"} {
+	for _, k := range []string{"buildkit_image", "transfer_image"} {
 		if !strings.Contains(params[k], "@sha256:") {
 			c.Err = fmt.Errorf("parameter %s is %q, not pinned by digest: the admission policy admits no build", k, params[k])
 			return nil, c
@@ -117,7 +117,7 @@ func (d *Doctor) pkg() (map[string]string, Check) {
 // objects need them.
 func valuesOf(params map[string]string) Values {
 	v := Defaults()
-	v.BuildkitImage, v.CraneImage = params["buildkit_image"], params["crane_image"]
+	v.BuildkitImage, v.TransferImage = params["buildkit_image"], params["transfer_image"]
 	v.Privileged = params["buildkit_privileged"] == "true"
 	if s := params["registry_secret"]; s != "" {
 		v.RegistrySecret = s
@@ -175,8 +175,8 @@ func (d *Doctor) objects(ctx context.Context, params map[string]string) []Check 
 func difference(want, live *unstructured.Unstructured, params map[string]string) error {
 	switch want.GetKind() {
 	case "ValidatingAdmissionPolicy":
-		return fmt.Errorf("it does not admit what the package runs (buildkit_image %s, crane_image %s, buildkit_privileged %q): no build is admitted",
-			params["buildkit_image"], params["crane_image"], params["buildkit_privileged"])
+		return fmt.Errorf("it does not admit what the package runs (buildkit_image %s, transfer_image %s, buildkit_privileged %q): no build is admitted",
+			params["buildkit_image"], params["transfer_image"], params["buildkit_privileged"])
 	case "Role":
 		lacks, extra := ruleDiff(want, live)
 		var parts []string

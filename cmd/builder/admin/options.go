@@ -35,7 +35,7 @@ const (
 type Values struct {
 	RegistrySecret string // the dockerconfigjson Secret in KubeNamespace
 	BuildkitImage  string // pinned by digest once resolved
-	CraneImage     string
+	TransferImage  string
 	Privileged     bool
 	// APIServer is the Kubernetes API as the actions reach it, written in
 	// the builder's kubeconfig.
@@ -52,7 +52,7 @@ func Defaults() Values {
 	return Values{
 		RegistrySecret: "registry-pull-secret",
 		BuildkitImage:  "moby/buildkit:v0.34.2-rootless",
-		CraneImage:     "gcr.io/go-containerregistry/crane:v0.22.0",
+		TransferImage:  "ghcr.io/apache/openserverless-builder/transfer:v0.1.0",
 		APIServer:      "https://kubernetes.default.svc",
 		PodCIDR:        "10.244.0.0/16", ServiceCIDR: "10.96.0.0/12", NodeCIDR: "192.168.49.0/24",
 		LinkLocalCIDR:     "169.254.0.0/16",
@@ -88,11 +88,11 @@ func (v Values) Check() error {
 	return nil
 }
 
-// Resolve pins BuildkitImage and CraneImage by digest: a reference that
+// Resolve pins BuildkitImage and TransferImage by digest: a reference that
 // carries one is kept as it is (for machines that cannot reach the public
 // registries), else the registry is asked for it.
 func (v *Values) Resolve(ctx context.Context) error {
-	for flag, ref := range map[string]*string{"--buildkit-image": &v.BuildkitImage, "--crane-image": &v.CraneImage} {
+	for flag, ref := range map[string]*string{"--buildkit-image": &v.BuildkitImage, "--transfer-image": &v.TransferImage} {
 		pinned, err := pin(ctx, *ref)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", flag, *ref, err)
@@ -128,7 +128,7 @@ func (v Values) template() map[string]string {
 		quoted[i] = `"` + c + `"`
 	}
 	return map[string]string{
-		"BUILD_NAMESPACE": BuildNamespace, "BUILDKIT_IMAGE": v.BuildkitImage, "CRANE_IMAGE": v.CraneImage,
+		"BUILD_NAMESPACE": BuildNamespace, "BUILDKIT_IMAGE": v.BuildkitImage, "TRANSFER_IMAGE": v.TransferImage,
 		"REGISTRY_SECRET": v.RegistrySecret, "ALLOW_PRIVILEGED": fmt.Sprint(v.Privileged),
 		"POD_CIDR": v.PodCIDR, "SERVICE_CIDR": v.ServiceCIDR, "NODE_CIDR": v.NodeCIDR, "LINK_LOCAL_CIDR": v.LinkLocalCIDR,
 		"PRIVATE_CIDRS": strings.Join(quoted, ", "), "REGISTRY_NAMESPACE": v.RegistryNamespace, "REGISTRY_APP": v.RegistryApp,
@@ -141,7 +141,7 @@ func (v Values) template() map[string]string {
 func (v Values) params(kubeconfig string) map[string]string {
 	return map[string]string{
 		"kube_namespace": KubeNamespace, "build_namespace": BuildNamespace, "kubeconfig": kubeconfig,
-		"registry_secret": v.RegistrySecret, "buildkit_image": v.BuildkitImage, "crane_image": v.CraneImage,
+		"registry_secret": v.RegistrySecret, "buildkit_image": v.BuildkitImage, "transfer_image": v.TransferImage,
 		"buildkit_privileged": fmt.Sprint(v.Privileged),
 	}
 }
