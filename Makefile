@@ -121,6 +121,7 @@ bench: build tools
 	go test -tags e2e -run '^$$' -bench 'CleanJobs|ListCatalogs|ListImages' -benchtime 1x ./test/e2e/ && \
 	go test -tags e2e -run '^$$' -bench 'SeedScenario' -benchtime 5x ./test/e2e/ && \
 	go test -tags e2e -run '^$$' -bench 'BuildCache' -benchtime 2x ./test/e2e/ && \
+	go test -tags e2e -run '^$$' -bench 'BuildCost' -benchtime 1x ./test/e2e/ && \
 	go test -tags e2e -run '^$$' -bench 'ListCatalogsCrowd' -benchtime 1x -timeout 60m ./test/e2e/ && \
 	go test -tags e2e -run '^$$' -bench 'SendBuildsLogsCrowd' -benchtime 1x -timeout 60m ./test/e2e/ ; \
 	} | tee build/bench.txt

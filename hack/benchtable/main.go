@@ -23,6 +23,10 @@ var goals = []struct{ prefix, goal string }{
 	{"ListCatalogs10k", "≤ 2 s"},
 	{"ListImages5k", "≤ 2 s"},
 	{"BuildCache", "second-ratio ≤ 0.4; reused-ratio ≤ 0.2 (#37)"},
+	{"BuildCost/A-first", "upload-ratio ≤ 2.2, layers-over-source = 1 (#37)"},
+	{"BuildCost/B-same", "ratio ≤ 0.2, moved-ratio ≤ 0.1 (#37)"},
+	{"BuildCost/B-rebuild", "none: rebuild=true builds (BuildKit unpacks the base on a local cache import)"},
+	{"BuildCost/C-one-more", "upload-ratio ≤ 2.2, other-s ≤ 2.5, layers-over-source = 1 (#37)"},
 	{"ListCatalogsCrowd", "ratio ≤ 1.5, crowd-pages ≤ 2"},
 	{"SendBuildsLogsCrowd", "each ratio ≤ 1.3"},
 }

@@ -338,7 +338,7 @@ func stepSeconds(log, title string) float64 {
 // BenchmarkSeedScenario is the seed's build on the local stack, split into
 // send (activation to result), export (BuildKit writing the image's
 // layout, from its progress) and build (the rest until the logs action
-// says succeeded: the fetch, the build steps, crane's pushes).
+// says succeeded: the fetch, the build steps, the transfer pushes).
 func BenchmarkSeedScenario(b *testing.B) {
 	t := &testing.T{}
 	python, _ := bases(t)
@@ -353,7 +353,8 @@ func BenchmarkSeedScenario(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		res, err := sp.RunValue(invoker.Web("send", "bench", "POST", map[string]any{
-			"source": python, "target": "bench:scenario", "kind": "python", "file": req,
+			// rebuild: the same request again would reuse the first image.
+			"source": python, "target": "bench:scenario", "kind": "python", "file": req, "rebuild": true,
 		}))
 		require.NoError(b, err)
 		send += time.Since(start).Seconds()

@@ -2,7 +2,8 @@
 // its servers, for the tests that prove what it does then: a server that
 // accepts connections and never answers (Frozen), an address where
 // nothing listens (Closed), and a proxy that makes every request slow
-// (Slow, and Proxy, which turns those on and off), and how many
+// (Slow, and Proxy, which turns those on and off and counts the bytes it
+// passes), and how many
 // connections a process holds to one of them (Conns). Each goes when its
 // test ends.
 package faults
@@ -43,6 +44,8 @@ type Proxy struct {
 	Addr   string
 	delay  atomic.Int64
 	frozen atomic.Bool
+	// sent and received count what the clients sent and were sent.
+	sent, received atomic.Int64
 }
 
 // NewProxy starts a proxy to target, until the test ends.
@@ -59,13 +62,17 @@ func NewProxy(t testing.TB, target string) *Proxy {
 			return
 		}
 		hold(server)
-		go func() { _, _ = io.Copy(client, server); _ = client.Close() }()
+		go func() {
+			_, _ = io.Copy(counting{client, &p.received}, server)
+			_ = client.Close()
+		}()
 		go func() {
 			defer server.Close()
 			buf := make([]byte, 64<<10)
 			for {
 				n, err := client.Read(buf)
 				if n > 0 {
+					p.sent.Add(int64(n))
 					time.Sleep(time.Duration(p.delay.Load()))
 					if _, werr := server.Write(buf[:n]); werr != nil {
 						return
@@ -78,6 +85,23 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		}()
 	})
 	return p
+}
+
+// Bytes is what the clients have sent through the proxy (requests and
+// uploads) and received (answers and downloads), both ways counted as
+// they pass: TLS and HTTP framing included.
+func (p *Proxy) Bytes() (sent, received int64) { return p.sent.Load(), p.received.Load() }
+
+// counting is a writer that adds what it writes to n.
+type counting struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c counting) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // SetDelay makes what clients send from now on wait d before it is passed

@@ -57,7 +57,8 @@ func TestSlowPassesOnLate(t *testing.T) {
 }
 
 // TestProxyTurnsFaultsOnAndOff: a proxy passes an echo on, holds it while
-// frozen (that connection for good), and passes again once thawed; Conns
+// frozen (that connection for good), and passes again once thawed; it
+// counts the bytes it passed; Conns
 // counts this process's connections to it, and none once they are closed.
 func TestProxyTurnsFaultsOnAndOff(t *testing.T) {
 	p := NewProxy(t, echo(t))
@@ -84,6 +85,11 @@ func TestProxyTurnsFaultsOnAndOff(t *testing.T) {
 	p.Freeze(false)
 	if err := ping(); err != nil {
 		t.Fatalf("thawed: %v", err)
+	}
+	// Two pings passed, four bytes each way; the frozen one's were not
+	// read.
+	if sent, received := p.Bytes(); sent != 8 || received != 8 {
+		t.Fatalf("Bytes: sent %d, received %d; want 8 and 8", sent, received)
 	}
 
 	held, err := net.Dial("tcp", p.Addr)
