@@ -96,54 +96,34 @@ func BenchmarkBuildCost(b *testing.B) {
 		}
 		return s / float64(len(cs))
 	}
-	wall := func(x cost) float64 { return x.wall }
 	mb := func(n int64) float64 { return float64(n) / 1e6 }
-	aWall := mean(a, wall)
+	aWall := mean(a, func(x cost) float64 { return x.wall })
+	measures := map[string]func(cost) float64{
+		"wall-s":             func(x cost) float64 { return x.wall },
+		"ratio":              func(x cost) float64 { return x.wall / aWall },
+		"upload-MB":          func(x cost) float64 { return mb(x.sent) },
+		"fresh-MB":           func(x cost) float64 { return mb(x.fresh) },
+		"upload-ratio":       func(x cost) float64 { return float64(x.sent) / float64(x.fresh) },
+		"moved-MB":           func(x cost) float64 { return mb(x.sent + x.received) },
+		"moved-ratio":        func(x cost) float64 { return float64(x.sent+x.received) / float64(srcSize) },
+		"unpack-s":           func(x cost) float64 { return x.unpack },
+		"run-s":              func(x cost) float64 { return x.run },
+		"fetch-s":            func(x cost) float64 { return x.fetch },
+		"push-s":             func(x cost) float64 { return x.push },
+		"other-s":            func(x cost) float64 { return x.wall - x.unpack - x.run },
+		"layers-over-source": func(x cost) float64 { return float64(x.layersOverSource) },
+		"reused":             func(x cost) float64 { return boolf(x.reused) },
+	}
+	built := []string{"wall-s", "upload-MB", "fresh-MB", "upload-ratio", "unpack-s", "run-s", "fetch-s", "push-s", "other-s", "layers-over-source"}
 	rows := []struct {
-		name    string
-		cs      []cost
-		metrics func(report func(float64, string))
+		name  string
+		cs    []cost
+		units []string
 	}{
-		{"A-first", a, func(r func(float64, string)) {
-			r(aWall, "wall-s")
-			r(mean(a, func(x cost) float64 { return mb(x.sent) }), "upload-MB")
-			r(mean(a, func(x cost) float64 { return mb(x.fresh) }), "fresh-MB")
-			r(mean(a, func(x cost) float64 { return float64(x.sent) / float64(x.fresh) }), "upload-ratio")
-			r(mean(a, func(x cost) float64 { return x.unpack }), "unpack-s")
-			r(mean(a, func(x cost) float64 { return x.run }), "run-s")
-			r(mean(a, func(x cost) float64 { return x.fetch }), "fetch-s")
-			r(mean(a, func(x cost) float64 { return x.push }), "push-s")
-			r(mean(a, func(x cost) float64 { return float64(x.layersOverSource) }), "layers-over-source")
-		}},
-		{"B-same", same, func(r func(float64, string)) {
-			r(mean(same, wall), "wall-s")
-			r(mean(same, wall)/aWall, "ratio")
-			r(mean(same, func(x cost) float64 { return mb(x.sent + x.received) }), "moved-MB")
-			r(mean(same, func(x cost) float64 { return float64(x.sent+x.received) / float64(srcSize) }), "moved-ratio")
-			r(mean(same, func(x cost) float64 { return boolf(x.reused) }), "reused")
-		}},
-		{"B-rebuild", rebuilt, func(r func(float64, string)) {
-			r(mean(rebuilt, wall), "wall-s")
-			r(mean(rebuilt, wall)/aWall, "ratio")
-			r(mean(rebuilt, func(x cost) float64 { return mb(x.sent + x.received) }), "moved-MB")
-			r(mean(rebuilt, func(x cost) float64 { return float64(x.sent+x.received) / float64(srcSize) }), "moved-ratio")
-			r(mean(rebuilt, func(x cost) float64 { return x.unpack }), "unpack-s")
-			r(mean(rebuilt, func(x cost) float64 { return x.fetch }), "fetch-s")
-			r(mean(rebuilt, func(x cost) float64 { return x.push }), "push-s")
-			r(mean(rebuilt, func(x cost) float64 { return x.wall - x.unpack - x.run }), "other-s")
-		}},
-		{"C-one-more", c, func(r func(float64, string)) {
-			r(mean(c, wall), "wall-s")
-			r(mean(c, func(x cost) float64 { return mb(x.sent) }), "upload-MB")
-			r(mean(c, func(x cost) float64 { return mb(x.fresh) }), "fresh-MB")
-			r(mean(c, func(x cost) float64 { return float64(x.sent) / float64(x.fresh) }), "upload-ratio")
-			r(mean(c, func(x cost) float64 { return x.unpack }), "unpack-s")
-			r(mean(c, func(x cost) float64 { return x.run }), "run-s")
-			r(mean(c, func(x cost) float64 { return x.fetch }), "fetch-s")
-			r(mean(c, func(x cost) float64 { return x.push }), "push-s")
-			r(mean(c, func(x cost) float64 { return x.wall - x.unpack - x.run }), "other-s")
-			r(mean(c, func(x cost) float64 { return float64(x.layersOverSource) }), "layers-over-source")
-		}},
+		{"A-first", a, built},
+		{"B-same", same, []string{"wall-s", "ratio", "moved-MB", "moved-ratio", "reused"}},
+		{"B-rebuild", rebuilt, []string{"wall-s", "ratio", "moved-MB", "moved-ratio", "unpack-s", "fetch-s", "push-s", "other-s"}},
+		{"C-one-more", c, built},
 	}
 	b.Logf("source %s: %.1f MB compressed", source, mb(srcSize))
 	for _, row := range rows {
@@ -153,7 +133,9 @@ func BenchmarkBuildCost(b *testing.B) {
 			for b.Loop() {
 			}
 			b.ReportMetric(0, "ns/op")
-			row.metrics(b.ReportMetric)
+			for _, unit := range row.units {
+				b.ReportMetric(mean(row.cs, measures[unit]), unit)
+			}
 		})
 	}
 }

@@ -92,15 +92,17 @@ func NewProxy(t testing.TB, target string) *Proxy {
 // they pass: TLS and HTTP framing included.
 func (p *Proxy) Bytes() (sent, received int64) { return p.sent.Load(), p.received.Load() }
 
-// counting is a writer that adds what it writes to n.
+// counting is a writer that adds what it writes to n: before it writes,
+// so that a client that has read the bytes finds them counted.
 type counting struct {
 	w io.Writer
 	n *atomic.Int64
 }
 
 func (c counting) Write(b []byte) (int, error) {
+	c.n.Add(int64(len(b)))
 	n, err := c.w.Write(b)
-	c.n.Add(int64(n))
+	c.n.Add(int64(n - len(b))) // what was not written after all
 	return n, err
 }
 
