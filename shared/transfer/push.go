@@ -77,8 +77,11 @@ func Push(ctx context.Context, entry, ref string, origins []string, o Options) (
 	return to.Context().Digest(desc.Digest.String()), c, nil
 }
 
-// find is the last entry of the layout's index named entry: BuildKit
-// replaces an entry of the same name, so there is at most one.
+// find is the entry of the layout's index named entry: the image whose
+// full reference it is, else the one tagged entry that has no full
+// reference, as BuildKit's cache export writes it. An image tagged like
+// the cache (a target tag "cache") is never taken for it. BuildKit
+// replaces an entry of the same name, so there is at most one of each.
 func find(p layout.Path, entry string) (v1.Descriptor, error) {
 	ii, err := p.ImageIndex()
 	if err != nil {
@@ -88,10 +91,14 @@ func find(p layout.Path, entry string) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("reading the layout's index: %w", err)
 	}
-	for i := len(im.Manifests) - 1; i >= 0; i-- {
-		d := im.Manifests[i]
-		if d.Annotations[annotationImageName] == entry || d.Annotations[annotationRefName] == entry {
-			return d, nil
+	for _, named := range []func(map[string]string) bool{
+		func(a map[string]string) bool { return a[annotationImageName] == entry },
+		func(a map[string]string) bool { return a[annotationImageName] == "" && a[annotationRefName] == entry },
+	} {
+		for i := len(im.Manifests) - 1; i >= 0; i-- {
+			if named(im.Manifests[i].Annotations) {
+				return im.Manifests[i], nil
+			}
 		}
 	}
 	return v1.Descriptor{}, fmt.Errorf("the layout %s holds nothing named %q: did the build step write it?", string(p), entry)

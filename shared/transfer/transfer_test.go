@@ -228,3 +228,33 @@ func TestPushRefusesWhatTheLayoutDoesNotName(t *testing.T) {
 	assert.Contains(t, err.Error(), `holds nothing named "cache"`)
 	assert.Equal(t, before, s.reg.sent.Load(), "nothing was sent")
 }
+
+// TestPushTellsTheCacheFromAnImageTaggedCache: a target tagged "cache"
+// gives the image BuildKit's ref.name "cache" beside its full name; the
+// push of the cache takes the cache's entry, the push of the image the
+// image's, whichever BuildKit listed last.
+func TestPushTellsTheCacheFromAnImageTaggedCache(t *testing.T) {
+	s := newStage(t)
+	ctx := context.Background()
+	_, err := Fetch(ctx, s.sourceRef, s.opts)
+	require.NoError(t, err)
+	p, err := layout.FromPath(s.opts.Layout)
+	require.NoError(t, err)
+	cache, image := withLayer(t, s.source), withLayer(t, s.source)
+	target := s.reg.host() + "/devel/python:cache"
+	require.NoError(t, p.AppendImage(cache, layout.WithAnnotations(map[string]string{annotationRefName: "cache"})))
+	require.NoError(t, p.AppendImage(image, layout.WithAnnotations(map[string]string{annotationImageName: target, annotationRefName: "cache"})))
+	for _, tt := range []struct {
+		entry, to string
+		want      v1.Image
+	}{
+		{"cache", s.reg.host() + "/devel/buildcache:python", cache},
+		{target, target, image},
+	} {
+		got, _, err := Push(ctx, tt.entry, tt.to, nil, s.opts)
+		require.NoError(t, err)
+		want, err := tt.want.Digest()
+		require.NoError(t, err)
+		assert.Equal(t, want.String(), got.DigestStr(), tt.entry)
+	}
+}
