@@ -6,7 +6,6 @@ package transfer
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,9 +22,6 @@ type Options struct {
 	// $DOCKER_CONFIG/config.json, which only steps that mount the registry
 	// Secret have; without one every request is anonymous.
 	Keychain authn.Keychain
-	// Transport carries the requests; nil is go-containerregistry's
-	// default, which refuses redirects to private addresses.
-	Transport http.RoundTripper
 }
 
 func (o Options) nameOptions() []name.Option {
@@ -42,9 +38,7 @@ func (o Options) remote(ctx context.Context, c *Counter) []remote.Option {
 	if kc == nil {
 		kc = authn.NewMultiKeychain() // finds nothing: anonymous
 	}
-	base := o.Transport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(c.wrap(base))}
+	// go-containerregistry's default transport, which refuses a redirect
+	// from a public registry to a private address.
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(c.wrap(remote.DefaultTransport))}
 }

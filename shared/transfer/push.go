@@ -21,11 +21,12 @@ const (
 )
 
 // Push pushes the image or index the layout names entry (by its full
-// reference or its tag) to ref, and returns its digest. Each layer that
-// one of the origins holds is mounted from the origin's repository rather
-// than uploaded. It returns the pushed repository@digest. An origin is repository@digest: an image the registry
-// holds that the layout holds too (it was fetched into it), in a
-// repository the build may read; one on another registry is ignored.
+// reference or its tag) to ref, and returns the pushed repository@digest.
+// Each layer that one of the origins holds is mounted from the origin's
+// repository rather than uploaded. An origin is repository@digest: an
+// image the registry holds that the layout holds too (it was fetched into
+// it), in a repository the build may read; one on another registry is
+// ignored.
 func Push(ctx context.Context, entry, ref string, origins []string, o Options) (name.Digest, *Counter, error) {
 	to, err := name.ParseReference(ref, o.nameOptions()...)
 	if err != nil {
@@ -54,27 +55,35 @@ func Push(ctx context.Context, entry, ref string, origins []string, o Options) (
 		return l, nil
 	}
 	c := &Counter{}
-	if desc.MediaType.IsIndex() {
-		ii, err := p.ImageIndex()
-		if err == nil {
-			ii, err = ii.ImageIndex(desc.Digest)
-		}
-		if err == nil {
-			err = remote.WriteIndex(to, mappedIndex{ii: ii, f: mount}, o.remote(ctx, c)...)
-		}
-		if err != nil {
-			return name.Digest{}, c, fmt.Errorf("pushing %s to %s: %w", entry, to, err)
-		}
-		return to.Context().Digest(desc.Digest.String()), c, nil
-	}
-	img, err := p.Image(desc.Digest)
+	t, err := taggable(p, desc, mount)
 	if err == nil {
-		err = remote.Write(to, mappedImage{Image: img, f: mount}, o.remote(ctx, c)...)
+		// remote.Push writes an index's images, and their layers, first.
+		err = remote.Push(to, t, o.remote(ctx, c)...)
 	}
 	if err != nil {
 		return name.Digest{}, c, fmt.Errorf("pushing %s to %s: %w", entry, to, err)
 	}
 	return to.Context().Digest(desc.Digest.String()), c, nil
+}
+
+// taggable is the image or index desc names in the layout, its layers
+// replaced by f.
+func taggable(p layout.Path, desc v1.Descriptor, f layerFunc) (remote.Taggable, error) {
+	if desc.MediaType.IsIndex() {
+		ii, err := p.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		if ii, err = ii.ImageIndex(desc.Digest); err != nil {
+			return nil, err
+		}
+		return mappedIndex{ii: ii, f: f}, nil
+	}
+	img, err := p.Image(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	return mappedImage{Image: img, f: f}, nil
 }
 
 // find is the entry of the layout's index named entry: the image whose

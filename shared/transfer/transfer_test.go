@@ -146,7 +146,9 @@ func TestPushMountsWhatTheOriginsHold(t *testing.T) {
 		{"the source alone", func(s stage) []string { return []string{s.sourceRef} }, 1, 2},
 		{"no origin", func(stage) []string { return nil }, 3, 0},
 		{"an origin on another registry", func(s stage) []string {
-			return []string{"other.example/runtimes/python@" + s.sourceRef[len(s.sourceRef)-71:]}
+			d, err := name.NewDigest(s.sourceRef, name.Insecure)
+			require.NoError(t, err)
+			return []string{"other.example/runtimes/python@" + d.DigestStr()}
 		}, 3, 0},
 	}
 	for _, tt := range tests {

@@ -158,18 +158,19 @@ func TestProvenance(t *testing.T) {
 
 // stepLog is the part of a build's log under "==> step".
 func stepLog(log, step string) string {
-	i := strings.Index(log, "==> "+step+"\n")
-	if i < 0 {
+	_, part, ok := strings.Cut(log, "==> "+step+"\n")
+	if !ok {
 		return ""
 	}
-	part := log[i+len("==> "+step+"\n"):]
-	if j := strings.Index(part, "==> "); j >= 0 {
-		part = part[:j]
+	if j := strings.Index(part, "\n==> "); j >= 0 {
+		part = part[:j+1]
 	}
 	return part
 }
 
-var movedRE = regexp.MustCompile(`(?m)^(?:fetch|push) \S+: sent (\d+) bytes, received (\d+) bytes in [0-9.]+s$`)
+// movedRE is the line a transfer step ends its log with: what it sent,
+// received, and how long it took.
+var movedRE = regexp.MustCompile(`(?m)^(?:fetch|push) \S+: sent (\d+) bytes, received (\d+) bytes in ([0-9.]+)s$`)
 
 // moved is the bytes a transfer step of a build's log says it sent or
 // received.

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -221,13 +220,7 @@ var (
 // unpacking layers and running the RUN steps (their vertices' time, less
 // the unpacking BuildKit reports under them).
 func buildTimes(log string) (unpack, run float64) {
-	build := log
-	if i := strings.Index(log, "==> build\n"); i >= 0 {
-		build = log[i:]
-		if j := strings.Index(build[1:], "\n==> "); j >= 0 {
-			build = build[:j+1]
-		}
-	}
+	build := stepLog(log, "build")
 	unpackOf := map[string]float64{}
 	for _, m := range extractingRE.FindAllStringSubmatch(build, -1) {
 		s, _ := strconv.ParseFloat(m[2], 64)
@@ -247,16 +240,14 @@ func buildTimes(log string) (unpack, run float64) {
 	return unpack, run
 }
 
-var transferSecondsRE = regexp.MustCompile(`(?m)^(?:fetch|push) \S+: sent \d+ bytes, received \d+ bytes in ([0-9.]+)s$`)
-
 // transferSeconds is the time a transfer step of a build's log says it took;
 // 0 when the build had no such step.
 func transferSeconds(log, step string) float64 {
-	m := transferSecondsRE.FindStringSubmatch(stepLog(log, step))
+	m := movedRE.FindStringSubmatch(stepLog(log, step))
 	if m == nil {
 		return 0
 	}
-	s, _ := strconv.ParseFloat(m[1], 64)
+	s, _ := strconv.ParseFloat(m[3], 64)
 	return s
 }
 

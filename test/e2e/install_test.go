@@ -96,11 +96,14 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	transferDigest, err := stack.mirror.Digest("openserverless-builder/transfer:v0.1.0")
 	require.NoError(t, err)
 	assert.Equal(t, stack.mirror.Host+"/openserverless-builder/transfer@"+transferDigest, lines[len(lines)-1], "make transfer-image prints what it pushed")
-	install := func(extra ...string) (int, string) {
-		args := append([]string{"admin", "install"}, common...)
+	// deploy runs builder admin install or upgrade with common and the
+	// stack's images and API server.
+	deploy := func(verb string, extra ...string) (int, string) {
+		args := append([]string{"admin", verb}, common...)
 		args = append(args, "--buildkit-image", localstack.BuildkitImage, "--transfer-image", transferTag, "--api-server", s.Kube.Server)
 		return admin(append(args, extra...)...)
 	}
+	install := func(extra ...string) (int, string) { return deploy("install", extra...) }
 	doctor := func(extra ...string) (int, string) {
 		return admin(append([]string{"admin", "doctor", "--kubeconfig", kubeconfig}, extra...)...)
 	}
@@ -226,7 +229,7 @@ func TestAdminInstallDoctorUpgradeUninstall(t *testing.T) {
 	before := configMapNames(t, kc)
 	env = append(env, "BUILDER_MAX_RETAINED_BUILDS=30")
 	common = []string{"--kubeconfig", kubeconfig, "--manifest", manifest}
-	code, out = admin(append(append([]string{"admin", "upgrade"}, common...), "--buildkit-image", localstack.BuildkitImage, "--transfer-image", transferTag, "--api-server", s.Kube.Server)...)
+	code, out = deploy("upgrade")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "changed   package builder")
 	assert.Contains(t, out, "changed   action builder/send")

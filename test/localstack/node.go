@@ -60,7 +60,7 @@ func (k *Kube) startNode(ctx context.Context, tools Tools, name string, cordoned
 	if err != nil {
 		return nil, err
 	}
-	transfer, err := k.TransferBinary(ctx)
+	transfer, err := k.transferBinary(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +99,9 @@ func (k *Kube) startNode(ctx context.Context, tools Tools, name string, cordoned
 	}
 }
 
-// TransferBinary builds cmd/transfer once for k, which the node runs for
+// transferBinary builds cmd/transfer once for k, which the node runs for
 // the transfer image: this commit's code, unlike the cached tools.
-func (k *Kube) TransferBinary(ctx context.Context) (string, error) {
+func (k *Kube) transferBinary(ctx context.Context) (string, error) {
 	if k.transfer != "" {
 		return k.transfer, nil
 	}

@@ -33,7 +33,7 @@ const (
 	BuildkitImage = "moby/buildkit:v0.34.2-rootless@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 	// TransferImage is the transfer image of the fetch and push steps,
 	// pinned the same way: the node runs the transfer it built for it
-	// from this commit (Kube.TransferBinary).
+	// from this commit (Kube.transferBinary).
 	TransferImage = "ghcr.io/apache/openserverless-builder/transfer:v0.1.0@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 )
 
